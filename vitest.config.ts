@@ -1,0 +1,36 @@
+import { defineConfig } from 'vitest/config';
+
+// Three depths of test (see README "Testing"): unit tests are pure and parallel; integration
+// tests touch the real kernel inside namespaces they create; e2e tests drive a real dockerd and
+// share host-wide resources (iptables, /run/docker/plugins), so they run one file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'plugin-spec/**/*.test.ts', 'kvstore/**/*.test.ts'],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
