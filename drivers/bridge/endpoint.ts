@@ -1,0 +1,45 @@
+import { linkName } from '../../src/core/ids.js';
+import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
+import { addressOf, cidrContains, parseCidr } from '../../src/core/net.js';
+import type { HostOp } from '../../src/host/hostnet.js';
+import type { JoinInfo } from '../driver.js';
+import type { BridgeConfig } from './options.js';
+
+export interface BridgeEndpointState {
+  readonly hostIf: string;
+  readonly peerIf: string;
+}
+
+export function bridgeEndpointState(endpointId: string): BridgeEndpointState {
+  return { hostIf: linkName('v', endpointId), peerIf: linkName('p', endpointId) };
+}
+
+/** The veth pair: host end on the bridge, container end carrying the endpoint's MAC. */
+export function bridgeEndpointOps(config: BridgeConfig, endpoint: EndpointRecord): HostOp[] {
+  const { hostIf, peerIf } = bridgeEndpointState(endpoint.id);
+  return [{ op: 'ensure-veth', host: hostIf, peer: peerIf, master: config.bridge, mtu: config.mtu, peerMac: endpoint.mac }];
+}
+
+export function bridgeEndpointTeardownOps(endpoint: EndpointRecord): HostOp[] {
+  // Deleting the host end deletes its peer too, wherever Docker has put it.
+  return [{ op: 'remove-link', name: bridgeEndpointState(endpoint.id).hostIf }];
+}
+
+/**
+ * Join's answer: the container end goes into the sandbox as ethN, and the gateway is the bridge
+ * address of the pool holding the endpoint's address. Internal networks get no gateway and ask
+ * Docker not to add docker_gwbridge, so they have no way out.
+ */
+export function bridgeJoinInfo(network: NetworkRecord, endpoint: EndpointRecord): JoinInfo {
+  const { peerIf } = bridgeEndpointState(endpoint.id);
+  const gateway = network.internal ? undefined : gatewayFor(network.ipv4, endpoint.address);
+  const gatewayV6 = network.internal ? undefined : gatewayFor(network.ipv6, endpoint.addressV6);
+  return { srcName: peerIf, dstPrefix: 'eth', gateway, gatewayV6, staticRoutes: [], disableGatewayService: network.internal };
+}
+
+function gatewayFor(pools: NetworkRecord['ipv4'], address: string | undefined): string | undefined {
+  if (!address) return undefined;
+  const ip = addressOf(address);
+  const pool = pools.find((p) => cidrContains(parseCidr(p.pool, 'pool'), ip)) ?? pools[0];
+  return pool?.gateway ? addressOf(pool.gateway) : undefined;
+}

@@ -1,0 +1,79 @@
+import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
+import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
+import type { Driver, DriverDeps, NetworkView } from '../driver.js';
+import { bridgeEndpointOps, bridgeEndpointState, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
+import { bridgeFirewallRules } from './firewall.js';
+import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
+import { bridgeConfigOf } from './options.js';
+
+/**
+ * The bridge driver: one Linux bridge per network with the gateway address on it, one veth pair
+ * per endpoint, NAT and isolation through the shared firewall ruleset.
+ */
+export function createBridgeDriver(deps: DriverDeps): Driver {
+  const { host, log } = deps;
+  return {
+    type: 'bridge',
+
+    planNetwork: (network, others) => ({ ...planBridgeNetwork(network, others) }),
+
+    async createNetwork(network) {
+      const config = bridgeConfigOf(network.driverState);
+      // A user-named bridge that exists before we touch it is the user's: adopt, never delete.
+      const adopted = config.userNamed && (await host.getLink(config.bridge)) !== undefined;
+      await applyOps(host, bridgeNetworkOps(network, config), log);
+      return { adopted };
+    },
+
+    async deleteNetwork(network) {
+      await applyAllBestEffort(host, bridgeTeardownOps(bridgeConfigOf(network.driverState)), log);
+    },
+
+    planEndpoint: (_network, endpoint) => ({ driverState: { ...bridgeEndpointState(endpoint.id) } }),
+
+    async createEndpoint(network, endpoint) {
+      await applyOps(host, bridgeEndpointOps(bridgeConfigOf(network.driverState), endpoint), log);
+    },
+
+    async deleteEndpoint(_network, endpoint) {
+      await applyAllBestEffort(host, bridgeEndpointTeardownOps(endpoint), log);
+    },
+
+    async join(network, endpoint) {
+      return bridgeJoinInfo(network, endpoint);
+    },
+
+    // Docker itself moves the container end back out of the sandbox (or the kernel deletes it
+    // with the namespace); the pair is removed in DeleteEndpoint.
+    async leave() {},
+
+    firewallRules: (view) => bridgeFirewallRules(view),
+
+    isolationInterfaces: (network) => [bridgeConfigOf(network.driverState).bridge],
+
+    ownedLinks(view) {
+      const config = bridgeConfigOf(view.network.driverState);
+      const links = view.endpoints.flatMap((e) => [bridgeEndpointState(e.id).hostIf, bridgeEndpointState(e.id).peerIf]);
+      return [config.bridge, ...links];
+    },
+
+    async reconcile(view) {
+      await reconcileBridge(deps, view.network, view.endpoints);
+    },
+  };
+}
+
+async function reconcileBridge({ host, log }: DriverDeps, network: NetworkRecord, endpoints: readonly EndpointRecord[]): Promise<void> {
+  const config = bridgeConfigOf(network.driverState);
+  await applyOps(host, bridgeNetworkOps(network, config), log);
+  for (const endpoint of endpoints) {
+    const { hostIf } = bridgeEndpointState(endpoint.id);
+    if (endpoint.sandboxKey && !(await host.getLink(hostIf))) {
+      // The container end lived in a sandbox that is gone (the container stopped while tsnet
+      // was down); Docker will call Leave and DeleteEndpoint, nothing to rebuild until then.
+      log.info({ endpointId: endpoint.id }, 'joined endpoint lost its veth; waiting for Docker to remove it');
+      continue;
+    }
+    await applyOps(host, bridgeEndpointOps(config, endpoint), log);
+  }
+}

@@ -1,0 +1,51 @@
+import { conflict } from '../../src/core/errors.js';
+import { shortId } from '../../src/core/ids.js';
+import type { NetworkRecord } from '../../src/core/model.js';
+import { cidrsOverlap, networkOf, parseCidr } from '../../src/core/net.js';
+import type { HostOp } from '../../src/host/hostnet.js';
+import { bridgeConfigOf, parseBridgeOptions, type BridgeConfig } from './options.js';
+
+/**
+ * Validates a new bridge network against the ones that exist (pure). Two bridges on one host
+ * must not share a name or a subnet: the kernel would route one subnet to only one of them.
+ */
+export function planBridgeNetwork(network: NetworkRecord, others: readonly NetworkRecord[]): BridgeConfig {
+  const config = parseBridgeOptions(network.id, network.options);
+  for (const other of others.filter((o) => o.type === 'bridge' && o.id !== network.id)) {
+    const otherConfig = bridgeConfigOf(other.driverState);
+    if (otherConfig.bridge === config.bridge) {
+      throw conflict('TSNET_BRIDGE_NAME_TAKEN', `bridge name ${config.bridge} is already used by tsnet network ${shortId(other.id)}`, 'choose another com.docker.network.bridge.name');
+    }
+    for (const pool of [...network.ipv4, ...network.ipv6]) {
+      const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), parseCidr(pool.pool, 'pool')));
+      if (clash) {
+        throw conflict('TSNET_SUBNET_OVERLAP', `subnet ${networkOf(parseCidr(pool.pool, 'pool'))} overlaps ${clash.pool} of tsnet network ${shortId(other.id)} on this host`, 'choose a subnet that does not overlap (--subnet)');
+      }
+    }
+  }
+  return config;
+}
+
+/** Kernel plan of a bridge network: the bridge, its gateway addresses, forwarding sysctls. */
+export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): HostOp[] {
+  const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu }];
+  for (const pool of [...network.ipv4, ...network.ipv6]) {
+    if (pool.gateway) ops.push({ op: 'ensure-addr', dev: config.bridge, cidr: pool.gateway });
+  }
+  ops.push({ op: 'ensure-up', dev: config.bridge });
+  if (!network.internal && network.ipv4.length > 0) {
+    ops.push({ op: 'ensure-sysctl', key: 'net/ipv4/ip_forward', value: '1' });
+    // Published ports bound to 127.0.0.1 are DNATed to the container; the kernel only routes
+    // such packets out of this bridge if route_localnet is set on it (as Docker does).
+    ops.push({ op: 'ensure-sysctl', key: `net/ipv4/conf/${config.bridge}/route_localnet`, value: '1' });
+  }
+  if (!network.internal && network.ipv6.length > 0) {
+    ops.push({ op: 'ensure-sysctl', key: 'net/ipv6/conf/all/forwarding', value: '1' });
+  }
+  return ops;
+}
+
+/** Teardown plan: the bridge goes unless it was the user's own bridge that tsnet adopted. */
+export function bridgeTeardownOps(config: BridgeConfig & { adopted?: boolean }): HostOp[] {
+  return config.adopted ? [] : [{ op: 'remove-link', name: config.bridge }];
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import type { EndpointRecord, NetworkRecord, NetworkType } from '../src/core/model.js';
+import type { FirewallRule } from '../src/host/firewall.js';
+import type { HostNet } from '../src/host/hostnet.js';
+
+/** What a driver may use. Injected by the composition root; no globals (STYLE: DI). */
+export interface DriverDeps {
+  readonly host: HostNet;
+  readonly log: Logger;
+}
+
+/** Join's answer, in domain terms; src/api translates it to Docker's JoinResponse. */
+export interface JoinInfo {
+  /** Interface in the host namespace that Docker moves into the sandbox. */
+  readonly srcName: string;
+  /** Docker renames it to this prefix plus an index (eth0, eth1…). */
+  readonly dstPrefix: string;
+  readonly gateway?: string;
+  readonly gatewayV6?: string;
+  readonly staticRoutes: ReadonlyArray<{ destination: string; routeType: 0 | 1; nextHop?: string }>;
+  /** True when the container must not get Docker's docker_gwbridge default route. */
+  readonly disableGatewayService: boolean;
+}
+
+/** Every record the driver's networks own, for ruleset and reconciliation computations. */
+export interface NetworkView {
+  readonly network: NetworkRecord;
+  readonly endpoints: readonly EndpointRecord[];
+}
+
+/**
+ * One network type. libnetwork calls the CNM verbs in a fixed order (DESIGN.md §1); tsnet's CNM
+ * layer has already validated input, persisted a `pending` record and serialised calls per
+ * network before a driver method runs. A driver method either completes or leaves the kernel as
+ * it found it (rollback), and must be idempotent: it may be re-run by reconciliation.
+ */
+export interface Driver {
+  readonly type: NetworkType;
+
+  /**
+   * Validate the user's options and compute the driver state for a new network. Pure: called
+   * before anything is stored, so a refusal leaves nothing behind. `others` are the networks
+   * that already exist, to refuse clashes (same bridge name, overlapping subnet).
+   */
+  planNetwork(network: NetworkRecord, others: readonly NetworkRecord[]): Record<string, unknown>;
+
+  /**
+   * Make the network's kernel objects exist. Called after the pending record is stored.
+   * Returns facts learned while doing so (e.g. that a bridge already existed and was adopted),
+   * merged into the network's driver state.
+   */
+  createNetwork(network: NetworkRecord): Promise<Record<string, unknown>>;
+
+  /** Remove every kernel object of the network. Idempotent; not-found is success. */
+  deleteNetwork(network: NetworkRecord): Promise<void>;
+
+  /** Compute the endpoint's driver state (pure), before the endpoint is stored. */
+  planEndpoint(network: NetworkRecord, endpoint: EndpointRecord): { driverState: Record<string, unknown> };
+
+  createEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
+  deleteEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
+
+  join(network: NetworkRecord, endpoint: EndpointRecord, sandboxKey: string): Promise<JoinInfo>;
+  leave(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
+
+  /** The firewall rules this network needs given its endpoints (pure). */
+  firewallRules(view: NetworkView): FirewallRule[];
+
+  /**
+   * Interfaces whose traffic must be isolated from other networks' interfaces (a bridge), or an
+   * empty list for drivers whose traffic never crosses the host's forwarding path.
+   */
+  isolationInterfaces(network: NetworkRecord): string[];
+
+  /** Names of every kernel link this network and its endpoints own (for leftover detection). */
+  ownedLinks(view: NetworkView): string[];
+
+  /** At start-up: recreate what the records say exists and the kernel lacks. */
+  reconcile(view: NetworkView): Promise<void>;
+}

@@ -1,0 +1,113 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { formatZodIssues } from '../../plugin-spec/format.js';
+import { TsnetError, isTsnetError } from '../core/errors.js';
+
+/** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
+export const PLUGIN_MEDIA_TYPE = 'application/vnd.docker.plugins.v1+json';
+
+export interface AppOptions {
+  readonly log: Logger;
+  /** Resolves once the store is open and reconciliation is done; calls wait for it. */
+  readonly ready: Promise<void>;
+  readonly handlerTimeoutMs: number;
+  readonly bodyLimit: number;
+}
+
+export type MethodName = `${'Plugin' | 'NetworkDriver' | 'IpamDriver'}.${string}`;
+
+/** Registers one protocol method; see `defineMethod`. */
+export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema: S, handler: (body: z.output<S>) => Promise<R> | R) => void;
+
+/**
+ * The Fastify app that speaks Docker's plugin protocol. Body parsing accepts any or no
+ * Content-Type (Docker sends none) and the empty body of argument-less methods; errors map to
+ * Docker's conventions (STYLE "Error model"): TsnetError → 200 {Err}, bad JSON or schema → 400,
+ * unknown method → 404, bug → 500 with the request id.
+ */
+export function buildApp(options: AppOptions, register: (define: MethodRegistrar) => void): FastifyInstance {
+  const app: FastifyInstance = Fastify({ loggerInstance: options.log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: options.bodyLimit, return503OnClosing: true });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(Object.assign(new Error(`request body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }), undefined);
+    }
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const method = request.url.replace(/^\//, '').slice(0, 80);
+    request.log.info({ method, outcome: 'not-implemented' }, 'call');
+    void reply.code(404).type(PLUGIN_MEDIA_TYPE).send({ Err: `tsnet does not implement ${method}` });
+  });
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    const message = status === 413 ? `request body is larger than ${options.bodyLimit} bytes` : error.message;
+    if (status === 500) request.log.error({ err: error }, 'internal error');
+    else request.log.info({ method: request.url.slice(1, 80), status, outcome: 'bad-request' }, 'call');
+    void reply.code(status).type(PLUGIN_MEDIA_TYPE).send({ Err: status === 500 ? internalMessage(request) : message });
+  });
+  register((name, schema, handler) => defineMethod(app, options, name, schema, handler));
+  return app;
+}
+
+function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: AppOptions, name: MethodName, schema: S, handler: (body: z.output<S>) => Promise<R> | R): void {
+  app.post(`/${name}`, async (request: FastifyRequest, reply: FastifyReply) => {
+    const started = performance.now();
+    void reply.type(PLUGIN_MEDIA_TYPE);
+    const ids = idsOf(request.body);
+    const finish = (outcome: string, extra: Record<string, unknown> = {}) =>
+      request.log.info({ method: name, ...ids, ms: Math.round((performance.now() - started) * 100) / 100, outcome, ...extra }, 'call');
+    const parsed = schema.safeParse(request.body === null ? undefined : request.body);
+    if (!parsed.success) {
+      finish('invalid', { reason: formatZodIssues(parsed.error) });
+      return reply.code(400).send({ Err: `${name}: ${formatZodIssues(parsed.error)}` });
+    }
+    try {
+      const result = await withDeadline(async () => {
+        await options.ready;
+        return handler(parsed.data);
+      }, options.handlerTimeoutMs, name);
+      finish('ok');
+      return result ?? {};
+    } catch (err) {
+      if (isTsnetError(err)) {
+        finish('refused', { code: err.code, reason: err.message });
+        return { Err: err.userMessage() };
+      }
+      request.log.error({ err, method: name, ...ids }, 'internal error');
+      finish('error');
+      return reply.code(500).send({ Err: internalMessage(request) });
+    }
+  });
+}
+
+/** Network and endpoint ids for the log line, taken only if they are short plain strings. */
+function idsOf(body: unknown): Record<string, string> {
+  if (typeof body !== 'object' || body === null) return {};
+  const ids: Record<string, string> = {};
+  for (const [field, key] of [['NetworkID', 'networkId'], ['EndpointID', 'endpointId'], ['PoolID', 'poolId']] as const) {
+    const value = (body as Record<string, unknown>)[field];
+    if (typeof value === 'string' && value.length <= 128) ids[key] = value;
+  }
+  return ids;
+}
+
+async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TsnetError('TSNET_DEADLINE', 'unavailable', `${name} did not finish within ${ms} ms`, 'the host may be overloaded; see the tsnet log, then retry')), ms);
+  });
+  try {
+    return await Promise.race([work(), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function internalMessage(request: FastifyRequest): string {
+  return `tsnet internal error (request ${request.id}); see the tsnet log`;
+}

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import { invalid } from './errors.js';
+
+/**
+ * Kernel object names. Every link tsnet creates is `tsn` + a kind letter + `-` + 10 hex digits
+ * of sha256(owner id): exactly 15 bytes (IFNAMSIZ - 1), deterministic, and recognisable, so
+ * reconciliation can decide ownership from the name alone and never touch anything else.
+ */
+export const LINK_PREFIX = 'tsn';
+
+export type LinkKind =
+  | 'b' // bridge of a network
+  | 'v' // host end of an endpoint's veth pair
+  | 'p' // container end of the veth pair, until Docker moves it into the sandbox
+  | 'x' // vxlan device
+  | 'm' // macvlan sub-interface
+  | 'i'; // ipvlan sub-interface
+
+export function linkName(kind: LinkKind, ownerId: string): string {
+  const digest = createHash('sha256').update(ownerId).digest('hex').slice(0, 10);
+  return `${LINK_PREFIX}${kind}-${digest}`;
+}
+
+const OWNED_LINK = /^tsn[bvpxmi]-[0-9a-f]{10}$/;
+
+/** True for names tsnet generated (user-chosen bridge names are tracked in the store instead). */
+export function isTsnetLinkName(name: string): boolean {
+  return OWNED_LINK.test(name);
+}
+
+export function linkKindOf(name: string): LinkKind | undefined {
+  return isTsnetLinkName(name) ? (name[3] as LinkKind) : undefined;
+}
+
+/** Linux accepts 1..15 bytes, not "." or "..", and no '/', ':' or whitespace. */
+export function checkInterfaceName(name: string, what: string): string {
+  const bytes = Buffer.byteLength(name);
+  if (bytes === 0 || bytes > 15) {
+    throw invalid('TSNET_IFNAME_INVALID', `${what} "${truncate(name)}" is ${bytes} bytes long`, 'Linux interface names are 1 to 15 bytes');
+  }
+  if (name === '.' || name === '..' || /[\s/:%]/.test(name) || !/^[\x21-\x7e]+$/.test(name)) {
+    throw invalid('TSNET_IFNAME_INVALID', `${what} "${truncate(name)}" is not a valid Linux interface name`, 'use letters, digits, "-", "_" or "."');
+  }
+  return name;
+}
+
+export function truncate(text: string, max = 64): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** Short form of a Docker id for logs and firewall comments, as `docker network ls` shows it. */
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}

@@ -1,0 +1,45 @@
+import type { Logger } from 'pino';
+import { TsnetError, errorText } from '../core/errors.js';
+import { renderOp, type HostNet, type HostOp } from './hostnet.js';
+
+/**
+ * Runs a plan in order. If a step fails, every step that changed something is undone in reverse
+ * order (CNI's success-flag pattern), so a failed Docker call leaves the host as it found it.
+ */
+export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logger): Promise<void> {
+  const changed: HostOp[] = [];
+  for (const op of ops) {
+    try {
+      if (await host.apply(op)) changed.push(op);
+    } catch (err) {
+      await rollback(host, changed, log);
+      throw new TsnetError('TSNET_HOST_APPLY', 'unavailable', `could not ${renderOp(op)}: ${errorText(err)}`, 'the changes made before it were rolled back', { cause: err });
+    }
+  }
+}
+
+async function rollback(host: HostNet, changed: HostOp[], log: Logger): Promise<void> {
+  for (const op of [...changed].reverse()) {
+    try {
+      await host.undo(op);
+    } catch (err) {
+      log.warn({ err, op: renderOp(op) }, 'rollback step failed');
+    }
+  }
+}
+
+/** Teardown: run every op, keep going past failures, and report them all at the end. */
+export async function applyAllBestEffort(host: HostNet, ops: readonly HostOp[], log: Logger): Promise<void> {
+  const failures: string[] = [];
+  for (const op of ops) {
+    try {
+      await host.apply(op);
+    } catch (err) {
+      log.warn({ err, op: renderOp(op) }, 'teardown step failed');
+      failures.push(`${renderOp(op)}: ${errorText(err)}`);
+    }
+  }
+  if (failures.length > 0) {
+    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'run `tsnet doctor` or retry the command');
+  }
+}

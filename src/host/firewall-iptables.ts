@@ -1,0 +1,138 @@
+import type { Logger } from 'pino';
+import { TsnetError, errorText } from '../core/errors.js';
+import { HOOKS, TSNET_CHAINS, type Family, type Firewall, type FirewallRule, type Table, type TsnetChain } from './firewall.js';
+import type { Runner } from './runner.js';
+
+const SAFE_ARG = /^[A-Za-z0-9_.:,/+![\]=-]+$/;
+
+export interface IptablesFirewallOptions {
+  readonly runner: Runner;
+  readonly log: Logger;
+  /** Prefix for every command, e.g. ['ip', 'netns', 'exec', 'NS'] in integration tests. */
+  readonly wrap?: readonly string[];
+}
+
+/**
+ * Firewall over iptables-restore (the nf_tables backend on Debian 12, shared with dockerd's own
+ * rules). Each sync is one `iptables-restore --noflush` per family: declaring a chain flushes
+ * it, so the chain contents are swapped atomically and rules never pile up or duplicate.
+ */
+export class IptablesFirewall implements Firewall {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: IptablesFirewallOptions) {}
+
+  sync(rules: readonly FirewallRule[]): Promise<void> {
+    // Serialised: two overlapping restores could otherwise apply in the wrong order.
+    const next = this.queue.then(() => this.syncNow(rules));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async removeAll(): Promise<void> {
+    for (const family of [4, 6] as const) {
+      const saved = await this.save(family).catch(() => undefined);
+      if (saved === undefined) continue;
+      const input = renderRemoval(saved);
+      if (input) await this.restore(family, input);
+    }
+  }
+
+  private async syncNow(rules: readonly FirewallRule[]): Promise<void> {
+    for (const family of [4, 6] as const) {
+      const familyRules = rules.filter((r) => r.family === family);
+      let saved: string;
+      try {
+        saved = await this.save(family);
+      } catch (err) {
+        if (family === 6 && familyRules.length === 0) {
+          this.options.log.debug({ err }, 'ip6tables unavailable and not needed');
+          continue;
+        }
+        throw new TsnetError('TSNET_FIREWALL', 'unavailable', `cannot read the IPv${family} firewall: ${errorText(err)}`, 'install iptables (apt-get install iptables)', { cause: err });
+      }
+      if (family === 6 && familyRules.length === 0 && !saved.includes(':TSNET-')) continue;
+      await this.restore(family, renderRestore(familyRules, saved));
+    }
+  }
+
+  private async save(family: Family): Promise<string> {
+    const program = family === 4 ? 'iptables-save' : 'ip6tables-save';
+    const filter = await this.options.runner.run([...(this.options.wrap ?? []), program, '-t', 'filter']);
+    const nat = await this.options.runner.run([...(this.options.wrap ?? []), program, '-t', 'nat']);
+    return filter.stdout + nat.stdout;
+  }
+
+  private async restore(family: Family, input: string): Promise<void> {
+    const program = family === 4 ? 'iptables-restore' : 'ip6tables-restore';
+    try {
+      await this.options.runner.run([...(this.options.wrap ?? []), program, '-w', '10', '--noflush'], { input });
+    } catch (err) {
+      throw new TsnetError('TSNET_FIREWALL', 'unavailable', `could not program the IPv${family} firewall: ${errorText(err)}`, 'check `iptables -S` and the tsnet log', { cause: err });
+    }
+  }
+}
+
+/**
+ * The iptables-restore input that makes tsnet's chains equal to `rules`, adding any missing
+ * hook. `saved` is iptables-save output for the filter and nat tables (to see existing hooks).
+ */
+export function renderRestore(rules: readonly FirewallRule[], saved: string): string {
+  const lines: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    lines.push(`*${table}`);
+    for (const [chain, chainTable] of Object.entries(TSNET_CHAINS)) {
+      if (chainTable === table) lines.push(`:${chain} - [0:0]`);
+    }
+    for (const rule of rules) {
+      if (TSNET_CHAINS[rule.chain] === table) lines.push(`-A ${rule.chain} ${rule.args.map(checkArg).join(' ')}`);
+    }
+    lines.push(...renderHooks(table, saved));
+    lines.push('COMMIT');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function renderHooks(table: Table, saved: string): string[] {
+  const present = tableSection(saved, table);
+  const lines: string[] = [];
+  for (const hook of HOOKS.filter((h) => h.table === table)) {
+    const rule = `-A ${hook.chain} ${hook.args.join(' ')}`;
+    const count = present.filter((line) => line === rule).length;
+    // Extra copies (e.g. from a crashed older version) are removed so exactly one remains.
+    for (let i = 1; i < count; i++) lines.push(`-D ${hook.chain} ${hook.args.join(' ')}`);
+    if (count === 0) lines.push(hook.position === 'first' ? `-I ${hook.chain} 1 ${hook.args.join(' ')}` : rule);
+  }
+  return lines;
+}
+
+/** Input that deletes every hook and tsnet chain found in `saved`. */
+export function renderRemoval(saved: string): string {
+  const lines: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    const present = tableSection(saved, table);
+    const chains = (Object.keys(TSNET_CHAINS) as TsnetChain[])
+      .filter((chain) => TSNET_CHAINS[chain] === table && present.some((l) => l.startsWith(`:${chain} `)));
+    const hooks = present.filter((line) => line.startsWith('-A ') && / -j TSNET-/.test(line) && !line.startsWith('-A TSNET-'));
+    if (chains.length === 0 && hooks.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const chain of chains) lines.push(`:${chain} - [0:0]`);
+    for (const hook of hooks) lines.push(hook.replace(/^-A /, '-D '));
+    for (const chain of chains) lines.push(`-X ${chain}`);
+    lines.push('COMMIT');
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+function tableSection(saved: string, table: Table): string[] {
+  const lines = saved.split('\n');
+  const start = lines.indexOf(`*${table}`);
+  if (start < 0) return [];
+  const end = lines.indexOf('COMMIT', start);
+  return lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.trim());
+}
+
+function checkArg(arg: string): string {
+  if (!SAFE_ARG.test(arg)) throw new TsnetError('TSNET_FIREWALL_ARG', 'internal', `refusing to pass firewall argument ${JSON.stringify(arg)}`);
+  return arg;
+}

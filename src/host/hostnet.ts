@@ -1,0 +1,77 @@
+/**
+ * The host-networking seam. Drivers describe kernel changes as `HostOp` values (a plan that unit
+ * tests can read), and a `HostNet` performs them. Every op is idempotent: applying an op whose
+ * effect is already in place succeeds and reports that nothing changed, so that a rollback only
+ * undoes what this call really did.
+ */
+export type HostOp =
+  | { readonly op: 'ensure-bridge'; readonly name: string; readonly mtu: number }
+  | { readonly op: 'ensure-addr'; readonly dev: string; readonly cidr: string }
+  | { readonly op: 'ensure-up'; readonly dev: string }
+  | {
+      readonly op: 'ensure-veth';
+      /** Host end, enslaved to `master`. */
+      readonly host: string;
+      /** Container end, handed to Docker in Join and moved into the sandbox. */
+      readonly peer: string;
+      readonly master: string;
+      readonly mtu: number;
+      readonly peerMac?: string;
+    }
+  | {
+      readonly op: 'ensure-macvlan';
+      readonly name: string;
+      readonly parent: string;
+      readonly mode: 'bridge' | 'private' | 'vepa' | 'passthru';
+      readonly mtu?: number;
+      readonly mac?: string;
+    }
+  | {
+      readonly op: 'ensure-ipvlan';
+      readonly name: string;
+      readonly parent: string;
+      readonly mode: 'l2' | 'l3' | 'l3s';
+      readonly mtu?: number;
+    }
+  | { readonly op: 'ensure-vlan'; readonly name: string; readonly parent: string; readonly vlanId: number }
+  | { readonly op: 'remove-link'; readonly name: string }
+  /** `key` is slash-separated, e.g. net/ipv4/conf/tsnb-0123456789/route_localnet. */
+  | { readonly op: 'ensure-sysctl'; readonly key: string; readonly value: string };
+
+export type HostOpName = HostOp['op'];
+
+/** What `ip -json -details link show` tells us about one link. */
+export interface LinkInfo {
+  readonly name: string;
+  readonly index: number;
+  /** bridge, veth, vxlan, macvlan…; undefined for physical devices. */
+  readonly kind?: string;
+  readonly master?: string;
+  readonly mtu: number;
+  readonly mac?: string;
+  readonly up: boolean;
+  /** For a veth, the peer's interface index (in whatever namespace it now lives). */
+  readonly peerIndex?: number;
+}
+
+export interface HostNet {
+  /** Make the op's effect true. Resolves true when something changed, false when it already held. */
+  apply(op: HostOp): Promise<boolean>;
+  /** Best-effort inverse of an op that `apply` reported as a change; "not found" is success. */
+  undo(op: HostOp): Promise<void>;
+  /** Every link in the namespace (used by reconciliation and to validate parents). */
+  listLinks(): Promise<LinkInfo[]>;
+  /** One link, or undefined when it does not exist. */
+  getLink(name: string): Promise<LinkInfo | undefined>;
+  /** Addresses (CIDR strings) on a device. */
+  listAddrs(dev: string): Promise<string[]>;
+}
+
+/** Human-readable one-line rendering of an op, used in logs and in golden test dumps. */
+export function renderOp(op: HostOp): string {
+  const { op: name, ...fields } = op;
+  const parts = Object.entries(fields)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${String(value)}`);
+  return [name, ...parts].join(' ');
+}

@@ -1,0 +1,191 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { TsnetError } from '../core/errors.js';
+import type { HostNet, HostOp, LinkInfo } from './hostnet.js';
+import { CommandError, type Runner } from './runner.js';
+
+export interface Iproute2Options {
+  readonly runner: Runner;
+  /** Named network namespace (`ip -n NAME`); the daemon's own namespace when absent. */
+  readonly netns?: string;
+}
+
+interface IpLinkJson {
+  ifname: string;
+  ifindex: number;
+  mtu: number;
+  address?: string;
+  flags?: string[];
+  master?: string;
+  link_index?: number;
+  linkinfo?: { info_kind?: string };
+}
+
+/**
+ * HostNet over iproute2's `ip` command. Node cannot switch namespaces per thread, so the
+ * namespace is chosen by argv (`ip -n`), which lets the same code drive the host or a test netns.
+ */
+export class Iproute2HostNet implements HostNet {
+  private readonly runner: Runner;
+  private readonly nsArgs: string[];
+
+  constructor(private readonly options: Iproute2Options) {
+    this.runner = options.runner;
+    this.nsArgs = options.netns ? ['-n', options.netns] : [];
+  }
+
+  async apply(op: HostOp): Promise<boolean> {
+    switch (op.op) {
+      case 'ensure-bridge': return this.ensureBridge(op.name, op.mtu);
+      case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
+      case 'ensure-up': return this.ensureUp(op.dev);
+      case 'ensure-veth': return this.ensureVeth(op);
+      case 'ensure-macvlan':
+        return this.ensureSubInterface(op.name, op.parent, 'macvlan', ['mode', op.mode], op.mtu, op.mac);
+      case 'ensure-ipvlan':
+        return this.ensureSubInterface(op.name, op.parent, 'ipvlan', ['mode', op.mode], op.mtu);
+      case 'ensure-vlan':
+        return this.ensureSubInterface(op.name, op.parent, 'vlan', ['id', String(op.vlanId)]);
+      case 'remove-link': return this.removeLink(op.name);
+      case 'ensure-sysctl': return this.ensureSysctl(op.key, op.value);
+    }
+  }
+
+  async undo(op: HostOp): Promise<void> {
+    switch (op.op) {
+      case 'ensure-bridge':
+      case 'ensure-macvlan':
+      case 'ensure-ipvlan':
+      case 'ensure-vlan':
+        await this.removeLink(op.name);
+        return;
+      case 'ensure-veth':
+        await this.removeLink(op.host);
+        return;
+      case 'ensure-addr':
+        await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], [2]);
+        return;
+      case 'ensure-up':
+        await this.ip(['link', 'set', 'dev', op.dev, 'down'], [1]);
+        return;
+      case 'remove-link':
+      case 'ensure-sysctl':
+        // A deleted link cannot be restored, and the sysctls tsnet sets (forwarding,
+        // route_localnet on its own bridges) are harmless to leave behind.
+        return;
+    }
+  }
+
+  async listLinks(): Promise<LinkInfo[]> {
+    const { stdout } = await this.ip(['-json', '-details', 'link', 'show']);
+    return (JSON.parse(stdout || '[]') as IpLinkJson[]).map(toLinkInfo);
+  }
+
+  async getLink(name: string): Promise<LinkInfo | undefined> {
+    const { code, stdout } = await this.ip(['-json', '-details', 'link', 'show', 'dev', name], [1]);
+    if (code !== 0) return undefined;
+    const [link] = JSON.parse(stdout || '[]') as IpLinkJson[];
+    return link ? toLinkInfo(link) : undefined;
+  }
+
+  async listAddrs(dev: string): Promise<string[]> {
+    const { stdout } = await this.ip(['-json', 'addr', 'show', 'dev', dev]);
+    const [entry] = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number; scope?: string }> }>;
+    return (entry?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+  }
+
+  private async ensureBridge(name: string, mtu: number): Promise<boolean> {
+    const existing = await this.getLink(name);
+    if (existing) {
+      if (existing.kind !== 'bridge') {
+        throw new TsnetError('TSNET_HOST_NOT_BRIDGE', 'conflict', `interface ${name} exists and is a ${existing.kind ?? 'physical device'}, not a bridge`, 'choose another com.docker.network.bridge.name');
+      }
+      if (existing.mtu !== mtu) await this.ip(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+      return false;
+    }
+    await this.ip(['link', 'add', 'name', name, 'mtu', String(mtu), 'type', 'bridge']);
+    return true;
+  }
+
+  private async ensureAddr(dev: string, cidr: string): Promise<boolean> {
+    const present = await this.listAddrs(dev);
+    if (present.includes(cidr)) return false;
+    await this.ip(['addr', 'add', cidr, 'dev', dev]);
+    return true;
+  }
+
+  private async ensureUp(dev: string): Promise<boolean> {
+    const link = await this.getLink(dev);
+    if (link?.up) return false;
+    await this.ip(['link', 'set', 'dev', dev, 'up']);
+    return true;
+  }
+
+  private async ensureVeth(op: Extract<HostOp, { op: 'ensure-veth' }>): Promise<boolean> {
+    // One `ip` call creates both ends, enslaves and raises the host end: this is on the path of
+    // every `docker run`, so it costs one exec rather than four.
+    const peerArgs = ['peer', 'name', op.peer, 'mtu', String(op.mtu), ...(op.peerMac ? ['address', op.peerMac] : [])];
+    const argv = ['link', 'add', 'name', op.host, 'mtu', String(op.mtu), 'master', op.master, 'up', 'type', 'veth', ...peerArgs];
+    try {
+      await this.ip(argv);
+      return true;
+    } catch (err) {
+      if (!(err instanceof CommandError) || !/File exists/.test(err.result.stderr)) throw err;
+      const existing = await this.getLink(op.host);
+      if (existing?.kind !== 'veth') throw err;
+      if (existing.master === op.master && existing.up) return false;
+      // The pair survived but lost its bridge (the bridge was deleted and recreated): re-attach.
+      await this.ip(['link', 'set', 'dev', op.host, 'master', op.master, 'up']);
+      return true;
+    }
+  }
+
+  private async ensureSubInterface(name: string, parent: string, kind: string, kindArgs: string[], mtu?: number, mac?: string): Promise<boolean> {
+    const existing = await this.getLink(name);
+    if (existing) return false;
+    const argv = ['link', 'add', 'link', parent, 'name', name, ...(mtu ? ['mtu', String(mtu)] : []), ...(mac ? ['address', mac] : []), 'type', kind, ...kindArgs];
+    try {
+      await this.ip(argv);
+    } catch (err) {
+      if (err instanceof CommandError && /Unknown device type|Operation not supported/.test(err.result.stderr)) {
+        throw new TsnetError('TSNET_KERNEL_UNSUPPORTED', 'unavailable', `this kernel cannot create ${kind} interfaces (${err.result.stderr.trim()})`, `load the ${kind === 'vlan' ? '8021q' : kind} kernel module (modprobe ${kind === 'vlan' ? '8021q' : kind}) or use a kernel built with it`, { cause: err });
+      }
+      throw err;
+    }
+    return true;
+  }
+
+  private async removeLink(name: string): Promise<boolean> {
+    const { code } = await this.ip(['link', 'del', 'dev', name], [1]);
+    return code === 0;
+  }
+
+  private async ensureSysctl(key: string, value: string): Promise<boolean> {
+    if (this.options.netns) {
+      await this.runner.run(['ip', 'netns', 'exec', this.options.netns, 'sysctl', '-qw', `${key}=${value}`]);
+      return true;
+    }
+    // Keys are slash-separated (net/ipv4/conf/<dev>/…) so interface names with dots stay intact.
+    const path = `/proc/sys/${key}`;
+    const current = (await readFile(path, 'utf8')).trim();
+    if (current === value) return false;
+    await writeFile(path, value);
+    return true;
+  }
+
+  private ip(args: string[], okCodes: number[] = []) {
+    return this.runner.run(['ip', ...this.nsArgs, ...args], { okCodes });
+  }
+}
+
+function toLinkInfo(link: IpLinkJson): LinkInfo {
+  return {
+    name: link.ifname,
+    index: link.ifindex,
+    kind: link.linkinfo?.info_kind,
+    master: link.master,
+    mtu: link.mtu,
+    mac: link.address,
+    up: link.flags?.includes('UP') ?? false,
+    peerIndex: link.link_index,
+  };
+}

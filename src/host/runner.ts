@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import type { Logger } from 'pino';
+import { TsnetError } from '../core/errors.js';
+
+/** Result of one program run. */
+export interface RunResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunOptions {
+  /** Written to the program's standard input (iptables-restore, ip -batch). */
+  readonly input?: string;
+  readonly timeoutMs?: number;
+  /** Exit codes that are answers rather than failures (e.g. `iptables -C` answers 1). */
+  readonly okCodes?: readonly number[];
+}
+
+/**
+ * The only place tsnet starts programs. Always an argument array, never a shell, so nothing a
+ * user typed can become a command. Everything that changes the kernel goes through here, which
+ * is what makes the host layer testable with a scripted runner.
+ */
+export interface Runner {
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const SLOW_CALL_MS = 2_000;
+
+/** Runs programs for real, logging argv and duration at debug and warning on slow calls. */
+export class ExecRunner implements Runner {
+  constructor(private readonly log: Logger) {}
+
+  run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const [program, ...args] = argv;
+    if (!program) return Promise.reject(new Error('ExecRunner.run needs a program name'));
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+      child.on('error', (error) => reject(new TsnetError('TSNET_HOST_EXEC', 'unavailable', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
+      child.on('close', (code, signal) => {
+        const ms = performance.now() - started;
+        const result = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+        const level = ms > SLOW_CALL_MS ? 'warn' : 'debug';
+        this.log[level]({ argv, code: result.code, signal, ms: Math.round(ms * 10) / 10 }, 'exec');
+        if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
+        else reject(commandFailed(argv, result, signal));
+      });
+      child.stdin.on('error', () => undefined); // the program may exit before reading its input
+      child.stdin.end(options.input ?? '');
+    });
+  }
+}
+
+/** The error a failed command becomes; `stderr` is kept because it names the kernel's reason. */
+export class CommandError extends Error {
+  override readonly name = 'CommandError';
+  constructor(readonly argv: readonly string[], readonly result: RunResult) {
+    super(`${argv.join(' ')}: exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+  }
+}
+
+function commandFailed(argv: readonly string[], result: RunResult, signal: NodeJS.Signals | null): Error {
+  if (signal) return new CommandError(argv, { ...result, stderr: `killed by ${signal} (timeout?) ${result.stderr}` });
+  return new CommandError(argv, result);
+}

@@ -1,0 +1,120 @@
+import { describe, expect, test } from 'vitest';
+import { createBridgeDriver } from '../../../drivers/bridge/index.js';
+import { linkName } from '../../../src/core/ids.js';
+import { RecordingHostNet } from '../../../src/host/recording.js';
+import { EP_1, NET_A, NET_B, endpoint, network, silentLog } from './fixtures.js';
+
+function setup() {
+  const host = new RecordingHostNet();
+  const driver = createBridgeDriver({ host, log: silentLog });
+  const plan = (overrides: Parameters<typeof network>[0] = {}, others = [] as ReturnType<typeof network>[]) => {
+    const draft = network(overrides);
+    return { ...draft, driverState: driver.planNetwork(draft, others) };
+  };
+  return { host, driver, plan };
+}
+
+describe('bridge driver plan', () => {
+  test('CreateNetwork makes a bridge with the gateway, up, forwarding on', async () => {
+    const { host, driver, plan } = setup();
+    const net = plan();
+    expect(await driver.createNetwork(net)).toEqual({ adopted: false });
+    const bridge = linkName('b', NET_A);
+    expect(host.dump()).toBe([
+      `apply ensure-bridge name=${bridge} mtu=1500`,
+      `apply ensure-addr dev=${bridge} cidr=10.99.0.1/24`,
+      `apply ensure-up dev=${bridge}`,
+      'apply ensure-sysctl key=net/ipv4/ip_forward value=1',
+      `apply ensure-sysctl key=net/ipv4/conf/${bridge}/route_localnet value=1`,
+    ].join('\n'));
+  });
+
+  test('options: user bridge name and MTU; an existing user bridge is adopted, not deleted', async () => {
+    const { host, driver, plan } = setup();
+    host.addExistingLink('mybr0', 'bridge');
+    const net = plan({ options: { 'com.docker.network.bridge.name': 'mybr0', 'com.docker.network.driver.mtu': '1400' } });
+    expect(net.driverState).toMatchObject({ bridge: 'mybr0', mtu: 1400, userNamed: true });
+    const learned = await driver.createNetwork(net);
+    expect(learned).toEqual({ adopted: true });
+    host.clearLog();
+    await driver.deleteNetwork({ ...net, driverState: { ...net.driverState, ...learned } });
+    expect(host.dump()).toBe('');
+  });
+
+  test('internal network gets no forwarding sysctls and no gateway in Join', async () => {
+    const { host, driver, plan } = setup();
+    const net = plan({ internal: true });
+    await driver.createNetwork(net);
+    expect(host.dump()).not.toContain('ip_forward');
+    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    const join = await driver.join(net, ep, '/var/run/docker/netns/x');
+    expect(join).toMatchObject({ gateway: undefined, disableGatewayService: true, dstPrefix: 'eth' });
+  });
+
+  test.each([
+    [{ 'com.docker.network.driver.mtu': 'abc' }, /"com.docker.network.driver.mtu": "abc" is not an integer between 68 and 65535/],
+    [{ 'com.docker.network.driver.mtu': '40' }, /between 68 and 65535/],
+    [{ 'com.docker.network.bridge.name': 'this-name-is-far-too-long' }, /is 25 bytes long/],
+    [{ 'com.docker.network.bridge.enable_icc': 'maybe' }, /is not true or false/],
+    [{ mtu: '1400' }, /does not know network option "mtu"/],
+  ])('bad option %j is refused before anything happens', (options, message) => {
+    const { host, plan } = setup();
+    expect(() => plan({ options })).toThrow(message);
+    expect(host.dump()).toBe('');
+  });
+
+  test('a second network with the same bridge name or an overlapping subnet is refused', () => {
+    const { plan } = setup();
+    const first = plan({ options: { 'com.docker.network.bridge.name': 'br-x' } });
+    expect(() => plan({ id: NET_B, options: { 'com.docker.network.bridge.name': 'br-x' }, ipv4: [{ addressSpace: 'x', pool: '10.98.0.0/24', auxAddresses: {} }] }, [first]))
+      .toThrow(/bridge name br-x is already used by tsnet network aaaaaaaaaaaa/);
+    expect(() => plan({ id: NET_B, ipv4: [{ addressSpace: 'x', pool: '10.99.0.128/25', auxAddresses: {} }] }, [first]))
+      .toThrow(/subnet 10.99.0.128\/25 overlaps 10.99.0.0\/24 of tsnet network aaaaaaaaaaaa/);
+  });
+
+  test('CreateNetwork rolls back the bridge when the address cannot be set', async () => {
+    const { host, driver, plan } = setup();
+    host.failOn = (op) => op.op === 'ensure-addr';
+    await expect(driver.createNetwork(plan())).rejects.toMatchObject({ code: 'TSNET_HOST_APPLY' });
+    const bridge = linkName('b', NET_A);
+    expect(host.dump()).toBe([`apply ensure-bridge name=${bridge} mtu=1500`, `fail  ensure-addr dev=${bridge} cidr=10.99.0.1/24`, `undo  ensure-bridge name=${bridge} mtu=1500`].join('\n'));
+    expect(await host.listLinks()).toEqual([]);
+  });
+
+  test('endpoint: veth pair on the bridge with the MAC; Join hands the container end to Docker', async () => {
+    const { host, driver, plan } = setup();
+    const net = plan();
+    await driver.createNetwork(net);
+    host.clearLog();
+    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    await driver.createEndpoint(net, ep);
+    const hostIf = linkName('v', EP_1);
+    const peerIf = linkName('p', EP_1);
+    expect(host.dump()).toBe(`apply ensure-veth host=${hostIf} peer=${peerIf} master=${linkName('b', NET_A)} mtu=1500 peerMac=02:74:0a:63:00:02`);
+    expect(await driver.join(net, ep, '/var/run/docker/netns/abc')).toEqual({
+      srcName: peerIf, dstPrefix: 'eth', gateway: '10.99.0.1', gatewayV6: undefined, staticRoutes: [], disableGatewayService: false,
+    });
+    host.clearLog();
+    await driver.deleteEndpoint(net, ep);
+    expect(host.dump()).toBe(`apply remove-link name=${hostIf}`);
+    host.clearLog();
+    await driver.deleteEndpoint(net, ep);
+    expect(host.dump()).toBe(`noop  remove-link name=${hostIf}`);
+  });
+
+  test('reconcile recreates a missing bridge and an unjoined endpoint, re-attaches a joined one', async () => {
+    const { host, driver, plan } = setup();
+    const net = plan();
+    const unjoined = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    host.addExistingLink(linkName('v', 'joined'), 'veth', 'elsewhere');
+    const joined = { ...endpoint({ id: 'joined', sandboxKey: '/var/run/docker/netns/j' }), ...driver.planEndpoint(net, endpoint({ id: 'joined' })) };
+    await driver.reconcile({ network: net, endpoints: [unjoined, joined] });
+    const links = await host.listLinks();
+    expect(links.map((l) => `${l.name}:${l.master ?? ''}`).sort()).toEqual([
+      `${linkName('b', NET_A)}:`,
+      `${linkName('p', EP_1)}:`,
+      `${linkName('v', EP_1)}:${linkName('b', NET_A)}`,
+      `${linkName('v', 'joined')}:${linkName('b', NET_A)}`,
+    ].sort());
+  });
+});
