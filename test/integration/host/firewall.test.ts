@@ -1,0 +1,55 @@
+import { describe, expect, test } from 'vitest';
+import { IptablesFirewall } from '../../../src/host/firewall-iptables.js';
+import { log, runner, withTestNetns } from './netns-fixture.js';
+
+async function setup() {
+  const netns = await withTestNetns('fw');
+  const firewall = new IptablesFirewall({ runner, log, wrap: ['ip', 'netns', 'exec', netns.ns] });
+  const save = async () => (await netns.exec(['iptables-save'])).split('\n').filter((l) => l.startsWith('-A') || l.startsWith(':')).map((l) => l.replace(/ \[\d+:\d+\]$/, ''));
+  return { ...netns, firewall, save };
+}
+
+describe('IptablesFirewall against a real kernel', () => {
+  test('sync installs chains and hooks once, replaces content, leaves foreign rules alone', async () => {
+    const { exec, firewall, save } = await setup();
+    // Stand-ins for dockerd's rules, which tsnet must never touch.
+    await exec(['iptables', '-N', 'DOCKER-USER']);
+    await exec(['iptables', '-A', 'FORWARD', '-j', 'DOCKER-USER']);
+    await exec(['iptables', '-P', 'FORWARD', 'DROP']);
+
+    await firewall.sync([{ family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'tsnb-0000000001', '-j', 'ACCEPT'] }]);
+    await firewall.sync([{ family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'tsnb-0000000002', '-j', 'ACCEPT'] }]);
+    const rules = await save();
+    expect(rules.filter((l) => l === '-A FORWARD -j TSNET-FORWARD')).toHaveLength(1);
+    expect(rules.indexOf('-A FORWARD -j TSNET-FORWARD')).toBeLessThan(rules.indexOf('-A FORWARD -j DOCKER-USER'));
+    expect(rules).toContain('-A TSNET-FORWARD -i tsnb-0000000002 -j ACCEPT');
+    expect(rules).not.toContain('-A TSNET-FORWARD -i tsnb-0000000001 -j ACCEPT');
+    expect(rules).toContain('-A POSTROUTING -j TSNET-POSTROUTING');
+    expect(rules).toContain('-A PREROUTING -m addrtype --dst-type LOCAL -j TSNET-PORTS');
+    expect(rules).toContain('-A OUTPUT -m addrtype --dst-type LOCAL -j TSNET-PORTS');
+
+    await firewall.removeAll();
+    const after = await save();
+    expect(after.filter((l) => l.includes('TSNET'))).toEqual([]);
+    expect(after).toContain('-A FORWARD -j DOCKER-USER');
+    expect(after).toContain(':FORWARD DROP');
+  });
+
+  test('a rule the kernel rejects leaves the previous ruleset in place (atomic)', async () => {
+    const { firewall, save } = await setup();
+    await firewall.sync([{ family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'good0', '-j', 'ACCEPT'] }]);
+    await expect(firewall.sync([
+      { family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'good1', '-j', 'ACCEPT'] },
+      { family: 4, chain: 'TSNET-FORWARD', args: ['-p', 'nosuchproto', '-j', 'ACCEPT'] },
+    ])).rejects.toMatchObject({ code: 'TSNET_FIREWALL' });
+    const rules = await save();
+    expect(rules).toContain('-A TSNET-FORWARD -i good0 -j ACCEPT');
+    expect(rules).not.toContain('-A TSNET-FORWARD -i good1 -j ACCEPT');
+  });
+
+  test('IPv6 rules go to ip6tables', async () => {
+    const { exec, firewall } = await setup();
+    await firewall.sync([{ family: 6, chain: 'TSNET-POSTROUTING', args: ['-s', 'fd00:1::/64', '!', '-o', 'x', '-j', 'MASQUERADE'] }]);
+    expect(await exec(['ip6tables-save', '-t', 'nat'])).toContain('-A TSNET-POSTROUTING -s fd00:1::/64 ! -o x -j MASQUERADE');
+  });
+});
