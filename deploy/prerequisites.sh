@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what tsnet needs from Debian's archive. With --test, also what the test suite needs
+# (etcd and busybox for test images). Needs root. Idempotent.
+set -euo pipefail
+
+runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates)
+test_packages=(etcd-server etcd-client busybox-static curl)
+
+packages=("${runtime_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "prerequisites.sh: run as root (it installs Debian packages)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # policy-rc.d may forbid starting services inside containers; tsnet starts what it needs.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "prerequisites.sh: tsnet needs Node.js 20 or newer on PATH (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Debian 12's own nodejs package is 18; install Node 20 (e.g. from your organisation's mirror) and re-run." >&2
+  exit 1
+fi
+
+# Kernel modules tsnet's drivers use; missing ones are reported by the tests that need them.
+for m in bridge veth vxlan macvlan; do modprobe -q "$m" 2>/dev/null || true; done
