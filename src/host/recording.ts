@@ -10,7 +10,7 @@ export class RecordingHostNet implements HostNet {
   readonly log: string[] = [];
   /** Return true for an op to make it fail, to exercise rollback. */
   failOn?: (op: HostOp) => boolean;
-  private readonly links = new Map<string, { kind?: string; master?: string; mtu: number; up: boolean; mac?: string }>();
+  private readonly links = new Map<string, { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }>();
   private readonly addrs = new Map<string, Set<string>>();
   private readonly sysctls = new Map<string, string>();
   private nextIndex = 10;
@@ -111,8 +111,8 @@ export class RecordingHostNet implements HostNet {
           existing.master = op.master;
           return true;
         }
-        this.addLink(op.host, { kind: 'veth', master: op.master, mtu: op.mtu, up: true });
-        this.addLink(op.peer, { kind: 'veth', mtu: op.mtu, up: false, mac: op.peerMac });
+        this.addLink(op.host, { kind: 'veth', master: op.master, mtu: op.mtu, up: true, peer: op.peer });
+        this.addLink(op.peer, { kind: 'veth', mtu: op.mtu, up: false, mac: op.peerMac, peer: op.host });
         return true;
       }
       case 'ensure-macvlan':
@@ -131,7 +131,7 @@ export class RecordingHostNet implements HostNet {
     }
   }
 
-  private addLink(name: string, link: { kind?: string; master?: string; mtu: number; up: boolean; mac?: string }): boolean {
+  private addLink(name: string, link: { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }): boolean {
     if (this.links.has(name)) return false;
     this.links.set(name, link);
     this.indexes.set(name, this.nextIndex++);
@@ -139,6 +139,9 @@ export class RecordingHostNet implements HostNet {
   }
 
   private deleteLink(name: string): boolean {
+    // Like the kernel: deleting one end of a veth pair deletes the other.
+    const peer = this.links.get(name)?.peer;
+    if (peer) this.links.delete(peer);
     this.addrs.delete(name);
     return this.links.delete(name);
   }
