@@ -61,10 +61,11 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
     const ids = idsOf(request.body);
     const finish = (outcome: string, extra: Record<string, unknown> = {}) =>
       request.log.info({ method: name, ...ids, ms: Math.round((performance.now() - started) * 100) / 100, outcome, ...extra }, 'call');
-    const parsed = schema.safeParse(request.body === null ? undefined : request.body);
+    const parsed = schema.safeParse(request.body);
     if (!parsed.success) {
-      finish('invalid', { reason: formatZodIssues(parsed.error) });
-      return reply.code(400).send({ Err: `${name}: ${formatZodIssues(parsed.error)}` });
+      const reason = formatZodIssues(parsed.error, request.body);
+      finish('invalid', { reason });
+      return reply.code(400).send({ Err: `${name}: ${reason}` });
     }
     try {
       const result = await withDeadline(async () => {

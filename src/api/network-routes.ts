@@ -1,0 +1,141 @@
+import { methods } from '../../plugin-spec/methods.js';
+import type { JoinInfo } from '../../drivers/driver.js';
+import type { ExposedPort, IpPool, PortBinding } from '../core/model.js';
+import { protocolName, protocolNumber } from '../core/model.js';
+import type { NetworkService } from '../cnm/service.js';
+import type { MethodRegistrar } from './app.js';
+import { invalid } from '../core/errors.js';
+
+const PORTMAP = 'com.docker.network.portmap';
+const EXPOSED = 'com.docker.network.endpoint.exposedports';
+const GENERIC = 'com.docker.network.generic';
+
+export interface NetworkRoutesDeps {
+  /** The service; routes run only after start-up is complete, when it exists. */
+  readonly service: () => NetworkService;
+  readonly scope: { readonly scope: 'local' | 'global'; readonly connectivityScope: 'local' | 'global' };
+}
+
+/**
+ * The NetworkDriver half of the protocol: each route translates Docker's wire shape (validated
+ * by its plugin-spec schema) into a domain call and back. No logic lives here.
+ */
+export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRoutesDeps): void {
+  const { scope } = deps;
+  const service = () => deps.service();
+  define('NetworkDriver.GetCapabilities', methods['NetworkDriver.GetCapabilities'].request, () => ({ Scope: scope.scope, ConnectivityScope: scope.connectivityScope }));
+
+  define('NetworkDriver.CreateNetwork', methods['NetworkDriver.CreateNetwork'].request, async (req) => {
+    const options = req.Options ?? {};
+    await service().createNetwork({
+      id: req.NetworkID,
+      ipv4: (req.IPv4Data ?? []).map(toPool),
+      ipv6: (req.IPv6Data ?? []).map(toPool),
+      internal: options['com.docker.network.internal'] === true,
+      enableIpv6: options['com.docker.network.enable_ipv6'] === true,
+      options: genericOptions(options[GENERIC]),
+    });
+    return {};
+  });
+
+  define('NetworkDriver.DeleteNetwork', methods['NetworkDriver.DeleteNetwork'].request, async (req) => {
+    await service().deleteNetwork(req.NetworkID);
+    return {};
+  });
+
+  // Swarm-manager-side calls: tsnet keeps no cluster-wide state through them, so it accepts the
+  // network as Docker describes it and returns no extra options.
+  define('NetworkDriver.AllocateNetwork', methods['NetworkDriver.AllocateNetwork'].request, () => ({ Options: {} }));
+  define('NetworkDriver.FreeNetwork', methods['NetworkDriver.FreeNetwork'].request, () => ({}));
+
+  define('NetworkDriver.CreateEndpoint', methods['NetworkDriver.CreateEndpoint'].request, async (req) => {
+    const result = await service().createEndpoint({
+      networkId: req.NetworkID,
+      endpointId: req.EndpointID,
+      address: req.Interface?.Address || undefined,
+      addressV6: req.Interface?.AddressIPv6 || undefined,
+      mac: req.Interface?.MacAddress || undefined,
+      exposedPorts: exposedPorts(req.Options?.[EXPOSED]),
+    });
+    // Only fields Docker left empty may be returned, or Docker rolls the endpoint back.
+    return { Interface: result.macAddress ? { MacAddress: result.macAddress } : {} };
+  });
+
+  define('NetworkDriver.EndpointOperInfo', methods['NetworkDriver.EndpointOperInfo'].request, (req) => {
+    const endpoint = service().endpointInfo(req.NetworkID, req.EndpointID);
+    return {
+      Value: {
+        [PORTMAP]: endpoint.ports.map((p) => ({ Proto: protocolNumber(p.proto), IP: '', Port: p.port, HostIP: p.hostIp, HostPort: p.hostPort, HostPortEnd: p.hostPortEnd })),
+        [EXPOSED]: endpoint.exposedPorts.map((p) => ({ Proto: protocolNumber(p.proto), Port: p.port })),
+        'com.docker.network.endpoint.macaddress': endpoint.mac,
+      },
+    };
+  });
+
+  define('NetworkDriver.DeleteEndpoint', methods['NetworkDriver.DeleteEndpoint'].request, async (req) => {
+    await service().deleteEndpoint(req.NetworkID, req.EndpointID);
+    return {};
+  });
+
+  define('NetworkDriver.Join', methods['NetworkDriver.Join'].request, async (req) => toJoinResponse(await service().join(req.NetworkID, req.EndpointID, req.SandboxKey)));
+
+  define('NetworkDriver.Leave', methods['NetworkDriver.Leave'].request, async (req) => {
+    await service().leave(req.NetworkID, req.EndpointID);
+    return {};
+  });
+
+  define('NetworkDriver.ProgramExternalConnectivity', methods['NetworkDriver.ProgramExternalConnectivity'].request, async (req) => {
+    await service().programExternalConnectivity(req.NetworkID, req.EndpointID, portBindings(req.Options?.[PORTMAP]));
+    return {};
+  });
+
+  define('NetworkDriver.RevokeExternalConnectivity', methods['NetworkDriver.RevokeExternalConnectivity'].request, async (req) => {
+    await service().revokeExternalConnectivity(req.NetworkID, req.EndpointID);
+    return {};
+  });
+
+  // Node discovery matters to cluster-aware drivers only; Docker requires a success answer
+  // (a 404 is not accepted for these two), so tsnet acknowledges and ignores them.
+  define('NetworkDriver.DiscoverNew', methods['NetworkDriver.DiscoverNew'].request, () => ({}));
+  define('NetworkDriver.DiscoverDelete', methods['NetworkDriver.DiscoverDelete'].request, () => ({}));
+}
+
+function toPool(data: { AddressSpace?: string; Pool: string; Gateway?: string; AuxAddresses?: Record<string, string> | null }): IpPool {
+  return { addressSpace: data.AddressSpace ?? '', pool: data.Pool, gateway: data.Gateway || undefined, auxAddresses: data.AuxAddresses ?? {} };
+}
+
+function genericOptions(value: unknown): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  const result: Record<string, string> = {};
+  for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
+      throw invalid('TSNET_OPT_INVALID', `network option "${key.slice(0, 64)}" has a ${typeof raw} value`, 'pass options as -o key=value');
+    }
+    result[key] = String(raw);
+  }
+  return result;
+}
+
+function portBindings(list: ReadonlyArray<{ Proto: number; Port: number; HostIP?: string; HostPort?: number; HostPortEnd?: number }> | null | undefined): PortBinding[] {
+  return (list ?? []).map((p) => ({
+    proto: protocolName(p.Proto) ?? 'tcp',
+    port: p.Port,
+    hostIp: p.HostIP ?? '',
+    hostPort: p.HostPort ?? 0,
+    hostPortEnd: p.HostPortEnd ?? 0,
+  }));
+}
+
+function exposedPorts(list: ReadonlyArray<{ Proto: number; Port: number }> | null | undefined): ExposedPort[] {
+  return (list ?? []).map((p) => ({ proto: protocolName(p.Proto) ?? 'tcp', port: p.Port }));
+}
+
+function toJoinResponse(info: JoinInfo): Record<string, unknown> {
+  return {
+    InterfaceName: { SrcName: info.srcName, DstPrefix: info.dstPrefix },
+    ...(info.gateway ? { Gateway: info.gateway } : {}),
+    ...(info.gatewayV6 ? { GatewayIPv6: info.gatewayV6 } : {}),
+    StaticRoutes: info.staticRoutes.map((r) => ({ Destination: r.destination, RouteType: r.routeType, ...(r.nextHop ? { NextHop: r.nextHop } : {}) })),
+    DisableGatewayService: info.disableGatewayService,
+  };
+}
