@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatZodIssues } from '../../plugin-spec/format.js';
@@ -27,7 +27,8 @@ export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema:
  * unknown method → 404, bug → 500 with the request id.
  */
 export function buildApp(options: AppOptions, register: (define: MethodRegistrar) => void): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: options.log as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: options.bodyLimit, return503OnClosing: true });
+  // Fastify's own request/response lines are off: each call logs exactly one line of ours.
+  const app: FastifyInstance = Fastify({ loggerInstance: options.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit, return503OnClosing: true });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

@@ -1,0 +1,1 @@
+export { openFileKvStore, FileKvStore, type FileKvStoreOptions } from './file-kv-store.js';
