@@ -51,7 +51,12 @@ export class IptablesFirewall implements Firewall {
         }
         throw new TsnetError('TSNET_FIREWALL', 'unavailable', `cannot read the IPv${family} firewall: ${errorText(err)}`, 'install iptables (apt-get install iptables)', { cause: err });
       }
-      if (family === 6 && familyRules.length === 0 && !saved.includes(':TSNET-')) continue;
+      if (familyRules.length === 0) {
+        // No tsnet network needs this family: leave no chain or hook of ours behind.
+        const removal = renderRemoval(saved);
+        if (removal) await this.restore(family, removal);
+        continue;
+      }
       await this.restore(family, renderRestore(familyRules, saved));
     }
   }

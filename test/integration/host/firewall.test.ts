@@ -28,7 +28,7 @@ describe('IptablesFirewall against a real kernel', () => {
     expect(rules).toContain('-A PREROUTING -m addrtype --dst-type LOCAL -j TSNET-PORTS');
     expect(rules).toContain('-A OUTPUT -m addrtype --dst-type LOCAL -j TSNET-PORTS');
 
-    await firewall.removeAll();
+    await firewall.sync([]);
     const after = await save();
     expect(after.filter((l) => l.includes('TSNET'))).toEqual([]);
     expect(after).toContain('-A FORWARD -j DOCKER-USER');

@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { waitFor } from '../support/exec.js';
+import { ensureTestImage } from '../support/image.js';
+import { inNetns } from '../support/netns.js';
+import { HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
+import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { spawnTracked } from '../support/process.js';
+import { join } from 'node:path';
+
+let host: SimulatedHost;
+let tsnet: TsnetDaemon;
+let image: string;
+
+beforeAll(async () => {
+  host = await startSimulatedHost('e2e');
+  tsnet = await startTsnet(host);
+  image = await ensureTestImage(host);
+}, 180_000);
+
+afterAll(async () => {
+  await tsnet?.process.stop(10_000);
+  await stopAllSimulatedHosts();
+});
+
+const docker = (...args: string[]) => host.docker(args);
+const tryDocker = (...args: string[]) => host.docker(args, { allowFail: true });
+const ipOf = async (container: string, network: string) =>
+  (await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container)).stdout.trim();
+const ping = (container: string, target: string) => tryDocker('exec', container, 'ping', '-c', '1', '-W', '2', target);
+const tsnetLinks = async () => (await host.exec(['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: tsn[bvp]-/.test(l));
+const tsnetRules = async () => (await host.exec(['iptables-save'])).stdout.split('\n').filter((l) => l.includes('TSNET'));
+
+describe('bridge networks through a real dockerd', () => {
+  test('containers get addresses from --ip-range and reach each other by IP and by name', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--subnet', '10.231.1.0/24', '--gateway', '10.231.1.1', '--ip-range', '10.231.1.128/25', 'n1');
+    await docker('run', '-d', '--name', 'a1', '--network', 'n1', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'a2', '--network', 'n1', image, 'sleep', '600');
+    const ip1 = await ipOf('a1', 'n1');
+    const ip2 = await ipOf('a2', 'n1');
+    for (const ip of [ip1, ip2]) expect(Number(ip.split('.')[3])).toBeGreaterThanOrEqual(128);
+    expect((await ping('a1', ip2)).code).toBe(0);
+    expect((await ping('a2', 'a1')).code).toBe(0);
+    const route = (await docker('exec', 'a1', 'ip', 'route')).stdout;
+    expect(route).toContain('default via 10.231.1.1');
+  });
+
+  test('--ip and --mac-address are honoured', async () => {
+    await docker('run', '-d', '--name', 'a3', '--network', 'n1', '--ip', '10.231.1.200', '--mac-address', '02:42:0a:e7:01:c8', image, 'sleep', '600');
+    const addr = (await docker('exec', 'a3', 'ip', 'addr', 'show', 'eth0')).stdout;
+    expect(addr).toContain('inet 10.231.1.200/24');
+    expect(addr).toContain('link/ether 02:42:0a:e7:01:c8');
+    expect((await ping('a1', '10.231.1.200')).code).toBe(0);
+  });
+
+  test('outbound traffic leaves with the host address (masquerade)', async () => {
+    const listener = spawnTracked(['ip', 'netns', 'exec', host.outside, 'busybox', 'nc', '-l', '-p', '9101'], join(host.dir, 'nc-out.log'));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // The outside namespace has no route to 10.231.1.0/24: only a masqueraded connection works.
+      const sent = await tryDocker('exec', 'a1', 'sh', '-c', `echo from-a1 | nc -w 3 ${OUTSIDE_IP} 9101`);
+      expect(sent.code).toBe(0);
+      await listener.exited;
+      expect(await listener.log()).toContain('from-a1');
+    } finally {
+      await listener.stop(1_000);
+    }
+  });
+
+  test('-p publishes TCP and UDP ports reachable from outside the host namespace', async () => {
+    await docker('run', '-d', '--name', 'web', '--network', 'n1', '-p', '18080:80', '-p', '18081:81/udp', image,
+      'sh', '-c', 'while true; do echo tcp-hello | nc -l -p 80; done & while true; do nc -u -l -p 81 > /tmp/udp.txt; done');
+    const tcp = await waitFor(async () => {
+      const r = await inNetns(host.outside, ['busybox', 'nc', '-w', '2', HOST_UPLINK_IP, '18080'], { allowFail: true, timeoutMs: 5_000 });
+      return r.stdout.includes('tcp-hello') ? r.stdout : undefined;
+    }, 'the published TCP port to answer', 15_000, 300);
+    expect(tcp).toContain('tcp-hello');
+    await waitFor(async () => {
+      await inNetns(host.outside, ['sh', '-c', `echo udp-hello | busybox nc -u -w 1 ${HOST_UPLINK_IP} 18081`], { allowFail: true, timeoutMs: 5_000 });
+      return (await tryDocker('exec', 'web', 'cat', '/tmp/udp.txt')).stdout.includes('udp-hello');
+    }, 'the published UDP port to receive', 15_000, 300);
+    const nat = (await host.exec(['iptables', '-t', 'nat', '-S', 'TSNET-PORTS'])).stdout;
+    expect(nat).toMatch(/--dport 18080 .*DNAT --to-destination 10\.231\.1\.\d+:80/);
+  });
+
+  test('a host port already published by tsnet is refused with a clear error', async () => {
+    const clash = await tryDocker('run', '-d', '--name', 'web2', '--network', 'n1', '-p', '18080:80', image, 'sleep', '600');
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toMatch(/host port 18080\/tcp is already published by tsnet endpoint/);
+    await tryDocker('rm', '-f', 'web2');
+  });
+
+  test('containers on two tsnet networks cannot reach each other', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--subnet', '10.231.2.0/24', 'n2');
+    await docker('run', '-d', '--name', 'b1', '--network', 'n2', image, 'sleep', '600');
+    const b1 = await ipOf('b1', 'n2');
+    expect((await ping('a1', b1)).code).not.toBe(0);
+    expect((await ping('b1', await ipOf('a1', 'n1'))).code).not.toBe(0);
+  });
+
+  test('docker network connect/disconnect on a running container', async () => {
+    await docker('network', 'connect', 'n2', 'a2');
+    const b1 = await ipOf('b1', 'n2');
+    expect((await ping('a2', b1)).code).toBe(0);
+    expect((await docker('exec', 'a2', 'ip', '-o', 'addr')).stdout).toContain('eth1');
+    await docker('network', 'disconnect', 'n2', 'a2');
+    expect((await docker('exec', 'a2', 'ip', '-o', 'addr')).stdout).not.toContain('eth1');
+    expect((await ping('a2', b1)).code).not.toBe(0);
+  });
+
+  test('--internal networks have no way out', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--internal', '--subnet', '10.231.3.0/24', 'n3');
+    await docker('run', '-d', '--name', 'c1', '--network', 'n3', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'c2', '--network', 'n3', image, 'sleep', '600');
+    expect((await ping('c1', await ipOf('c2', 'n3'))).code).toBe(0);
+    expect((await docker('exec', 'c1', 'ip', 'route')).stdout).not.toContain('default');
+    expect((await ping('c1', OUTSIDE_IP)).code).not.toBe(0);
+    expect((await ping('c1', HOST_UPLINK_IP)).code).not.toBe(0);
+  });
+
+  test('30 containers created and removed leave no leaked veth', async () => {
+    const before = (await tsnetLinks()).length;
+    const names = Array.from({ length: 30 }, (_, i) => `many${i}`);
+    for (const name of names) await docker('run', '-d', '--name', name, '--network', 'n2', image, 'sleep', '600');
+    expect((await tsnetLinks()).length).toBe(before + 30);
+    await docker('rm', '-f', ...names);
+    await waitFor(async () => (await tsnetLinks()).length === before, 'veths of removed containers to go', 20_000, 200);
+  });
+
+  test('tsnet killed with SIGKILL: containers stay connected; after restart new containers join', async () => {
+    const a2 = await ipOf('a2', 'n1');
+    await tsnet.process.kill9();
+    expect((await ping('a1', a2)).code).toBe(0);
+    tsnet = await startTsnet(host);
+    await docker('run', '-d', '--name', 'a4', '--network', 'n1', image, 'sleep', '600');
+    expect((await ping('a4', a2)).code).toBe(0);
+    expect((await ping('a1', 'a4')).code).toBe(0);
+    const tcp = await inNetns(host.outside, ['busybox', 'nc', '-w', '2', HOST_UPLINK_IP, '18080'], { allowFail: true, timeoutMs: 5_000 });
+    expect(tcp.stdout).toContain('tcp-hello');
+  });
+
+  test('docker network rm leaves no tsnet link and no tsnet rule behind', async () => {
+    const all = (await docker('ps', '-aq')).stdout.split('\n').filter(Boolean);
+    if (all.length > 0) await docker('rm', '-f', ...all);
+    for (const n of ['n1', 'n2', 'n3']) await docker('network', 'rm', n);
+    expect(await tsnetLinks()).toEqual([]);
+    expect(await tsnetRules()).toEqual([]);
+  });
+});
+

@@ -1,0 +1,60 @@
+import { statSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, waitFor } from './exec.js';
+import { postPlugin } from './plugin-client.js';
+import { spawnTracked, type Tracked } from './process.js';
+import type { SimulatedHost } from './sim-host.js';
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(REPO, 'dist/src/cli.js');
+
+let built: Promise<void> | undefined;
+
+/** Builds dist/ once per test process when any source file is newer than the CLI. */
+export function ensureBuilt(): Promise<void> {
+  built ??= (async () => {
+    const cliTime = statOrZero(CLI);
+    const newest = Math.max(...['src', 'drivers', 'kvstore', 'plugin-spec'].map((d) => newestMtime(join(REPO, d))));
+    if (newest > cliTime) await run(['npm', 'run', 'build', '--silent'], { timeoutMs: 120_000 });
+  })();
+  return built;
+}
+
+function statOrZero(path: string): number {
+  try { return statSync(path).mtimeMs; } catch { return 0; }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statOrZero(path));
+  }
+  return newest;
+}
+
+export interface TsnetDaemon {
+  readonly socketPath: string;
+  readonly stateDir: string;
+  readonly process: Tracked;
+}
+
+/** Starts `tsnet daemon` inside a simulated host's namespace and waits until it answers. */
+export async function startTsnet(host: SimulatedHost, options: { stateDir?: string; name?: string; extraArgs?: string[] } = {}): Promise<TsnetDaemon> {
+  await ensureBuilt();
+  const socketPath = join(host.pluginsDir, `${options.name ?? 'tsnet'}.sock`);
+  const stateDir = options.stateDir ?? join(host.dir, 'tsnet-state');
+  const proc = spawnTracked(['nsenter', `--net=${host.netnsPath}`, process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])], join(host.dir, 'tsnet.log'));
+  try {
+    await waitFor(async () => {
+      if (!proc.isRunning()) throw new Error('tsnet exited');
+      return (await postPlugin(socketPath, 'Plugin.Activate', undefined, 2_000)).status === 200;
+    }, 'tsnet to answer Plugin.Activate', 15_000, 50);
+  } catch (err) {
+    await proc.stop(2_000);
+    throw new Error(`${String(err)}\n--- tsnet log tail ---\n${(await proc.log()).split('\n').slice(-20).join('\n')}`);
+  }
+  return { socketPath, stateDir, process: proc };
+}
