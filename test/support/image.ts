@@ -6,7 +6,7 @@ import type { SimulatedHost } from './sim-host.js';
 import { DOCKER_CLIENT } from './sim-host.js';
 
 export const TEST_IMAGE = 'tsbox:latest';
-const APPLETS = ['sh', 'ip', 'ping', 'nc', 'sleep', 'cat', 'hostname', 'true', 'ifconfig', 'route', 'arp', 'echo', 'ls', 'grep', 'awk', 'sed', 'wc', 'env', 'ps', 'kill', 'seq', 'head', 'tail', 'tr', 'cut', 'printf', 'timeout', 'date', 'usleep'];
+const APPLETS = ['sh', 'ip', 'ping', 'nc', 'sleep', 'cat', 'hostname', 'true', 'ifconfig', 'route', 'arp', 'echo', 'ls', 'grep', 'awk', 'sed', 'wc', 'env', 'ps', 'kill', 'seq', 'head', 'tail', 'tr', 'cut', 'printf', 'timeout', 'date', 'usleep', 'chroot', 'netstat', 'nslookup'];
 
 /**
  * There is no registry here: the test image is busybox-static in a rootfs with applet symlinks,
