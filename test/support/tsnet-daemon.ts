@@ -2,7 +2,7 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
-import { postPlugin } from './plugin-client.js';
+import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { spawnTracked, type Tracked } from './process.js';
 import type { SimulatedHost } from './sim-host.js';
 
@@ -48,10 +48,12 @@ export async function startTsnet(host: SimulatedHost, options: { stateDir?: stri
   const stateDir = options.stateDir ?? join(host.dir, 'tsnet-state');
   const proc = spawnTracked(['nsenter', `--net=${host.netnsPath}`, process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])], join(host.dir, 'tsnet.log'));
   try {
-    await waitFor(async () => {
-      if (!proc.isRunning()) throw new Error('tsnet exited');
-      return (await postPlugin(socketPath, 'Plugin.Activate', undefined, 2_000)).status === 200;
+    const outcome = await waitFor(async () => {
+      if (!proc.isRunning()) return 'exited';
+      const reply = await postPlugin(socketPath, 'Plugin.Activate', undefined, 2_000).catch(() => undefined);
+      return reply?.status === 200 ? 'ready' : undefined;
     }, 'tsnet to answer Plugin.Activate', 15_000, 50);
+    if (outcome === 'exited') throw new Error(`tsnet exited during start-up with code ${await proc.exited}`);
   } catch (err) {
     await proc.stop(2_000);
     throw new Error(`${String(err)}\n--- tsnet log tail ---\n${(await proc.log()).split('\n').slice(-20).join('\n')}`);

@@ -7,8 +7,8 @@ export interface PluginReply {
 }
 
 /**
- * One call exactly as Docker makes it: POST over the unix socket, only an Accept header, no
- * Content-Type. `body` is sent verbatim (undefined sends nothing, like Activate).
+ * One protocol call exactly as dockerd makes it: POST over the unix socket with only an Accept
+ * header and no Content-Type. `body` is sent verbatim; undefined sends an empty body.
  */
 export function postPlugin(socketPath: string, method: string, body?: string | Buffer, timeoutMs = 30_000): Promise<PluginReply> {
   return new Promise((resolve, reject) => {
@@ -25,7 +25,7 @@ export function postPlugin(socketPath: string, method: string, body?: string | B
         resolve({ status: res.statusCode ?? 0, json, text });
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`${method} timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} timed out after ${timeoutMs} ms`)));
     req.on('error', reject);
     if (body !== undefined) req.write(body);
     req.end();

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { pluginConformance } from '../../plugin-spec/conformance/suite.js';
+import { postPlugin } from '../../plugin-spec/conformance/client.js';
+import { IMPLEMENTS } from '../../src/api/plugin-routes.js';
+import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
+import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { run } from '../support/exec.js';
+
+let host: SimulatedHost;
+let tsnet: TsnetDaemon;
+
+beforeAll(async () => {
+  host = await startSimulatedHost('proto');
+  tsnet = await startTsnet(host);
+}, 120_000);
+
+afterAll(async () => {
+  await tsnet?.process.stop(10_000);
+  await stopAllSimulatedHosts();
+});
+
+pluginConformance({ socketPath: () => tsnet.socketPath, implements: IMPLEMENTS });
+
+describe('the daemon process', () => {
+  test('semantic errors come back as {"Err"} with what to do, and change nothing', async () => {
+    const net = 'd1'.repeat(32);
+    const body = JSON.stringify({ NetworkID: net, Options: { 'com.docker.network.generic': { 'com.docker.network.driver.mtu': 'huge' } }, IPv4Data: [{ AddressSpace: 'x', Pool: '10.233.0.0/24', Gateway: '10.233.0.1/24' }] });
+    const reply = await postPlugin(tsnet.socketPath, 'NetworkDriver.CreateNetwork', body);
+    expect(reply.status).toBe(200);
+    expect(reply.json?.Err).toMatch(/"com.docker.network.driver.mtu": "huge" is not an integer between 68 and 65535; pass e.g. -o com.docker.network.driver.mtu=1450/);
+    expect((await host.exec(['ip', '-o', 'link'])).stdout).not.toMatch(/tsnb-/);
+    const unknown = await postPlugin(tsnet.socketPath, 'NetworkDriver.Join', JSON.stringify({ NetworkID: net, EndpointID: net, SandboxKey: '/x' }));
+    expect(unknown.json?.Err).toMatch(/tsnet has no network d1d1d1d1d1d1/);
+  });
+
+  test('a second daemon on the same socket or state directory refuses to start', async () => {
+    const other = await startTsnet(host, { name: 'tsnet-b' }).then(() => 'started', (err: Error) => err.message);
+    expect(other).toMatch(/is in use by process|state directory/);
+    const again = await run([process.execPath, 'dist/src/cli.js', 'daemon', '--socket', tsnet.socketPath, '--state-dir', `${host.dir}/other-state`], { allowFail: true, timeoutMs: 20_000 });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/another process is already serving/);
+    expect((await postPlugin(tsnet.socketPath, 'Plugin.Activate')).status).toBe(200);
+  });
+
+  test('one JSON log line per call with method, ids, duration and outcome', async () => {
+    const net = 'e2'.repeat(32);
+    await postPlugin(tsnet.socketPath, 'NetworkDriver.DeleteNetwork', JSON.stringify({ NetworkID: net }));
+    const lines = (await tsnet.process.log()).split('\n').filter((l) => l.includes(`"networkId":"${net}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ method: 'NetworkDriver.DeleteNetwork', outcome: 'ok', msg: 'call' });
+    expect(lines[0]?.ms).toEqual(expect.any(Number));
+  });
+
+  test('SIGTERM removes the socket and exits 0', async () => {
+    const code = await tsnet.process.stop(10_000);
+    expect(code).toBe(0);
+    expect((await run(['test', '-e', tsnet.socketPath], { allowFail: true })).code).not.toBe(0);
+  });
+});
