@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatZodIssues } from '../../plugin-spec/format.js';
+import { callTiming } from '../core/call-timing.js';
 import { TsnetError, isTsnetError } from '../core/errors.js';
 
 /** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
@@ -58,10 +59,11 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
 function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: AppOptions, name: MethodName, schema: S, handler: (body: z.output<S>) => Promise<R> | R): void {
   app.post(`/${name}`, async (request: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
+    const timing = { kernelMs: 0 };
     void reply.type(PLUGIN_MEDIA_TYPE);
     const ids = idsOf(request.body);
     const finish = (outcome: string, extra: Record<string, unknown> = {}) =>
-      request.log.info({ method: name, ...ids, ms: Math.round((performance.now() - started) * 100) / 100, outcome, ...extra }, 'call');
+      request.log.info({ method: name, ...ids, ms: round(performance.now() - started), kernelMs: round(timing.kernelMs), outcome, ...extra }, 'call');
     const parsed = schema.safeParse(request.body);
     if (!parsed.success) {
       const reason = formatZodIssues(parsed.error, request.body);
@@ -69,10 +71,10 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
       return reply.code(400).send({ Err: `${name}: ${reason}` });
     }
     try {
-      const result = await withDeadline(async () => {
+      const result = await withDeadline(() => callTiming.run(timing, async () => {
         await options.ready;
         return handler(parsed.data);
-      }, options.handlerTimeoutMs, name);
+      }), options.handlerTimeoutMs, name);
       finish('ok');
       return result ?? {};
     } catch (err) {
@@ -108,6 +110,10 @@ async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string)
   } finally {
     clearTimeout(timer);
   }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
 }
 
 function internalMessage(request: FastifyRequest): string {

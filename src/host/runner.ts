@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
+import { addKernelTime } from '../core/call-timing.js';
 import { TsnetError } from '../core/errors.js';
 
 /** Result of one program run. */
@@ -46,6 +47,7 @@ export class ExecRunner implements Runner {
       child.on('error', (error) => reject(new TsnetError('TSNET_HOST_EXEC', 'unavailable', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
       child.on('close', (code, signal) => {
         const ms = performance.now() - started;
+        addKernelTime(ms);
         const result = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         const level = ms > SLOW_CALL_MS ? 'warn' : 'debug';
         this.log[level]({ argv, code: result.code, signal, ms: Math.round(ms * 10) / 10 }, 'exec');

@@ -1,12 +1,23 @@
-import { statSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { spawnTracked, type Tracked } from './process.js';
 import type { SimulatedHost } from './sim-host.js';
 
-export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+/** The repository root, found from here whether running from test/ (vitest) or dist/test/ (bench). */
+export const REPO = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRepoRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${start}`);
+    dir = parent;
+  }
+  return dir;
+}
 const CLI = join(REPO, 'dist/src/cli.js');
 
 let built: Promise<void> | undefined;
