@@ -38,14 +38,20 @@ else
   echo $! >/run/tsnet.pid
 fi
 
+# Our daemon must be the one answering: a stale one would make the check pass falsely.
+daemon_alive() {
+  if have_systemd; then systemctl is-active --quiet tsnet.service; else kill -0 "$(cat /run/tsnet.pid)" 2>/dev/null; fi
+}
 for _ in $(seq 100); do
+  daemon_alive || break
   if [[ -S $socket ]] && curl -sf --unix-socket "$socket" -X POST http://tsnet/Plugin.Activate >/dev/null 2>&1; then break; fi
   sleep 0.1
 done
-curl -sf --unix-socket "$socket" -X POST http://tsnet/Plugin.Activate >/dev/null || {
-  echo "tsnet did not answer on $socket; see $(have_systemd && echo 'journalctl -u tsnet' || echo /var/log/tsnet.log)" >&2
+if ! daemon_alive || ! curl -sf --unix-socket "$socket" -X POST http://tsnet/Plugin.Activate >/dev/null; then
+  echo "tsnet did not start; see $(have_systemd && echo 'journalctl -u tsnet' || echo /var/log/tsnet.log):" >&2
+  have_systemd || tail -n 5 /var/log/tsnet.log >&2
   exit 1
-}
+fi
 for _ in $(seq 100); do /usr/bin/docker version >/dev/null 2>&1 && break; sleep 0.2; done
 /usr/bin/docker version >/dev/null || { echo "dockerd is not answering; see /var/log/dockerd.log" >&2; exit 1; }
 echo "tsnet is running. Try: docker network create -d tsnet --subnet 10.20.0.0/24 tsnet-demo"
