@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+/**
+ * The layering of STYLE.md, enforced: each folder may import only the folders below it, drivers
+ * never import each other or the HTTP layer, and only the composition root builds concrete things.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+interface Rule { readonly from: RegExp; readonly allow: readonly RegExp[] }
+const NODE = /^node:/;
+const RULES: readonly Rule[] = [
+  { from: /^plugin-spec\//, allow: [/^plugin-spec\//, /^zod$/, NODE, /^vitest$/] },
+  { from: /^src\/core\//, allow: [/^src\/core\//, NODE] },
+  { from: /^src\/host\//, allow: [/^src\/host\//, /^src\/core\//, NODE, /^pino$/] },
+  { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^vitest$/] },
+  { from: /^drivers\/driver\.ts$/, allow: [/^src\/core\//, /^src\/host\//, /^pino$/] },
+  { from: /^drivers\/(\w+)\//, allow: [/^drivers\/driver\.ts$/, /^src\/core\//, /^src\/host\//, NODE, /^pino$/] },
+  { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
+  { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },
+];
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'json-schema' || e.name === 'fixtures' ? [] : sourceFiles(path);
+    return e.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const specs = [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((m) => m[1] as string);
+  return specs.map((spec) => spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.js$/, '.ts') : spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+}
+
+test('imports follow the layering', () => {
+  const violations: string[] = [];
+  for (const file of ['plugin-spec', 'src', 'kvstore', 'drivers'].flatMap(sourceFiles)) {
+    const rule = RULES.find((r) => r.from.test(file));
+    if (!rule) continue; // src/main.ts, cli.ts, config.ts, socket.ts: the composition root
+    const driver = /^drivers\/(\w+)\//.exec(file)?.[1];
+    for (const target of importsOf(file)) {
+      const ownDriver = driver !== undefined && target.startsWith(`drivers/${driver}/`);
+      if (!ownDriver && !rule.allow.some((a) => a.test(target))) violations.push(`${file} imports ${target}`);
+    }
+  }
+  expect(violations).toEqual([]);
+});
