@@ -123,6 +123,33 @@ describe('bridge networks through a real dockerd', () => {
     expect((await ping('c1', HOST_UPLINK_IP)).code).not.toBe(0);
   });
 
+  test('the MTU option reaches the bridge and the container interface', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--subnet', '10.231.5.0/24', '-o', 'com.docker.network.driver.mtu=1400', 'n5');
+    await docker('run', '-d', '--name', 'm1', '--network', 'n5', image, 'sleep', '600');
+    expect((await docker('exec', 'm1', 'ip', 'link', 'show', 'eth0')).stdout).toContain('mtu 1400');
+    await docker('rm', '-f', 'm1');
+    await docker('network', 'rm', 'n5');
+  });
+
+  test('bad -o options are refused by docker network create with tsnet\'s message', async () => {
+    const bad = await tryDocker('network', 'create', '-d', 'tsnet', '-o', 'com.docker.network.driver.mtu=huge', 'nbad');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/"com.docker.network.driver.mtu": "huge" is not an integer between 68 and 65535/);
+    expect((await tryDocker('network', 'inspect', 'nbad')).code).not.toBe(0);
+  });
+
+  test('dual-stack networks: containers reach each other over IPv6', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--ipv6', '--subnet', '10.231.6.0/24', '--subnet', 'fd00:231:6::/64', 'n6');
+    await docker('run', '-d', '--name', 'v1', '--network', 'n6', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'v2', '--network', 'n6', image, 'sleep', '600');
+    const v2 = (await docker('inspect', '-f', '{{(index .NetworkSettings.Networks "n6").GlobalIPv6Address}}', 'v2')).stdout.trim();
+    expect(v2).toMatch(/^fd00:231:6::/);
+    await waitFor(async () => (await tryDocker('exec', 'v1', 'ping', '-6', '-c', '1', '-W', '2', v2)).code === 0, 'IPv6 ping between containers', 15_000, 500);
+    expect((await docker('exec', 'v1', 'ip', '-6', 'route')).stdout).toContain('default via fd00:231:6::1');
+    await docker('rm', '-f', 'v1', 'v2');
+    await docker('network', 'rm', 'n6');
+  });
+
   test('30 containers created and removed leave no leaked veth', async () => {
     const before = (await tsnetLinks()).length;
     const names = Array.from({ length: 30 }, (_, i) => `many${i}`);
