@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { Bool, Cidr, CidrOrEmpty, Ip, IpOrEmpty, LIMITS, NoArguments, StringMap, expected, name, request } from './common.js';
+
+/**
+ * IpamDriver requests and replies (libnetwork ipams/remote/api/api.go, docs/ipam.md), shapes as
+ * dockerd 20.10 sends them (plugin-spec/fixtures). Unlike the NetworkDriver, every Options here
+ * is Go's map[string]string (null when Docker has none), and addresses in requests are bare IPs
+ * while addresses in replies are in CIDR form.
+ */
+
+/**
+ * A pool id chosen by the IPAM plugin in its RequestPool reply and echoed back by Docker;
+ * Docker's own look like `LocalDefault/10.199.5.0/24/10.199.5.128/25`, so "/" and ":" occur.
+ */
+export const PoolId = name(LIMITS.poolId, `expected a pool id of 1 to ${LIMITS.poolId} characters`)
+  .regex(/^[^\0-\x1f]*$/, { error: expected('expected a pool id without control characters') });
+
+/** At registration: RequiresMACAddress and RequiresRequestReplay. 404 means "none". */
+export const IpamGetCapabilitiesRequest = NoArguments;
+export type IpamGetCapabilitiesRequest = z.infer<typeof IpamGetCapabilitiesRequest>;
+
+/** At registration: the names of the local and global default address spaces. */
+export const GetDefaultAddressSpacesRequest = NoArguments;
+export type GetDefaultAddressSpacesRequest = z.infer<typeof GetDefaultAddressSpacesRequest>;
+
+/**
+ * `docker network create` (once per subnet, V6 for the IPv6 one), and again at dockerd start
+ * when RequiresRequestReplay. Pool "" asks the plugin to choose; SubPool is `--ip-range` and
+ * must be refused without Pool; Options carry `--ipam-opt`. Identical calls must return the
+ * same pool (reference-counted).
+ */
+export const RequestPoolRequest = request({
+  AddressSpace: name(LIMITS.name, 'expected an address space name such as LocalDefault'),
+  Pool: CidrOrEmpty.optional(),
+  SubPool: CidrOrEmpty.optional(),
+  Options: StringMap.nullish(),
+  V6: Bool.optional(),
+});
+export type RequestPoolRequest = z.infer<typeof RequestPoolRequest>;
+
+/** `docker network rm`, and the rollback of a failed create. */
+export const ReleasePoolRequest = request({ PoolID: PoolId });
+export type ReleasePoolRequest = z.infer<typeof ReleasePoolRequest>;
+
+/**
+ * Address "" asks for any free address, a bare IP for exactly that one (`--ip`, `--gateway`,
+ * aux addresses). The gateway request carries Options `{"RequestAddressType":
+ * "com.docker.network.gateway"}`; other requests carry `Options: null`.
+ */
+export const RequestAddressRequest = request({
+  PoolID: PoolId,
+  Address: IpOrEmpty.optional(),
+  Options: StringMap.nullish(),
+});
+export type RequestAddressRequest = z.infer<typeof RequestAddressRequest>;
+
+/** Container stop/removal, network rm (gateway and aux addresses): a bare IP. */
+export const ReleaseAddressRequest = request({ PoolID: PoolId, Address: Ip });
+export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressRequest>;
+
+/**
+ * IPAM success replies. Strict, like the NetworkDriver ones; the empty `Error` (not `Err`: see
+ * {@link IpamErrorResponse}) that Go plugins send is tolerated.
+ */
+function ipamReply<S extends z.ZodRawShape>(shape: S) {
+  return z.strictObject({ ...shape, Error: z.literal('').optional(), Err: z.literal('').optional() });
+}
+
+const Data = StringMap.nullish();
+
+export const IpamGetCapabilitiesResponse = ipamReply({ RequiresMACAddress: Bool.optional(), RequiresRequestReplay: Bool.optional() });
+export type IpamGetCapabilitiesResponse = z.infer<typeof IpamGetCapabilitiesResponse>;
+
+export const GetDefaultAddressSpacesResponse = ipamReply({
+  LocalDefaultAddressSpace: name(LIMITS.name, 'expected an address space name'),
+  GlobalDefaultAddressSpace: name(LIMITS.name, 'expected an address space name'),
+});
+export type GetDefaultAddressSpacesResponse = z.infer<typeof GetDefaultAddressSpacesResponse>;
+
+export const RequestPoolResponse = ipamReply({ PoolID: PoolId, Pool: Cidr, Data });
+export type RequestPoolResponse = z.infer<typeof RequestPoolResponse>;
+
+export const ReleasePoolResponse = ipamReply({});
+export type ReleasePoolResponse = z.infer<typeof ReleasePoolResponse>;
+
+/** The address in CIDR form, prefix length of the pool (`10.199.5.2/24`). */
+export const RequestAddressResponse = ipamReply({ Address: Cidr, Data });
+export type RequestAddressResponse = z.infer<typeof RequestAddressResponse>;
+
+export const ReleaseAddressResponse = ipamReply({});
+export type ReleaseAddressResponse = z.infer<typeof ReleaseAddressResponse>;
+
+/**
+ * An IPAM refusal with HTTP 200. libnetwork's IPAM client reads the field `Error`, not `Err`
+ * (ipams/remote/api.Response): a 200 reply carrying only `Err` is taken as SUCCESS, with an
+ * empty pool or address. Non-200 replies are read by Docker's generic plugin client, which
+ * reads `Err` for every interface (see `ErrorResponse`).
+ */
+export const IpamErrorResponse = z.object({ Error: name(LIMITS.value, 'expected a non-empty error message') })
+  .loose()
+  .meta({ description: 'IPAM refusal with HTTP 200: Docker reads Error (not Err) from IpamDriver replies' });
+export type IpamErrorResponse = z.infer<typeof IpamErrorResponse>;
