@@ -1,28 +1,35 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { methods, methodNames } from './methods.js';
+import { methods, methodNames, refusalSchema, type MethodName } from './methods.js';
 
-/**
- * The protocol as JSON Schema (draft 2020-12), one file per method, for people and tools that do
- * not read TypeScript. Generated from the zod schemas; a unit test fails when the committed
- * files drift from them (regenerate with `npm run spec:json`).
- */
-export function jsonSchemaFiles(): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const name of methodNames) {
-    const { request, response } = methods[name];
-    const doc = {
-      title: name,
-      request: z.toJSONSchema(request, { io: 'input', unrepresentable: 'any' }),
-      response: z.toJSONSchema(response, { io: 'output', unrepresentable: 'any' }),
-    };
-    files[`${name}.json`] = `${JSON.stringify(doc, null, 2)}\n`;
-  }
-  return files;
+/** The JSON Schema documents of one method. */
+export interface MethodJsonSchemas {
+  readonly request: unknown;
+  readonly response: unknown;
+  /** The body of a refusal with HTTP 200 (`{Err}`, or `{Error}` for IpamDriver). */
+  readonly refusal: unknown;
 }
 
-export function writeJsonSchemas(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  for (const [file, content] of Object.entries(jsonSchemaFiles())) writeFileSync(join(dir, file), content);
+/**
+ * zod's JSON Schema of one schema. Custom checks (CIDR forms, map sizes) have no JSON Schema
+ * form; they are carried as `description`/`maxProperties` metadata on the zod schemas instead.
+ * The only unrepresentable type is the `undefined` that stands for Docker's empty body.
+ */
+function convert(schema: z.ZodType): unknown {
+  return z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: () => ({ not: {}, description: 'an empty body (Content-Length: 0), which is not JSON' }),
+  });
+}
+
+/**
+ * The protocol as JSON Schema (draft 2020-12), per method, for people and tools that do not
+ * read TypeScript. Generated from the zod schemas in `methods`, so it cannot disagree with them.
+ */
+export function toJsonSchemas(): Record<MethodName, MethodJsonSchemas> {
+  const out = {} as Record<MethodName, MethodJsonSchemas>;
+  for (const name of methodNames) {
+    const { request, response } = methods[name];
+    out[name] = { request: convert(request), response: convert(response), refusal: convert(refusalSchema(name)) };
+  }
+  return out;
 }
