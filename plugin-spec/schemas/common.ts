@@ -68,7 +68,9 @@ export function dockerId(what: string) {
     .meta({ description: `${what}: 1 to ${LIMITS.id} characters of [A-Za-z0-9_.-]; Docker sends 64 hex digits` });
 }
 
+/** `NetworkID` of every NetworkDriver request. */
 export const NetworkId = dockerId('network id');
+/** `EndpointID` of every endpoint-level NetworkDriver request. */
 export const EndpointId = dockerId('endpoint id');
 
 /**
@@ -92,6 +94,7 @@ const MAC = 'expected a MAC address of six hex pairs such as 02:42:0a:00:00:02';
 
 /** IPv4 or IPv6 address with prefix length (pools, gateways in CreateNetwork, aux addresses). */
 export const Cidr = formatted(CIDR, isCidr, 49, 'IPv4 or IPv6 address in CIDR form', false);
+/** {@link Cidr}, or "" (RequestPool's Pool/SubPool when the user gave none). */
 export const CidrOrEmpty = formatted(CIDR, isCidr, 49, 'IPv4 or IPv6 address in CIDR form', true);
 /** An endpoint's IPv4 address with prefix length (`Interface.Address`). */
 export const Cidr4OrEmpty = formatted(CIDR4, isCidr4, 18, 'IPv4 address in CIDR form', true);
@@ -99,8 +102,11 @@ export const Cidr4OrEmpty = formatted(CIDR4, isCidr4, 18, 'IPv4 address in CIDR 
 export const Cidr6OrEmpty = formatted(CIDR6, isCidr6, 49, 'IPv6 address in CIDR form', true);
 /** A bare address (IPAM `Address`, port-binding IPs). */
 export const Ip = formatted(IP, isIp, 45, 'IPv4 or IPv6 address', false);
+/** {@link Ip}, or "" (RequestAddress without `--ip`, port bindings on all addresses). */
 export const IpOrEmpty = formatted(IP, isIp, 45, 'IPv4 or IPv6 address', true);
+/** A bare IPv4 address or "" (Join's `Gateway`). */
 export const Ipv4OrEmpty = formatted(IP4, isIPv4, 15, 'IPv4 address', true);
+/** A bare IPv6 address or "" (Join's `GatewayIPv6`). */
 export const Ipv6OrEmpty = formatted(IP6, isIPv6, 45, 'IPv6 address', true);
 /** Ethernet MAC as Go prints it, or "" when Docker has none to give. */
 export const MacOrEmpty = formatted(MAC, isMac, 17, 'MAC address (six hex pairs separated by ":")', true);
@@ -116,6 +122,7 @@ export const Port = z.number({ error: expected(PORT) })
 export const Proto = z.literal([6, 17, 132], { error: expected('expected protocol 6 (tcp), 17 (udp) or 132 (sctp)') });
 
 const BOOL = 'expected true or false';
+/** A JSON boolean; the string "true" is refused (Docker sends real booleans). */
 export const Bool = z.boolean({ error: expected(BOOL) });
 
 /** A name that keys a map (option names, aux-address names). */
