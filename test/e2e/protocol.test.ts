@@ -51,6 +51,11 @@ describe('the daemon process', () => {
     expect(lines[0]?.ms).toEqual(expect.any(Number));
   });
 
+  test('the socket is owner/group only (0660)', async () => {
+    const mode = (await run(['stat', '-c', '%a', tsnet.socketPath])).stdout.trim();
+    expect(mode).toBe('660');
+  });
+
   test('SIGTERM removes the socket and exits 0', async () => {
     const code = await tsnet.process.stop(10_000);
     expect(code).toBe(0);
