@@ -12,14 +12,8 @@ import { resolvePortBindings, type PortProbe } from './ports.js';
 import { KeyedQueue } from './queue.js';
 import type { CnmRepository } from './repository.js';
 
-export interface CreateNetworkInput {
-  readonly id: string;
-  readonly ipv4: readonly IpPool[];
-  readonly ipv6: readonly IpPool[];
-  readonly internal: boolean;
-  readonly enableIpv6: boolean;
-  readonly options: Readonly<Record<string, string>>;
-}
+/** What Docker's CreateNetwork tells us, in domain terms (the rest of the record is tsnet's). */
+export type CreateNetworkInput = Pick<NetworkRecord, 'id' | 'ipv4' | 'ipv6' | 'internal' | 'enableIpv6' | 'options'>;
 
 export interface CreateEndpointInput {
   readonly networkId: string;
