@@ -88,6 +88,21 @@ describe('bridge networks through a real dockerd', () => {
     }, 'the published UDP port to receive a datagram', 15_000, 300);
   });
 
+  test('-p HOSTIP:PORT binds one host address; ranges map port by port', async () => {
+    await docker('run', '-d', '--name', 'ranged', '--network', 'n1', '-p', `${HOST_UPLINK_IP}:18082:80`, '-p', '18085-18086:85-86', image,
+      'sh', '-c', 'while true; do echo on-80 | nc -l -p 80; done & while true; do echo on-86 | nc -l -p 86; done');
+    for (const [port, text] of [['18082', 'on-80'], ['18086', 'on-86']] as const) {
+      await waitFor(async () => (await inNetns(host.outside, ['busybox', 'nc', '-w', '2', HOST_UPLINK_IP, port], { allowFail: true, timeoutMs: 5_000 })).stdout.includes(text), `port ${port}`, 15_000, 300);
+    }
+    const nat = (await host.exec(['iptables', '-t', 'nat', '-S', 'TSNET-PORTS'])).stdout;
+    expect(nat).toMatch(new RegExp(`-d ${HOST_UPLINK_IP}/32 -p tcp -m tcp --dport 18082 `));
+    expect(nat).toMatch(/--dport 18085 .*:85/);
+    const nowhere = await tryDocker('run', '-d', '--name', 'nowhere', '--network', 'n1', '-p', '198.19.9.9:18087:80', image, 'sleep', '600');
+    expect(nowhere.code).not.toBe(0);
+    expect(nowhere.stderr).toMatch(/host IP 198.19.9.9 .* is not an address of this host/);
+    await tryDocker('rm', '-f', 'ranged', 'nowhere');
+  });
+
   test('a host port already published by tsnet is refused with a clear error', async () => {
     const clash = await tryDocker('run', '-d', '--name', 'web2', '--network', 'n1', '-p', '18080:80', image, 'sleep', '600');
     expect(clash.code).not.toBe(0);
