@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { kvStoreContract } from '../../../kvstore/conformance.js';
+import { EtcdKvStore, prefixEnd, redactUrl } from '../../../kvstore/etcd/etcd-kv-store.js';
+import { startTestEtcd, type TestEtcd } from '../../support/etcd.js';
+
+let etcd: TestEtcd;
+beforeAll(async () => { etcd = await startTestEtcd(); }, 60_000);
+afterAll(async () => { await etcd?.destroy(); });
+
+const open = (prefix = `test-${randomBytes(4).toString('hex')}/`, endpoint?: string) =>
+  new EtcdKvStore({ endpoints: [endpoint ?? etcd.endpoint], prefix, dialTimeoutMs: 2_000, callTimeoutMs: 2_000 });
+
+kvStoreContract('EtcdKvStore', async () => {
+  const store = open();
+  return { store, cleanup: async () => { await store.txn([], [{ type: 'delete-prefix', prefix: '' }]); await store.close(); } };
+});
+
+describe('EtcdKvStore specifics', () => {
+  test('keys are confined to the prefix', async () => {
+    const a = open('tenant-a/');
+    const b = open('tenant-b/');
+    await a.put('k', 'from-a');
+    expect(await b.get('k')).toBeUndefined();
+    expect((await a.list('')).map((e) => e.key)).toEqual(['k']);
+    await a.txn([], [{ type: 'delete-prefix', prefix: '' }]);
+    await a.close();
+    await b.close();
+  });
+
+  test('an unreachable etcd fails fast with an error naming etcd and the endpoint, never credentials', async () => {
+    const store = new EtcdKvStore({ endpoints: ['http://user:secret@127.0.0.1:1'], prefix: 'x/', dialTimeoutMs: 1_000, callTimeoutMs: 1_000, auth: { username: 'user', password: 'secret' } });
+    const started = Date.now();
+    const err = await store.get('k').then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/in etcd http:\/\/127\.0\.0\.1:1/);
+    expect(`${err?.message} ${(err as { hint?: string })?.hint}`).not.toContain('secret');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    await store.close();
+  });
+
+  test('helpers: prefix range end and URL redaction', () => {
+    expect(prefixEnd(Buffer.from('ab'))).toEqual(Buffer.from('ac'));
+    expect(prefixEnd(Buffer.from([0x61, 0xff]))).toEqual(Buffer.from('b'));
+    expect(redactUrl('https://u:p@h:2379')).toBe('https://h:2379');
+  });
+});
