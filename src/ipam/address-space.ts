@@ -1,0 +1,187 @@
+import type { Logger } from 'pino';
+import type { KvCompare, KvStore } from '../../kvstore/kvstore.js';
+import { TsnetError, conflict } from '../core/errors.js';
+import { bigIntToIp, ipToBigInt } from '../core/net.js';
+import { addressInPool, formatAddress, poolGeometry, poolsOverlap, type PoolGeometry } from './pool-geometry.js';
+import { loadPoolState, type PoolState } from './pool-state.js';
+import { poolKey, spaceKeys, type AddressRecord, type PoolRecord } from './records.js';
+
+const MAX_RETRIES = 64;
+
+export interface PoolRequest {
+  /** Canonical pool to use, or a chooser that picks one given the pools already in the space. */
+  readonly pool: string | ((existing: readonly PoolGeometry[]) => string);
+  readonly subPool?: string;
+  readonly v6: boolean;
+  readonly options: Readonly<Record<string, string>>;
+}
+
+/**
+ * One address space: its pools and their allocations, in one KvStore. A local space lives in
+ * the host's file store; the global space lives in etcd and is shared by every host. Every
+ * change is a single compare-and-swap transaction, retried on conflict, so two hosts (or two
+ * concurrent calls) can never hand out the same address or create overlapping pools.
+ */
+export class AddressSpace {
+  private readonly keys: ReturnType<typeof spaceKeys>;
+  private readonly states = new Map<string, Promise<PoolState>>();
+
+  constructor(readonly name: string, readonly shared: boolean, private readonly store: KvStore, private readonly hostId: string, private readonly log: Logger) {
+    this.keys = spaceKeys(name);
+  }
+
+  async requestPool(request: PoolRequest): Promise<string> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const [version, entries] = await Promise.all([this.store.get(this.keys.poolsVersion), this.store.list(this.keys.pools)]);
+      const existing = entries.map((e) => ({ entry: e, record: JSON.parse(e.value) as PoolRecord }));
+      const geometries = existing.map((p) => poolGeometry(p.record.pool, p.record.subPool));
+      const wanted = typeof request.pool === 'string' ? request.pool : request.pool(geometries);
+      const geometry = poolGeometry(wanted, request.subPool);
+      const same = existing.find((p) => p.record.pool === geometry.pool);
+      if (same) {
+        if ((same.record.subPool ?? '') !== (geometry.subPool ?? '')) {
+          throw conflict('TSNET_IPAM_POOL_EXISTS', `pool ${geometry.pool} already exists in address space ${this.name} with ip-range ${same.record.subPool ?? '(none)'}`, 'use the same --ip-range as the existing network, or another --subnet');
+        }
+        const refs = { ...same.record.refs, [this.hostId]: (same.record.refs[this.hostId] ?? 0) + 1 };
+        const ok = await this.store.txn([{ key: same.entry.key, kind: 'mod-revision', revision: same.entry.modRevision }], [{ type: 'put', key: same.entry.key, value: JSON.stringify({ ...same.record, refs }) }]);
+        if (ok.succeeded) return geometry.pool;
+        continue;
+      }
+      const clash = existing.find((p, i) => geometries[i] && poolsOverlap(geometries[i] as PoolGeometry, geometry));
+      if (clash) {
+        throw conflict('TSNET_IPAM_POOL_OVERLAP', `pool ${geometry.pool} overlaps pool ${clash.record.pool} already in address space ${this.name}`, 'choose a --subnet that does not overlap, or remove the network that uses the other pool');
+      }
+      const record: PoolRecord = { pool: geometry.pool, subPool: geometry.subPool, v6: request.v6, refs: { [this.hostId]: 1 }, options: request.options, createdAt: new Date().toISOString() };
+      const versionCheck: KvCompare = version ? { key: this.keys.poolsVersion, kind: 'mod-revision', revision: version.modRevision } : { key: this.keys.poolsVersion, kind: 'absent' };
+      const key = this.keys.pool(poolKey(geometry.pool));
+      const ok = await this.store.txn([versionCheck, { key, kind: 'absent' }], [
+        { type: 'put', key, value: JSON.stringify(record) },
+        { type: 'put', key: this.keys.poolsVersion, value: String(Date.now()) },
+      ]);
+      if (ok.succeeded) return geometry.pool;
+    }
+    throw this.contended('create the pool');
+  }
+
+  async releasePool(pool: string): Promise<void> {
+    const key = this.keys.pool(poolKey(pool));
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const entry = await this.store.get(key);
+      if (!entry) return; // already gone: Docker may release twice
+      const record = JSON.parse(entry.value) as PoolRecord;
+      const refs: Record<string, number> = { ...record.refs };
+      const holder = refs[this.hostId] ? this.hostId : Object.keys(refs)[0];
+      if (holder) refs[holder] = (refs[holder] ?? 1) - 1;
+      if (holder && refs[holder] === 0) delete refs[holder];
+      const compare: KvCompare[] = [{ key, kind: 'mod-revision', revision: entry.modRevision }];
+      const writes = Object.keys(refs).length > 0
+        ? [{ type: 'put' as const, key, value: JSON.stringify({ ...record, refs }) }]
+        : [
+            { type: 'delete' as const, key },
+            { type: 'delete-prefix' as const, prefix: this.keys.addrs(poolKey(pool)) },
+            { type: 'delete-prefix' as const, prefix: this.keys.cursors(poolKey(pool)) },
+            { type: 'put' as const, key: this.keys.poolsVersion, value: String(Date.now()) },
+          ];
+      if ((await this.store.txn(compare, writes)).succeeded) {
+        if (Object.keys(refs).length === 0) await this.dropState(pool);
+        return;
+      }
+    }
+    throw this.contended('release the pool');
+  }
+
+  /** Allocates `address` exactly, or the gateway (first free from the start), or the next serial address. */
+  async requestAddress(pool: string, address: string | undefined, gateway: boolean): Promise<string> {
+    const key = poolKey(pool);
+    const state = await this.state(key);
+    const { geometry, map } = state;
+    if (address) {
+      const value = addressInPool(geometry, address);
+      if (map.has(value) || !(await this.claim(key, value, gateway))) {
+        map.mark(value);
+        throw await this.inUse(key, geometry, value);
+      }
+      return formatAddress(geometry, value);
+    }
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const value = gateway ? this.firstFree(state) : map.nextFree();
+      if (value === undefined) {
+        throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${geometry.subPool ?? geometry.pool} has no free address left (${map.size} in use)`, 'use a larger --subnet or --ip-range, or remove unused containers');
+      }
+      // Reserve in memory first so that concurrent requests on this host pick different addresses.
+      map.mark(value);
+      if (!gateway) map.advanceTo(value);
+      let claimed: boolean;
+      try {
+        claimed = await this.claim(key, value, gateway, gateway ? undefined : value);
+      } catch (err) {
+        map.unmark(value);
+        throw err;
+      }
+      if (claimed) return formatAddress(geometry, value);
+      // Another host took it between our read and our write: it stays marked; try the next one.
+    }
+    throw this.contended('allocate an address');
+  }
+
+  async releaseAddress(pool: string, address: string): Promise<void> {
+    const key = poolKey(pool);
+    const value = ipToBigInt(address);
+    const addrKey = this.keys.addr(key, address);
+    await this.store.txn([{ key: addrKey, kind: 'present' }], [{ type: 'delete', key: addrKey }]);
+    const state = this.states.get(key);
+    if (state) (await state.catch(() => undefined))?.map.unmark(value);
+  }
+
+  async close(): Promise<void> {
+    for (const key of [...this.states.keys()]) await this.dropState(key.replace('_', '/'));
+  }
+
+  /** One transaction: the address key must be absent and the pool present. */
+  private async claim(key: string, value: bigint, gateway: boolean, cursor?: bigint): Promise<boolean> {
+    const ip = bigIntToIp(value, (await this.state(key)).geometry.family);
+    const record: AddressRecord = { host: this.hostId, at: new Date().toISOString(), kind: gateway ? 'gateway' : 'address' };
+    const writes = [{ type: 'put' as const, key: this.keys.addr(key, ip), value: JSON.stringify(record) }];
+    if (cursor !== undefined) writes.push({ type: 'put' as const, key: this.keys.cursor(key, this.hostId), value: String(cursor) });
+    const result = await this.store.txn([{ key: this.keys.addr(key, ip), kind: 'absent' }, { key: this.keys.pool(key), kind: 'present' }], writes);
+    if (!result.succeeded && !(await this.store.get(this.keys.pool(key)))) {
+      await this.dropState(key.replace('_', '/'));
+      throw new TsnetError('TSNET_IPAM_POOL_UNKNOWN', 'not-found', `pool ${key.replace('_', '/')} was released while allocating`, 're-create the network');
+    }
+    return result.succeeded;
+  }
+
+  private firstFree(state: PoolState): bigint | undefined {
+    for (let v = state.geometry.usableFirst; v <= state.geometry.usableLast; v++) if (!state.map.has(v)) return v;
+    return undefined;
+  }
+
+  private async inUse(key: string, geometry: PoolGeometry, value: bigint): Promise<TsnetError> {
+    const ip = bigIntToIp(value, geometry.family);
+    const entry = await this.store.get(this.keys.addr(key, ip)).catch(() => undefined);
+    const holder = entry ? (JSON.parse(entry.value) as AddressRecord) : undefined;
+    const who = holder ? ` (held by host ${holder.host} since ${holder.at})` : '';
+    return conflict('TSNET_IPAM_ADDR_IN_USE', `address ${ip} is already in use in pool ${geometry.pool}${who}`, 'pick another --ip, or leave it out to get a free one');
+  }
+
+  private state(key: string): Promise<PoolState> {
+    let state = this.states.get(key);
+    if (!state) {
+      state = loadPoolState({ store: this.store, space: this.name, key, hostId: this.hostId, shared: this.shared, log: this.log, onStale: () => void this.dropState(key.replace('_', '/')) });
+      this.states.set(key, state);
+      state.catch(() => this.states.delete(key));
+    }
+    return state;
+  }
+
+  private async dropState(pool: string): Promise<void> {
+    const key = poolKey(pool);
+    const state = this.states.get(key);
+    this.states.delete(key);
+    await (await state?.catch(() => undefined))?.close();
+  }
+
+  private contended(what: string): TsnetError {
+    return new TsnetError('TSNET_IPAM_CONTENDED', 'unavailable', `could not ${what} in address space ${this.name}: too many concurrent changes`, 'retry the command', { retryable: true });
+  }
+}
