@@ -1,18 +1,26 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
+import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig } from './config-etcd.js';
 import { DAEMON_HELP, parseDaemonConfig } from './config.js';
+import { invalid } from './core/errors.js';
+import { releaseHost } from './ipam/release-host.js';
 import { isTsnetError } from './core/errors.js';
 import { startDaemon } from './main.js';
 
 const HELP = `Usage: tsnet <command> [options]
 
-tsnet is a Docker network driver (remote NetworkDriver protocol) for bridge
-networks with NAT, published ports and isolation.
+tsnet is a Docker network plugin (remote NetworkDriver and IpamDriver): bridge
+networks with NAT, published ports and isolation, and address pools that can be
+shared by hosts through etcd.
 
 Commands:
-  daemon       serve the plugin socket (see tsnet daemon --help)
-  version      print the version
-  help         show this help
+  daemon                  serve the plugin socket (see tsnet daemon --help)
+  ipam release-host HOST  free everything a dead host held in the global address
+                          space (see tsnet ipam release-host --help)
+  version                 print the version
+  help                    show this help
 
 Create a network once the daemon runs:
   docker network create -d tsnet --subnet 10.20.0.0/24 mynet
@@ -23,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'daemon':
       return runDaemon(rest);
+    case 'ipam':
+      return runIpam(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);
@@ -64,6 +74,39 @@ async function runDaemon(args: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>(() => undefined); // runs until a signal
+}
+
+const RELEASE_HOST_HELP = `Usage: tsnet ipam release-host HOST --etcd-endpoints URLS [etcd options]
+
+Frees every address, pool reference and cursor that HOST (its --host-id) held in
+the global address space, so that a machine that is gone for good never wedges a
+pool. Refuses while HOST is alive in etcd (its lease has not expired).
+
+${ETCD_HELP}`;
+
+async function runIpam(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'release-host') {
+    process.stderr.write(`tsnet ipam: unknown command "${sub ?? ''}"\n\n${RELEASE_HOST_HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parseArgs({ args: rest, options: { ...ETCD_FLAGS, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  if (values.help) {
+    process.stdout.write(RELEASE_HOST_HELP);
+    return 0;
+  }
+  const [host] = positionals;
+  if (!host || positionals.length > 1) throw invalid('TSNET_CLI_ARGS', 'tsnet ipam release-host takes exactly one HOST', 'e.g. tsnet ipam release-host node-3 --etcd-endpoints http://10.0.0.5:2379');
+  const etcd = parseEtcdConfig(values, process.env);
+  if (!etcd) throw invalid('TSNET_CLI_ARGS', 'release-host needs etcd', 'pass --etcd-endpoints (or set TSNET_ETCD_ENDPOINTS)');
+  const store = new EtcdKvStore(etcd);
+  try {
+    const report = await releaseHost(store, host);
+    process.stdout.write(`released host ${host}: ${report.addresses} addresses, ${report.poolReferences} pool references, ${report.poolsRemoved} pools removed\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
 
 function version(): string {

@@ -1,5 +1,8 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig, type EtcdConfig } from './config-etcd.js';
 import { invalid } from './core/errors.js';
+import { DEFAULT_POOLS, parseDefaultPool, type DefaultPool } from './ipam/default-pools.js';
 
 export interface DaemonConfig {
   readonly socketPath: string;
@@ -9,6 +12,10 @@ export interface DaemonConfig {
   readonly handlerTimeoutMs: number;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
+  /** This host's name in shared state (global allocations record it). */
+  readonly hostId: string;
+  readonly defaultPools: readonly DefaultPool[];
+  readonly etcd?: EtcdConfig;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -17,15 +24,17 @@ export const DEFAULTS: DaemonConfig = {
   logLevel: 'info',
   handlerTimeoutMs: 25_000,
   bodyLimit: 1024 * 1024,
+  hostId: hostname(),
+  defaultPools: DEFAULT_POOLS,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export const DAEMON_HELP = `Usage: tsnet daemon [options]
 
-Serve Docker's remote NetworkDriver protocol on a unix socket. Docker finds the
-driver by the socket's base name: the default socket makes "docker network create
--d tsnet" work.
+Serve Docker's remote NetworkDriver and IpamDriver protocols on a unix socket.
+Docker finds the plugin by the socket's base name: the default socket makes
+"docker network create -d tsnet" and "--ipam-driver tsnet" work.
 
 Options (each also read from the environment variable shown):
   --socket PATH            unix socket to listen on (TSNET_SOCKET)
@@ -36,8 +45,15 @@ Options (each also read from the environment variable shown):
                            default ${DEFAULTS.logLevel}
   --handler-timeout-ms N   deadline of each Docker call (TSNET_HANDLER_TIMEOUT_MS)
                            default ${DEFAULTS.handlerTimeoutMs}
+  --host-id NAME           this host's name in shared state (TSNET_HOST_ID),
+                           default the hostname
+  --default-address-pool base=CIDR,size=N
+                           where pools come from when --subnet is not given;
+                           repeatable (default base=10.224.0.0/12,size=24 and
+                           base=fd74:736e:6574::/48,size=64)
   -h, --help               show this help
-`;
+
+${ETCD_HELP}`;
 
 /** Parses daemon flags (falling back to environment variables, then defaults). */
 export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEnv): DaemonConfig | 'help' {
@@ -50,6 +66,9 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'state-dir': { type: 'string' },
         'log-level': { type: 'string' },
         'handler-timeout-ms': { type: 'string' },
+        'host-id': { type: 'string' },
+        'default-address-pool': { type: 'string', multiple: true },
+        ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -74,5 +93,14 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
   if (!Number.isInteger(handlerTimeoutMs) || handlerTimeoutMs < 100 || handlerTimeoutMs > 600_000) {
     throw invalid('TSNET_CLI_ARGS', `--handler-timeout-ms "${timeout}" is not an integer between 100 and 600000`);
   }
-  return { socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit };
+  const hostId = values['host-id'] ?? env.TSNET_HOST_ID ?? DEFAULTS.hostId;
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(hostId)) {
+    throw invalid('TSNET_CLI_ARGS', `--host-id "${hostId.slice(0, 64)}" is not a host name`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
+  }
+  const poolFlags = values['default-address-pool'] ?? [];
+  return {
+    socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
+    defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
+    etcd: parseEtcdConfig(values, env),
+  };
 }

@@ -3,8 +3,10 @@ import { pino, type Logger } from 'pino';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import type { Driver } from '../drivers/driver.js';
 import type { KvStore } from '../kvstore/kvstore.js';
+import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
 import { buildApp } from './api/app.js';
+import { registerIpamRoutes } from './api/ipam-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerPluginRoutes } from './api/plugin-routes.js';
 import { bindProbe } from './cnm/ports.js';
@@ -14,6 +16,9 @@ import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
+import { AddressSpace } from './ipam/address-space.js';
+import { HostLiveness } from './ipam/host-liveness.js';
+import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
 import { ExecRunner } from './host/runner.js';
 import { prepareSocketPath, restrictSocket } from './socket.js';
@@ -39,7 +44,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 
   let service: NetworkService | undefined;
+  let ipam: IpamService | undefined;
   let store: KvStore | undefined;
+  // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
+  const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
+  const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE })) : undefined;
+  const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
   let resolveReady!: () => void;
   let rejectReady!: (err: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
@@ -47,19 +57,23 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
 
   const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit }, (define) => {
     registerPluginRoutes(define);
-    registerNetworkRoutes(define, { service: () => requireService(service), scope: { scope: 'local', connectivityScope: 'local' } });
+    registerNetworkRoutes(define, { service: () => required(service), scope: { scope: 'local', connectivityScope: 'local' } });
+    registerIpamRoutes(define, () => required(ipam));
   });
 
   await prepareSocketPath(config.socketPath);
   await app.listen({ path: config.socketPath });
   await restrictSocket(config.socketPath);
-  log.info({ socket: config.socketPath }, 'listening');
+  log.info({ socket: config.socketPath, hostId: config.hostId, etcd: etcd?.description ?? 'none' }, 'listening');
 
   const startup = (async () => {
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     store = opened;
     const repo = new CnmRepository(opened);
     service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }) });
+    const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }));
+    ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
+    liveness?.start();
     await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
   })();
   startup.then(resolveReady, rejectReady);
@@ -70,6 +84,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
       await service?.drain();
+      await liveness?.stop();
+      await globalSpace?.close();
+      await etcd?.close();
       await store?.close();
       log.info('stopped; networks and containers keep working');
     })();
@@ -78,8 +95,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   return { log, ready, stop };
 }
 
-function requireService(service: NetworkService | undefined): NetworkService {
-  // Routes await `ready` before calling this, so a missing service means start-up failed.
-  if (!service) throw new Error('tsnet failed to start; see the log');
-  return service;
+function required<T>(value: T | undefined): T {
+  // Routes await `ready` before calling this, so a missing value means start-up failed.
+  if (!value) throw new Error('tsnet failed to start; see the log');
+  return value;
 }

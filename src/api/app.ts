@@ -80,7 +80,8 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
     } catch (err) {
       if (isTsnetError(err)) {
         finish('refused', { code: err.code, reason: err.message });
-        return { Err: err.userMessage() };
+        // libnetwork's IPAM client reads refusals from "Error"; every other interface uses "Err".
+        return name.startsWith('IpamDriver.') ? { Error: err.userMessage() } : { Err: err.userMessage() };
       }
       request.log.error({ err, method: name, ...ids }, 'internal error');
       finish('error');

@@ -22,7 +22,10 @@ export interface SimulatedHost {
   readonly dir: string;
   /** Bind-mounted over /run/docker/plugins for this host's dockerd. */
   readonly pluginsDir: string;
+  /** The running dockerd (replaced by restartDockerd). */
   readonly dockerd: Tracked;
+  /** Stops dockerd (SIGTERM, by PID) and starts it again with the same state. */
+  restartDockerd(): Promise<void>;
   docker(args: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
   /** Runs a command in the host's namespace. */
   exec(argv: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
@@ -63,12 +66,20 @@ export async function startSimulatedHost(purpose: string): Promise<SimulatedHost
     'hostname "$2"',
     'exec dockerd --data-root "$3/data" --exec-root "$3/exec" --pidfile "$3/dockerd.pid" -H "unix://$4" --iptables=true --ip-forward=true',
   ].join('\n');
-  const dockerd = spawnTracked(['nsenter', `--net=/run/netns/${netns}`, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', script, 'sh', pluginsDir, netns, dir, sock], join(dir, 'dockerd.log'));
+  const launch = () => spawnTracked(['nsenter', `--net=/run/netns/${netns}`, 'unshare', '-m', '-u', '--propagation', 'private', 'sh', '-c', script, 'sh', pluginsDir, netns, dir, sock], join(dir, 'dockerd.log'));
+  let dockerd = launch();
   const docker = (args: readonly string[], options: { allowFail?: boolean; timeoutMs?: number } = {}) =>
     run([DOCKER_CLIENT, '-H', `unix://${sock}`, ...args], { timeoutMs: options.timeoutMs ?? 120_000, allowFail: options.allowFail });
   let stopped = false;
+  const waitForDockerd = () => waitFor(async () => dockerd.isRunning() && (await docker(['version', '--format', '{{.Server.Version}}'], { allowFail: true, timeoutMs: 5_000 })).code === 0, 'dockerd to answer', 60_000, 200);
   const host: SimulatedHost = {
-    name: netns, netns, netnsPath: `/run/netns/${netns}`, outside, dir, pluginsDir, dockerd, docker,
+    name: netns, netns, netnsPath: `/run/netns/${netns}`, outside, dir, pluginsDir, docker,
+    get dockerd() { return dockerd; },
+    async restartDockerd() {
+      await dockerd.stop(20_000);
+      dockerd = launch();
+      await waitForDockerd();
+    },
     exec: (argv, options = {}) => inNetns(netns, argv, { allowFail: options.allowFail, timeoutMs: options.timeoutMs ?? 60_000 }),
     async stop() {
       if (stopped) return;
@@ -85,7 +96,7 @@ export async function startSimulatedHost(purpose: string): Promise<SimulatedHost
   };
   started.add(host);
   try {
-    await waitFor(async () => dockerd.isRunning() && (await docker(['version', '--format', '{{.Server.Version}}'], { allowFail: true, timeoutMs: 5_000 })).code === 0, 'dockerd to answer', 60_000, 200);
+    await waitForDockerd();
   } catch (err) {
     const log = (await dockerd.log()).split('\n').slice(-20).join('\n');
     await host.stop();

@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { spawnTracked, type Tracked } from './process.js';
-import type { SimulatedHost } from './sim-host.js';
 
 /** The repository root, found from here whether running from test/ (vitest) or dist/test/ (bench). */
 export const REPO = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
@@ -52,12 +51,19 @@ export interface TsnetDaemon {
   readonly process: Tracked;
 }
 
-/** Starts `tsnet daemon` inside a simulated host's namespace and waits until it answers. */
-export async function startTsnet(host: SimulatedHost, options: { stateDir?: string; name?: string; extraArgs?: string[] } = {}): Promise<TsnetDaemon> {
+/** Where a daemon runs: a network namespace, the directory Docker looks for sockets in, scratch space. */
+export interface DaemonPlace {
+  readonly netnsPath: string;
+  readonly pluginsDir: string;
+  readonly dir: string;
+}
+
+/** Starts `tsnet daemon` inside a namespace (a simulated host's, usually) and waits until it answers. */
+export async function startTsnet(host: DaemonPlace, options: { stateDir?: string; name?: string; extraArgs?: string[] } = {}): Promise<TsnetDaemon> {
   await ensureBuilt();
   const socketPath = join(host.pluginsDir, `${options.name ?? 'tsnet'}.sock`);
   const stateDir = options.stateDir ?? join(host.dir, 'tsnet-state');
-  const proc = spawnTracked(['nsenter', `--net=${host.netnsPath}`, process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])], join(host.dir, 'tsnet.log'));
+  const proc = spawnTracked(['nsenter', `--net=${host.netnsPath}`, process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])], join(host.dir, `${options.name ?? 'tsnet'}.log`));
   try {
     const outcome = await waitFor(async () => {
       if (!proc.isRunning()) return 'exited';

@@ -18,8 +18,9 @@ const RULES: readonly Rule[] = [
   { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^vitest$/] },
   { from: /^drivers\/driver\.ts$/, allow: [/^src\/core\//, /^src\/host\//, /^pino$/] },
   { from: /^drivers\/(\w+)\//, allow: [/^drivers\/driver\.ts$/, /^src\/core\//, /^src\/host\//, NODE, /^pino$/] },
+  { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/kvstore\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
-  { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },
+  { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/ipam\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },
 ];
 
 function sourceFiles(dir: string): string[] {

@@ -3,7 +3,11 @@ import { describe, expect, test } from 'vitest';
 import { createBridgeDriver } from '../../../drivers/bridge/index.js';
 import type { Driver } from '../../../drivers/driver.js';
 import { buildApp } from '../../../src/api/app.js';
+import { registerIpamRoutes } from '../../../src/api/ipam-routes.js';
 import { registerNetworkRoutes } from '../../../src/api/network-routes.js';
+import { AddressSpace } from '../../../src/ipam/address-space.js';
+import { DEFAULT_POOLS } from '../../../src/ipam/default-pools.js';
+import { IpamService } from '../../../src/ipam/ipam-service.js';
 import { registerPluginRoutes } from '../../../src/api/plugin-routes.js';
 import { CnmRepository } from '../../../src/cnm/repository.js';
 import { NetworkService } from '../../../src/cnm/service.js';
@@ -21,34 +25,42 @@ function setup(options: { ready?: Promise<void>; handlerTimeoutMs?: number } = {
   const host = new RecordingHostNet();
   const firewall = new RecordingFirewall();
   const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
-  const service = new NetworkService({ repo: new CnmRepository(new MemoryKvStore()), drivers, firewall, probe: async () => 'free', log: silentLog });
+  const store = new MemoryKvStore();
+  const service = new NetworkService({ repo: new CnmRepository(store), drivers, firewall, probe: async () => 'free', log: silentLog });
+  const ipam = new IpamService({ local: new AddressSpace('tsnet-local', false, store, 'host-a', silentLog), defaultPools: DEFAULT_POOLS });
   const app = buildApp({ log: silentLog, ready: options.ready ?? Promise.resolve(), handlerTimeoutMs: options.handlerTimeoutMs ?? 5_000, bodyLimit: 1024 * 1024 }, (define) => {
     registerPluginRoutes(define);
     registerNetworkRoutes(define, { service: () => service, scope: { scope: 'local', connectivityScope: 'local' } });
+    registerIpamRoutes(define, () => ipam);
   });
   // Exactly Docker's headers: Accept only, no Content-Type.
   const call = (method: string, body: string) => app.inject({ method: 'POST', url: `/${method}`, headers: { accept: 'application/vnd.docker.plugins.v1.2+json' }, payload: body });
-  return { app, call, host, firewall, service };
+  return { app, call, host, firewall, service, store };
 }
 
 describe('replaying the calls a real dockerd 20.10 made', () => {
-  test('every NetworkDriver call succeeds in order; IpamDriver calls are 404 (not announced)', async () => {
-    const { call, host, firewall } = setup();
+  test('every call succeeds in order, IPAM included, and the session leaves nothing behind', async () => {
+    const { call, host, firewall, store } = setup();
     for (const r of recorded) {
-      // The recording used an option tsnet rightly refuses ("foo"); that case is tested below.
-      const body = r.body.replace(',"foo":"bar"', '');
+      // The recording used a made-up address space and options tsnet rightly refuses ("foo",
+      // "io"); those refusals are tested on their own below and in the IPAM tests.
+      const body = r.body.replace(',"foo":"bar"', '').replace('"io":"iv"', '').replaceAll('fakelocal', 'tsnet-local');
       const reply = await call(r.method, body);
-      if (r.method.startsWith('IpamDriver.')) {
-        expect(reply.statusCode, r.method).toBe(404);
-        continue;
-      }
       expect(reply.statusCode, `${r.method}: ${reply.body}`).toBe(200);
       expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Err');
+      expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Error');
       expect(reply.headers['content-type']).toContain('application/vnd.docker.plugins.v1+json');
     }
-    // Everything the session created, it also removed.
     expect(await host.listLinks()).toEqual([]);
     expect(firewall.rules).toEqual([]);
+    for (const prefix of ['pools/', 'addr/', 'cursor/']) expect(await store.list(`ipam/v1/tsnet-local/${prefix}`)).toEqual([]);
+  });
+
+  test('IPAM refusals use the Error field libnetwork reads', async () => {
+    const { call } = setup();
+    const reply = await call('IpamDriver.RequestPool', JSON.stringify({ AddressSpace: 'tsnet-local', Pool: '10.1.0.0/24', Options: { io: 'iv' }, V6: false }));
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json()).toEqual({ Error: expect.stringMatching(/does not know --ipam-opt "io"/) });
   });
 
   test('CreateEndpoint returns a MAC only when Docker gave none; Join names the veth', async () => {

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import type { KvLease, KvStore } from '../../kvstore/kvstore.js';
+import { hostKey } from './records.js';
+
+const TTL_SECONDS = 10;
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Keeps `hosts/<id>` alive in etcd under a lease while this daemon runs, so other hosts (and
+ * `tsnet ipam release-host`) can tell a host that is gone from one that is merely quiet. Runs in
+ * the background: an unreachable etcd delays it but never blocks the daemon.
+ */
+export class HostLiveness {
+  private lease?: KvLease;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private backoffMs = 500;
+
+  constructor(private readonly store: KvStore, private readonly hostId: string, private readonly log: Logger) {}
+
+  start(): void {
+    void this.register();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    // Revoking tells the others at once that this host left on purpose.
+    await this.lease?.revoke().catch((err: unknown) => this.log.warn({ err }, 'could not revoke the host lease; it expires on its own'));
+  }
+
+  private async register(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const lease = await this.store.grantLease(TTL_SECONDS);
+      lease.onLost((reason) => {
+        this.log.warn({ reason }, 'host lease lost; registering again');
+        this.retry();
+      });
+      await this.store.put(hostKey(this.hostId), JSON.stringify({ pid: process.pid, since: new Date().toISOString() }), { lease: lease.id });
+      this.lease = lease;
+      this.backoffMs = 500;
+      this.log.info({ hostId: this.hostId }, 'host registered in etcd');
+    } catch (err) {
+      this.log.warn({ err }, 'could not register this host in etcd; will retry');
+      this.retry();
+    }
+  }
+
+  private retry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.register(), this.backoffMs);
+    this.timer.unref();
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+}

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
+import { waitFor } from '../support/exec.js';
+import { ensureTestImage } from '../support/image.js';
+import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
+import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
+
+let host: SimulatedHost;
+let etcd: TestEtcd;
+let tsnet: TsnetDaemon;
+let image: string;
+const tsnetArgs = () => ['--etcd-endpoints', etcd.endpoint, '--etcd-timeout-ms', '1500', '--host-id', 'host-a'];
+
+beforeAll(async () => {
+  host = await startSimulatedHost('ipam');
+  etcd = await startTestEtcd({ netnsPath: host.netnsPath });
+  tsnet = await startTsnet(host, { extraArgs: tsnetArgs() });
+  image = await ensureTestImage(host);
+}, 180_000);
+
+afterAll(async () => {
+  await tsnet?.process.stop(10_000);
+  await stopAllSimulatedHosts();
+  await etcd?.destroy();
+});
+
+const docker = (...args: string[]) => host.docker(args);
+const tryDocker = (...args: string[]) => host.docker(args, { allowFail: true });
+const ipOf = async (container: string, network: string) => (await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container)).stdout.trim();
+
+describe('the tsnet IPAM through a real dockerd', () => {
+  test('tsnet driver + tsnet IPAM: gateway, aux address, ip-range and --ip as asked', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.232.1.0/24', '--gateway', '10.232.1.254', '--ip-range', '10.232.1.64/26', '--aux-address', 'printer=10.232.1.65', 'i1');
+    const inspect = JSON.parse((await docker('network', 'inspect', 'i1')).stdout)[0];
+    expect(inspect.IPAM.Driver).toBe('tsnet');
+    await docker('run', '-d', '--name', 'p1', '--network', 'i1', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'p2', '--network', 'i1', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'p3', '--network', 'i1', '--ip', '10.232.1.10', image, 'sleep', '600');
+    // Serial from the start of the ip-range, skipping the aux address.
+    expect([await ipOf('p1', 'i1'), await ipOf('p2', 'i1'), await ipOf('p3', 'i1')]).toEqual(['10.232.1.64', '10.232.1.66', '10.232.1.10']);
+    expect((await docker('exec', 'p1', 'ip', 'route')).stdout).toContain('default via 10.232.1.254');
+    expect((await tryDocker('exec', 'p1', 'ping', '-c', '1', '-W', '2', 'p3')).code).toBe(0);
+    const taken = await tryDocker('run', '-d', '--name', 'p4', '--network', 'i1', '--ip', '10.232.1.10', image, 'sleep', '600');
+    expect(taken.stderr).toMatch(/address 10.232.1.10 is already in use in pool 10.232.1.0\/24 \(held by host host-a/);
+    await tryDocker('rm', '-f', 'p4');
+  });
+
+  test("Docker's own bridge driver with the tsnet IPAM", async () => {
+    await docker('network', 'create', '-d', 'bridge', '--ipam-driver', 'tsnet', '--subnet', '10.232.2.0/24', 'i2');
+    await docker('run', '-d', '--name', 'q1', '--network', 'i2', image, 'sleep', '600');
+    expect(await ipOf('q1', 'i2')).toBe('10.232.2.2');
+    const overlap = await tryDocker('network', 'create', '-d', 'bridge', '--ipam-driver', 'tsnet', '--subnet', '10.232.2.128/25', 'i2b');
+    expect(overlap.stderr).toMatch(/pool 10.232.2.128\/25 overlaps pool 10.232.2.0\/24 already in address space tsnet-local/);
+  });
+
+  test('a pool chosen by tsnet when the user names none', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', 'i3');
+    const subnet = JSON.parse((await docker('network', 'inspect', 'i3')).stdout)[0].IPAM.Config[0].Subnet;
+    expect(subnet).toMatch(/^10\.22[4-9]\.\d+\.0\/24$/);
+    await docker('network', 'rm', 'i3');
+  });
+
+  test('allocations survive restarts of the plugin and of dockerd', async () => {
+    await tsnet.process.kill9();
+    tsnet = await startTsnet(host, { extraArgs: tsnetArgs() });
+    await docker('run', '-d', '--name', 'p5', '--network', 'i1', image, 'sleep', '600');
+    expect(await ipOf('p5', 'i1')).toBe('10.232.1.67');
+    await host.restartDockerd();
+    await docker('start', 'p1', 'p2', 'p3', 'p5');
+    const ips = await Promise.all(['p1', 'p2', 'p3', 'p5'].map((c) => ipOf(c, 'i1')));
+    expect(new Set(ips).size).toBe(4);
+    await docker('run', '-d', '--name', 'p6', '--network', 'i1', image, 'sleep', '600');
+    expect(ips).not.toContain(await ipOf('p6', 'i1'));
+  });
+
+  test('docker network rm releases the pool', async () => {
+    await docker('rm', '-f', 'p1', 'p2', 'p3', 'p5', 'p6', 'q1');
+    await docker('network', 'rm', 'i1', 'i2');
+    // The same subnet with another ip-range is accepted only if the old pool is gone.
+    await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.232.1.0/24', '--ip-range', '10.232.1.0/25', 'i1again');
+    await docker('network', 'rm', 'i1again');
+  });
+
+  test('a global pool in etcd; with etcd down local networks work, global calls fail clearly, and recover', async () => {
+    await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.232.8.0/24', 'g1');
+    expect(JSON.parse((await docker('network', 'inspect', 'g1')).stdout)[0].IPAM.Options).toEqual({ 'tsnet.scope': 'global' });
+    await docker('run', '-d', '--name', 'gc1', '--network', 'g1', image, 'sleep', '600');
+    expect(await ipOf('gc1', 'g1')).toBe('10.232.8.2');
+    await etcd.stop();
+    try {
+      await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.232.9.0/24', 'local-during-outage');
+      await docker('run', '-d', '--name', 'lc1', '--network', 'local-during-outage', image, 'sleep', '600');
+      const failed = await tryDocker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.232.10.0/24', 'g2');
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toMatch(new RegExp(`in etcd ${etcd.endpoint.replaceAll('.', '\\.')}`));
+      expect((await tryDocker('exec', 'gc1', 'ping', '-c', '1', '-W', '2', '10.232.8.1')).code).toBe(0);
+    } finally {
+      await etcd.start();
+    }
+    await waitFor(async () => (await tryDocker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.232.10.0/24', 'g2')).code === 0, 'global pools to work again after etcd returns', 30_000, 1_000);
+    await docker('run', '-d', '--name', 'gc2', '--network', 'g1', image, 'sleep', '600');
+    expect(await ipOf('gc2', 'g1')).toBe('10.232.8.3');
+  });
+});
