@@ -1,0 +1,96 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { postPlugin } from '../../plugin-spec/conformance/client.js';
+import { startTestEtcd, type TestEtcd } from '../support/etcd.js';
+import { run } from '../support/exec.js';
+import { createNetns, deleteNetns, inNetns, testNetnsName } from '../support/netns.js';
+import { REPO, startTsnet, type DaemonPlace, type TsnetDaemon } from '../support/tsnet-daemon.js';
+
+/**
+ * Two tsnet daemons ("hosts" with their own state and host id) on one etcd, driven directly
+ * over their sockets: the global address space must never hand out an address twice.
+ */
+let place: DaemonPlace;
+let netns: string;
+let etcd: TestEtcd;
+const daemons: TsnetDaemon[] = [];
+const SUBNET = '10.233.0.0/20';
+
+beforeAll(async () => {
+  netns = testNetnsName('hosts');
+  const dir = await mkdtemp(join(tmpdir(), 'tsnet-hosts-'));
+  place = { netnsPath: `/run/netns/${netns}`, pluginsDir: join(dir, 'plugins'), dir };
+  await mkdir(place.pluginsDir);
+  await createNetns(netns);
+  etcd = await startTestEtcd({ netnsPath: place.netnsPath });
+  for (const id of ['host-a', 'host-b']) {
+    daemons.push(await startTsnet(place, { name: id, stateDir: join(dir, `state-${id}`), extraArgs: ['--host-id', id, '--etcd-endpoints', etcd.endpoint] }));
+  }
+}, 120_000);
+
+afterAll(async () => {
+  for (const d of daemons) await d.process.stop(10_000);
+  await etcd?.destroy();
+  if (netns) await deleteNetns(netns);
+  if (place) await rm(place.dir, { recursive: true, force: true });
+});
+
+const call = async (d: TsnetDaemon, method: string, body: unknown) => {
+  const reply = await postPlugin(d.socketPath, method, JSON.stringify(body));
+  if (reply.status !== 200 || reply.json?.Error || reply.json?.Err) throw new Error(`${method}: ${reply.text}`);
+  return reply.json ?? {};
+};
+const etcdKeys = async (prefix: string) => (await inNetns(netns, ['etcdctl', '--endpoints', etcd.endpoint, 'get', '--prefix', '--keys-only', prefix])).stdout.split('\n').filter(Boolean);
+const requestPool = (d: TsnetDaemon) => call(d, 'IpamDriver.RequestPool', { AddressSpace: 'tsnet-local', Pool: SUBNET, SubPool: '', Options: { 'tsnet.scope': 'global' }, V6: false });
+
+async function allocate(d: TsnetDaemon, poolId: string, count: number, concurrency: number): Promise<string[]> {
+  const out: string[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next++ < count) out.push(String((await call(d, 'IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: null })).Address));
+  }));
+  return out;
+}
+
+describe('global address space shared by two hosts', () => {
+  test('2,000 addresses allocated in parallel from both hosts: no duplicates; all released leaves no allocation', async () => {
+    const [a, b] = daemons as [TsnetDaemon, TsnetDaemon];
+    const poolId = String((await requestPool(a)).PoolID);
+    expect(String((await requestPool(b)).PoolID)).toBe(poolId);
+    const [fromA, fromB] = await Promise.all([allocate(a, poolId, 1000, 16), allocate(b, poolId, 1000, 16)]);
+    const all = [...fromA, ...fromB];
+    expect(all).toHaveLength(2000);
+    expect(new Set(all).size).toBe(2000);
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/addr/')).toHaveLength(2000);
+    await Promise.all(all.map((cidr, i) => call(i % 2 ? a : b, 'IpamDriver.ReleaseAddress', { PoolID: poolId, Address: cidr.split('/')[0] })));
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/addr/')).toEqual([]);
+    await call(a, 'IpamDriver.ReleasePool', { PoolID: poolId });
+    await call(b, 'IpamDriver.ReleasePool', { PoolID: poolId });
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/pools/')).toEqual([]);
+  }, 180_000);
+
+  test('release-host frees what a dead host held, and refuses while it is alive', async () => {
+    const [a, b] = daemons as [TsnetDaemon, TsnetDaemon];
+    const poolId = String((await requestPool(a)).PoolID);
+    await requestPool(b);
+    const held = await allocate(b, poolId, 10, 2);
+    const kept = await allocate(a, poolId, 5, 1);
+    const releaseHost = () => run(['nsenter', `--net=${place.netnsPath}`, process.execPath, join(REPO, 'dist/src/cli.js'), 'ipam', 'release-host', 'host-b', '--etcd-endpoints', etcd.endpoint], { allowFail: true });
+    const refused = await releaseHost();
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/host host-b is alive in etcd/);
+    await b.process.kill9();
+    // Its lease (10 s) must run out before etcd considers it gone.
+    let released = refused;
+    for (let i = 0; i < 30 && released.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      released = await releaseHost();
+    }
+    expect(released.stdout).toMatch(/released host host-b: 10 addresses, 1 pool references, 0 pools removed/);
+    const left = (await etcdKeys('tsnet/ipam/v1/tsnet-global/addr/')).map((k) => k.split('/').pop());
+    expect(left.sort()).toEqual(kept.map((c) => c.split('/')[0]).sort());
+    expect(held.some((c) => left.includes(c.split('/')[0]))).toBe(false);
+  }, 120_000);
+});
