@@ -1,32 +1,34 @@
 import type { KvEntry } from '../kvstore.js';
 
 /**
- * The in-memory image of the store: entries by key plus a sorted key index, so `list(prefix)`
- * is a binary search and a slice rather than a scan of every key.
+ * The in-memory image of the store: entries by key, plus a sorted key index for `list(prefix)`.
+ * Writes are O(1); the index is rebuilt lazily on the first list after a change that added or
+ * removed keys (lists are rare: start-up and cache loads; writes are the hot path).
  */
 export class KvState {
   private readonly entries = new Map<string, KvEntry>();
-  private readonly sorted: string[] = [];
+  private sorted: string[] = [];
+  private dirty = false;
 
   get(key: string): KvEntry | undefined {
     return this.entries.get(key);
   }
 
   set(entry: KvEntry): void {
-    if (!this.entries.has(entry.key)) this.sorted.splice(this.lowerBound(entry.key), 0, entry.key);
+    if (!this.entries.has(entry.key)) this.dirty = true;
     this.entries.set(entry.key, entry);
   }
 
   delete(key: string): void {
-    if (!this.entries.delete(key)) return;
-    this.sorted.splice(this.lowerBound(key), 1);
+    if (this.entries.delete(key)) this.dirty = true;
   }
 
   keysWithPrefix(prefix: string): string[] {
-    const start = this.lowerBound(prefix);
-    let end = start;
-    while (end < this.sorted.length && (this.sorted[end] as string).startsWith(prefix)) end++;
-    return this.sorted.slice(start, end);
+    const sorted = this.index();
+    let end = this.lowerBound(sorted, prefix);
+    const start = end;
+    while (end < sorted.length && (sorted[end] as string).startsWith(prefix)) end++;
+    return sorted.slice(start, end);
   }
 
   list(prefix: string): KvEntry[] {
@@ -41,12 +43,20 @@ export class KvState {
     return this.entries.size;
   }
 
-  private lowerBound(key: string): number {
+  private index(): string[] {
+    if (this.dirty) {
+      this.sorted = [...this.entries.keys()].sort();
+      this.dirty = false;
+    }
+    return this.sorted;
+  }
+
+  private lowerBound(sorted: readonly string[], key: string): number {
     let lo = 0;
-    let hi = this.sorted.length;
+    let hi = sorted.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.sorted[mid] as string) < key) lo = mid + 1;
+      if ((sorted[mid] as string) < key) lo = mid + 1;
       else hi = mid;
     }
     return lo;

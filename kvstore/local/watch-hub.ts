@@ -38,7 +38,8 @@ export class WatchHub {
 
   publish(events: readonly KvEvent[], revision: number): void {
     this.history.push({ revision, events });
-    if (this.history.length > HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
+    // Trim in batches so a publish stays O(1) amortised.
+    if (this.history.length >= 2 * HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
     for (const watcher of this.watchers) deliver(watcher, events, revision);
   }
 
