@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { kvStoreContract } from '../../../kvstore/conformance.js';
 import { EtcdKvStore, prefixEnd, redactUrl } from '../../../kvstore/etcd/etcd-kv-store.js';
 import { startTestEtcd, type TestEtcd } from '../../support/etcd.js';
+import { waitFor } from '../../support/exec.js';
 
 let etcd: TestEtcd;
 beforeAll(async () => { etcd = await startTestEtcd(); }, 60_000);
@@ -37,6 +38,27 @@ describe('EtcdKvStore specifics', () => {
     expect(Date.now() - started).toBeLessThan(15_000);
     await store.close();
   });
+
+  test('a watch survives an etcd restart and delivers what happened after it', async () => {
+    const store = open();
+    const seen: string[] = [];
+    const statuses: string[] = [];
+    const watch = await store.watch('r/', {
+      onEvents: (events) => events.forEach((e) => seen.push(e.type === 'put' ? e.entry.key : `-${e.key}`)),
+      onStatus: (status) => statuses.push(status),
+    });
+    await store.put('r/1', 'a');
+    await waitFor(async () => seen.includes('r/1'), 'the first event', 5_000);
+    await etcd.stop();
+    await etcd.start();
+    await waitFor(async () => (await store.put('r/2', 'b').then(() => true, () => false)), 'etcd to accept writes again', 30_000, 500);
+    await waitFor(async () => seen.includes('r/2'), 'the event written after the restart', 30_000);
+    expect(seen.filter((k) => k === 'r/1')).toHaveLength(1);
+    expect(statuses).toContain('disconnected');
+    await watch.cancel();
+    await store.txn([], [{ type: 'delete-prefix', prefix: '' }]);
+    await store.close();
+  }, 60_000);
 
   test('helpers: prefix range end and URL redaction', () => {
     expect(prefixEnd(Buffer.from('ab'))).toEqual(Buffer.from('ac'));
