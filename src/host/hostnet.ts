@@ -34,6 +34,26 @@ export type HostOp =
       readonly mtu?: number;
     }
   | { readonly op: 'ensure-vlan'; readonly name: string; readonly parent: string; readonly vlanId: number }
+  | {
+      /** A VXLAN device without learning: tsnet programs its forwarding table from etcd. */
+      readonly op: 'ensure-vxlan';
+      readonly name: string;
+      readonly vni: number;
+      /** Underlay address the tunnel's packets come from. */
+      readonly local: string;
+      readonly port: number;
+      readonly mtu: number;
+      readonly master: string;
+    }
+  /** Forward frames for `mac` through the tunnel to the VTEP at `dst`. */
+  | { readonly op: 'ensure-fdb'; readonly dev: string; readonly mac: string; readonly dst: string }
+  | { readonly op: 'remove-fdb'; readonly dev: string; readonly mac: string; readonly dst: string }
+  /** Send broadcast and unknown traffic also to the VTEP at `dst` (one entry per remote VTEP). */
+  | { readonly op: 'ensure-flood'; readonly dev: string; readonly dst: string }
+  | { readonly op: 'remove-flood'; readonly dev: string; readonly dst: string }
+  /** A permanent neighbour entry, answered locally by the VXLAN device (ARP suppression). */
+  | { readonly op: 'ensure-neigh'; readonly dev: string; readonly ip: string; readonly mac: string }
+  | { readonly op: 'remove-neigh'; readonly dev: string; readonly ip: string }
   | { readonly op: 'remove-link'; readonly name: string }
   /** `key` is slash-separated, e.g. net/ipv4/conf/tsnb-0123456789/route_localnet. */
   | { readonly op: 'ensure-sysctl'; readonly key: string; readonly value: string };
@@ -65,6 +85,12 @@ export interface HostNet {
   getLink(name: string): Promise<LinkInfo | undefined>;
   /** Addresses (CIDR strings) on a device. */
   listAddrs(dev: string): Promise<string[]>;
+  /** Forwarding entries tsnet programs on a VXLAN device (mac 00:00:00:00:00:00 = flood). */
+  listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>>;
+  /** Permanent neighbour entries on a device. */
+  listNeigh(dev: string): Promise<Array<{ ip: string; mac: string }>>;
+  /** The underlay route towards `address`: source address and device MTU. */
+  routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }>;
 }
 
 /** Human-readable one-line rendering of an op, used in logs and in golden test dumps. */

@@ -45,6 +45,26 @@ export class Iproute2HostNet implements HostNet {
         return this.ensureSubInterface(op.name, op.parent, 'ipvlan', ['mode', op.mode], op.mtu);
       case 'ensure-vlan':
         return this.ensureSubInterface(op.name, op.parent, 'vlan', ['id', String(op.vlanId)]);
+      case 'ensure-vxlan': return this.ensureVxlan(op);
+      case 'ensure-fdb':
+        await this.bridge(['fdb', 'replace', op.mac, 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
+        return true;
+      case 'remove-fdb':
+        return (await this.bridge(['fdb', 'del', op.mac, 'dev', op.dev, 'dst', op.dst, 'self'], [1, 2, 255])).code === 0;
+      case 'ensure-flood': {
+        // All-zero MAC entries form a list (one per remote VTEP), so they are appended; the
+        // kernel accepts a repeated append silently, hence the look first.
+        if ((await this.listFdb(op.dev)).some((e) => e.mac === '00:00:00:00:00:00' && e.dst === op.dst)) return false;
+        await this.bridge(['fdb', 'append', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
+        return true;
+      }
+      case 'remove-flood':
+        return (await this.bridge(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self'], [1, 2, 255])).code === 0;
+      case 'ensure-neigh':
+        await this.ip(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
+        return true;
+      case 'remove-neigh':
+        return (await this.ip(['neigh', 'del', op.ip, 'dev', op.dev], [1, 2, 255])).code === 0;
       case 'remove-link': return this.removeLink(op.name);
       case 'ensure-sysctl': return this.ensureSysctl(op.key, op.value);
     }
@@ -61,15 +81,30 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-veth':
         await this.removeLink(op.host);
         return;
+      case 'ensure-vxlan':
+        await this.removeLink(op.name);
+        return;
+      case 'ensure-fdb':
+        await this.apply({ op: 'remove-fdb', dev: op.dev, mac: op.mac, dst: op.dst });
+        return;
+      case 'ensure-flood':
+        await this.apply({ op: 'remove-flood', dev: op.dev, dst: op.dst });
+        return;
+      case 'ensure-neigh':
+        await this.apply({ op: 'remove-neigh', dev: op.dev, ip: op.ip });
+        return;
       case 'ensure-addr':
         await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], [2]);
         return;
       case 'ensure-up':
         await this.ip(['link', 'set', 'dev', op.dev, 'down'], [1]);
         return;
+      case 'remove-fdb':
+      case 'remove-flood':
+      case 'remove-neigh':
       case 'remove-link':
       case 'ensure-sysctl':
-        // A deleted link cannot be restored, and the sysctls tsnet sets (forwarding,
+        // A removed entry or link cannot be restored, and the sysctls tsnet sets (forwarding,
         // route_localnet on its own bridges) are harmless to leave behind.
         return;
     }
@@ -91,6 +126,54 @@ export class Iproute2HostNet implements HostNet {
     const { stdout } = await this.ip(['-json', 'addr', 'show', 'dev', dev]);
     const [entry] = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number; scope?: string }> }>;
     return (entry?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
+  }
+
+  async listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>> {
+    const { stdout } = await this.bridge(['-json', 'fdb', 'show', 'dev', dev]);
+    return (JSON.parse(stdout || '[]') as Array<{ mac: string; dst?: string; flags?: string[] }>)
+      .filter((e) => e.dst !== undefined && e.flags?.includes('self'))
+      .map((e) => ({ mac: e.mac, dst: e.dst as string }));
+  }
+
+  async listNeigh(dev: string): Promise<Array<{ ip: string; mac: string }>> {
+    const { stdout } = await this.ip(['-json', 'neigh', 'show', 'dev', dev, 'nud', 'permanent']);
+    return (JSON.parse(stdout || '[]') as Array<{ dst: string; lladdr?: string }>).filter((e) => e.lladdr).map((e) => ({ ip: e.dst, mac: e.lladdr as string }));
+  }
+
+  async routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }> {
+    const { stdout } = await this.ip(['-json', 'route', 'get', address]);
+    const [route] = JSON.parse(stdout || '[]') as Array<{ prefsrc?: string; dev?: string }>;
+    if (!route?.prefsrc || !route.dev) throw new TsnetError('TSNET_HOST_NO_ROUTE', 'unavailable', `no route with a source address towards ${address}`, 'pass the underlay address with --vxlan-local-ip');
+    const link = await this.getLink(route.dev);
+    return { source: route.prefsrc, dev: route.dev, mtu: link?.mtu ?? 1500 };
+  }
+
+  private async ensureVxlan(op: Extract<HostOp, { op: 'ensure-vxlan' }>): Promise<boolean> {
+    const existing = await this.getLink(op.name);
+    let created = false;
+    if (existing && existing.kind !== 'vxlan') {
+      throw new TsnetError('TSNET_HOST_NOT_VXLAN', 'conflict', `interface ${op.name} exists and is a ${existing.kind ?? 'physical device'}, not a VXLAN device`, 'remove it, then retry');
+    }
+    if (!existing) {
+      try {
+        await this.ip(['link', 'add', 'name', op.name, 'mtu', String(op.mtu), 'type', 'vxlan', 'id', String(op.vni), 'local', op.local, 'dstport', String(op.port), 'nolearning', 'proxy']);
+      } catch (err) {
+        if (err instanceof CommandError && /File exists|already exists/.test(err.result.stderr)) {
+          throw new TsnetError('TSNET_VXLAN_BUSY', 'conflict', `another VXLAN device already uses VNI ${op.vni} on UDP port ${op.port} on this host`, 'choose another VNI with -o tsnet.vni=N', { cause: err });
+        }
+        throw err;
+      }
+      created = true;
+    }
+    if (!existing || existing.master !== op.master || !existing.up || existing.mtu !== op.mtu) {
+      await this.ip(['link', 'set', 'dev', op.name, 'master', op.master, 'mtu', String(op.mtu), 'up']);
+    }
+    return created;
+  }
+
+  private bridge(args: string[], okCodes: number[] = []) {
+    const prefix = this.options.netns ? ['ip', 'netns', 'exec', this.options.netns] : [];
+    return this.runner.run([...prefix, 'bridge', ...args], { okCodes });
   }
 
   private async ensureBridge(name: string, mtu: number): Promise<boolean> {

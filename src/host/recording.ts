@@ -1,6 +1,8 @@
 import type { HostNet, HostOp, LinkInfo } from './hostnet.js';
 import { renderOp } from './hostnet.js';
 
+const ZERO_MAC = '00:00:00:00:00:00';
+
 /**
  * A HostNet that keeps an in-memory model of links and addresses and records every call, so a
  * driver's plan can be asserted as text (like knftables' fake in CNI) without root or a kernel.
@@ -13,6 +15,11 @@ export class RecordingHostNet implements HostNet {
   private readonly links = new Map<string, { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }>();
   private readonly addrs = new Map<string, Set<string>>();
   private readonly sysctls = new Map<string, string>();
+  /** Per device: "mac dst" forwarding entries (flood entries use the all-zero MAC). */
+  private readonly fdb = new Map<string, Set<string>>();
+  private readonly neigh = new Map<string, Map<string, string>>();
+  /** What routeTo answers; tests set it to model the underlay. */
+  route = { source: '192.0.2.10', dev: 'eth0', mtu: 1500 };
   private nextIndex = 10;
   private readonly indexes = new Map<string, number>();
 
@@ -47,9 +54,36 @@ export class RecordingHostNet implements HostNet {
         if (link) link.up = false;
         return;
       }
+      case 'ensure-vxlan':
+        this.deleteLink(op.name);
+        return;
+      case 'ensure-fdb':
+        this.fdb.get(op.dev)?.delete(`${op.mac} ${op.dst}`);
+        return;
+      case 'ensure-flood':
+        this.fdb.get(op.dev)?.delete(`${ZERO_MAC} ${op.dst}`);
+        return;
+      case 'ensure-neigh':
+        this.neigh.get(op.dev)?.delete(op.ip);
+        return;
       default:
         return;
     }
+  }
+
+  async listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>> {
+    return [...(this.fdb.get(dev) ?? [])].map((e) => {
+      const [mac = '', dst = ''] = e.split(' ');
+      return { mac, dst };
+    });
+  }
+
+  async listNeigh(dev: string): Promise<Array<{ ip: string; mac: string }>> {
+    return [...(this.neigh.get(dev) ?? new Map<string, string>()).entries()].map(([ip, mac]) => ({ ip, mac }));
+  }
+
+  async routeTo(): Promise<{ source: string; dev: string; mtu: number }> {
+    return this.route;
   }
 
   async listLinks(): Promise<LinkInfo[]> {
@@ -121,6 +155,32 @@ export class RecordingHostNet implements HostNet {
         return this.addLink(op.name, { kind: 'ipvlan', mtu: op.mtu ?? 1500, up: false });
       case 'ensure-vlan':
         return this.addLink(op.name, { kind: 'vlan', mtu: 1500, up: false });
+      case 'ensure-vxlan': {
+        const existing = this.links.get(op.name);
+        if (existing) {
+          const changed = existing.master !== op.master || existing.mtu !== op.mtu;
+          Object.assign(existing, { master: op.master, mtu: op.mtu, up: true });
+          return changed;
+        }
+        return this.addLink(op.name, { kind: 'vxlan', master: op.master, mtu: op.mtu, up: true });
+      }
+      case 'ensure-fdb':
+        return this.setAdd(this.fdb, op.dev, `${op.mac} ${op.dst}`);
+      case 'remove-fdb':
+        return this.fdb.get(op.dev)?.delete(`${op.mac} ${op.dst}`) ?? false;
+      case 'ensure-flood':
+        return this.setAdd(this.fdb, op.dev, `${ZERO_MAC} ${op.dst}`);
+      case 'remove-flood':
+        return this.fdb.get(op.dev)?.delete(`${ZERO_MAC} ${op.dst}`) ?? false;
+      case 'ensure-neigh': {
+        const table = this.neigh.get(op.dev) ?? new Map<string, string>();
+        this.neigh.set(op.dev, table);
+        const changed = table.get(op.ip) !== op.mac;
+        table.set(op.ip, op.mac);
+        return changed;
+      }
+      case 'remove-neigh':
+        return this.neigh.get(op.dev)?.delete(op.ip) ?? false;
       case 'remove-link':
         return this.deleteLink(op.name);
       case 'ensure-sysctl': {
@@ -129,6 +189,14 @@ export class RecordingHostNet implements HostNet {
         return changed;
       }
     }
+  }
+
+  private setAdd(map: Map<string, Set<string>>, dev: string, entry: string): boolean {
+    const set = map.get(dev) ?? new Set<string>();
+    map.set(dev, set);
+    if (set.has(entry)) return false;
+    set.add(entry);
+    return true;
   }
 
   private addLink(name: string, link: { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }): boolean {
@@ -143,6 +211,8 @@ export class RecordingHostNet implements HostNet {
     const peer = this.links.get(name)?.peer;
     if (peer) this.links.delete(peer);
     this.addrs.delete(name);
+    this.fdb.delete(name);
+    this.neigh.delete(name);
     return this.links.delete(name);
   }
 
