@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig, type EtcdConfig } from './config-etcd.js';
@@ -16,6 +17,11 @@ export interface DaemonConfig {
   readonly hostId: string;
   readonly defaultPools: readonly DefaultPool[];
   readonly etcd?: EtcdConfig;
+  /** Underlay address for VXLAN; derived from the route to etcd when absent. */
+  readonly vxlanLocalIp?: string;
+  readonly vxlanPort: number;
+  /** What GetCapabilities reports as Scope: "global" only for swarm / a cluster store. */
+  readonly driverScope: 'local' | 'global';
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -26,6 +32,8 @@ export const DEFAULTS: DaemonConfig = {
   bodyLimit: 1024 * 1024,
   hostId: hostname(),
   defaultPools: DEFAULT_POOLS,
+  vxlanPort: 4789,
+  driverScope: 'local',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -51,6 +59,13 @@ Options (each also read from the environment variable shown):
                            where pools come from when --subnet is not given;
                            repeatable (default base=10.224.0.0/12,size=24 and
                            base=fd74:736e:6574::/48,size=64)
+  --vxlan-local-ip IP      underlay address of this host for overlay networks
+                           (TSNET_VXLAN_LOCAL_IP), default the source address of
+                           the route to etcd
+  --vxlan-port N           UDP port of VXLAN (TSNET_VXLAN_PORT), default 4789
+  --driver-scope S         local (default, every Docker) or global (Docker swarm
+                           or a legacy cluster store: the same network id on all
+                           hosts) (TSNET_DRIVER_SCOPE)
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -68,6 +83,9 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'handler-timeout-ms': { type: 'string' },
         'host-id': { type: 'string' },
         'default-address-pool': { type: 'string', multiple: true },
+        'vxlan-local-ip': { type: 'string' },
+        'vxlan-port': { type: 'string' },
+        'driver-scope': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -98,9 +116,17 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw invalid('TSNET_CLI_ARGS', `--host-id "${hostId.slice(0, 64)}" is not a host name`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
   }
   const poolFlags = values['default-address-pool'] ?? [];
+  const vxlanLocalIp = values['vxlan-local-ip'] ?? env.TSNET_VXLAN_LOCAL_IP;
+  if (vxlanLocalIp !== undefined && isIP(vxlanLocalIp) === 0) throw invalid('TSNET_CLI_ARGS', `--vxlan-local-ip "${vxlanLocalIp.slice(0, 64)}" is not an IP address`);
+  const vxlanPortText = values['vxlan-port'] ?? env.TSNET_VXLAN_PORT ?? String(DEFAULTS.vxlanPort);
+  const vxlanPort = Number(vxlanPortText);
+  if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw invalid('TSNET_CLI_ARGS', `--vxlan-port "${vxlanPortText.slice(0, 16)}" is not a port number`, 'e.g. --vxlan-port 4789');
+  const driverScope = values['driver-scope'] ?? env.TSNET_DRIVER_SCOPE ?? DEFAULTS.driverScope;
+  if (driverScope !== 'local' && driverScope !== 'global') throw invalid('TSNET_CLI_ARGS', `--driver-scope "${driverScope.slice(0, 16)}" is not local or global`);
   return {
     socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
+    vxlanLocalIp, vxlanPort, driverScope,
   };
 }

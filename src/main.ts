@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { lookup } from 'node:dns/promises';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
+import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
 import type { Driver } from '../drivers/driver.js';
 import type { KvStore } from '../kvstore/kvstore.js';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
@@ -14,6 +16,7 @@ import { reconcile } from './cnm/reconcile.js';
 import { CnmRepository } from './cnm/repository.js';
 import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
+import { invalid } from './core/errors.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
 import { AddressSpace } from './ipam/address-space.js';
@@ -40,7 +43,6 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const log = pino({ level: config.logLevel, base: { service: 'tsnet', pid: process.pid } });
   const runner = new ExecRunner(log.child({ component: 'exec' }));
   const host = new Iproute2HostNet({ runner });
-  const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })]]);
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 
   let service: NetworkService | undefined;
@@ -50,6 +52,14 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE })) : undefined;
   const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
+  const drivers = new Map<NetworkType, Driver>([
+    ['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })],
+    ['overlay', createOverlayDriver({
+      host, log: log.child({ component: 'overlay' }), hostId: config.hostId, defaultPort: config.vxlanPort, globalScope: config.driverScope === 'global',
+      global: etcd && liveness ? { store: etcd, lease: liveness } : undefined,
+      underlay: () => findUnderlay(host, config),
+    })],
+  ]);
   let resolveReady!: () => void;
   let rejectReady!: (err: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
@@ -57,7 +67,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
 
   const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit }, (define) => {
     registerPluginRoutes(define);
-    registerNetworkRoutes(define, { service: () => required(service), scope: { scope: 'local', connectivityScope: 'local' } });
+    registerNetworkRoutes(define, { service: () => required(service), scope: { scope: config.driverScope, connectivityScope: 'global' } });
     registerIpamRoutes(define, () => required(ipam));
   });
 
@@ -93,6 +103,24 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     return stopping;
   };
   return { log, ready, stop };
+}
+
+/**
+ * Where VXLAN packets leave this host: the configured address, or the source of the route
+ * towards etcd (the network the hosts share). Its MTU sets the overlay MTU (minus 50).
+ */
+async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promise<Underlay> {
+  if (config.vxlanLocalIp) {
+    const owner = await host.ownerOf(config.vxlanLocalIp);
+    if (!owner) throw invalid('TSNET_UNDERLAY', `--vxlan-local-ip ${config.vxlanLocalIp} is not an address of this host`, 'pass an address the host has, or leave it out');
+    return { address: config.vxlanLocalIp, mtu: owner.mtu };
+  }
+  const endpoint = config.etcd?.endpoints[0];
+  if (!endpoint) throw invalid('TSNET_UNDERLAY', 'no underlay address: there is no etcd to route towards', 'pass --vxlan-local-ip');
+  const { address } = await lookup(new URL(endpoint).hostname.replace(/^\[|\]$/g, ''));
+  const route = await host.routeTo(address);
+  if (route.dev === 'lo') throw invalid('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
+  return { address: route.source, mtu: route.mtu };
 }
 
 function required<T>(value: T | undefined): T {

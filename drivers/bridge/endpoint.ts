@@ -1,29 +1,20 @@
-import { linkName } from '../../src/core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { addressOf, cidrContains, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import type { JoinInfo } from '../driver.js';
+import { vethNames, vethOps, vethTeardownOps, type VethNames } from '../veth.js';
 import type { BridgeConfig } from './options.js';
 
-export interface BridgeEndpointState {
-  readonly hostIf: string;
-  readonly peerIf: string;
-}
+export type BridgeEndpointState = VethNames;
 
-export function bridgeEndpointState(endpointId: string): BridgeEndpointState {
-  return { hostIf: linkName('v', endpointId), peerIf: linkName('p', endpointId) };
-}
+export const bridgeEndpointState = vethNames;
 
 /** The veth pair: host end on the bridge, container end carrying the endpoint's MAC. */
 export function bridgeEndpointOps(config: BridgeConfig, endpoint: EndpointRecord): HostOp[] {
-  const { hostIf, peerIf } = bridgeEndpointState(endpoint.id);
-  return [{ op: 'ensure-veth', host: hostIf, peer: peerIf, master: config.bridge, mtu: config.mtu, peerMac: endpoint.mac }];
+  return vethOps(config.bridge, config.mtu, endpoint);
 }
 
-export function bridgeEndpointTeardownOps(endpoint: EndpointRecord): HostOp[] {
-  // Deleting the host end deletes its peer too, wherever Docker has put it.
-  return [{ op: 'remove-link', name: bridgeEndpointState(endpoint.id).hostIf }];
-}
+export const bridgeEndpointTeardownOps = vethTeardownOps;
 
 /**
  * Join's answer: the container end goes into the sandbox as ethN, and the gateway is the bridge

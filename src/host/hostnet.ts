@@ -89,6 +89,8 @@ export interface HostNet {
   listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>>;
   /** Permanent neighbour entries on a device. */
   listNeigh(dev: string): Promise<Array<{ ip: string; mac: string }>>;
+  /** The device that holds `address`, and its MTU. */
+  ownerOf(address: string): Promise<{ dev: string; mtu: number } | undefined>;
   /** The underlay route towards `address`: source address and device MTU. */
   routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }>;
 }

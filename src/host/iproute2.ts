@@ -140,6 +140,13 @@ export class Iproute2HostNet implements HostNet {
     return (JSON.parse(stdout || '[]') as Array<{ dst: string; lladdr?: string }>).filter((e) => e.lladdr).map((e) => ({ ip: e.dst, mac: e.lladdr as string }));
   }
 
+  async ownerOf(address: string): Promise<{ dev: string; mtu: number } | undefined> {
+    const { stdout } = await this.ip(['-json', 'addr', 'show']);
+    const links = JSON.parse(stdout || '[]') as Array<{ ifname: string; mtu: number; addr_info?: Array<{ local: string }> }>;
+    const owner = links.find((l) => l.addr_info?.some((a) => a.local === address));
+    return owner ? { dev: owner.ifname, mtu: owner.mtu } : undefined;
+  }
+
   async routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }> {
     const { stdout } = await this.ip(['-json', 'route', 'get', address]);
     const [route] = JSON.parse(stdout || '[]') as Array<{ prefsrc?: string; dev?: string }>;

@@ -82,6 +82,10 @@ export class RecordingHostNet implements HostNet {
     return [...(this.neigh.get(dev) ?? new Map<string, string>()).entries()].map(([ip, mac]) => ({ ip, mac }));
   }
 
+  async ownerOf(address: string): Promise<{ dev: string; mtu: number } | undefined> {
+    return address === this.route.source ? { dev: this.route.dev, mtu: this.route.mtu } : undefined;
+  }
+
   async routeTo(): Promise<{ source: string; dev: string; mtu: number }> {
     return this.route;
   }

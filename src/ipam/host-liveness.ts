@@ -15,11 +15,22 @@ export class HostLiveness {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private backoffMs = 500;
+  private readonly renewed: Array<() => void> = [];
 
   constructor(private readonly store: KvStore, private readonly hostId: string, private readonly log: Logger) {}
 
   start(): void {
     void this.register();
+  }
+
+  /** The lease now held, if this host is registered. */
+  current(): string | undefined {
+    return this.lease?.id;
+  }
+
+  /** Called after every (re)registration: what was attached to a lost lease must be re-published. */
+  onRenewed(listener: () => void): void {
+    this.renewed.push(listener);
   }
 
   async stop(): Promise<void> {
@@ -35,12 +46,14 @@ export class HostLiveness {
       const lease = await this.store.grantLease(TTL_SECONDS);
       lease.onLost((reason) => {
         this.log.warn({ reason }, 'host lease lost; registering again');
+        if (this.lease === lease) this.lease = undefined;
         this.retry();
       });
       await this.store.put(hostKey(this.hostId), JSON.stringify({ pid: process.pid, since: new Date().toISOString() }), { lease: lease.id });
       this.lease = lease;
       this.backoffMs = 500;
       this.log.info({ hostId: this.hostId }, 'host registered in etcd');
+      for (const listener of this.renewed) listener();
     } catch (err) {
       this.log.warn({ err }, 'could not register this host in etcd; will retry');
       this.retry();

@@ -1,0 +1,155 @@
+import type { Logger } from 'pino';
+import type { KvEvent, KvStore, KvWatch } from '../../kvstore/kvstore.js';
+import { errorText } from '../../src/core/errors.js';
+import type { HostNet, HostOp } from '../../src/host/hostnet.js';
+import { overlayKeys, type PublishedEndpoint, type PublishedVtep } from './registry.js';
+
+const ZERO_MAC = '00:00:00:00:00:00';
+/** Even without events, the kernel is compared with etcd this often (self-healing). */
+const RESYNC_MS = 30_000;
+const MAX_BACKOFF_MS = 10_000;
+
+export interface PeerProgrammerDeps {
+  readonly host: HostNet;
+  readonly store: KvStore;
+  readonly hostId: string;
+  readonly log: Logger;
+}
+
+/**
+ * Keeps one overlay's VXLAN device in step with etcd: a static forwarding entry and a neighbour
+ * entry for every endpoint on another host, and a flood entry for every other host's VTEP.
+ * Events are recorded first and the kernel is then converged to the recorded state, one pass at
+ * a time (libnetwork's peerDB lesson), so bursts coalesce and order never matters. If etcd is
+ * unreachable the kernel is left as it is (traffic keeps flowing) and the watch is retried.
+ */
+export class PeerProgrammer {
+  private readonly endpoints = new Map<string, PublishedEndpoint>();
+  private readonly vteps = new Map<string, string>();
+  private watch?: KvWatch;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+  private timer?: NodeJS.Timeout;
+  private resync?: NodeJS.Timeout;
+  private backoffMs = 250;
+  /** Called after each pass that changed the kernel (benchmarks and tests observe it). */
+  onConverged?: (changes: number) => void;
+
+  constructor(private readonly deps: PeerProgrammerDeps, readonly name: string, private readonly vxlan: string) {}
+
+  start(): void {
+    void this.connect();
+    this.resync = setInterval(() => void this.converge(), RESYNC_MS);
+    this.resync.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.resync);
+    await this.watch?.cancel();
+    await this.running;
+  }
+
+  /** A full pass now (after a restart, or when the device was just created). */
+  converge(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.pass().catch((err: unknown) => this.deps.log.warn({ err, overlay: this.name }, 'peer programming pass failed; will retry'));
+      } while (this.again && !this.stopped);
+    })().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    const prefix = overlayKeys.network(this.name);
+    try {
+      const revision = await this.deps.store.revision();
+      const entries = await this.deps.store.list(prefix);
+      this.endpoints.clear();
+      this.vteps.clear();
+      for (const e of entries) this.record({ type: 'put', entry: e });
+      await this.watch?.cancel();
+      this.watch = await this.deps.store.watch(prefix, {
+        onEvents: (events) => {
+          events.forEach((e) => this.record(e));
+          void this.converge();
+        },
+        onResync: (reason) => {
+          this.deps.log.warn({ overlay: this.name, reason }, 'overlay watch lost; reloading from etcd');
+          this.retry();
+        },
+      }, { fromRevision: revision });
+      this.backoffMs = 250;
+      await this.converge();
+    } catch (err) {
+      this.deps.log.warn({ overlay: this.name, err: errorText(err) }, 'cannot read overlay peers from etcd; keeping the kernel as it is and retrying');
+      this.retry();
+    }
+  }
+
+  private retry(): void {
+    this.schedule(this.backoffMs, () => void this.connect());
+    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
+  }
+
+  private schedule(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(fn, ms);
+    this.timer.unref();
+  }
+
+  private record(event: KvEvent): void {
+    const key = event.type === 'put' ? event.entry.key : event.key;
+    const rest = key.slice(overlayKeys.network(this.name).length);
+    const [kind, id] = rest.split('/', 2) as [string, string];
+    if (kind === 'ep') {
+      if (event.type === 'put') this.endpoints.set(id, JSON.parse(event.entry.value) as PublishedEndpoint);
+      else this.endpoints.delete(id);
+    } else if (kind === 'vtep') {
+      if (event.type === 'put') this.vteps.set(id, (JSON.parse(event.entry.value) as PublishedVtep).address);
+      else this.vteps.delete(id);
+    }
+  }
+
+  /** Desired entries from the recorded state, diffed against what the kernel has. */
+  private async pass(): Promise<void> {
+    const { host } = this.deps;
+    if (!(await host.getLink(this.vxlan))) return;
+    const fdb = new Set<string>();
+    const neigh = new Map<string, string>();
+    for (const [vtepHost, address] of this.vteps) if (vtepHost !== this.deps.hostId) fdb.add(`${ZERO_MAC} ${address}`);
+    for (const ep of this.endpoints.values()) {
+      const vtep = this.vteps.get(ep.host);
+      if (ep.host === this.deps.hostId || !vtep) continue;
+      fdb.add(`${ep.mac} ${vtep}`);
+      for (const ip of ep.ips) neigh.set(ip, ep.mac);
+    }
+    const ops: HostOp[] = [];
+    const dev = this.vxlan;
+    const currentFdb = new Set((await host.listFdb(dev)).map((e) => `${e.mac} ${e.dst}`));
+    const currentNeigh = new Map((await host.listNeigh(dev)).map((e) => [e.ip, e.mac]));
+    for (const entry of currentFdb) if (!fdb.has(entry)) ops.push(fdbOp('remove', dev, entry));
+    for (const [ip, mac] of currentNeigh) if (neigh.get(ip) !== mac) ops.push({ op: 'remove-neigh', dev, ip });
+    for (const entry of fdb) if (!currentFdb.has(entry)) ops.push(fdbOp('ensure', dev, entry));
+    for (const [ip, mac] of neigh) if (currentNeigh.get(ip) !== mac) ops.push({ op: 'ensure-neigh', dev, ip, mac });
+    for (const op of ops) {
+      await host.apply(op).catch((err: unknown) => this.deps.log.warn({ err: errorText(err), op }, 'could not program a peer entry'));
+    }
+    if (ops.length > 0) this.onConverged?.(ops.length);
+  }
+}
+
+function fdbOp(kind: 'ensure' | 'remove', dev: string, entry: string): HostOp {
+  const [mac = '', dst = ''] = entry.split(' ');
+  if (mac === ZERO_MAC) return kind === 'ensure' ? { op: 'ensure-flood', dev, dst } : { op: 'remove-flood', dev, dst };
+  return kind === 'ensure' ? { op: 'ensure-fdb', dev, mac, dst } : { op: 'remove-fdb', dev, mac, dst };
+}

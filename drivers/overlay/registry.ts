@@ -1,0 +1,168 @@
+import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
+import { TsnetError, conflict } from '../../src/core/errors.js';
+import { MAX_VNI, type OverlaySpec } from './options.js';
+
+const MAX_RETRIES = 32;
+/** Automatic VNIs start here, leaving 1..4095 to users who pick their own (as Docker's overlay). */
+const FIRST_AUTO_VNI = 4096;
+
+/** An overlay as recorded in etcd by the first host that created it. */
+export interface OverlayDefinition {
+  readonly name: string;
+  readonly vni: number;
+  readonly port: number;
+  /** Only if the user set one; otherwise each host derives it from its underlay. */
+  readonly mtu?: number;
+  readonly subnets: readonly string[];
+  readonly internal: boolean;
+  /** Hosts that have this overlay, with their local Docker network id. */
+  readonly hosts: Readonly<Record<string, string>>;
+  readonly createdBy: string;
+  readonly createdAt: string;
+}
+
+export interface PublishedEndpoint {
+  readonly id: string;
+  readonly host: string;
+  readonly mac: string;
+  readonly ips: readonly string[];
+}
+
+export interface PublishedVtep {
+  readonly host: string;
+  readonly address: string;
+}
+
+export const overlayKeys = {
+  definition: (name: string) => `overlay/v1/def/${name}`,
+  vni: (vni: number) => `overlay/v1/vni/${vni}`,
+  vnis: 'overlay/v1/vni/',
+  /** Everything a host must watch for one overlay lives under this prefix. */
+  network: (name: string) => `overlay/v1/net/${name}/`,
+  endpoint: (name: string, id: string) => `overlay/v1/net/${name}/ep/${id}`,
+  vtep: (name: string, host: string) => `overlay/v1/net/${name}/vtep/${host}`,
+  address: (name: string, ip: string) => `overlay/v1/net/${name}/addr/${ip}`,
+};
+
+/**
+ * The overlay state shared by hosts in etcd: definitions, VNIs, VTEPs and endpoints. Every
+ * change is a compare-and-swap, so two hosts creating the same overlay agree on one VNI, two
+ * overlays never share a VNI, and an address is claimed by one endpoint only.
+ */
+export class OverlayRegistry {
+  constructor(private readonly store: KvStore, readonly hostId: string) {}
+
+  /** Records the overlay (first host) or joins it, refusing options that disagree. */
+  async join(spec: OverlaySpec & { subnets: readonly string[]; internal: boolean; defaultPort: number }, networkId: string): Promise<OverlayDefinition> {
+    const key = overlayKeys.definition(spec.name);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const entry = await this.store.get(key);
+      if (entry) {
+        const def = JSON.parse(entry.value) as OverlayDefinition;
+        checkSameOverlay(def, spec);
+        const next: OverlayDefinition = { ...def, hosts: { ...def.hosts, [this.hostId]: networkId } };
+        if ((await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key, value: JSON.stringify(next) }])).succeeded) return next;
+        continue;
+      }
+      const vni = spec.vni ?? (await this.freeVni());
+      const def: OverlayDefinition = {
+        name: spec.name, vni, port: spec.port ?? spec.defaultPort, mtu: spec.mtu, subnets: [...spec.subnets].sort(), internal: spec.internal,
+        hosts: { [this.hostId]: networkId }, createdBy: this.hostId, createdAt: new Date().toISOString(),
+      };
+      const created = await this.store.txn([{ key, kind: 'absent' }, { key: overlayKeys.vni(vni), kind: 'absent' }], [
+        { type: 'put', key, value: JSON.stringify(def) },
+        { type: 'put', key: overlayKeys.vni(vni), value: spec.name },
+      ]);
+      if (created.succeeded) return def;
+      const holder = await this.store.get(overlayKeys.vni(vni));
+      if (spec.vni !== undefined && holder && holder.value !== spec.name) {
+        throw conflict('TSNET_OVERLAY_VNI_TAKEN', `VNI ${vni} is already used by overlay ${holder.value}`, 'choose another -o tsnet.vni=N, or leave it out to get a free one');
+      }
+    }
+    throw contended('join the overlay');
+  }
+
+  /** Removes this host; the last host out deletes the overlay and frees its VNI. */
+  async leave(name: string): Promise<void> {
+    const key = overlayKeys.definition(name);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const entry = await this.store.get(key);
+      if (!entry) return;
+      const def = JSON.parse(entry.value) as OverlayDefinition;
+      const hosts = { ...def.hosts };
+      delete hosts[this.hostId];
+      const writes = Object.keys(hosts).length > 0
+        ? [{ type: 'put' as const, key, value: JSON.stringify({ ...def, hosts }) }]
+        : [{ type: 'delete' as const, key }, { type: 'delete' as const, key: overlayKeys.vni(def.vni) }, { type: 'delete-prefix' as const, prefix: overlayKeys.network(name) }];
+      if ((await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], writes)).succeeded) return;
+    }
+    throw contended('leave the overlay');
+  }
+
+  async publishVtep(name: string, address: string, lease: LeaseId): Promise<void> {
+    const vtep: PublishedVtep = { host: this.hostId, address };
+    await this.store.put(overlayKeys.vtep(name, this.hostId), JSON.stringify(vtep), { lease });
+  }
+
+  async unpublishVtep(name: string): Promise<void> {
+    await this.store.delete(overlayKeys.vtep(name, this.hostId));
+  }
+
+  /**
+   * Publishes an endpoint and claims its addresses on the overlay in one transaction. An address
+   * another endpoint holds is refused: that only happens when the overlay is paired with an
+   * IPAM whose pool is not shared, and the error says so.
+   */
+  async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId): Promise<void> {
+    const published: PublishedEndpoint = { ...endpoint, host: this.hostId };
+    const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const holders = await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
+      const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
+      if (taken) {
+        const other = JSON.parse(taken.value) as { endpoint: string; host: string };
+        throw conflict('TSNET_OVERLAY_ADDR_TAKEN', `address ${taken.key.split('/').pop()} is already used on overlay ${name} by endpoint ${other.endpoint.slice(0, 12)} on host ${other.host}`,
+          'create the network with --ipam-driver tsnet --ipam-opt tsnet.scope=global on every host, so addresses come from one shared pool');
+      }
+      const compares = endpoint.ips.map((ip, i) => {
+        const h = holders[i];
+        return h ? { key: h.key, kind: 'mod-revision' as const, revision: h.modRevision } : { key: overlayKeys.address(name, ip), kind: 'absent' as const };
+      });
+      const writes = [
+        ...endpoint.ips.map((ip) => ({ type: 'put' as const, key: overlayKeys.address(name, ip), value: claim, lease })),
+        { type: 'put' as const, key: overlayKeys.endpoint(name, endpoint.id), value: JSON.stringify(published), lease },
+      ];
+      if ((await this.store.txn(compares, writes)).succeeded) return;
+    }
+    throw contended('publish the endpoint');
+  }
+
+  async unpublishEndpoint(name: string, endpoint: { id: string; ips: readonly string[] }): Promise<void> {
+    const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
+    await this.store.txn([], [{ type: 'delete', key: overlayKeys.endpoint(name, endpoint.id) }]);
+    for (const ip of endpoint.ips) {
+      // Only our own claim is removed: the address may already belong to someone else.
+      await this.store.txn([{ key: overlayKeys.address(name, ip), kind: 'value', value: claim }], [{ type: 'delete', key: overlayKeys.address(name, ip) }]);
+    }
+  }
+
+  private async freeVni(): Promise<number> {
+    const used = new Set((await this.store.list(overlayKeys.vnis)).map((e) => Number(e.key.slice(overlayKeys.vnis.length))));
+    for (let vni = FIRST_AUTO_VNI; vni <= MAX_VNI; vni++) if (!used.has(vni)) return vni;
+    throw conflict('TSNET_OVERLAY_NO_VNI', 'every VNI is in use', 'remove unused overlay networks');
+  }
+}
+
+function checkSameOverlay(def: OverlayDefinition, spec: OverlaySpec & { subnets: readonly string[]; internal: boolean; defaultPort: number }): void {
+  const asked = { subnets: [...spec.subnets].sort().join(','), vni: spec.vni ?? def.vni, port: spec.port ?? def.port, mtu: spec.mtu ?? def.mtu, internal: spec.internal };
+  const recorded = { subnets: def.subnets.join(','), vni: def.vni, port: def.port, mtu: def.mtu, internal: def.internal };
+  const differs = (Object.keys(asked) as Array<keyof typeof asked>).filter((k) => asked[k] !== recorded[k]);
+  if (differs.length === 0) return;
+  const show = (o: Record<string, unknown>) => differs.map((k) => `${k}=${o[k] === undefined ? '(unset)' : String(o[k])}`).join(' ');
+  throw conflict('TSNET_OVERLAY_MISMATCH', `overlay ${def.name} exists (created by host ${def.createdBy}) with ${show(recorded)}, but this host asked for ${show(asked)}`,
+    'create it with the same --subnet and -o options on every host, or pick another -o tsnet.overlay.name');
+}
+
+function contended(what: string): TsnetError {
+  return new TsnetError('TSNET_OVERLAY_CONTENDED', 'unavailable', `could not ${what}: too many concurrent changes in etcd`, 'retry the command', { retryable: true });
+}
