@@ -1,0 +1,127 @@
+import { describe, expect, test } from 'vitest';
+import { createOverlayDriver, effectiveMtu } from '../../../drivers/overlay/index.js';
+import { OverlayRegistry } from '../../../drivers/overlay/registry.js';
+import { linkName } from '../../../src/core/ids.js';
+import type { EndpointRecord, NetworkRecord } from '../../../src/core/model.js';
+import { RecordingHostNet } from '../../../src/host/recording.js';
+import { endpoint, network, silentLog } from '../bridge/fixtures.js';
+import { MemoryKvStore } from '../cnm/memory-kv.js';
+
+const SUBNET = [{ addressSpace: 'tsnet-global', pool: '10.88.0.0/24', gateway: '10.88.0.1/24', auxAddresses: {} }];
+
+async function overlayHost(store: MemoryKvStore, hostId: string, underlay: string, networkId: string, options: Record<string, string> = { 'tsnet.overlay.name': 'blue' }) {
+  const host = new RecordingHostNet();
+  host.route = { source: underlay, dev: 'eth0', mtu: 1500 };
+  const lease = await store.grantLease(10);
+  const driver = createOverlayDriver({
+    host, log: silentLog, hostId, defaultPort: 4789, globalScope: false,
+    global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
+    underlay: async () => ({ address: underlay, mtu: 1500 }),
+  });
+  const draft: NetworkRecord = network({ id: networkId, type: 'overlay', ipv4: SUBNET, options });
+  const planned = { ...draft, driverState: driver.planNetwork(draft, []) };
+  const net = { ...planned, driverState: { ...planned.driverState, ...(await driver.createNetwork(planned)) } };
+  const addEndpoint = async (id: string, address: string, mac: string): Promise<EndpointRecord> => {
+    const ep = endpoint({ networkId, id, address, mac });
+    const full = { ...ep, ...driver.planEndpoint(net, ep) };
+    await driver.createEndpoint(net, full);
+    return full;
+  };
+  return { host, driver, net, lease, addEndpoint };
+}
+
+const settle = async (ms = 20) => { await new Promise((r) => setTimeout(r, ms)); };
+
+describe('overlay registry in etcd', () => {
+  test('the first host records the overlay with a VNI; the second joins; mismatches show both', async () => {
+    const store = new MemoryKvStore();
+    const a = new OverlayRegistry(store, 'host-a');
+    const b = new OverlayRegistry(store, 'host-b');
+    const spec = { name: 'blue', subnets: ['10.88.0.0/24'], internal: false, defaultPort: 4789 };
+    const def = await a.join(spec, 'net-a');
+    expect(def).toMatchObject({ vni: 4096, port: 4789, hosts: { 'host-a': 'net-a' } });
+    expect((await b.join(spec, 'net-b')).hosts).toEqual({ 'host-a': 'net-a', 'host-b': 'net-b' });
+    await expect(b.join({ ...spec, subnets: ['10.89.0.0/24'], vni: 99 }, 'net-b')).rejects.toThrow(
+      /overlay blue exists \(created by host host-a\) with subnets=10.88.0.0\/24 vni=4096, but this host asked for subnets=10.89.0.0\/24 vni=99/);
+    expect((await a.join({ ...spec, name: 'green' }, 'net-g')).vni).toBe(4097);
+    await expect(a.join({ ...spec, name: 'red', vni: 4097 }, 'net-r')).rejects.toThrow(/VNI 4097 is already used by overlay green/);
+    expect((await a.join({ ...spec, name: 'red', vni: 7 }, 'net-r')).vni).toBe(7);
+    await a.leave('blue');
+    expect(await store.get('overlay/v1/vni/4096')).toBeDefined();
+    await b.leave('blue');
+    expect(await store.get('overlay/v1/vni/4096')).toBeUndefined();
+    expect(await store.get('overlay/v1/def/blue')).toBeUndefined();
+  });
+
+  test('an address another host already uses on the overlay is refused with the IPAM hint', async () => {
+    const store = new MemoryKvStore();
+    const lease = await store.grantLease(10);
+    const a = new OverlayRegistry(store, 'host-a');
+    const b = new OverlayRegistry(store, 'host-b');
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2'] }, lease.id);
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2'] }, lease.id); // idempotent
+    await expect(b.publishEndpoint('blue', { id: 'ep-b', mac: '02:00:00:00:00:0b', ips: ['10.88.0.2'] }, lease.id)).rejects.toMatchObject({
+      message: expect.stringMatching(/address 10.88.0.2 is already used on overlay blue by endpoint ep-a on host host-a/),
+      hint: expect.stringMatching(/--ipam-driver tsnet --ipam-opt tsnet.scope=global/),
+    });
+    await a.unpublishEndpoint('blue', { id: 'ep-a', ips: ['10.88.0.2'] });
+    await b.publishEndpoint('blue', { id: 'ep-b', mac: '02:00:00:00:00:0b', ips: ['10.88.0.2'] }, lease.id);
+  });
+});
+
+describe('overlay driver on two hosts', () => {
+  test('devices appear with the first endpoint; each host programs the other; they go with the last', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+    expect(await a.host.listLinks()).toEqual([]); // nothing until an endpoint needs it
+    const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    expect(a.host.dump()).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450 master=${linkName('b', 'net-a')}`);
+    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
+    await settle();
+    const vxA = linkName('x', 'net-a');
+    const vxB = linkName('x', 'net-b');
+    expect(await a.host.listFdb(vxA)).toEqual(expect.arrayContaining([{ mac: '00:00:00:00:00:00', dst: '198.19.0.2' }, { mac: '02:74:0a:58:00:03', dst: '198.19.0.2' }]));
+    expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
+    expect(await b.host.listNeigh(vxB)).toEqual([{ ip: '10.88.0.2', mac: '02:74:0a:58:00:02' }]);
+    expect((await a.driver.join(a.net, epA, '/x')).gateway).toBeUndefined();
+    // Host A's endpoint goes: host B forgets it and the flood entry to A.
+    await a.driver.deleteEndpoint(a.net, epA);
+    await settle();
+    expect(await b.host.listFdb(vxB)).toEqual([]);
+    expect(await b.host.listNeigh(vxB)).toEqual([]);
+    expect(await a.host.listLinks()).toEqual([]);
+  });
+
+  test('a host that disappears (its lease expires) is removed from the others', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
+    await settle();
+    expect(await a.host.listNeigh(linkName('x', 'net-a'))).toHaveLength(1);
+    await store.expire(b.lease.id);
+    await settle();
+    expect(await a.host.listFdb(linkName('x', 'net-a'))).toEqual([]);
+    expect(await a.host.listNeigh(linkName('x', 'net-a'))).toEqual([]);
+  });
+
+  test('options: a name is required, VNI and MTU are checked, etcd is required', async () => {
+    const store = new MemoryKvStore();
+    const host = new RecordingHostNet();
+    const lease = { current: () => 'x', onRenewed: () => undefined };
+    const driver = createOverlayDriver({ host, log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, global: { store, lease }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    const plan = (options: Record<string, string>) => driver.planNetwork(network({ type: 'overlay', options }), []);
+    expect(() => plan({})).toThrow(/an overlay network needs a name that is the same on every host/);
+    expect(() => plan({ 'tsnet.overlay.name': 'x', 'tsnet.vni': '16777216' })).toThrow(/"tsnet.vni": "16777216" is not an integer between 1 and 16777215/);
+    expect(() => plan({ 'tsnet.overlay.name': 'bad name' })).toThrow(/overlay name "bad name" is not valid/);
+    expect(effectiveMtu(undefined, 1500)).toBe(1450);
+    expect(effectiveMtu(1400, 1500)).toBe(1400);
+    expect(() => effectiveMtu(1460, 1500)).toThrow(/MTU 1460 does not fit: the underlay MTU is 1500 and VXLAN needs 50 bytes of it/);
+    const noEtcd = createOverlayDriver({ host, log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    expect(() => noEtcd.planNetwork(network({ type: 'overlay', options: { 'tsnet.overlay.name': 'x' } }), [])).toThrow(/overlay networks need etcd/);
+    const swarm = createOverlayDriver({ host, log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: true, global: { store, lease }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    expect(swarm.planNetwork(network({ id: 'same-everywhere', type: 'overlay' }), [])).toMatchObject({ name: 'same-everywhere' });
+  });
+});
