@@ -4,7 +4,7 @@ import { TsnetError, conflict } from '../core/errors.js';
 import { bigIntToIp, ipToBigInt } from '../core/net.js';
 import { addressInPool, formatAddress, poolGeometry, poolsOverlap, type PoolGeometry } from './pool-geometry.js';
 import { loadPoolState, type PoolState } from './pool-state.js';
-import { poolKey, spaceKeys, type AddressRecord, type PoolRecord } from './records.js';
+import { poolKey, spaceKeys, type AddressRecord, type GatewayRecord, type PoolRecord } from './records.js';
 
 const MAX_RETRIES = 64;
 
@@ -80,6 +80,7 @@ export class AddressSpace {
             { type: 'delete' as const, key },
             { type: 'delete-prefix' as const, prefix: this.keys.addrs(poolKey(pool)) },
             { type: 'delete-prefix' as const, prefix: this.keys.cursors(poolKey(pool)) },
+            { type: 'delete' as const, key: this.keys.gateway(poolKey(pool)) },
             { type: 'put' as const, key: this.keys.poolsVersion, value: String(Date.now()) },
           ];
       if ((await this.store.txn(compare, writes)).succeeded) {
@@ -93,6 +94,7 @@ export class AddressSpace {
   /** Allocates `address` exactly, or the gateway (first free from the start), or the next serial address. */
   async requestAddress(pool: string, address: string | undefined, gateway: boolean): Promise<string> {
     const key = poolKey(pool);
+    if (gateway && this.shared) return this.sharedGateway(key, address);
     const state = await this.state(key);
     const { geometry, map } = state;
     if (address) {
@@ -126,6 +128,7 @@ export class AddressSpace {
 
   async releaseAddress(pool: string, address: string): Promise<void> {
     const key = poolKey(pool);
+    if (this.shared && (await this.releaseSharedGateway(key, address))) return;
     const value = ipToBigInt(address);
     const addrKey = this.keys.addr(key, address);
     await this.store.txn([{ key: addrKey, kind: 'present' }], [{ type: 'delete', key: addrKey }]);
@@ -135,6 +138,62 @@ export class AddressSpace {
 
   async close(): Promise<void> {
     for (const key of [...this.states.keys()]) await this.dropState(key.replace('_', '/'));
+  }
+
+  /**
+   * In a shared space every host that creates the network asks for its gateway (Docker does so
+   * per host). The first request allocates it; later ones from any host get the same address,
+   * so `--gateway 10.0.0.1` can be given on every host. The address goes with the last host.
+   */
+  private async sharedGateway(key: string, address: string | undefined): Promise<string> {
+    const gwKey = this.keys.gateway(key);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const state = await this.state(key);
+      const entry = await this.store.get(gwKey);
+      if (entry) {
+        const record = JSON.parse(entry.value) as GatewayRecord;
+        if (address && address !== record.ip) {
+          throw conflict('TSNET_IPAM_GATEWAY', `the gateway of pool ${state.geometry.pool} is already ${record.ip} (hosts ${record.hosts.join(', ')})`, `pass --gateway ${record.ip} on every host, or leave it out`);
+        }
+        const hosts = [...new Set([...record.hosts, this.hostId])];
+        if ((await this.store.txn([{ key: gwKey, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key: gwKey, value: JSON.stringify({ ...record, hosts }) }])).succeeded) {
+          return formatAddress(state.geometry, ipToBigInt(record.ip));
+        }
+        continue;
+      }
+      const value = address ? addressInPool(state.geometry, address) : this.firstFree(state);
+      if (value === undefined) throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${state.geometry.pool} has no free address for a gateway`, 'use a larger --subnet');
+      const ip = bigIntToIp(value, state.geometry.family);
+      const record: AddressRecord = { host: this.hostId, at: new Date().toISOString(), kind: 'gateway' };
+      const ok = await this.store.txn(
+        [{ key: gwKey, kind: 'absent' }, { key: this.keys.addr(key, ip), kind: 'absent' }, { key: this.keys.pool(key), kind: 'present' }],
+        [{ type: 'put', key: gwKey, value: JSON.stringify({ ip, hosts: [this.hostId] } satisfies GatewayRecord) }, { type: 'put', key: this.keys.addr(key, ip), value: JSON.stringify(record) }],
+      );
+      if (ok.succeeded) {
+        state.map.mark(value);
+        return formatAddress(state.geometry, value);
+      }
+      if (address && (await this.store.get(this.keys.addr(key, ip))) && !(await this.store.get(gwKey))) throw await this.inUse(key, state.geometry, value);
+    }
+    throw this.contended('allocate the gateway');
+  }
+
+  /** Drops this host from a shared gateway; true when `address` was that gateway. */
+  private async releaseSharedGateway(key: string, address: string): Promise<boolean> {
+    const gwKey = this.keys.gateway(key);
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const entry = await this.store.get(gwKey);
+      if (!entry) return false;
+      const record = JSON.parse(entry.value) as GatewayRecord;
+      if (record.ip !== address) return false;
+      const hosts = record.hosts.filter((h) => h !== this.hostId);
+      const compare = [{ key: gwKey, kind: 'mod-revision' as const, revision: entry.modRevision }];
+      const writes = hosts.length > 0
+        ? [{ type: 'put' as const, key: gwKey, value: JSON.stringify({ ...record, hosts }) }]
+        : [{ type: 'delete' as const, key: gwKey }, { type: 'delete' as const, key: this.keys.addr(key, address) }];
+      if ((await this.store.txn(compare, writes)).succeeded) return true;
+    }
+    throw this.contended('release the gateway');
   }
 
   /** One transaction: the address key must be absent and the pool present. */

@@ -32,7 +32,15 @@ export function spaceKeys(space: string) {
     addr: (key: string, ip: string) => `${base}/addr/${key}/${ip}`,
     cursors: (key: string) => `${base}/cursor/${key}/`,
     cursor: (key: string, host: string) => `${base}/cursor/${key}/${host}`,
+    /** The gateway of a shared pool: one address, used by every host that has the network. */
+    gateway: (key: string) => `${base}/gw/${key}`,
   };
+}
+
+/** The shared gateway of a pool in a space other hosts use too. */
+export interface GatewayRecord {
+  readonly ip: string;
+  readonly hosts: readonly string[];
 }
 
 /** Liveness key of a host in the global store, attached to the host's lease. */

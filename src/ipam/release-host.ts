@@ -1,7 +1,7 @@
 import type { KvStore } from '../../kvstore/kvstore.js';
 import { conflict } from '../core/errors.js';
 import { GLOBAL_SPACE } from './ipam-service.js';
-import { hostKey, spaceKeys, type AddressRecord, type PoolRecord } from './records.js';
+import { hostKey, spaceKeys, type AddressRecord, type GatewayRecord, type PoolRecord } from './records.js';
 
 export interface ReleaseReport {
   readonly addresses: number;
@@ -30,6 +30,16 @@ export async function releaseHost(store: KvStore, hostId: string): Promise<Relea
   }
   for (const entry of await store.list(`${base}cursor/`)) {
     if (entry.key.endsWith(`/${hostId}`)) await store.txn([{ key: entry.key, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'delete', key: entry.key }]);
+  }
+  for (const entry of await store.list(`${base}gw/`)) {
+    const record = JSON.parse(entry.value) as GatewayRecord;
+    if (!record.hosts.includes(hostId)) continue;
+    const hosts = record.hosts.filter((h) => h !== hostId);
+    const poolId = entry.key.slice(`${base}gw/`.length);
+    const writes = hosts.length > 0
+      ? [{ type: 'put' as const, key: entry.key, value: JSON.stringify({ ...record, hosts }) }]
+      : [{ type: 'delete' as const, key: entry.key }, { type: 'delete' as const, key: keys.addr(poolId, record.ip) }];
+    await store.txn([{ key: entry.key, kind: 'mod-revision', revision: entry.modRevision }], writes);
   }
   let poolReferences = 0;
   let poolsRemoved = 0;

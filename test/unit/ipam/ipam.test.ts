@@ -8,7 +8,7 @@ import { MemoryKvStore } from '../cnm/memory-kv.js';
 
 function setup(store = new MemoryKvStore(), hostId = 'host-a', withGlobal = false) {
   const local = new AddressSpace('tsnet-local', false, store, hostId, silentLog);
-  const global = withGlobal ? new AddressSpace('tsnet-global', false, store, hostId, silentLog) : undefined;
+  const global = withGlobal ? new AddressSpace('tsnet-global', true, store, hostId, silentLog) : undefined;
   return { store, ipam: new IpamService({ local, global, defaultPools: DEFAULT_POOLS }) };
 }
 /** What Docker would show: the message and the hint. */
@@ -166,5 +166,23 @@ describe('two hosts on one shared store', () => {
     const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).requestAddress(pa.poolId, undefined, {})));
     expect(new Set(results).size).toBe(400);
     expect((await store.list('ipam/v1/tsnet-global/addr/')).length).toBe(400);
+  });
+
+  test('the gateway of a shared pool is one address for every host', async () => {
+    const store = new MemoryKvStore();
+    const a = setup(store, 'host-a', true).ipam;
+    const b = setup(store, 'host-b', true).ipam;
+    const opts = { 'tsnet.scope': 'global' };
+    const { poolId } = await a.requestPool({ addressSpace: 'tsnet-local', pool: '10.51.0.0/24', options: opts, v6: false });
+    await b.requestPool({ addressSpace: 'tsnet-local', pool: '10.51.0.0/24', options: opts, v6: false });
+    expect(await a.requestAddress(poolId, undefined, GW)).toBe('10.51.0.1/24');
+    expect(await b.requestAddress(poolId, '10.51.0.1', GW)).toBe('10.51.0.1/24');
+    expect(await shown(b.requestAddress(poolId, '10.51.0.9', GW))).toMatch(/the gateway of pool 10.51.0.0\/24 is already 10.51.0.1 \(hosts host-a, host-b\); pass --gateway 10.51.0.1 on every host/);
+    await a.releaseAddress(poolId, '10.51.0.1');
+    expect(await store.get('ipam/v1/tsnet-global/addr/10.51.0.0_24/10.51.0.1')).toBeDefined();
+    expect(await b.requestAddress(poolId, undefined, {})).toBe('10.51.0.2/24');
+    await b.releaseAddress(poolId, '10.51.0.1');
+    expect(await store.get('ipam/v1/tsnet-global/addr/10.51.0.0_24/10.51.0.1')).toBeUndefined();
+    expect(await store.get('ipam/v1/tsnet-global/gw/10.51.0.0_24')).toBeUndefined();
   });
 });
