@@ -1,298 +1,275 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TsnetError, invalid } from '../../src/core/errors.js';
-import type { KvCompare, KvEntry, KvEvent, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
-import { acquireDirLock } from './lock.js';
-import { LocalLeases } from './leases.js';
-import { KvState } from './state.js';
+import { TsnetError, errorText } from '../../src/core/errors.js';
+import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
+import { CommitLog, openLogFile, type LogFile } from './commit-log.js';
+import type { AppliedChange, Change, StoreImage } from './image.js';
+import { createLeaseHandle } from './lease-handle.js';
+import { acquireDirLock, type DirLock } from './lock.js';
+import { WAL_FILE, recover, writeSnapshot, type Recovered } from './recovery.js';
+import { checkKey, checkPrefix, checkTtl, expandWrites, validateWrites } from './validate.js';
 import { WatchHub } from './watch-hub.js';
-import { decodeRecords, encodeRecord } from './wal.js';
 
-const WAL_FILE = 'wal.log';
-const SNAPSHOT_FILE = 'snapshot.json';
-/** The log is folded into a snapshot once it grows past this. */
+/** Default log size that triggers a snapshot. */
 const COMPACT_BYTES = 8 * 1024 * 1024;
 
-type StoredWrite = { p: { k: string; v: string; c: number; l?: LeaseId } } | { d: string };
-interface WalRecord { r: number; w: StoredWrite[] }
-interface Snapshot { revision: number; entries: Array<{ k: string; v: string; c: number; m: number; l?: LeaseId }> }
-
-interface PendingCommit {
-  readonly record: Buffer;
-  readonly revision: number;
-  readonly events: KvEvent[];
-  readonly undo: Array<[string, KvEntry | undefined]>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
 export interface FileKvStoreOptions {
+  /** State directory; created if missing. Holds LOCK, wal.log and snapshot.json. */
   readonly dir: string;
   readonly log?: Logger;
-  /** Log size that triggers a snapshot (default 8 MiB). */
+  /** Log size that triggers a snapshot (default 8 MiB; never less than the last snapshot's size). */
   readonly compactBytes?: number;
+  /** Opens the log file. Tests inject failing disks here; the daemon never sets it. */
+  readonly openLog?: (path: string) => Promise<LogFile>;
 }
 
 /**
- * The embedded local store: an in-memory image made durable by a write-ahead log (fsync'd
- * before a write is acknowledged) and periodic snapshots. Writes that arrive while a sync is
- * in flight are committed together by the next one (group commit). A `kill -9` at any point
- * leaves each transaction either wholly present or wholly absent on reopen.
- *
- * Leases are meaningful only while the owning process lives: on open, keys attached to leases
- * of a previous process are deleted, since their holder is gone.
+ * Opens the embedded local store; called once at daemon start-up (and by tests). Takes the
+ * directory's single-owner lock (TSNET_KV_LOCKED if another process or store holds it), loads
+ * the snapshot, replays the log and cuts off a torn tail left by a crash.
  */
 export async function openFileKvStore(options: FileKvStoreOptions): Promise<FileKvStore> {
-  await mkdir(options.dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
-    throw new TsnetError('TSNET_KV_IO', 'unavailable', `cannot create state directory ${options.dir}: ${(err as Error).message}`, 'check the path and permissions', { cause: err });
-  });
-  const unlock = await acquireDirLock(options.dir);
+  await ioStep(`create the state directory ${options.dir}`, () => mkdir(options.dir, { recursive: true, mode: 0o700 }));
+  const lock = await acquireDirLock(options.dir);
+  let file: LogFile | undefined;
   try {
-    const store = new FileKvStore(options, unlock);
-    await store.load();
-    return store;
+    const recovered = await recover(options.dir);
+    const walPath = join(options.dir, WAL_FILE);
+    file = await ioStep(`open ${walPath}`, () => (options.openLog ?? openLogFile)(walPath));
+    if (recovered.tornBytes > 0) {
+      options.log?.warn({ path: walPath, dropped: recovered.tornBytes }, 'cutting off the torn tail of the store log (a write interrupted by a crash)');
+      const opened = file;
+      await ioStep(`truncate ${walPath}`, async () => { await opened.truncate(recovered.logBytes); await opened.sync(); });
+    }
+    return new FileKvStore(options, lock, recovered, file);
   } catch (err) {
-    await unlock();
+    await file?.close().catch(() => undefined);
+    await lock.release();
     throw err;
   }
 }
 
+/**
+ * The embedded local KvStore: an in-memory image made durable by a CRC-checked write-ahead log
+ * (fsync'd before a write is acknowledged, with group commit) and snapshots. A `kill -9` at any
+ * point leaves every transaction wholly present or wholly absent on reopen.
+ *
+ * Transactions are applied to memory synchronously, so each sees every earlier one, then wait
+ * for the log. Reads (get, list, revision, and txns that write nothing) never return state that
+ * is not yet durable: when writes are in flight they wait for them, as etcd's linearizable
+ * reads do, so nothing a caller has seen can vanish in a crash.
+ *
+ * Leases: see `createLeaseHandle` for a held lease. Leases are logged; after a restart, every
+ * lease of the previous run (whose holder is necessarily gone) expires its TTL after the open,
+ * which is what etcd does with leases across a leader restart, and its keys are then deleted.
+ */
 export class FileKvStore implements KvStore {
   readonly description: string;
-  private readonly state = new KvState();
-  private readonly hub = new WatchHub();
-  private readonly leases: LocalLeases;
-  private rev = 1;
-  private wal?: FileHandle;
-  private walSize = 0;
-  private queue: PendingCommit[] = [];
-  private flushing?: Promise<void>;
+  private readonly image: StoreImage;
+  private readonly hub: WatchHub;
+  private readonly commits: CommitLog;
+  private readonly compactBytes: number;
+  private nextCompaction: number;
+  /** Bumped whenever changes are rolled back, so a waiting read knows to look again. */
+  private epoch = 0;
   private closed = false;
+  private closing?: Promise<void>;
 
-  constructor(private readonly options: FileKvStoreOptions, private readonly unlock: () => Promise<void>) {
+  /** Use openFileKvStore; this assumes the lock is held and `recovered` is what is on disk. */
+  constructor(private readonly options: FileKvStoreOptions, private readonly lock: DirLock, recovered: Recovered, file: LogFile) {
     this.description = `file store ${options.dir}`;
-    this.leases = new LocalLeases((id) => this.expireLease(id));
-  }
-
-  /** Snapshot, then log replay up to the last intact record; the torn tail is cut off. */
-  async load(): Promise<void> {
-    const snapshotText = await readFile(join(this.options.dir, SNAPSHOT_FILE), 'utf8').catch(() => undefined);
-    if (snapshotText !== undefined) {
-      const snapshot = JSON.parse(snapshotText) as Snapshot;
-      this.rev = snapshot.revision;
-      for (const e of snapshot.entries) this.state.set({ key: e.k, value: e.v, createRevision: e.c, modRevision: e.m, lease: e.l });
+    this.image = recovered.image;
+    this.hub = new WatchHub(recovered.historyFrom, (err) => options.log?.warn({ err }, 'a store watch consumer threw; ignored'));
+    this.hub.seed(recovered.history);
+    this.compactBytes = options.compactBytes ?? COMPACT_BYTES;
+    this.nextCompaction = Math.max(this.compactBytes, recovered.snapshotBytes);
+    this.commits = new CommitLog(file, join(options.dir, WAL_FILE), { bytes: recovered.logBytes, revision: this.image.revision }, {
+      durable: (change) => {
+        if (change.events.length > 0) this.hub.publish(change.events, change.revision);
+      },
+      failed: (changes) => this.rollback(changes),
+      idle: () => this.maybeCompact(),
+    });
+    for (const id of this.image.leases.ids()) {
+      const ttl = this.image.leases.get(id)?.ttlSeconds ?? 0;
+      this.image.leases.schedule(id, ttl * 1000, () => void this.expireLease(id, `lease ${id} of an earlier run expired ${ttl} s after the store reopened`));
     }
-    const walPath = join(this.options.dir, WAL_FILE);
-    const data = await readFile(walPath).catch(() => Buffer.alloc(0));
-    const { records, validLength } = decodeRecords<WalRecord>(data);
-    for (const record of records.filter((r) => r.r > this.rev)) this.replay(record);
-    this.wal = await this.ioStep(`open ${walPath}`, () => open(walPath, 'a+', 0o600));
-    if (validLength < data.length) {
-      this.options.log?.warn({ dropped: data.length - validLength }, 'discarding the torn tail of the store log (an interrupted write)');
-      await this.ioStep('truncate the log', () => (this.wal as FileHandle).truncate(validLength));
-    }
-    this.walSize = validLength;
-    const orphaned = this.state.all().filter((e) => e.lease !== undefined).map((e) => e.key);
-    if (orphaned.length > 0) await this.txn([], orphaned.map((key) => ({ type: 'delete', key })));
   }
 
   async get(key: string): Promise<KvEntry | undefined> {
-    this.checkOpen();
-    return this.state.get(checkKey(key));
+    checkKey(key);
+    return this.readDurable(() => this.image.state.get(key));
   }
 
   async list(prefix: string): Promise<KvEntry[]> {
-    this.checkOpen();
-    return this.state.list(prefix);
+    checkPrefix(prefix);
+    return this.readDurable(() => this.image.state.list(prefix));
   }
 
   async revision(): Promise<number> {
-    return this.rev;
+    return this.readDurable(() => this.image.revision);
   }
 
   async put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number> {
-    return (await this.txn([], [{ type: 'put', key, value, lease: options?.lease }])).revision;
+    return (await this.txn([], [{ type: 'put', key, value, ...(options?.lease !== undefined ? { lease: options.lease } : {}) }])).revision;
   }
 
   async delete(key: string): Promise<boolean> {
-    const existed = this.state.get(checkKey(key)) !== undefined;
-    await this.txn([], [{ type: 'delete', key }]);
-    return existed;
+    checkKey(key);
+    return (await this.execute([], [{ type: 'delete', key }], [])).changed;
   }
 
-  /** Compares and applies synchronously (so transactions are serialisable), then waits for durability. */
-  txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[] = []): Promise<KvTxnResult> {
-    try {
-      this.checkOpen();
-      for (const c of compares) checkKey(c.key);
-      const succeeded = compares.every((c) => this.holds(c));
-      const writes = this.expand(succeeded ? onSuccess : onFailure);
-      if (writes.length === 0) return Promise.resolve({ succeeded, revision: this.rev });
-      return this.commit(writes).then((revision) => ({ succeeded, revision }));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[] = []): Promise<KvTxnResult> {
+    const { succeeded, revision } = await this.execute(compares, onSuccess, onFailure);
+    return { succeeded, revision };
   }
 
   async watch(prefix: string, handlers: KvWatchHandlers, options?: { fromRevision?: number }): Promise<KvWatch> {
     this.checkOpen();
-    return this.hub.add(prefix, handlers, options?.fromRevision, this.rev);
+    checkPrefix(prefix);
+    const from = options?.fromRevision;
+    if (from !== undefined && (!Number.isInteger(from) || from < 0)) throw new TsnetError('TSNET_KV_REVISION', 'invalid', `watch revision ${from} is not a whole number >= 0`);
+    return this.hub.add(prefix, handlers, from);
   }
 
   async grantLease(ttlSeconds: number): Promise<KvLease> {
-    this.checkOpen();
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) throw invalid('TSNET_KV_LEASE', `lease TTL ${ttlSeconds} is not a positive whole number of seconds`);
-    return this.leases.grant(randomBytes(8).toString('hex'), ttlSeconds);
+    checkTtl(ttlSeconds);
+    const id = randomBytes(8).toString('hex');
+    await this.submit(this.apply({ writes: [], grants: [[id, ttlSeconds]] }));
+    return createLeaseHandle(id, ttlSeconds, {
+      table: this.image.leases,
+      revoke: () => this.endLease(id),
+      expire: (reason) => this.expireLease(id, reason),
+    });
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.flushing;
-    this.leases.stopAll();
-    this.hub.cancelAll();
-    await this.wal?.close();
-    await this.unlock();
+  /** Waits for writes in flight, then releases the log and the directory lock. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.image.leases.stopTimers();
+      await this.commits.drain();
+      this.hub.cancelAll();
+      await this.commits.close().catch((err: unknown) => this.options.log?.warn({ err }, 'closing the store log failed'));
+      await this.lock.release();
+    })();
+    return this.closing;
+  }
+
+  /** One transaction: compares and application happen synchronously, then the log write. */
+  private async execute(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[]): Promise<KvTxnResult & { changed: boolean }> {
+    for (const c of compares) checkKey(c.key);
+    validateWrites(onSuccess);
+    validateWrites(onFailure);
+    for (;;) {
+      this.checkOpen();
+      const epoch = this.epoch;
+      const succeeded = compares.every((c) => this.holds(c));
+      const writes = expandWrites(succeeded ? onSuccess : onFailure, this.image);
+      const applied = writes.length > 0 ? this.apply({ writes }) : undefined;
+      if (applied) return { succeeded, revision: await this.submit(applied), changed: true };
+      // Nothing changed: the outcome is a read of the current state, so it waits like a read.
+      const revision = this.image.revision;
+      if (await this.isDurable(revision, epoch)) return { succeeded, revision, changed: false };
+    }
   }
 
   private holds(c: KvCompare): boolean {
-    const entry = this.state.get(c.key);
+    const entry = this.image.state.get(c.key);
     switch (c.kind) {
       case 'absent': return entry === undefined;
       case 'present': return entry !== undefined;
       case 'mod-revision': return (entry?.modRevision ?? 0) === c.revision;
-      case 'value': return entry?.value === c.value;
+      // As in etcd, a value compare on a missing key is false whatever the value.
+      case 'value': return entry !== undefined && entry.value === c.value;
     }
   }
 
-  /** Resolves delete-prefix into explicit deletes and validates every write. */
-  private expand(writes: readonly KvWrite[]): Array<Exclude<KvWrite, { type: 'delete-prefix' }>> {
-    return writes.flatMap((w) => {
-      if (w.type === 'delete-prefix') return this.state.keysWithPrefix(w.prefix).map((key) => ({ type: 'delete' as const, key }));
-      checkKey(w.key);
-      if (w.type === 'put') {
-        if (typeof w.value !== 'string') throw invalid('TSNET_KV_VALUE', `value for key ${w.key} is not a string`);
-        if (w.lease !== undefined && !this.leases.has(w.lease)) throw new TsnetError('TSNET_KV_LEASE', 'not-found', `lease ${w.lease} does not exist (expired or revoked)`, 'grant a new lease');
-      }
-      return [w];
-    });
+  private apply(change: Change): AppliedChange | undefined {
+    this.checkOpen();
+    if (this.commits.broken) throw this.commits.broken;
+    return this.image.apply(change);
   }
 
-  private commit(writes: Array<Exclude<KvWrite, { type: 'delete-prefix' }>>): Promise<number> {
-    const revision = ++this.rev;
-    const undo: Array<[string, KvEntry | undefined]> = [];
-    const events: KvEvent[] = [];
-    const stored: StoredWrite[] = [];
-    for (const w of writes) {
-      const before = this.state.get(w.key);
-      undo.push([w.key, before]);
-      if (w.type === 'put') {
-        const entry: KvEntry = { key: w.key, value: w.value, createRevision: before?.createRevision ?? revision, modRevision: revision, lease: w.lease };
-        this.state.set(entry);
-        this.leases.track(before?.lease, w.lease, w.key);
-        events.push({ type: 'put', entry });
-        stored.push({ p: { k: w.key, v: w.value, c: entry.createRevision, l: w.lease } });
-      } else if (before) {
-        this.state.delete(w.key);
-        this.leases.track(before.lease, undefined, w.key);
-        events.push({ type: 'delete', key: w.key, modRevision: revision });
-        stored.push({ d: w.key });
-      }
-    }
-    return new Promise<number>((resolve, reject) => {
-      this.queue.push({ record: encodeRecord({ r: revision, w: stored } satisfies WalRecord), revision, events, undo, resolve: () => resolve(revision), reject });
-      this.flushing ??= this.flushLoop().finally(() => { this.flushing = undefined; });
-    });
+  private async submit(applied: AppliedChange | undefined): Promise<number> {
+    return applied ? this.commits.submit(applied) : this.image.revision;
   }
 
-  private async flushLoop(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      const bytes = Buffer.concat(batch.map((c) => c.record));
-      try {
-        await (this.wal as FileHandle).write(bytes, 0, bytes.length, null);
-        await (this.wal as FileHandle).datasync();
-      } catch (err) {
-        this.failBatch([...batch, ...this.queue.splice(0)], err);
-        await (this.wal as FileHandle).truncate(this.walSize).catch(() => undefined);
-        continue;
-      }
-      this.walSize += bytes.length;
-      for (const c of batch) {
-        this.hub.publish(c.events, c.revision);
-        c.resolve();
-      }
-      if (this.walSize > (this.options.compactBytes ?? COMPACT_BYTES)) await this.compact().catch((err: unknown) => this.options.log?.error({ err }, 'store compaction failed; will retry'));
+  private async readDurable<T>(read: () => T): Promise<T> {
+    for (;;) {
+      this.checkOpen();
+      const epoch = this.epoch;
+      const value = read();
+      if (await this.isDurable(this.image.revision, epoch)) return value;
     }
   }
 
-  /** A failed write: undo it (and every later transaction, which may depend on it) in memory. */
-  private failBatch(failed: PendingCommit[], err: unknown): void {
-    for (const c of [...failed].reverse()) {
-      for (const [key, before] of [...c.undo].reverse()) {
-        const now = this.state.get(key);
-        if (before) this.state.set(before); else this.state.delete(key);
-        this.leases.track(now?.lease, before?.lease, key);
-      }
-    }
-    this.rev = (failed[0]?.revision ?? this.rev + 1) - 1;
-    const error = new TsnetError('TSNET_KV_IO', 'unavailable', `could not write the store log in ${this.options.dir}: ${(err as Error).message}`, 'check free disk space and permissions; nothing was changed', { cause: err });
-    for (const c of failed) c.reject(error);
+  /** True once `revision` is durable; false if changes were rolled back meanwhile (look again). */
+  private async isDurable(revision: number, epoch: number): Promise<boolean> {
+    if (this.commits.durableRevision >= revision) return true;
+    await this.commits.settled();
+    return this.epoch === epoch;
   }
 
-  /** Folds the log into a snapshot: write a temp file, fsync, rename, fsync the dir, new log. */
-  private async compact(): Promise<void> {
-    const snapshot: Snapshot = { revision: this.rev, entries: this.state.all().map((e) => ({ k: e.key, v: e.value, c: e.createRevision, m: e.modRevision, l: e.lease })) };
-    const tmp = join(this.options.dir, `${SNAPSHOT_FILE}.tmp`);
-    const handle = await open(tmp, 'w', 0o600);
+  private rollback(changes: readonly AppliedChange[]): void {
+    for (let i = changes.length - 1; i >= 0; i--) this.image.rollback(changes[i] as AppliedChange);
+    this.epoch++;
+  }
+
+  /** Ends a lease now: its keys are deleted and the end is logged, in one transaction. */
+  private async endLease(id: LeaseId): Promise<void> {
+    const lease = this.image.leases.get(id);
+    if (!lease) return;
+    await this.submit(this.apply({ writes: [...lease.keys].map((key) => ({ type: 'delete', key })), ends: [id] }));
+  }
+
+  /** A lease's TTL ran out: end it, then tell its holder. Retries while the disk refuses. */
+  private async expireLease(id: LeaseId, reason: string): Promise<void> {
+    const listeners = [...(this.image.leases.get(id)?.lostListeners ?? [])];
     try {
-      await handle.writeFile(JSON.stringify(snapshot));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, join(this.options.dir, SNAPSHOT_FILE));
-    const dir = await open(this.options.dir, 'r');
-    await dir.sync().finally(() => dir.close());
-    // Records up to snapshot.revision are skipped on replay, so a crash here loses nothing.
-    await (this.wal as FileHandle).truncate(0);
-    this.walSize = 0;
-  }
-
-  private replay(record: WalRecord): void {
-    for (const w of record.w) {
-      if ('p' in w) this.state.set({ key: w.p.k, value: w.p.v, createRevision: w.p.c, modRevision: record.r, lease: w.p.l });
-      else this.state.delete(w.d);
-    }
-    this.rev = Math.max(this.rev, record.r);
-  }
-
-  private async expireLease(id: LeaseId): Promise<void> {
-    if (this.closed) return;
-    const keys = this.leases.keysOf(id);
-    this.leases.forget(id);
-    if (keys.length > 0) await this.txn([], keys.map((key) => ({ type: 'delete', key })));
-  }
-
-  private async ioStep<T>(what: string, step: () => Promise<T>): Promise<T> {
-    try {
-      return await step();
+      await this.endLease(id);
     } catch (err) {
-      throw new TsnetError('TSNET_KV_IO', 'unavailable', `store: could not ${what}: ${(err as Error).message}`, 'check free disk space and permissions', { cause: err });
+      if (this.closed || this.commits.broken) return;
+      this.options.log?.warn({ err, lease: id }, 'could not expire a store lease; retrying');
+      this.image.leases.schedule(id, 1_000, () => void this.expireLease(id, reason));
+      return;
+    }
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch (err) {
+        this.options.log?.warn({ err }, 'a lease onLost listener threw; ignored');
+      }
+    }
+  }
+
+  /** After a batch: fold the log into a snapshot once it outgrows the last snapshot. */
+  private async maybeCompact(): Promise<void> {
+    if (this.commits.bytes < this.nextCompaction) return;
+    const data = this.image.durableData(this.commits.pending(), this.commits.durableRevision);
+    try {
+      const size = await writeSnapshot(this.options.dir, data);
+      // Records up to the snapshot's revision are skipped on replay, so a crash here loses nothing.
+      await this.commits.reset();
+      this.nextCompaction = Math.max(this.compactBytes, size);
+    } catch (err) {
+      this.nextCompaction = this.commits.bytes + this.compactBytes;
+      this.options.log?.error({ err, dir: this.options.dir }, 'store compaction failed; the log keeps growing until the next attempt');
     }
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', 'unavailable', `${this.description} is closed`, 'this is a tsnet bug if it happens while the daemon runs');
+    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', 'unavailable', `${this.description} is closed`, 'the daemon is shutting down; retry after it restarts');
   }
 }
 
-function checkKey(key: string): string {
-  if (typeof key !== 'string' || key.length === 0 || key.includes('\0') || key.length > 4096) {
-    throw invalid('TSNET_KV_KEY', `store key ${JSON.stringify(String(key).slice(0, 64))} is not a non-empty string without NUL of at most 4096 characters`);
+async function ioStep<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof TsnetError) throw err;
+    throw new TsnetError('TSNET_KV_IO', 'unavailable', `could not ${what}: ${errorText(err)}`, 'check free disk space and the permissions of the state directory', { cause: err });
   }
-  return key;
 }

@@ -1,64 +1,114 @@
 import type { KvEvent, KvWatch, KvWatchHandlers } from '../kvstore.js';
 
-/** How many committed transactions are kept for watches that resume from a revision. */
-const HISTORY_LIMIT = 10_000;
+/** Events kept for watches that resume from a revision (at least the latest transaction is kept). */
+const HISTORY_EVENTS = 10_000;
 
 interface Watcher {
   readonly prefix: string;
   readonly handlers: KvWatchHandlers;
+  /** Live events up to this revision were asked not to be delivered (a future fromRevision). */
+  readonly after: number;
   active: boolean;
 }
 
+interface Committed {
+  readonly revision: number;
+  readonly events: readonly KvEvent[];
+}
+
 /**
- * Delivers committed transactions to in-process watchers, in revision order, one call per
- * transaction. A watcher's exceptions are contained: a bad consumer cannot break the store.
+ * Delivers durable transactions to in-process watchers in revision order, one onEvents call
+ * per transaction, and keeps a bounded history so a watch can resume from a revision. A
+ * consumer's exception is logged through `onError` and otherwise ignored: a bad consumer must
+ * not break the store or starve the other watchers.
  */
 export class WatchHub {
   private readonly watchers = new Set<Watcher>();
-  private readonly history: Array<{ revision: number; events: readonly KvEvent[] }> = [];
+  private history: Committed[] = [];
+  private head = 0;
+  private events = 0;
 
-  add(prefix: string, handlers: KvWatchHandlers, fromRevision: number | undefined, currentRevision: number): KvWatch {
-    const watcher: Watcher = { prefix, handlers, active: true };
-    if (fromRevision !== undefined && fromRevision < currentRevision) {
-      const oldest = this.history[0]?.revision;
-      if (oldest === undefined || oldest > fromRevision + 1) {
-        queueMicrotask(() => watcher.active && safely(() => handlers.onResync?.(`revision ${fromRevision} is older than the retained history`)));
-      } else {
-        for (const { revision, events } of this.history.filter((h) => h.revision > fromRevision)) deliver(watcher, events, revision);
-      }
+  /**
+   * @param completeAfter every transaction after this revision is (or will be) in the history;
+   *   a watch from an older revision gets onResync.
+   */
+  constructor(private completeAfter: number, private readonly onError: (err: unknown) => void = () => undefined) {}
+
+  /** Seeds the history on open with transactions replayed from the log (not delivered to anyone). */
+  seed(committed: readonly Committed[]): void {
+    for (const c of committed) this.remember(c);
+  }
+
+  /** Replays retained history after `fromRevision`, then delivers live transactions. */
+  add(prefix: string, handlers: KvWatchHandlers, fromRevision?: number): KvWatch {
+    const watcher: Watcher = { prefix, handlers, after: fromRevision ?? 0, active: true };
+    const cancel = async () => {
+      watcher.active = false;
+      this.watchers.delete(watcher);
+    };
+    if (fromRevision !== undefined && fromRevision < this.completeAfter) {
+      // As with a compacted etcd revision, the watch ends: the caller re-lists and watches again.
+      watcher.active = false;
+      const reason = `revision ${fromRevision} is older than the history this store keeps (it starts after ${this.completeAfter})`;
+      queueMicrotask(() => this.safely(() => handlers.onResync?.(reason)));
+      return { cancel };
+    }
+    if (fromRevision !== undefined) {
+      for (let i = this.firstAfter(fromRevision); i < this.history.length; i++) this.deliver(watcher, this.history[i] as Committed);
     }
     this.watchers.add(watcher);
-    return {
-      cancel: async () => {
-        watcher.active = false;
-        this.watchers.delete(watcher);
-      },
-    };
+    return { cancel };
   }
 
   publish(events: readonly KvEvent[], revision: number): void {
-    this.history.push({ revision, events });
-    // Trim in batches so a publish stays O(1) amortised.
-    if (this.history.length >= 2 * HISTORY_LIMIT) this.history.splice(0, this.history.length - HISTORY_LIMIT);
-    for (const watcher of this.watchers) deliver(watcher, events, revision);
+    const committed = { revision, events };
+    this.remember(committed);
+    // A copy: a watcher added by a handler during this loop has already replayed this revision.
+    for (const watcher of [...this.watchers]) this.deliver(watcher, committed);
   }
 
   cancelAll(): void {
     for (const watcher of this.watchers) watcher.active = false;
     this.watchers.clear();
   }
-}
 
-function deliver(watcher: Watcher, events: readonly KvEvent[], revision: number): void {
-  const mine = events.filter((e) => (e.type === 'put' ? e.entry.key : e.key).startsWith(watcher.prefix));
-  if (mine.length === 0 || !watcher.active) return;
-  safely(() => watcher.handlers.onEvents(mine, revision));
-}
+  private remember(committed: Committed): void {
+    this.history.push(committed);
+    this.events += committed.events.length;
+    while (this.events > HISTORY_EVENTS && this.history.length - this.head > 1) {
+      const dropped = this.history[this.head++] as Committed;
+      this.events -= dropped.events.length;
+      this.completeAfter = dropped.revision;
+    }
+    // Drop the consumed front in one go so a publish stays O(1) amortised.
+    if (this.head > 1024 && this.head * 2 > this.history.length) {
+      this.history = this.history.slice(this.head);
+      this.head = 0;
+    }
+  }
 
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // A consumer's bug must not corrupt the store or stop delivery to other watchers.
+  private firstAfter(revision: number): number {
+    let lo = this.head;
+    let hi = this.history.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.history[mid] as Committed).revision <= revision) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private deliver(watcher: Watcher, { revision, events }: Committed): void {
+    if (!watcher.active || revision <= watcher.after) return;
+    const mine = events.filter((e) => (e.type === 'put' ? e.entry.key : e.key).startsWith(watcher.prefix));
+    if (mine.length > 0) this.safely(() => watcher.handlers.onEvents(mine, revision));
+  }
+
+  private safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onError(err);
+    }
   }
 }
