@@ -1,30 +1,96 @@
 import { randomBytes } from 'node:crypto';
-import { run } from './exec.js';
+import { existsSync } from 'node:fs';
+import { run, type ExecOptions, type ExecResult } from './exec.js';
 
-/** A unique namespace name for tests: tsnt-<purpose>-<hex>. Only tests create tsnt- names. */
-export function testNetnsName(purpose: string): string {
-  return `tsnt-${purpose}-${randomBytes(3).toString('hex')}`;
+/** Address of the simulated host on its link to the outside (198.18.0.0/15, the benchmark range). */
+export const HOST_UPLINK_IP = '198.18.0.1';
+/** Address of the outside namespace on that link. */
+export const OUTSIDE_IP = '198.18.0.2';
+/** Prefix length of the uplink. */
+export const UPLINK_PREFIX = 24;
+/** Name of the uplink interface inside the simulated host. */
+export const HOST_UPLINK_IF = 'uplink0';
+/** Name of the interface inside the outside namespace. */
+export const OUTSIDE_IF = 'hostlink0';
+
+/**
+ * A fresh namespace name for a test: `tsnt-<purpose>-<4 hex>`. Only tests create `tsnt-` names,
+ * so anything by that name that outlives a run is a test leftover.
+ */
+export function uniqueNetnsName(purpose: string): string {
+  if (!/^[a-z0-9]{1,12}$/.test(purpose)) throw new Error(`netns purpose "${purpose}" must be 1-12 lower-case letters or digits`);
+  return `tsnt-${purpose}-${randomBytes(2).toString('hex')}`;
 }
 
+/** The former name of {@link uniqueNetnsName}, kept for existing tests. */
+export const testNetnsName = uniqueNetnsName;
+
+/** Where `ip netns add NAME` pins the namespace; what `nsenter --net=` takes. */
+export function netnsPath(name: string): string {
+  return `/run/netns/${name}`;
+}
+
+/** Whether a named namespace exists (its pin file is present). */
+export function netnsExists(name: string): boolean {
+  return existsSync(netnsPath(name));
+}
+
+/** Creates a named network namespace with its loopback up. Fails if the name is taken. */
 export async function createNetns(name: string): Promise<void> {
   await run(['ip', 'netns', 'add', name]);
   await run(['ip', '-n', name, 'link', 'set', 'lo', 'up']);
 }
 
+/**
+ * Deletes a named namespace; a namespace that is already gone is not an error. The kernel frees
+ * it (and the links inside) once no process and no mount holds it any more.
+ */
 export async function deleteNetns(name: string): Promise<void> {
+  if (!netnsExists(name)) return;
   await run(['ip', 'netns', 'delete', name], { allowFail: true });
 }
 
-/** Runs a command inside a namespace (fine for ping, nc, ip, iptables; not for dockerd). */
-export function inNetns(name: string, argv: readonly string[], options: Parameters<typeof run>[1] = {}) {
-  return run(['ip', 'netns', 'exec', name, ...argv], options);
+/**
+ * Runs a short command inside a namespace with `ip netns exec` (ping, nc, ip, iptables).
+ * Not for dockerd: `ip netns exec` remounts /sys and so hides the cgroup mounts.
+ */
+export function execIn(ns: string, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  return run(['ip', 'netns', 'exec', ns, ...argv], options);
 }
 
-/** Joins two namespaces with a veth pair and gives each end an address (CIDR). */
-export async function linkNetns(a: { ns: string; ifname: string; cidr: string }, b: { ns: string; ifname: string; cidr: string }): Promise<void> {
+/** The former name of {@link execIn}, kept for existing tests. */
+export const inNetns = execIn;
+
+/** One end of a veth pair: its namespace, interface name (≤ 15 bytes) and address in CIDR form. */
+export interface VethEnd {
+  readonly ns: string;
+  readonly ifname: string;
+  readonly cidr: string;
+}
+
+/** Joins two namespaces with a veth pair, gives each end its address and brings both up. */
+export async function linkNetns(a: VethEnd, b: VethEnd): Promise<void> {
+  for (const end of [a, b]) {
+    if (Buffer.byteLength(end.ifname) > 15) throw new Error(`interface name "${end.ifname}" is longer than 15 bytes`);
+  }
   await run(['ip', '-n', a.ns, 'link', 'add', a.ifname, 'type', 'veth', 'peer', 'name', b.ifname, 'netns', b.ns]);
   for (const end of [a, b]) {
     await run(['ip', '-n', end.ns, 'addr', 'add', end.cidr, 'dev', end.ifname]);
     await run(['ip', '-n', end.ns, 'link', 'set', end.ifname, 'up']);
   }
+}
+
+/**
+ * Links a simulated host to the namespace that plays the rest of the world:
+ * host `uplink0` = {@link HOST_UPLINK_IP}, outside `hostlink0` = {@link OUTSIDE_IP}. The host's
+ * default route points at the outside, so containers' outbound traffic has somewhere to go; the
+ * outside gets no route back to container subnets, so a reply reaches a container only when
+ * the host masqueraded the connection.
+ */
+export async function linkToOutside(hostNs: string, outsideNs: string): Promise<void> {
+  await linkNetns(
+    { ns: hostNs, ifname: HOST_UPLINK_IF, cidr: `${HOST_UPLINK_IP}/${UPLINK_PREFIX}` },
+    { ns: outsideNs, ifname: OUTSIDE_IF, cidr: `${OUTSIDE_IP}/${UPLINK_PREFIX}` },
+  );
+  await run(['ip', '-n', hostNs, 'route', 'add', 'default', 'via', OUTSIDE_IP]);
 }
