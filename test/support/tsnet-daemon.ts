@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
-import { spawnTracked, type Tracked } from './process.js';
+import { spawnTracked, tail, type Tracked } from './process.js';
 
 /** The repository root, found from here whether running from test/ (vitest) or dist/test/ (bench). */
 export const REPO = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
@@ -21,7 +21,10 @@ const CLI = join(REPO, 'dist/src/cli.js');
 
 let built: Promise<void> | undefined;
 
-/** Builds dist/ once per test process when any source file is newer than the CLI. */
+/**
+ * Runs `npm run build` at most once per test process, and only when dist/src/cli.js is missing
+ * or older than a .ts file under src/, drivers/, kvstore/ or plugin-spec/.
+ */
 export function ensureBuilt(): Promise<void> {
   built ??= (async () => {
     const cliTime = statOrZero(CLI);
@@ -45,9 +48,12 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/** A running `tsnet daemon`. */
 export interface TsnetDaemon {
+  /** The plugin socket (`<pluginsDir>/<name>.sock`): Docker knows the driver as `<name>`. */
   readonly socketPath: string;
   readonly stateDir: string;
+  /** The daemon process; stop it with `process.stop()` (SIGTERM by PID). */
   readonly process: Tracked;
 }
 
@@ -58,22 +64,48 @@ export interface DaemonPlace {
   readonly dir: string;
 }
 
-/** Starts `tsnet daemon` inside a namespace (a simulated host's, usually) and waits until it answers. */
-export async function startTsnet(host: DaemonPlace, options: { stateDir?: string; name?: string; extraArgs?: string[] } = {}): Promise<TsnetDaemon> {
+/** Options of {@link startTsnetDaemon}. */
+export interface TsnetDaemonOptions {
+  /** Default `<dir>/tsnet-state`, whatever the name (a second daemon there is refused by the first). */
+  readonly stateDir?: string;
+  /** Socket base name, i.e. the driver name Docker sees. Default `tsnet`. */
+  readonly name?: string;
+  /** Further `tsnet daemon` options. */
+  readonly extraArgs?: readonly string[];
+  /** Give up waiting for Plugin.Activate after this long. Default 15 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Starts `node dist/src/cli.js daemon --socket <pluginsDir>/tsnet.sock --state-dir DIR
+ * --log-level debug` inside the place's network namespace (a simulated host's, usually), after
+ * {@link ensureBuilt}, and waits until the socket exists and `POST /Plugin.Activate` answers
+ * 200. On failure the daemon is stopped and the error carries the tail of its output.
+ */
+export async function startTsnetDaemon(place: DaemonPlace, options: TsnetDaemonOptions = {}): Promise<TsnetDaemon> {
   await ensureBuilt();
-  const socketPath = join(host.pluginsDir, `${options.name ?? 'tsnet'}.sock`);
-  const stateDir = options.stateDir ?? join(host.dir, 'tsnet-state');
-  const proc = spawnTracked(['nsenter', `--net=${host.netnsPath}`, process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])], join(host.dir, `${options.name ?? 'tsnet'}.log`));
+  const name = options.name ?? 'tsnet';
+  const socketPath = join(place.pluginsDir, `${name}.sock`);
+  const stateDir = options.stateDir ?? join(place.dir, 'tsnet-state');
+  const timeoutMs = options.readyTimeoutMs ?? 15_000;
+  const proc = spawnTracked(
+    [process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])],
+    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`) },
+  );
   try {
     const outcome = await waitFor(async () => {
       if (!proc.isRunning()) return 'exited';
+      if (!existsSync(socketPath)) return undefined;
       const reply = await postPlugin(socketPath, 'Plugin.Activate', undefined, 2_000).catch(() => undefined);
       return reply?.status === 200 ? 'ready' : undefined;
-    }, 'tsnet to answer Plugin.Activate', 15_000, 50);
+    }, { what: `tsnet at ${socketPath} to answer Plugin.Activate with 200`, timeoutMs, intervalMs: 50 });
     if (outcome === 'exited') throw new Error(`tsnet exited during start-up with code ${await proc.exited}`);
   } catch (err) {
     await proc.stop(2_000);
-    throw new Error(`${String(err)}\n--- tsnet log tail ---\n${(await proc.log()).split('\n').slice(-20).join('\n')}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- tsnet output tail ---\n${tail(await proc.log())}`);
   }
   return { socketPath, stateDir, process: proc };
 }
+
+/** The former name of {@link startTsnetDaemon}, kept for existing tests. */
+export const startTsnet = startTsnetDaemon;
