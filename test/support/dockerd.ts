@@ -201,31 +201,36 @@ export async function startSimulatedHost(options: SimulatedHostOptions | string)
   const stop = () => {
     stopping ??= (async () => {
       const problems: string[] = [];
+      // Every step runs even when an earlier one failed; failures are reported, not thrown.
+      const step = async (what: string, fn: () => Promise<unknown>) => {
+        await fn().catch((err: unknown) => problems.push(`${what} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`));
+      };
       if (dockerd?.isRunning()) {
         // Containers first: on SIGTERM dockerd would give each one 10 s to stop. When a network
         // plugin the containers use has already been stopped, dockerd retries it for ~30 s per
         // call, so this is bounded, and what it leaves is ended by PID below.
-        try {
+        await step('docker rm -f (was a network plugin stopped before the host?)', async () => {
           const ids = (await docker(['ps', '-aq'], { allowFail: true, timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
           if (ids.length > 0) await docker(['rm', '-f', ...ids], { allowFail: true, timeoutMs: 30_000 });
-        } catch (err) {
-          problems.push(`removing the containers failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}); was a network plugin stopped before the host?`);
-        }
-        await dockerd.stop('SIGTERM', 20_000);
+        });
+        await step('stopping dockerd', () => dockerd?.stop('SIGTERM', 20_000) ?? Promise.resolve());
       }
       // The namespaces are still pinned here, so their identities cannot have been reused.
-      const leftover = await scan();
-      if (leftover.length > 0) {
+      await step('ending leftover processes', async () => {
+        const leftover = await scan();
+        if (leftover.length === 0) return;
         problems.push(`ended leftover processes ${await describe(leftover)}`);
         await endProcesses(leftover);
-      }
-      await deleteNetns(netns);
-      await deleteNetns(outside);
-      remainingAfterStop = await scan();
-      if (remainingAfterStop.length > 0) problems.push(`processes ${await describe(remainingAfterStop)} would not end`);
+      });
+      await step(`deleting netns ${netns}`, () => deleteNetns(netns));
+      await step(`deleting netns ${outside}`, () => deleteNetns(outside));
+      await step('final check', async () => {
+        remainingAfterStop = await scan();
+        if (remainingAfterStop.length > 0) problems.push(`processes ${await describe(remainingAfterStop)} would not end`);
+      });
       namespaces.release();
-      await removeCgroups(cgroupParent);
-      await rm(dir, { recursive: true, force: true }).catch((err: unknown) => problems.push(`could not remove ${dir}: ${String(err)}`));
+      await step('removing cgroups', () => removeCgroups(cgroupParent));
+      await step(`removing ${dir}`, () => rm(dir, { recursive: true, force: true }));
       live.delete(host);
       if (problems.length > 0) console.warn(`simulated host ${netns}: ${problems.join('; ')}`);
     })();
