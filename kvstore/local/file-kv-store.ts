@@ -15,6 +15,7 @@ import { WatchHub } from './watch-hub.js';
 /** Default log size that triggers a snapshot. */
 const COMPACT_BYTES = 8 * 1024 * 1024;
 
+/** Options of openFileKvStore; the daemon passes `dir` (--state-dir) and its logger. */
 export interface FileKvStoreOptions {
   /** State directory; created if missing. Holds LOCK, wal.log and snapshot.json. */
   readonly dir: string;

@@ -157,6 +157,7 @@ export class StoreImage {
   }
 }
 
+/** An entry without a `lease` property when it has none (so entries compare equal across backends). */
 export function makeEntry(key: string, value: string, createRevision: number, modRevision: number, lease?: LeaseId): KvEntry {
   return lease === undefined ? { key, value, createRevision, modRevision } : { key, value, createRevision, modRevision, lease };
 }

@@ -5,6 +5,7 @@ import type { KvEvent, LeaseId } from '../kvstore.js';
 import { StoreImage, makeEntry, type ImageData } from './image.js';
 import { decodeRecords } from './wal.js';
 
+/** File names inside the state directory (next to the LOCK file). */
 export const WAL_FILE = 'wal.log';
 export const SNAPSHOT_FILE = 'snapshot.json';
 

@@ -14,6 +14,7 @@ const MAX_RECORD = 256 * 1024 * 1024;
 /** One write as stored: a put carries its createRevision (its modRevision is the record's). */
 export type StoredWrite = { p: { k: string; v: string; c: number; l?: LeaseId } } | { d: string };
 
+/** One log record: a transaction's writes and lease changes, with the revision they produce. */
 export interface WalRecord {
   /** Store revision after this record (a lease-only record repeats the current revision). */
   r: number;
@@ -46,6 +47,7 @@ const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 /** CRC-32 of `data`; both implementations give the same value, so logs move between Node versions. */
 export const crc32: (data: Uint8Array) => number = nativeCrc32 ? (data) => nativeCrc32(data) >>> 0 : crc32Portable;
 
+/** Frames a record for appending; called once per change as it is queued for the log. */
 export function encodeRecord(record: WalRecord): Buffer {
   const body = Buffer.from(JSON.stringify(record), 'utf8');
   const out = Buffer.allocUnsafe(HEADER + body.length);
