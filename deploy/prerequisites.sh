@@ -3,8 +3,8 @@
 # (etcd and busybox for test images). Needs root. Idempotent.
 set -euo pipefail
 
-runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates)
-test_packages=(etcd-server etcd-client busybox-static curl)
+runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates curl)
+test_packages=(etcd-server etcd-client busybox-static iperf3)
 
 packages=("${runtime_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi

@@ -151,7 +151,11 @@ export class EtcdKvStore implements KvStore {
   private unavailable(what: string, err: unknown): TsnetError {
     const raw = err instanceof Error ? err.message : String(err);
     const authProblem = /auth|permission|password|token/i.test(raw);
-    const reason = authProblem ? 'etcd refused the credentials or permissions' : scrub(raw, this.options.auth?.password);
+    // The etcd3 client stops calling an endpoint for a few seconds after repeated failures.
+    const resting = /circuit breaker is open/i.test(raw);
+    const reason = authProblem ? 'etcd refused the credentials or permissions'
+      : resting ? 'etcd was unreachable moments ago, and the client waits a few seconds before trying it again'
+        : scrub(raw, this.options.auth?.password);
     return new TsnetError('TSNET_ETCD_UNAVAILABLE', 'unavailable', `could not ${what} in ${this.description}: ${reason}`,
       authProblem ? 'check --etcd-user/--etcd-password-file and the role of that user' : 'check that etcd is running and reachable at that address; networks that need only local state keep working', { cause: err });
   }
