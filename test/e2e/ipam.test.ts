@@ -19,8 +19,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await tsnet?.process.stop(10_000);
+  // Hosts first: a dockerd whose plugin is already gone retries it for ~30 s per call.
   await stopAllSimulatedHosts();
+  await tsnet?.process.stop(10_000);
   await etcd?.destroy();
 });
 
