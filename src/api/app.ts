@@ -2,7 +2,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatZodIssues } from '../../plugin-spec/format.js';
+import type { IncomingMessage } from 'node:http';
 import { callTiming } from '../core/call-timing.js';
+import { parseJsonBody, readBody } from './body.js';
 import { TsnetError, isTsnetError } from '../core/errors.js';
 
 /** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
@@ -31,14 +33,9 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
   // Fastify's own request/response lines are off: each call logs exactly one line of ours.
   const app: FastifyInstance = Fastify({ loggerInstance: options.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit, return503OnClosing: true });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch (err) {
-      done(Object.assign(new Error(`request body is not valid JSON: ${(err as Error).message}`), { statusCode: 400 }), undefined);
-    }
+  // Fastify's own limit would answer 413 and close mid-upload; this parser drains first.
+  app.addContentTypeParser('*', { bodyLimit: Number.MAX_SAFE_INTEGER }, (request, payload, done) => {
+    readBody(payload as IncomingMessage, options.bodyLimit).then(parseJsonBody).then((body) => done(null, body), (err: Error) => done(err, undefined));
   });
   app.setNotFoundHandler((request, reply) => {
     const method = request.url.replace(/^\//, '').slice(0, 80);
@@ -47,7 +44,7 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    const message = status === 413 ? `request body is larger than ${options.bodyLimit} bytes` : error.message;
+    const message = error.message;
     if (status === 500) request.log.error({ err: error }, 'internal error');
     else request.log.info({ method: request.url.slice(1, 80), status, outcome: 'bad-request' }, 'call');
     void reply.code(status).type(PLUGIN_MEDIA_TYPE).send({ Err: status === 500 ? internalMessage(request) : message });
@@ -72,12 +69,17 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
     }
     try {
       const result = await withDeadline(() => callTiming.run(timing, async () => {
-        await options.ready;
+        await options.ready.catch((err: unknown) => { throw new StartupFailed(err); });
         return handler(parsed.data);
       }), options.handlerTimeoutMs, name);
       finish('ok');
       return result ?? {};
     } catch (err) {
+      if (err instanceof StartupFailed) {
+        // Start-up failed (e.g. the state directory is locked) and the daemon is exiting.
+        finish('unavailable');
+        return reply.code(503).send({ Err: err.message });
+      }
       if (isTsnetError(err)) {
         finish('refused', { code: err.code, reason: err.message });
         // libnetwork's IPAM client reads refusals from "Error"; every other interface uses "Err".
@@ -110,6 +112,12 @@ async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string)
     return await Promise.race([work(), deadline]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+class StartupFailed extends Error {
+  constructor(cause: unknown) {
+    super(`tsnet could not start: ${cause instanceof Error ? cause.message : String(cause)}`);
   }
 }
 

@@ -104,6 +104,28 @@ describe('the HTTP layer', () => {
     expect(reply.json().Err).toMatch(/NetworkDriver.GetCapabilities did not finish within 100 ms/);
   });
 
+  test('bad bodies: unparseable JSON is 400, an oversized body is read to its end and refused with 413', async () => {
+    const { call } = setup();
+    for (const body of ['{"NetworkID": ', 'nul', '\u0000']) {
+      const reply = await call('NetworkDriver.CreateNetwork', body);
+      expect(reply.statusCode, body).toBe(400);
+      expect(reply.json().Err).toMatch(/request body is not valid JSON/);
+    }
+    const huge = await call('NetworkDriver.CreateNetwork', JSON.stringify({ NetworkID: 'n', blob: 'x'.repeat(2 * 1024 * 1024) }));
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().Err).toBe('request body is larger than 1048576 bytes');
+    expect((await call('Plugin.Activate', '')).statusCode).toBe(200);
+  });
+
+  test('calls get 503 when start-up failed', async () => {
+    const failed = Promise.reject(new Error('state directory /x is in use by process 7'));
+    failed.catch(() => undefined);
+    const { call } = setup({ ready: failed });
+    const reply = await call('Plugin.Activate', '');
+    expect(reply.statusCode).toBe(503);
+    expect(reply.json().Err).toBe('tsnet could not start: state directory /x is in use by process 7');
+  });
+
   test('a bug becomes a 500 with a request id, not a crash', async () => {
     const { call, service } = setup();
     service.endpointInfo = () => { throw new Error('boom'); };
