@@ -4,7 +4,7 @@
 set -euo pipefail
 
 runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates curl)
-test_packages=(etcd-server etcd-client busybox-static iperf3)
+test_packages=(etcd-server etcd-client busybox-static iperf3 iputils-ping)
 
 packages=("${runtime_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi

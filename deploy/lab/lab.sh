@@ -125,7 +125,7 @@ up_host() {
     root=$(mktemp -d)
     mkdir -p "$root/bin" "$root/tmp"
     cp /bin/busybox "$root/bin/"
-    for a in sh ip ping nc sleep cat hostname true ifconfig route echo ls; do ln -s busybox "$root/bin/$a"; done
+    for a in sh ip ping nc sleep cat hostname true ifconfig route echo ls chroot arp; do ln -s busybox "$root/bin/$a"; done
     tar -C "$root" -c . | "$DOCKER" -H "unix://$dir/docker.sock" import -c 'CMD ["sh"]' - tsbox:latest >/dev/null
     rm -rf "$root"
   fi

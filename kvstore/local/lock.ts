@@ -98,9 +98,17 @@ async function isAlive(holder: Holder): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // ESRCH: no such process
   }
+  // A killed owner stays a zombie until its parent reaps it (some init processes are slow to).
+  if ((await processState(holder.pid)) === 'Z') return false;
   if (!holder.startTime) return true;
   const startTime = await processStartTime(holder.pid);
   return startTime === undefined || startTime === holder.startTime;
+}
+
+/** Field 3 of /proc/PID/stat: R, S, D, Z (zombie)… */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
 }
 
 function parseHolder(raw: string): Holder | undefined {
