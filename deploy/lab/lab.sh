@@ -134,15 +134,17 @@ up_host() {
 
 down() {
   need_root
-  for pidfile in "$LAB"/*-tsnet.pid; do [[ -e $pidfile ]] && stop_pid "$(basename "$pidfile" .pid)"; done
+  local h ids
+  # Containers go first, while tsnet still answers: dockerd retries a missing plugin for about
+  # 30 s per call, so removing them after tsnet would take minutes.
   for pidfile in "$LAB"/*-dockerd.pid; do
     [[ -e $pidfile ]] || continue
-    local h=${pidfile##*/}; h=${h%-dockerd.pid}
-    local ids
+    h=${pidfile##*/}; h=${h%-dockerd.pid}
     ids=$("$DOCKER" -H "unix://$LAB/$h/docker.sock" ps -aq 2>/dev/null || true)
     [[ -z $ids ]] || "$DOCKER" -H "unix://$LAB/$h/docker.sock" rm -f $ids >/dev/null 2>&1 || true
-    stop_pid "$h-dockerd"
   done
+  for pidfile in "$LAB"/*-tsnet.pid; do [[ -e $pidfile ]] && stop_pid "$(basename "$pidfile" .pid)"; done
+  for pidfile in "$LAB"/*-dockerd.pid; do [[ -e $pidfile ]] && stop_pid "$(basename "$pidfile" .pid)"; done
   stop_pid etcd
   for ns in $(ip netns list | awk '{print $1}' | grep "^$NAME-" || true); do ip netns delete "$ns"; done
   rm -rf "$LAB" "$DATA"

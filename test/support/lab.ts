@@ -10,6 +10,8 @@ const LAB_SCRIPT = join(REPO, 'deploy/lab/lab.sh');
 export interface Lab {
   readonly name: string;
   readonly etcdEndpoint: string;
+  /** Where the lab keeps its PID files and logs. */
+  readonly runDir: string;
   /** `lab.sh ARGS…` with this lab's environment. */
   lab(args: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
   docker(host: string, args: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
@@ -31,6 +33,7 @@ export async function startLab(hosts: number): Promise<Lab> {
   const lab: Lab = {
     name,
     etcdEndpoint: 'http://198.19.10.254:2379',
+    runDir: join(dir, 'run'),
     lab: (args, options = {}) => run(['bash', LAB_SCRIPT, ...args], { env, timeoutMs: options.timeoutMs ?? 180_000, allowFail: options.allowFail }),
     docker: (host, args, options) => lab.lab(['docker', host, ...args], options),
     exec: (host, argv, options = {}) => run(['ip', 'netns', 'exec', `${name}-${host}`, ...argv], { timeoutMs: options.timeoutMs ?? 60_000, allowFail: options.allowFail }),

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../support/exec.js';
+import { startLab, type Lab } from '../support/lab.js';
+import { fmt, median, percentile } from './stats.js';
+
+/**
+ * `npm run bench:overlay`, on the multi-host lab (deploy/lab/lab.sh):
+ * - convergence: from `docker run` returning on h1 until h2's kernel holds the forwarding and
+ *   neighbour entries of the new container (then one ping from h2 checks it answers);
+ * - data path: TCP throughput (iperf3) and ping RTT container to container across hosts, next
+ *   to a VXLAN pair made by hand between two namespaces on the same underlay, in the same run;
+ * - scale: 200 endpoints over 3 hosts, time until every host has every peer, daemon RSS.
+ * Prints figures; asserts nothing.
+ */
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 50);
+const NET = ['network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=bench', '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.70.0.0/16', 'bench'];
+
+const macFor = (ip: string) => `02:74:${ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0')).join(':')}`;
+const ipAt = (i: number) => `10.70.${Math.floor(i / 250) + 1}.${(i % 250) + 2}`;
+
+async function vxlanOf(lab: Lab, host: string): Promise<string> {
+  const out = (await lab.exec(host, ['ip', '-o', 'link', 'show', 'type', 'vxlan'])).stdout;
+  const name = /\d+: (tsnx-[0-9a-f]{10})/.exec(out)?.[1];
+  if (!name) throw new Error(`no overlay VXLAN device on ${host}`);
+  return name;
+}
+
+async function convergence(lab: Lab): Promise<void> {
+  await lab.docker('h2', ['run', '-d', '--name', 'probe', '--network', 'bench', 'tsbox', 'sleep', '1d']);
+  await lab.docker('h1', ['run', '-d', '--name', 'warm', '--network', 'bench', 'tsbox', 'sleep', '1d']);
+  const vx = await vxlanOf(lab, 'h2');
+  const afterReturn: number[] = [];
+  const afterStart: number[] = [];
+  let pings = 0;
+  for (let i = 0; i < TRIALS; i++) {
+    const ip = ipAt(1000 + i);
+    const mac = macFor(ip);
+    // A watcher in h2's namespace prints the wall-clock time at which both entries exist.
+    const watcher = run(['ip', 'netns', 'exec', `${lab.name}-h2`, 'sh', '-c',
+      `until bridge fdb show dev ${vx} | grep -q ${mac} && ip neigh show dev ${vx} | grep -q "${ip} "; do sleep 0.002; done; date +%s%N`], { timeoutMs: 30_000 });
+    const issued = Date.now();
+    await lab.docker('h1', ['run', '-d', '--name', `t${i}`, '--network', 'bench', '--ip', ip, 'tsbox', 'sleep', '1d']);
+    const returned = Date.now();
+    const programmed = Number((await watcher).stdout.trim()) / 1e6;
+    afterReturn.push(programmed - returned);
+    afterStart.push(programmed - issued);
+    if ((await lab.docker('h2', ['exec', 'probe', 'ping', '-c', '1', '-W', '1', ip], { allowFail: true })).code === 0) pings++;
+  }
+  const show = (v: number[]) => `p50 ${median(v).toFixed(1)} ms, p99 ${percentile(v, 99).toFixed(1)} ms, max ${Math.max(...v).toFixed(1)} ms`;
+  console.log(`\nconvergence over ${TRIALS} trials (h2's kernel holds the FDB and neighbour entries of a container started on h1):`);
+  console.log(`  after docker run on h1 returned: ${show(afterReturn)}   (targets p50 < 100, p99 < 500; negative = before it returned)`);
+  console.log(`  after docker run on h1 was issued: ${show(afterStart)}`);
+  console.log(`  h2 → new container ping answered right after: ${pings}/${TRIALS}`);
+  for (let i = 0; i < TRIALS; i++) await lab.docker('h1', ['rm', '-f', `t${i}`], { allowFail: true });
+}
+
+interface PathFigures { gbps: number; rttMs: number }
+
+async function iperfBetween(client: (argv: string[]) => Promise<string>, server: (argv: string[]) => Promise<unknown>, ip: string): Promise<PathFigures> {
+  const srv = server(['iperf3', '-s', '-1']);
+  await new Promise((r) => setTimeout(r, 500));
+  const json = JSON.parse(await client(['iperf3', '-c', ip, '-t', '5', '-J'])) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+  await srv;
+  if (!json.end?.sum_received) throw new Error(`iperf3 failed: ${json.error ?? 'no result'}`);
+  const ping = await client(['ping', '-c', '20', '-i', '0.05', '-q', ip]);
+  const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
+  return { gbps: json.end.sum_received.bits_per_second / 1e9, rttMs: rtt };
+}
+
+async function dataPath(lab: Lab): Promise<void> {
+  // iperf3 from the host's filesystem (read-only), with a writable /tmp for its buffers.
+  const tools = ['-v', '/:/host:ro', '--tmpfs', '/host/tmp'];
+  await lab.docker('h2', ['run', '-d', '--name', 'srv', '--network', 'bench', ...tools, 'tsbox', 'sleep', '1d']);
+  await lab.docker('h1', ['run', '-d', '--name', 'cli', '--network', 'bench', ...tools, 'tsbox', 'sleep', '1d']);
+  const srvIp = (await lab.docker('h2', ['inspect', '-f', '{{(index .NetworkSettings.Networks "bench").IPAddress}}', 'srv'])).stdout.trim();
+  const inContainer = (h: string, c: string) => async (argv: string[]) => (await lab.docker(h, ['exec', c, 'chroot', '/host', `/usr/bin/${argv[0]}`, ...argv.slice(1)], { timeoutMs: 60_000 })).stdout;
+  const overlay = await iperfBetween(inContainer('h1', 'cli'), inContainer('h2', 'srv'), srvIp);
+
+  // The hand-made pair: two namespaces on the same underlay bridge, a VXLAN device each with a
+  // static FDB entry and the overlay address directly on it (no bridge, no veth, no container).
+  const a = `${lab.name}-va`;
+  const b = `${lab.name}-vb`;
+  const sh = (ns: string, cmd: string) => run(['ip', 'netns', 'exec', ns, 'sh', '-c', cmd], { timeoutMs: 60_000 });
+  try {
+    for (const [ns, under, over, peerUnder] of [[a, '198.19.10.201', '10.99.0.1', '198.19.10.202'], [b, '198.19.10.202', '10.99.0.2', '198.19.10.201']] as const) {
+      await run(['ip', 'netns', 'add', ns]);
+      await run(['ip', 'link', 'add', `${ns.slice(-2)}0`, 'netns', ns, 'type', 'veth', 'peer', 'name', `ul-${ns.slice(-2)}`, 'netns', `${lab.name}-ul`]);
+      await lab.exec('ul', ['ip', 'link', 'set', `ul-${ns.slice(-2)}`, 'master', 'ul0', 'up']);
+      await sh(ns, `ip link set lo up; ip addr add ${under}/24 dev ${ns.slice(-2)}0; ip link set ${ns.slice(-2)}0 up;
+        ip link add vx0 type vxlan id 999 local ${under} dstport 4790 nolearning; ip link set vx0 mtu 1450 up; ip addr add ${over}/24 dev vx0;
+        bridge fdb append 00:00:00:00:00:00 dev vx0 dst ${peerUnder}`);
+    }
+    const handMade = await iperfBetween((argv) => sh(a, argv.join(' ')).then((r) => r.stdout), (argv) => sh(b, argv.join(' ')), '10.99.0.2');
+    console.log('\ndata path across hosts (iperf3 TCP 5 s, ping RTT average of 20):');
+    console.log(`  tsnet overlay, container to container: ${overlay.gbps.toFixed(2)} Gbit/s, RTT ${overlay.rttMs.toFixed(3)} ms`);
+    console.log(`  hand-made VXLAN pair, same underlay:   ${handMade.gbps.toFixed(2)} Gbit/s, RTT ${handMade.rttMs.toFixed(3)} ms`);
+    console.log(`  throughput ratio tsnet / hand-made: ${(overlay.gbps / handMade.gbps).toFixed(3)}   (target >= 0.9)`);
+  } finally {
+    for (const ns of [a, b]) await run(['ip', 'netns', 'delete', ns], { allowFail: true });
+  }
+}
+
+async function scale(lab: Lab): Promise<void> {
+  const perHost = [67, 67, 66];
+  const started = Date.now();
+  await Promise.all(['h1', 'h2', 'h3'].map(async (h, hi) => {
+    for (let i = 0; i < (perHost[hi] as number); i++) {
+      await lab.docker(h, ['run', '-d', '--name', `s${i}`, '--network', 'bench', '--ip', ipAt(2000 + hi * 100 + i), 'tsbox', 'sleep', '1d']);
+    }
+  }));
+  const lastRun = Date.now();
+  const total = perHost.reduce((a, b) => a + b, 0);
+  const peersSeen = async (h: string) => Number((await lab.exec(h, ['sh', '-c', `ip neigh show dev ${await vxlanOf(lab, h)} | grep -c 10.70.`], { allowFail: true })).stdout.trim() || 0);
+  // Every host must see every endpoint on the other hosts (plus the data-path and probe containers).
+  for (;;) {
+    const counts = await Promise.all(['h1', 'h2', 'h3'].map(peersSeen));
+    if (counts.every((c, i) => c >= total - (perHost[i] as number))) break;
+    if (Date.now() - lastRun > 60_000) { console.log(`  not converged after 60 s: ${counts.join(', ')}`); break; }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const converged = Date.now();
+  const rss = await Promise.all(['h1', 'h2', 'h3'].map(async (h) => {
+    const pid = (await readFile(join(lab.runDir, `${h}-tsnet.pid`), 'utf8')).trim();
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
+  }));
+  console.log(`\nscale: ${total} endpoints over 3 hosts started in ${((lastRun - started) / 1000).toFixed(1)} s; every host had every remote peer ${converged - lastRun} ms after the last docker run returned`);
+  console.log(`  tsnet daemon RSS: ${rss.map((m, i) => `h${i + 1} ${m.toFixed(0)} MiB`).join(', ')}`);
+}
+
+async function main(): Promise<void> {
+  const lab = await startLab(3);
+  try {
+    for (const h of ['h1', 'h2', 'h3']) await lab.docker(h, NET);
+    await convergence(lab);
+    await dataPath(lab);
+    await scale(lab);
+  } finally {
+    await lab.down();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
