@@ -33,6 +33,16 @@ describe('the daemon process', () => {
     expect(unknown.json?.Err).toMatch(/tsnet has no network d1d1d1d1d1d1/);
   });
 
+  test('without etcd, overlay networks and global pools are refused saying how to configure etcd', async () => {
+    const body = JSON.stringify({ NetworkID: 'f3'.repeat(32), Options: { 'com.docker.network.generic': { 'tsnet.type': 'overlay', 'tsnet.overlay.name': 'x' } }, IPv4Data: [{ AddressSpace: 'x', Pool: '10.234.0.0/24' }] });
+    const overlay = await postPlugin(tsnet.socketPath, 'NetworkDriver.CreateNetwork', body);
+    expect(overlay.json?.Err).toMatch(/overlay networks need etcd, and this tsnet daemon runs without it; start tsnet daemon with --etcd-endpoints/);
+    const pool = await postPlugin(tsnet.socketPath, 'IpamDriver.RequestPool', JSON.stringify({ AddressSpace: 'tsnet-global', Pool: '10.235.0.0/24' }));
+    expect(pool.json?.Error).toMatch(/the global address space needs etcd/);
+    const caps = await postPlugin(tsnet.socketPath, 'NetworkDriver.GetCapabilities');
+    expect(caps.json).toEqual({ Scope: 'local', ConnectivityScope: 'global' });
+  });
+
   test('a second daemon on the same socket or state directory refuses to start', async () => {
     const other = await startTsnet(host, { name: 'tsnet-b' }).then(() => 'started', (err: Error) => err.message);
     expect(other).toMatch(/is in use by process|state directory/);

@@ -1,0 +1,43 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { DEFAULTS, parseDaemonConfig } from '../../src/config.js';
+
+const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => parseDaemonConfig(args, env);
+
+describe('tsnet daemon options', () => {
+  test('defaults, flags and environment variables', () => {
+    expect(parse([])).toMatchObject({ socketPath: '/run/docker/plugins/tsnet.sock', stateDir: '/var/lib/tsnet', driverScope: 'local', vxlanPort: 4789, etcd: undefined });
+    expect(parse(['--socket', '/tmp/x/foo.sock', '--driver-scope', 'global', '--vxlan-port', '4790', '--host-id', 'node-1'])).toMatchObject({ socketPath: '/tmp/x/foo.sock', driverScope: 'global', vxlanPort: 4790, hostId: 'node-1' });
+    expect(parse([], { TSNET_STATE_DIR: '/srv/tsnet', TSNET_ETCD_ENDPOINTS: 'http://10.0.0.5:2379,http://10.0.0.6:2379' })).toMatchObject({ stateDir: '/srv/tsnet', etcd: { endpoints: ['http://10.0.0.5:2379', 'http://10.0.0.6:2379'], prefix: 'tsnet/' } });
+    expect(parse(['--default-address-pool', 'base=10.0.0.0/8,size=20']).valueOf()).toMatchObject({ defaultPools: [{ base: '10.0.0.0/8', size: 20 }] });
+    expect(parse(['--help'])).toBe('help');
+    expect(DEFAULTS.handlerTimeoutMs).toBeGreaterThan(0);
+  });
+
+  test('the etcd password comes from a file and is kept out of argv', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsnet-cfg-'));
+    writeFileSync(join(dir, 'pw'), 's3cret\n');
+    expect(parse(['--etcd-endpoints', 'http://e:2379', '--etcd-user', 'tsnet', '--etcd-password-file', join(dir, 'pw')])).toMatchObject({ etcd: { auth: { username: 'tsnet', password: 's3cret' } } });
+    expect(() => parse(['--etcd-endpoints', 'http://u:p@e:2379'])).toThrow(/carries credentials/);
+    expect(() => parse(['--etcd-endpoints', 'http://e:2379', '--etcd-user', 'tsnet'])).toThrow(/--etcd-user needs a password/);
+    expect(() => parse(['--etcd-endpoints', 'http://e:2379', '--etcd-password-file', join(dir, 'missing')])).toThrow(/--etcd-password-file .*ENOENT/);
+  });
+
+  test.each([
+    [['--socket', 'relative.sock'], /must be an absolute path ending in .sock/],
+    [['--socket', '/run/x/tsnet'], /must be an absolute path ending in .sock/],
+    [['--log-level', 'loud'], /is not a level/],
+    [['--handler-timeout-ms', '5'], /is not an integer between 100 and 600000/],
+    [['--driver-scope', 'swarm'], /is not local or global/],
+    [['--vxlan-port', '70000'], /is not a port number/],
+    [['--vxlan-local-ip', 'eth0'], /is not an IP address/],
+    [['--host-id', 'has space'], /is not a host name/],
+    [['--etcd-endpoints', 'etcd:2379'], /is not http\(s\):\/\/HOST:PORT/],
+    [['--default-address-pool', '10.0.0.0/8'], /is not base=CIDR,size=N/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ])('%j is refused', (args, message) => {
+    expect(() => parse(args)).toThrow(message);
+  });
+});
