@@ -22,6 +22,8 @@ export interface DaemonConfig {
   readonly vxlanPort: number;
   /** What GetCapabilities reports as Scope: "global" only for swarm / a cluster store. */
   readonly driverScope: 'local' | 'global';
+  /** Log each call's time in kernel programs (kernelMs); costs some throughput. */
+  readonly kernelTiming: boolean;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -34,6 +36,7 @@ export const DEFAULTS: DaemonConfig = {
   defaultPools: DEFAULT_POOLS,
   vxlanPort: 4789,
   driverScope: 'local',
+  kernelTiming: false,
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -66,6 +69,8 @@ Options (each also read from the environment variable shown):
   --driver-scope S         local (default, every Docker) or global (Docker swarm
                            or a legacy cluster store: the same network id on all
                            hosts) (TSNET_DRIVER_SCOPE)
+  --kernel-timing          add kernelMs (time in ip/iptables) to each call's log
+                           line; costs some throughput (TSNET_KERNEL_TIMING=1)
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -86,6 +91,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'vxlan-local-ip': { type: 'string' },
         'vxlan-port': { type: 'string' },
         'driver-scope': { type: 'string' },
+        'kernel-timing': { type: 'boolean' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -128,5 +134,6 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,
+    kernelTiming: values['kernel-timing'] === true || env.TSNET_KERNEL_TIMING === '1',
   };
 }

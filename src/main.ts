@@ -65,7 +65,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
   ready.catch(() => undefined); // observed by callers; avoid an unhandled rejection here
 
-  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit }, (define) => {
+  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming }, (define) => {
     registerPluginRoutes(define);
     registerNetworkRoutes(define, { service: () => required(service), scope: { scope: config.driverScope, connectivityScope: 'global' } });
     registerIpamRoutes(define, () => required(ipam));

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const host = await startSimulatedHost('bench');
   let tsnet: TsnetDaemon | undefined;
   try {
-    tsnet = await startTsnet(host, { extraArgs: ['--log-level', 'info'] });
+    tsnet = await startTsnet(host, { extraArgs: ['--log-level', 'info', '--kernel-timing'] });
     const image = await ensureTestImage(host);
     await host.docker(['network', 'create', '-d', 'tsnet', '--subnet', '10.240.0.0/16', 'bench-tsnet']);
     await host.docker(['network', 'create', '-d', 'bridge', '--subnet', '10.241.0.0/16', 'bench-builtin']);
@@ -61,7 +61,7 @@ async function printStartupTime(host: SimulatedHost, tsnet: TsnetDaemon): Promis
   const watcher = setInterval(() => {
     if (Number.isNaN(listening) && existsSync(tsnet.socketPath)) listening = performance.now() - started;
   }, 2);
-  const restarted = await startTsnet(host, { extraArgs: ['--log-level', 'info'] });
+  const restarted = await startTsnet(host, { extraArgs: ['--log-level', 'info', '--kernel-timing'] });
   const ready = performance.now() - started;
   clearInterval(watcher);
   console.log(`\ndaemon restart: socket listening after ${fmt(listening)} ms, Plugin.Activate answered after ${fmt(ready)} ms (includes node start-up, store open and reconciliation)`);
