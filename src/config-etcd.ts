@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
+import type { EtcdKvStoreOptions } from '../kvstore/etcd/etcd-kv-store.js';
 import { invalid } from './core/errors.js';
 
-/** How to reach etcd. Secrets are read from files or the environment, never from argv. */
-export interface EtcdConfig {
-  readonly endpoints: readonly string[];
-  readonly prefix: string;
-  readonly tls?: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
-  readonly auth?: { readonly username: string; readonly password: string };
-  readonly dialTimeoutMs: number;
-  readonly callTimeoutMs: number;
-}
+/** How to reach etcd: the etcd store's options (secrets are read from files or the environment, never argv). */
+export type EtcdConfig = Omit<EtcdKvStoreOptions, 'log'>;
 
 /** parseArgs option definitions shared by `tsnet daemon` and `tsnet ipam release-host`. */
 export const ETCD_FLAGS = {
