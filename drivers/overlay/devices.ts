@@ -5,6 +5,9 @@ import type { OverlayState } from './options.js';
 export function overlayDeviceOps(state: OverlayState & { vni: number; port: number }, local: string, mtu: number): HostOp[] {
   return [
     { op: 'ensure-bridge', name: state.bridge, mtu },
+    // The bridge only switches frames; its own IPv6 link-local chatter would be flooded to
+    // every host. Containers' IPv6 is unaffected.
+    { op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' },
     { op: 'ensure-up', dev: state.bridge },
     { op: 'ensure-vxlan', name: state.vxlan, vni: state.vni, local, port: state.port, mtu, master: state.bridge },
   ];

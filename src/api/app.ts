@@ -31,8 +31,9 @@ export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema:
 /**
  * The Fastify app that speaks Docker's plugin protocol. Body parsing accepts any or no
  * Content-Type (Docker sends none) and the empty body of argument-less methods; errors map to
- * Docker's conventions (STYLE "Error model"): TsnetError → 200 {Err}, bad JSON or schema → 400,
- * unknown method → 404, bug → 500 with the request id.
+ * Docker's conventions (STYLE "Error model"): TsnetError → 200 {Err} ({Error} for IpamDriver
+ * methods), bad JSON or schema → 400, oversized body → 413, unknown method → 404, start-up
+ * failed → 503, bug → 500 with the request id.
  */
 export function buildApp(options: AppOptions, register: (define: MethodRegistrar) => void): FastifyInstance {
   // Fastify's own request/response lines are off: each call logs exactly one line of ours.
@@ -49,10 +50,9 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    const message = error.message;
     if (status === 500) request.log.error({ err: error }, 'internal error');
     else request.log.info({ method: request.url.slice(1, 80), status, outcome: 'bad-request' }, 'call');
-    void reply.code(status).type(PLUGIN_MEDIA_TYPE).send({ Err: status === 500 ? internalMessage(request) : message });
+    void reply.code(status).type(PLUGIN_MEDIA_TYPE).send({ Err: status === 500 ? internalMessage(request) : error.message });
   });
   register((name, schema, handler) => defineMethod(app, options, name, schema, handler));
   return app;
