@@ -10,7 +10,7 @@ import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver, NetworkView } from '../driver.js';
 import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
-import { VXLAN_OVERHEAD, overlayStateOf, parseOverlayOptions, type OverlayState } from './options.js';
+import { VXLAN_OVERHEAD, overlayStateOf, parseOverlayOptions } from './options.js';
 import { PeerProgrammer } from './peers.js';
 import { OverlayRegistry } from './registry.js';
 
@@ -39,8 +39,6 @@ export interface OverlayDeps {
   readonly globalScope: boolean;
 }
 
-type State = OverlayState & { vni: number; port: number; mtuInUse?: number };
-
 /**
  * The VXLAN overlay driver: one layer-2 network across every host that creates it with the same
  * name. Global state (definition, VNI, VTEPs, endpoints) is in etcd; each host builds its bridge
@@ -49,7 +47,8 @@ type State = OverlayState & { vni: number; port: number; mtuInUse?: number };
 export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(networkId: string): PeerProgrammer | undefined } {
   const { host, log } = deps;
   const registry = deps.global ? new OverlayRegistry(deps.global.store, deps.hostId) : undefined;
-  const active = new Map<string, { network: NetworkRecord; endpoints: Map<string, EndpointRecord>; programmer: PeerProgrammer; local: string }>();
+  /** Networks with devices on this host; the underlay is looked up once, when they are made. */
+  const active = new Map<string, { network: NetworkRecord; endpoints: Map<string, EndpointRecord>; programmer: PeerProgrammer; local: string; mtu: number }>();
 
   const need = (): OverlayRegistry => {
     if (!registry) throw unavailable('TSNET_OVERLAY_NO_ETCD', 'overlay networks need etcd, and this tsnet daemon runs without it', 'start tsnet daemon with --etcd-endpoints http://HOST:2379 on every host');
@@ -66,14 +65,14 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
   async function activate(network: NetworkRecord): Promise<NonNullable<ReturnType<typeof active.get>>> {
     const existing = active.get(network.id);
     if (existing) return existing;
-    const state = overlayStateOf(network.driverState) as State;
+    const state = overlayStateOf(network.driverState);
     const underlay = await deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
     await applyOps(host, overlayDeviceOps(state, underlay.address, mtu), log);
     need();
     const store = (deps.global as NonNullable<OverlayDeps['global']>).store;
     const programmer = new PeerProgrammer({ host, store, hostId: deps.hostId, log }, state.name, state.vxlan);
-    const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address };
+    const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
     active.set(network.id, entry);
     programmer.start();
     return entry;
@@ -136,10 +135,9 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     async createEndpoint(network, endpoint) {
       const wasActive = active.has(network.id);
       const entry = await activate(network);
-      const state = overlayStateOf(network.driverState) as State;
-      const mtu = effectiveMtu(state.mtu, (await deps.underlay()).mtu);
+      const state = overlayStateOf(network.driverState);
       try {
-        await applyOps(host, vethOps(state.bridge, mtu, endpoint), log);
+        await applyOps(host, vethOps(state.bridge, entry.mtu, endpoint), log);
         try {
           await publish(network, endpoint, entry.local);
         } catch (err) {
@@ -191,8 +189,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
       for (const endpoint of view.endpoints) {
         entry.endpoints.set(endpoint.id, endpoint);
         if (!endpoint.sandboxKey && !(await host.getLink(vethNames(endpoint.id).hostIf))) {
-          const state = overlayStateOf(view.network.driverState);
-          await applyOps(host, vethOps(state.bridge, effectiveMtu(state.mtu, (await deps.underlay()).mtu), endpoint), log);
+          await applyOps(host, vethOps(overlayStateOf(view.network.driverState).bridge, entry.mtu, endpoint), log);
         }
         // etcd may be down now; the lease renewal re-publishes once it is back.
         await publish(view.network, endpoint, entry.local).catch((err: unknown) => log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));
