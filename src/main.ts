@@ -80,7 +80,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     store = opened;
     const repo = new CnmRepository(opened);
-    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }) });
+    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000 });
     const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }));
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
     liveness?.start();

@@ -40,6 +40,6 @@ export async function applyAllBestEffort(host: HostNet, ops: readonly HostOp[], 
     }
   }
   if (failures.length > 0) {
-    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'run `tsnet doctor` or retry the command');
+    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'see the tsnet log for each step; retrying the command repeats only what is left');
   }
 }

@@ -8,6 +8,10 @@ export type HostOp =
   | { readonly op: 'ensure-bridge'; readonly name: string; readonly mtu: number }
   | { readonly op: 'ensure-addr'; readonly dev: string; readonly cidr: string }
   | { readonly op: 'ensure-up'; readonly dev: string }
+  /** The inverses tsnet needs for a device it adopted rather than created. */
+  | { readonly op: 'remove-addr'; readonly dev: string; readonly cidr: string }
+  | { readonly op: 'ensure-down'; readonly dev: string }
+  | { readonly op: 'ensure-mtu'; readonly dev: string; readonly mtu: number }
   | {
       readonly op: 'ensure-veth';
       /** Host end, enslaved to `master`. */
@@ -83,6 +87,8 @@ export interface HostNet {
   listLinks(): Promise<LinkInfo[]>;
   /** One link, or undefined when it does not exist. */
   getLink(name: string): Promise<LinkInfo | undefined>;
+  /** A sysctl's current value (`key` slash-separated as in ensure-sysctl); undefined when absent. */
+  readSysctl(key: string): Promise<string | undefined>;
   /** Addresses (CIDR strings) on a device. */
   listAddrs(dev: string): Promise<string[]>;
   /** Forwarding entries tsnet programs on a VXLAN device (mac 00:00:00:00:00:00 = flood). */

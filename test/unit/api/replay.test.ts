@@ -56,6 +56,26 @@ describe('replaying the calls a real dockerd 20.10 made', () => {
     for (const prefix of ['pools/', 'addr/', 'cursor/']) expect(await store.list(`ipam/v1/tsnet-local/${prefix}`)).toEqual([]);
   });
 
+  test('a delivered reply clears its call\'s unanswered marker; a refused call leaves none behind', async () => {
+    const { call, store } = setup();
+    const net = (id: string, subnet: string) => JSON.stringify({ NetworkID: id, Options: { 'com.docker.network.generic': {} }, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: subnet, Gateway: subnet.replace('0/24', '1/24') }], IPv6Data: [] });
+    expect((await call('NetworkDriver.CreateNetwork', net('n1', '10.77.0.0/24'))).json()).toEqual({});
+    expect((await call('NetworkDriver.CreateNetwork', net('n2', '10.77.0.0/24'))).json()).toHaveProperty('Err');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // answers are written in batches
+    expect(await store.list('tsnet/v1/local/unanswered/')).toEqual([]);
+    expect((await store.list('tsnet/v1/local/network/')).map((e) => e.key)).toEqual(['tsnet/v1/local/network/n1']);
+  });
+
+  test('a "__proto__" key and non-string option values are refused by name', async () => {
+    const { call, store } = setup();
+    const proto = await call('NetworkDriver.CreateNetwork', '{"NetworkID":"n1","Options":{"com.docker.network.generic":{"__proto__":{"x":"y"}}},"IPv4Data":[{"Pool":"10.78.0.0/24"}]}');
+    expect(proto.statusCode).toBe(400);
+    expect(proto.json().Err).toMatch(/Options.com.docker.network.generic: the key "__proto__" is not allowed/);
+    const number = await call('NetworkDriver.CreateNetwork', '{"NetworkID":"n1","Options":{"com.docker.network.generic":{"com.docker.network.driver.mtu":1400}},"IPv4Data":[{"Pool":"10.78.0.0/24"}]}');
+    expect(number.json().Err).toMatch(/network option "com.docker.network.driver.mtu" has a number value; option values are strings/);
+    expect(await store.list('')).toEqual([]);
+  });
+
   test('IPAM refusals use the Error field libnetwork reads', async () => {
     const { call } = setup();
     const reply = await call('IpamDriver.RequestPool', JSON.stringify({ AddressSpace: 'tsnet-local', Pool: '10.1.0.0/24', Options: { io: 'iv' }, V6: false }));
