@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { lookup } from 'node:dns/promises';
+import { basename } from 'node:path';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
 import type { Driver } from '../drivers/driver.js';
@@ -12,10 +13,12 @@ import { registerIpamRoutes } from './api/ipam-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerPluginRoutes } from './api/plugin-routes.js';
 import { bindProbe } from './cnm/ports.js';
+import { DockerSync } from './cnm/docker-sync.js';
 import { reconcile } from './cnm/reconcile.js';
 import { CnmRepository } from './cnm/repository.js';
 import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
+import { dockerEngineFor } from './docker/engine.js';
 import { invalid } from './core/errors.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
@@ -48,6 +51,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let store: KvStore | undefined;
+  let dockerSync: DockerSync | undefined;
+  const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE })) : undefined;
@@ -80,11 +85,18 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     store = opened;
     const repo = new CnmRepository(opened);
-    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000 });
+    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
     const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }));
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
     liveness?.start();
     await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
+    if (docker) {
+      // In the background: start-up never waits for Docker, which may itself be waiting for us.
+      dockerSync = new DockerSync({ repo, service, docker, driverName: basename(config.socketPath, '.sock'), log: log.child({ component: 'docker-sync' }) });
+      dockerSync.start();
+    } else {
+      log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
+    }
   })();
   startup.then(resolveReady, rejectReady);
 
@@ -93,6 +105,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     stopping ??= (async () => {
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
+      await dockerSync?.stop();
       await service?.drain();
       await liveness?.stop();
       await globalSpace?.close();

@@ -92,7 +92,8 @@ start_etcd() {
 start_tsnet() {
   local h=$1 dir=$LAB/$1
   start_bg "$h-tsnet" "$dir/tsnet.log" nsenter --net="/run/netns/$(host_ns "$h")" node "$REPO/dist/src/cli.js" daemon \
-    --socket "$dir/plugins/tsnet.sock" --state-dir "$DATA/$h/tsnet" --host-id "$h" --etcd-endpoints "$ETCD_URL"
+    --socket "$dir/plugins/tsnet.sock" --state-dir "$DATA/$h/tsnet" --host-id "$h" --etcd-endpoints "$ETCD_URL" \
+    --docker-host "unix://$dir/docker.sock"
   wait_for "tsnet on $h" curl -sf --unix-socket "$dir/plugins/tsnet.sock" -X POST http://tsnet/Plugin.Activate
 }
 

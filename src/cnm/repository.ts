@@ -11,6 +11,9 @@ const ENDPOINT_PREFIX = 'tsnet/v1/local/endpoint/';
  */
 const UNANSWERED_PREFIX = 'tsnet/v1/local/unanswered/';
 
+/** Which dockerd this plugin serves, as the convergence with Docker last verified it. */
+const DOCKER_IDENTITY_KEY = 'tsnet/v1/local/docker-identity';
+
 /** Marker batching: one store transaction per this many milliseconds at most. */
 const ANSWER_FLUSH_MS = 10;
 
@@ -158,6 +161,14 @@ export class CnmRepository {
     const key = markerKey(ref);
     this.unanswered.delete(key);
     await this.store.delete(key);
+  }
+
+  async dockerIdentity(): Promise<string | undefined> {
+    return (await this.store.get(DOCKER_IDENTITY_KEY))?.value;
+  }
+
+  async saveDockerIdentity(identity: string): Promise<void> {
+    await this.store.put(DOCKER_IDENTITY_KEY, identity);
   }
 
   /** Writes pending answers now (graceful stop). */

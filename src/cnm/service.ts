@@ -45,6 +45,8 @@ export interface NetworkServiceDeps {
    * its record is then as doubtful as one cut off by a crash. Default 60 s.
    */
   readonly answerDeadlineMs?: number;
+  /** Told after each network is created (the convergence with Docker looks soon after). */
+  readonly onNetworkCreated?: () => void;
 }
 
 /** Key of the queue that serialises host-port allocation across all networks. */
@@ -103,6 +105,7 @@ export class NetworkService {
         throw err;
       }
       this.whenDelivered(reply, { networkId: input.id }, token);
+      this.deps.onNetworkCreated?.();
     });
   }
 
@@ -110,15 +113,31 @@ export class NetworkService {
     return this.queue.run(networkId, async () => {
       const network = this.deps.repo.network(networkId);
       if (!network) return; // already gone: Docker may retry a delete after a timeout
-      const driver = this.driver(network.type);
-      for (const endpoint of this.deps.repo.endpointsOf(networkId)) {
-        this.deps.log.warn({ networkId, endpointId: endpoint.id }, 'removing endpoint left on a deleted network');
-        await driver.deleteEndpoint(network, endpoint);
-      }
-      await this.deps.repo.saveNetwork({ ...network, state: 'pending' });
-      await this.syncFirewall();
-      await driver.deleteNetwork(network);
-      await this.deps.repo.deleteNetwork(networkId);
+      await this.removeNetworkNow(network);
+    });
+  }
+
+  /**
+   * Removes a network Docker does not have, as DeleteNetwork would, if `stillOrphan` holds once
+   * the network's queue is free (a call may have touched it since Docker was asked).
+   */
+  removeOrphanNetwork(networkId: string, stillOrphan: () => boolean): Promise<boolean> {
+    return this.queue.run(networkId, async () => {
+      const network = this.deps.repo.network(networkId);
+      if (!network || !stillOrphan()) return false;
+      await this.removeNetworkNow(network);
+      return true;
+    });
+  }
+
+  /** Removes an endpoint Docker does not have, as DeleteEndpoint would; see {@link removeOrphanNetwork}. */
+  removeOrphanEndpoint(networkId: string, endpointId: string, stillOrphan: () => boolean): Promise<boolean> {
+    return this.queue.run(networkId, async () => {
+      const network = this.deps.repo.network(networkId);
+      const endpoint = this.deps.repo.endpoint(networkId, endpointId);
+      if (!network || !endpoint || !stillOrphan()) return false;
+      await this.removeEndpointNow(network, endpoint);
+      return true;
     });
   }
 
@@ -156,12 +175,7 @@ export class NetworkService {
       const network = this.deps.repo.network(networkId);
       const endpoint = this.deps.repo.endpoint(networkId, endpointId);
       if (!network || !endpoint) return; // idempotent: nothing of ours is left
-      if (endpoint.ports.length > 0) {
-        await this.deps.repo.saveEndpoint({ ...endpoint, ports: [] });
-        await this.syncFirewall();
-      }
-      await this.driver(network.type).deleteEndpoint(network, endpoint);
-      await this.deps.repo.deleteEndpoint(networkId, endpointId);
+      await this.removeEndpointNow(network, endpoint);
     });
   }
 
@@ -297,6 +311,19 @@ export class NetworkService {
       await this.deps.repo.saveEndpoint({ ...holder, ports: [] });
     }
     await this.syncFirewall();
+  }
+
+  /** DeleteNetwork's work, for a caller that holds the network's queue. */
+  private async removeNetworkNow(network: NetworkRecord): Promise<void> {
+    const driver = this.driver(network.type);
+    for (const endpoint of this.deps.repo.endpointsOf(network.id)) {
+      this.deps.log.warn({ networkId: network.id, endpointId: endpoint.id }, 'removing endpoint left on a deleted network');
+      await driver.deleteEndpoint(network, endpoint);
+    }
+    await this.deps.repo.saveNetwork({ ...network, state: 'pending' });
+    await this.syncFirewall();
+    await driver.deleteNetwork(network);
+    await this.deps.repo.deleteNetwork(network.id);
   }
 
   /** DeleteEndpoint's work, for a caller that already holds the network's queue. */
