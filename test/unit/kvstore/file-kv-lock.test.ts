@@ -64,7 +64,9 @@ describe('FileKvStore directory lock', () => {
   test('a lock with our own PID that this process does not hold is stale (PID reused after a reboot)', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'LOCK'), `${process.pid}\n`);
-    const store = await openFileKvStore({ dir });
+    const store = await openFileKvStore({ dir, bootId: 'aaaaaaaa-0000-4000-8000-000000000001' });
+    // Taken over: the lock now carries this process's full description, not the bare PID.
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid} aaaaaaaa-0000-4000-8000-000000000001 ${await startTimeOf(process.pid)}\n`);
     await store.close();
   });
 
