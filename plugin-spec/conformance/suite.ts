@@ -46,10 +46,17 @@ export function pluginConformance(options: ConformanceOptions): void {
       : call('Plugin.Activate').then((r) => (Array.isArray(r.json?.Implements) ? (r.json.Implements as string[]) : []));
     return announced;
   };
-  /** Skips the test when the plugin does not announce the method's interface (Docker would not call it). */
+  /**
+   * Skips the test when the plugin does not announce the method's interface (Docker would not
+   * call it), saying so on a `SKIP:` line so a dropped interface never goes unnoticed. Pass
+   * `implements` to make a missing interface a failure instead.
+   */
   const requireAnnounced = async (ctx: TestContext, method: MethodName) => {
     const iface = methods[method].interface;
-    if (iface !== 'Plugin' && !(await interfaces()).includes(iface)) ctx.skip(`the plugin does not announce ${iface}`);
+    if (iface === 'Plugin' || (await interfaces()).includes(iface)) return;
+    const why = `the plugin does not announce ${iface} in Plugin.Activate`;
+    console.log(`SKIP: ${method}: ${why}`);
+    ctx.skip(why);
   };
 
   describe('plugin protocol conformance', () => {

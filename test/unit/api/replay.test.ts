@@ -41,6 +41,8 @@ function setup(options: { ready?: Promise<void>; handlerTimeoutMs?: number } = {
 describe('replaying the calls a real dockerd 20.10 made', () => {
   test('every call succeeds in order, IPAM included, and the session leaves nothing behind', async () => {
     const { call, host, firewall, store } = setup();
+    // Positive control: "nothing left behind" means something only if the session made things.
+    const peak = { links: 0, rules: 0, addresses: 0 };
     for (const r of recorded) {
       // The recording used a made-up address space and options tsnet rightly refuses ("foo",
       // "io"); those refusals are tested on their own below and in the IPAM tests.
@@ -50,7 +52,13 @@ describe('replaying the calls a real dockerd 20.10 made', () => {
       expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Err');
       expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Error');
       expect(reply.headers['content-type']).toContain('application/vnd.docker.plugins.v1+json');
+      peak.links = Math.max(peak.links, (await host.listLinks()).length);
+      peak.rules = Math.max(peak.rules, firewall.rules.length);
+      peak.addresses = Math.max(peak.addresses, (await store.list('ipam/v1/tsnet-local/addr/')).length);
     }
+    expect(peak.links, 'the session created links').toBeGreaterThan(0);
+    expect(peak.rules, 'the session installed firewall rules').toBeGreaterThan(0);
+    expect(peak.addresses, 'the session allocated addresses').toBeGreaterThan(0);
     expect(await host.listLinks()).toEqual([]);
     expect(firewall.rules).toEqual([]);
     for (const prefix of ['pools/', 'addr/', 'cursor/']) expect(await store.list(`ipam/v1/tsnet-local/${prefix}`)).toEqual([]);
