@@ -24,6 +24,7 @@ import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
 import { AddressSpace } from './ipam/address-space.js';
 import { HostLiveness } from './ipam/host-liveness.js';
+import { IpamSync } from './ipam/ipam-sync.js';
 import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
 import { ExecRunner } from './host/runner.js';
@@ -92,7 +93,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
-      dockerSync = new DockerSync({ repo, service, docker, driverName: basename(config.socketPath, '.sock'), log: log.child({ component: 'docker-sync' }) });
+      const pluginName = basename(config.socketPath, '.sock');
+      const ipamSync = new IpamSync({ spaces: globalSpace ? [localSpace, globalSpace] : [localSpace], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
+      dockerSync = new DockerSync({ repo, service, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) });
       dockerSync.start();
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');

@@ -1,16 +1,32 @@
 import type { Logger } from 'pino';
 import { errorText } from '../core/errors.js';
-import { shortId } from '../core/ids.js';
+import { isDockerDriverName, shortId } from '../core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../core/model.js';
 import type { CnmRepository, RecordRef } from './repository.js';
 import type { NetworkService } from './service.js';
 
+/** One Docker network as the convergence needs it. */
+export interface DockerNetworkInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly driver: string;
+  readonly ipamDriver: string;
+  readonly subnets: ReadonlyArray<{ readonly subnet: string; readonly gateway?: string; readonly aux: readonly string[] }>;
+}
+
+/** One endpoint Docker shows attached to a container; addresses are CIDR strings or "". */
+export interface DockerEndpointInfo {
+  readonly endpointId: string;
+  readonly ipv4: string;
+  readonly ipv6: string;
+}
+
 /** What the convergence needs to know of Docker (src/docker/engine.ts provides it). */
 export interface DockerView {
   readonly description: string;
-  networks(): Promise<ReadonlyArray<{ readonly id: string; readonly name: string; readonly driver: string }>>;
+  networks(): Promise<readonly DockerNetworkInfo[]>;
   /** Endpoints attached to a container, or undefined when the network is gone. */
-  endpoints(networkId: string): Promise<ReadonlyArray<{ readonly endpointId: string }> | undefined>;
+  endpoints(networkId: string): Promise<readonly DockerEndpointInfo[] | undefined>;
   /** A stable identity of the dockerd behind the API. */
   identity(): Promise<string>;
 }
@@ -29,6 +45,11 @@ export interface DockerSyncDeps {
    * Docker may retry for 30 s after a plugin restart: it is given this long. Default 60 s.
    */
   readonly unjoinedGraceMs?: number;
+  /**
+   * Runs after each look at a dockerd verified as ours, with what Docker showed (the IPAM's
+   * convergence, src/ipam/ipam-sync.ts); `waiting` > 0 makes the next look come sooner.
+   */
+  readonly alsoConverge?: (view: { networks: readonly DockerNetworkInfo[]; endpoints: (id: string) => Promise<readonly DockerEndpointInfo[] | undefined> }) => Promise<{ readonly waiting: number }>;
   /** How often to look when nothing is waiting. Default 30 s. */
   readonly intervalMs?: number;
   readonly now?: () => number;
@@ -199,7 +220,11 @@ export class DockerSync {
       }
     }
     for (const key of [...this.missingSince.keys()]) if (!seen.has(key)) this.missingSince.delete(key);
-    const lost = dockerNetworks.filter((n) => isDriver(n.driver, this.deps.driverName) && !repo.network(n.id)).map((n) => `${n.name} (${shortId(n.id)})`);
+    if (trusted && this.deps.alsoConverge) {
+      const also = await this.deps.alsoConverge({ networks: dockerNetworks, endpoints: (id) => docker.endpoints(id) });
+      for (let i = 0; i < also.waiting; i++) waiting.push('address or pool reference');
+    }
+    const lost = dockerNetworks.filter((n) => isDockerDriverName(n.driver, this.deps.driverName) && !repo.network(n.id)).map((n) => `${n.name} (${shortId(n.id)})`);
     if (lost.length > 0) log.warn({ lost }, 'Docker has tsnet networks that tsnet has no record of; remove and re-create them');
     if (unverified.length > 0) {
       log.warn({ docker: docker.description, unverified }, 'Docker lacks these tsnet networks, but this dockerd knows none of tsnet\'s networks and is not the one seen before: kept; check --docker-host');
@@ -264,8 +289,3 @@ function describeRef(ref: RecordRef): string {
   return ref.endpointId ? `endpoint ${shortId(ref.endpointId)} on network ${shortId(ref.networkId)}` : `network ${shortId(ref.networkId)}`;
 }
 
-/** Docker shows a legacy plugin by its socket name, a managed one as NAME:TAG or REPO/NAME:TAG. */
-function isDriver(driver: string, name: string): boolean {
-  const base = driver.split('/').at(-1)?.split(':')[0];
-  return driver === name || base === name;
-}

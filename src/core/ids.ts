@@ -70,3 +70,12 @@ export function truncate(text: string, max = 64): string {
 export function shortId(id: string): string {
   return id.slice(0, 12);
 }
+
+/**
+ * Whether Docker's name for a driver is this plugin's: a legacy plugin shows as its socket's
+ * base name, a managed one as NAME:TAG or REPO/NAME:TAG.
+ */
+export function isDockerDriverName(driver: string, name: string): boolean {
+  const base = driver.split('/').at(-1)?.split(':')[0];
+  return driver === name || base === name;
+}

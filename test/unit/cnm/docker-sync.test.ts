@@ -28,11 +28,11 @@ class FakeDocker implements DockerView {
   readonly networks_ = new Map<string, Set<string>>();
   async networks() {
     if (!this.reachable) throw new Error('connect ENOENT /var/run/docker.sock');
-    return [...this.networks_.keys()].map((id) => ({ id, name: `n-${id.slice(0, 4)}`, driver: 'tsnet' }));
+    return [...this.networks_.keys()].map((id) => ({ id, name: `n-${id.slice(0, 4)}`, driver: 'tsnet', ipamDriver: 'default', subnets: [] }));
   }
   async endpoints(id: string) {
     const set = this.networks_.get(id);
-    return set ? [...set].map((endpointId) => ({ endpointId })) : undefined;
+    return set ? [...set].map((endpointId) => ({ endpointId, ipv4: '', ipv6: '' })) : undefined;
   }
   async identity() {
     return this.id;
