@@ -71,7 +71,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
   ready.catch(() => undefined); // observed by callers; avoid an unhandled rejection here
 
-  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming }, (define) => {
+  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming, killBeforeReply: faultInjection(process.env) }, (define) => {
     registerPluginRoutes(define);
     registerNetworkRoutes(define, { service: () => required(service), scope: { scope: config.driverScope, connectivityScope: 'global' } });
     registerIpamRoutes(define, () => required(ipam));
@@ -81,6 +81,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await app.listen({ path: config.socketPath });
   await restrictSocket(config.socketPath);
   log.info({ socket: config.socketPath, hostId: config.hostId, etcd: etcd?.description ?? 'none' }, 'listening');
+  if (process.env.TSNET_TEST_KILL_BEFORE_REPLY) log.warn({ methods: process.env.TSNET_TEST_KILL_BEFORE_REPLY }, 'TEST FAULT INJECTION: this daemon kills itself before replying to these methods');
 
   const startup = (async () => {
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
@@ -137,6 +138,12 @@ async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promis
   const route = await host.routeTo(address);
   if (route.dev === 'lo') throw invalid('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
   return { address: route.source, mtu: route.mtu };
+}
+
+/** Test-only fault injection; see AppOptions.killBeforeReply. Logged loudly when set. */
+function faultInjection(env: NodeJS.ProcessEnv): ReadonlySet<string> | undefined {
+  const methods = env.TSNET_TEST_KILL_BEFORE_REPLY?.split(',').map((m) => m.trim()).filter(Boolean);
+  return methods?.length ? new Set(methods) : undefined;
 }
 
 function required<T>(value: T | undefined): T {

@@ -22,6 +22,12 @@ export interface AppOptions {
    * AsyncLocalStorage, whose promise hooks cost every call some throughput, so it is opt-in.
    */
   readonly kernelTiming?: boolean;
+  /**
+   * Fault injection for crash tests only (TSNET_TEST_KILL_BEFORE_REPLY): the daemon kills itself
+   * with SIGKILL after these methods have done and recorded their work, before the reply is
+   * written, which is the moment a real crash leaves Docker believing the call failed.
+   */
+  readonly killBeforeReply?: ReadonlySet<string>;
 }
 
 export type MethodName = `${'Plugin' | 'NetworkDriver' | 'IpamDriver'}.${string}`;
@@ -96,6 +102,7 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
       };
       const result = await withDeadline(options.kernelTiming ? () => callTiming.run(timing, work) : work, options.handlerTimeoutMs, name);
       finish('ok');
+      if (options.killBeforeReply?.has(name)) process.kill(process.pid, 'SIGKILL');
       delivery.succeeded(reply.raw);
       return result ?? {};
     } catch (err) {

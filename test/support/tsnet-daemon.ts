@@ -80,6 +80,8 @@ export interface TsnetDaemonOptions {
   readonly extraArgs?: readonly string[];
   /** Give up waiting for Plugin.Activate after this long. Default 15 s. */
   readonly readyTimeoutMs?: number;
+  /** Extra environment variables (e.g. TSNET_TEST_KILL_BEFORE_REPLY for crash tests). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function startTsnetDaemon(place: DaemonPlace, options: TsnetDaemonO
   const proc = spawnTracked(
     [process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug',
       '--docker-host', place.socketPath ? `unix://${place.socketPath}` : 'none', ...(options.extraArgs ?? [])],
-    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`) },
+    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`), env: options.env ? { ...process.env, ...options.env } : undefined },
   );
   try {
     const outcome = await waitFor(async () => {
