@@ -63,7 +63,7 @@ describe('bridge driver plan', () => {
     const { host, driver, plan } = setup();
     host.addExistingLink('mybr2', 'bridge', undefined, { up: false, mtu: 1500 });
     host.failOn = (op) => op.op === 'ensure-sysctl' && op.key.endsWith('route_localnet');
-    await expect(driver.createNetwork(plan({ options: { 'com.docker.network.bridge.name': 'mybr2' } }))).rejects.toThrow(/could not ensure-sysctl/);
+    await expect(driver.createNetwork(plan({ options: { 'com.docker.network.bridge.name': 'mybr2' } }))).rejects.toThrow(/could not set net.ipv4.conf.mybr2.route_localnet to 1: injected failure/);
     expect(await host.listAddrs('mybr2')).toEqual([]);
     expect(await host.getLink('mybr2')).toMatchObject({ up: false });
   });
