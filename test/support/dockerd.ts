@@ -6,7 +6,7 @@ import { run, waitFor, type ExecResult } from './exec.js';
 import { createNetns, deleteNetns, execIn, linkToOutside, netnsPath, uniqueNetnsName } from './netns.js';
 import { isAlive, spawnTracked, tail, type Tracked } from './process.js';
 
-export { HOST_UPLINK_IP, OUTSIDE_IP } from './netns.js';
+export { HOST_UPLINK_IP, HOST_UPLINK_IP6, OUTSIDE_IP, OUTSIDE_IP6 } from './netns.js';
 
 /** Debian's 20.10 client. A newer client earlier on PATH refuses some flags against a 20.10 daemon. */
 export const DOCKER_CLIENT = '/usr/bin/docker';
