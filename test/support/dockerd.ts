@@ -47,7 +47,7 @@ export interface SimulatedHost {
   readonly netns: string;
   /** `/run/netns/<netns>`, for `nsenter --net=`. */
   readonly netnsPath: string;
-  /** Namespace that plays the rest of the world, at OUTSIDE_IP; no route back to container subnets. */
+  /** Namespace that plays the rest of the world, at OUTSIDE_IP and OUTSIDE_IP6; no route back to container subnets. */
   readonly outside: string;
   /** `/run/netns/<outside>`. */
   readonly outsidePath: string;
