@@ -5,53 +5,145 @@
 #   3. the daemon, under systemd when systemd runs, otherwise as a background process
 #   4. dockerd, if it is not running yet
 # Afterwards `docker network create -d tsnet …` works. Re-running upgrades in place.
+#
+#   bash deploy/install.sh --uninstall [--purge]
+# stops the daemon and removes the unit (or pid file) and the command. It refuses while Docker
+# still has tsnet networks (remove them first, or add --force to leave them, with their
+# bridges and rules, in place). --purge also deletes the state directory and the log.
+#
+# Environment (defaults in brackets), for hosts laid out differently and for the tests, which
+# run this script in a simulated host:
+#   TSNET_SOCKET     plugin socket [/run/docker/plugins/tsnet.sock]
+#   TSNET_STATE_DIR  state directory [/var/lib/tsnet]
+#   TSNET_BIN_DIR    where the `tsnet` command is linked [/usr/local/bin]
+#   TSNET_INIT       auto, systemd or background [auto: systemd when it runs]
+#   TSNET_PID_FILE   background mode's pid file [/run/tsnet.pid]
+#   TSNET_LOG_FILE   background mode's log [/var/log/tsnet.log]
+#   DOCKER_HOST      the Docker daemon to check (and, when unset, the local one to start)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
-socket=/run/docker/plugins/tsnet.sock
+socket=${TSNET_SOCKET:-/run/docker/plugins/tsnet.sock}
 state_dir=${TSNET_STATE_DIR:-/var/lib/tsnet}
+bin_dir=${TSNET_BIN_DIR:-/usr/local/bin}
+pid_file=${TSNET_PID_FILE:-/run/tsnet.pid}
+log_file=${TSNET_LOG_FILE:-/var/log/tsnet.log}
+unit=/etc/systemd/system/tsnet.service
+docker=/usr/bin/docker
+
+case ${TSNET_INIT:-auto} in
+  auto) if [[ -d /run/systemd/system ]]; then init=systemd; else init=background; fi ;;
+  systemd | background) init=$TSNET_INIT ;;
+  *) echo "install.sh: TSNET_INIT must be auto, systemd or background, not \"$TSNET_INIT\"" >&2; exit 2 ;;
+esac
+
+# The background daemon's pid, if it runs (an empty answer otherwise).
+background_pid() {
+  local pid
+  pid=$(cat "$pid_file" 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+}
+
+# SIGTERM to the background daemon; it finishes the calls in flight and removes its socket.
+stop_background() {
+  local pid
+  pid=$(background_pid)
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid"
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "install.sh: tsnet (pid $pid) did not stop within 30 s of SIGTERM" >&2
+  return 1
+}
+
+uninstall() {
+  local purge=false force=false arg nets
+  for arg in "$@"; do
+    case $arg in
+      --purge) purge=true ;;
+      --force) force=true ;;
+      *) echo "install.sh --uninstall: unknown option $arg (use --purge, --force)" >&2; exit 2 ;;
+    esac
+  done
+  if "$docker" version >/dev/null 2>&1; then
+    nets=$("$docker" network ls --filter driver=tsnet --format '{{.Name}}')
+    if [[ -n $nets && $force == false ]]; then
+      echo "install.sh --uninstall: Docker still has tsnet networks: $(echo "$nets" | tr '\n' ' ')" >&2
+      echo "Remove them first (docker network rm …), or add --force to leave them and their bridges as they are." >&2
+      exit 1
+    fi
+  fi
+  if [[ $init == systemd ]]; then
+    if [[ -f $unit ]]; then
+      systemctl disable --now tsnet.service
+      rm -f "$unit"
+      systemctl daemon-reload
+    fi
+  else
+    stop_background
+    rm -f "$pid_file"
+  fi
+  if [[ -L $bin_dir/tsnet && $(readlink "$bin_dir/tsnet") == "$repo/dist/src/cli.js" ]]; then rm -f "$bin_dir/tsnet"; fi
+  if [[ $purge == true ]]; then
+    rm -rf "$state_dir"
+    if [[ $init == background ]]; then rm -f "$log_file"; fi
+    echo "tsnet is uninstalled; its state ($state_dir) is deleted."
+  else
+    echo "tsnet is uninstalled; its state is kept in $state_dir (--purge deletes it)."
+  fi
+}
+
+if [[ ${1:-} == --uninstall ]]; then
+  shift
+  uninstall "$@"
+  exit 0
+elif [[ $# -gt 0 ]]; then
+  echo "install.sh: unknown argument $1 (no argument installs; --uninstall [--purge] [--force] removes)" >&2
+  exit 2
+fi
 
 bash deploy/prerequisites.sh
 npm ci --no-audit --no-fund --loglevel=error
 npm run build --silent
 chmod +x dist/src/cli.js
-ln -sf "$repo/dist/src/cli.js" /usr/local/bin/tsnet
+mkdir -p "$bin_dir"
+ln -sf "$repo/dist/src/cli.js" "$bin_dir/tsnet"
 
-have_systemd() { [[ -d /run/systemd/system ]]; }
-
-if have_systemd; then
-  sed "s|@TSNET@|$repo/dist/src/cli.js|; s|@NODE@|$(command -v node)|" deploy/tsnet.service > /etc/systemd/system/tsnet.service
+if [[ $init == systemd ]]; then
+  sed -e "s|@TSNET@|$repo/dist/src/cli.js|" -e "s|@NODE@|$(command -v node)|" \
+      -e "s|@SOCKET@|$socket|" -e "s|@STATE_DIR@|$state_dir|" deploy/tsnet.service > "$unit"
   systemctl daemon-reload
   systemctl enable --now docker.service
   systemctl enable tsnet.service
   systemctl restart tsnet.service
 else
   # No systemd (a container or a minimal VM): supervise with a pid file instead.
-  if ! /usr/bin/docker version >/dev/null 2>&1; then
+  if ! "$docker" version >/dev/null 2>&1; then
+    if [[ -n ${DOCKER_HOST:-} ]]; then
+      echo "install.sh: dockerd at DOCKER_HOST=$DOCKER_HOST is not answering, and only a local one can be started here" >&2
+      exit 1
+    fi
     nohup dockerd >/var/log/dockerd.log 2>&1 &
   fi
-  if [[ -f /run/tsnet.pid ]] && kill -0 "$(cat /run/tsnet.pid)" 2>/dev/null; then
-    kill -TERM "$(cat /run/tsnet.pid)"
-    for _ in $(seq 50); do kill -0 "$(cat /run/tsnet.pid)" 2>/dev/null || break; sleep 0.1; done
-  fi
-  nohup node "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" >>/var/log/tsnet.log 2>&1 &
-  echo $! >/run/tsnet.pid
+  stop_background
+  mkdir -p "$(dirname "$socket")" "$(dirname "$pid_file")" "$(dirname "$log_file")"
+  nohup node "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" >>"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
 fi
 
 # Our daemon must be the one answering: a stale one would make the check pass falsely.
 daemon_alive() {
-  if have_systemd; then systemctl is-active --quiet tsnet.service; else kill -0 "$(cat /run/tsnet.pid)" 2>/dev/null; fi
+  if [[ $init == systemd ]]; then systemctl is-active --quiet tsnet.service; else [[ -n $(background_pid) ]]; fi
 }
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   daemon_alive || break
   if [[ -S $socket ]] && curl -sf --unix-socket "$socket" -X POST http://tsnet/Plugin.Activate >/dev/null 2>&1; then break; fi
   sleep 0.1
 done
 if ! daemon_alive || ! curl -sf --unix-socket "$socket" -X POST http://tsnet/Plugin.Activate >/dev/null; then
-  echo "tsnet did not start; see $(have_systemd && echo 'journalctl -u tsnet' || echo /var/log/tsnet.log):" >&2
-  have_systemd || tail -n 5 /var/log/tsnet.log >&2
+  echo "tsnet did not start; see $([[ $init == systemd ]] && echo 'journalctl -u tsnet' || echo "$log_file"):" >&2
+  [[ $init == systemd ]] || tail -n 5 "$log_file" >&2
   exit 1
 fi
-for _ in $(seq 100); do /usr/bin/docker version >/dev/null 2>&1 && break; sleep 0.2; done
-/usr/bin/docker version >/dev/null || { echo "dockerd is not answering; see /var/log/dockerd.log" >&2; exit 1; }
+for _ in $(seq 100); do "$docker" version >/dev/null 2>&1 && break; sleep 0.2; done
+"$docker" version >/dev/null || { echo "dockerd is not answering; see /var/log/dockerd.log" >&2; exit 1; }
 echo "tsnet is running. Try: docker network create -d tsnet --subnet 10.20.0.0/24 tsnet-demo"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what tsnet needs from Debian's archive. With --test, also what the test suite needs
-# (etcd and busybox for test images). Needs root. Idempotent.
+# (etcd, busybox for test images, python3 for raw-socket SCTP). Needs root. Idempotent.
 set -euo pipefail
 
 runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates curl)
-test_packages=(etcd-server etcd-client busybox-static iperf3 iputils-ping)
+test_packages=(etcd-server etcd-client busybox-static iperf3 iputils-ping python3)
 
 packages=("${runtime_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi

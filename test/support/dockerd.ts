@@ -6,7 +6,7 @@ import { run, waitFor, type ExecResult } from './exec.js';
 import { createNetns, deleteNetns, execIn, linkToOutside, netnsExists, netnsPath, uniqueNetnsName } from './netns.js';
 import { isAlive, spawnTracked, tail, type Tracked } from './process.js';
 
-export { HOST_UPLINK_IP, OUTSIDE_IP } from './netns.js';
+export { HOST_UPLINK_IP, HOST_UPLINK_IP6, OUTSIDE_IP, OUTSIDE_IP6 } from './netns.js';
 
 /** Debian's 20.10 client. A newer client earlier on PATH refuses some flags against a 20.10 daemon. */
 export const DOCKER_CLIENT = '/usr/bin/docker';
@@ -47,7 +47,7 @@ export interface SimulatedHost {
   readonly netns: string;
   /** `/run/netns/<netns>`, for `nsenter --net=`. */
   readonly netnsPath: string;
-  /** Namespace that plays the rest of the world, at OUTSIDE_IP; no route back to container subnets. */
+  /** Namespace that plays the rest of the world, at OUTSIDE_IP and OUTSIDE_IP6; no route back to container subnets. */
   readonly outside: string;
   /** `/run/netns/<outside>`. */
   readonly outsidePath: string;

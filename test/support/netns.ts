@@ -8,6 +8,12 @@ export const HOST_UPLINK_IP = '198.18.0.1';
 export const OUTSIDE_IP = '198.18.0.2';
 /** Prefix length of the uplink. */
 export const UPLINK_PREFIX = 24;
+/** IPv6 address of the simulated host on its link to the outside (a ULA, never routed anywhere). */
+export const HOST_UPLINK_IP6 = 'fd00:198:18::1';
+/** IPv6 address of the outside namespace on that link. */
+export const OUTSIDE_IP6 = 'fd00:198:18::2';
+/** IPv6 prefix length of the uplink. */
+export const UPLINK_PREFIX6 = 64;
 /** Name of the uplink interface inside the simulated host. */
 export const HOST_UPLINK_IF = 'uplink0';
 /** Name of the interface inside the outside namespace. */
@@ -82,10 +88,11 @@ export async function linkNetns(a: VethEnd, b: VethEnd): Promise<void> {
 
 /**
  * Links a simulated host to the namespace that plays the rest of the world:
- * host `uplink0` = {@link HOST_UPLINK_IP}, outside `hostlink0` = {@link OUTSIDE_IP}. The host's
- * default route points at the outside, so containers' outbound traffic has somewhere to go; the
- * outside gets no route back to container subnets, so a reply reaches a container only when
- * the host masqueraded the connection.
+ * host `uplink0` = {@link HOST_UPLINK_IP} and {@link HOST_UPLINK_IP6}, outside `hostlink0` =
+ * {@link OUTSIDE_IP} and {@link OUTSIDE_IP6}. The host's default routes (both families) point at
+ * the outside, so containers' outbound traffic has somewhere to go; the outside gets no route
+ * back to container subnets, so a reply reaches a container only when the host masqueraded the
+ * connection.
  */
 export async function linkToOutside(hostNs: string, outsideNs: string): Promise<void> {
   await linkNetns(
@@ -93,4 +100,9 @@ export async function linkToOutside(hostNs: string, outsideNs: string): Promise<
     { ns: outsideNs, ifname: OUTSIDE_IF, cidr: `${OUTSIDE_IP}/${UPLINK_PREFIX}` },
   );
   await run(['ip', '-n', hostNs, 'route', 'add', 'default', 'via', OUTSIDE_IP]);
+  // nodad: usable at once, instead of "tentative" for the second or so duplicate address
+  // detection takes (a test binding or publishing on it right away would fail).
+  await run(['ip', '-n', hostNs, 'addr', 'add', `${HOST_UPLINK_IP6}/${UPLINK_PREFIX6}`, 'dev', HOST_UPLINK_IF, 'nodad']);
+  await run(['ip', '-n', outsideNs, 'addr', 'add', `${OUTSIDE_IP6}/${UPLINK_PREFIX6}`, 'dev', OUTSIDE_IF, 'nodad']);
+  await run(['ip', '-n', hostNs, '-6', 'route', 'add', 'default', 'via', OUTSIDE_IP6, 'dev', HOST_UPLINK_IF]);
 }
