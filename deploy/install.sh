@@ -19,12 +19,15 @@
 #   TSNET_INIT       auto, systemd or background [auto: systemd when it runs]
 #   TSNET_PID_FILE   background mode's pid file [/run/tsnet.pid]
 #   TSNET_LOG_FILE   background mode's log [/var/log/tsnet.log]
-#   DOCKER_HOST      the Docker daemon to check (and, when unset, the local one to start)
+#   DOCKER_HOST      the Docker daemon to check and to converge with (tsnet --docker-host), and,
+#                    when unset, the local one (unix:///var/run/docker.sock) to start
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 socket=${TSNET_SOCKET:-/run/docker/plugins/tsnet.sock}
 state_dir=${TSNET_STATE_DIR:-/var/lib/tsnet}
+# The Docker API tsnet converges with (tsnet daemon --docker-host): the dockerd that uses it.
+docker_api=${DOCKER_HOST:-unix:///var/run/docker.sock}
 bin_dir=${TSNET_BIN_DIR:-/usr/local/bin}
 pid_file=${TSNET_PID_FILE:-/run/tsnet.pid}
 log_file=${TSNET_LOG_FILE:-/var/log/tsnet.log}
@@ -110,7 +113,7 @@ ln -sf "$repo/dist/src/cli.js" "$bin_dir/tsnet"
 
 if [[ $init == systemd ]]; then
   sed -e "s|@TSNET@|$repo/dist/src/cli.js|" -e "s|@NODE@|$(command -v node)|" \
-      -e "s|@SOCKET@|$socket|" -e "s|@STATE_DIR@|$state_dir|" deploy/tsnet.service > "$unit"
+      -e "s|@SOCKET@|$socket|" -e "s|@STATE_DIR@|$state_dir|" -e "s|@DOCKER_HOST@|$docker_api|" deploy/tsnet.service > "$unit"
   systemctl daemon-reload
   systemctl enable --now docker.service
   systemctl enable tsnet.service
@@ -126,7 +129,7 @@ else
   fi
   stop_background
   mkdir -p "$(dirname "$socket")" "$(dirname "$pid_file")" "$(dirname "$log_file")"
-  nohup node "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" >>"$log_file" 2>&1 </dev/null &
+  nohup node "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" --docker-host "$docker_api" >>"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"
 fi
 
