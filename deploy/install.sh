@@ -28,6 +28,10 @@ socket=${TSNET_SOCKET:-/run/docker/plugins/tsnet.sock}
 state_dir=${TSNET_STATE_DIR:-/var/lib/tsnet}
 # The Docker API tsnet converges with (tsnet daemon --docker-host): the dockerd that uses it.
 docker_api=${DOCKER_HOST:-unix:///var/run/docker.sock}
+if [[ $docker_api != unix://* ]]; then
+  echo "install.sh: tsnet reads the Docker API on a unix socket only; DOCKER_HOST=$docker_api is not one, so tsnet runs with --docker-host none (no convergence with Docker)" >&2
+  docker_api=none
+fi
 bin_dir=${TSNET_BIN_DIR:-/usr/local/bin}
 pid_file=${TSNET_PID_FILE:-/run/tsnet.pid}
 log_file=${TSNET_LOG_FILE:-/var/log/tsnet.log}
