@@ -175,6 +175,7 @@ export class DockerSync {
     this.wasReachable = true;
     const inDocker = new Set(dockerNetworks.map((n) => n.id));
     const trusted = await this.verify(inDocker);
+    if (trusted) service.seenByDocker(repo.allNetworks().map((n) => n.id).filter((id) => inDocker.has(id)));
     const unverified: string[] = [];
     const removedNetworks: string[] = [];
     const removedEndpoints: string[] = [];
@@ -185,7 +186,8 @@ export class DockerSync {
     for (const network of repo.allNetworks().filter((n) => n.state === 'ready')) {
       const ref = { networkId: network.id };
       if (!inDocker.has(network.id)) {
-        const verdict = this.judgeMissing(`n:${network.id}`, seen, service.isDoubtful(ref), this.graceMs, network.createdAt);
+        // Docker records a network as soon as CreateNetwork returns: one look settles it.
+        const verdict = service.isDoubtful(ref) ? 'unanswered' : this.now() - Date.parse(network.createdAt) >= this.graceMs ? 'missing' : 'wait';
         if (verdict === 'wait') waiting.push(describeRef(ref));
         else if (verdict === 'missing' && !trusted) unverified.push(describeRef(ref));
         else if (await service.removeOrphanNetwork(network.id, () => this.stillMissing(network))) {
@@ -210,8 +212,10 @@ export class DockerSync {
           }
           continue;
         }
+        // A stale endpoint (left, or its sandbox gone) goes at once; one Docker may still be
+        // joining needs two looks a grace apart, longer when it was never joined.
         const grace = endpoint.sandboxKey ? this.graceMs : this.unjoinedGraceMs;
-        const verdict = this.judgeMissing(`e:${network.id}/${endpoint.id}`, seen, service.isDoubtful(eref), grace, endpoint.createdAt);
+        const verdict = service.isStale(eref) ? 'stale' : this.judgeMissing(`e:${network.id}/${endpoint.id}`, seen, grace, endpoint.createdAt);
         if (verdict === 'wait') waiting.push(describeRef(eref));
         else if (await service.removeOrphanEndpoint(network.id, endpoint.id, () => this.stillUnlisted(endpoint))) {
           removedEndpoints.push(endpoint.id);
@@ -252,13 +256,12 @@ export class DockerSync {
   }
 
   /**
-   * A doubtful record Docker lacks goes at once: Docker took its call as failed. Any other
-   * must be missing in two looks at least `grace` apart, and be older than `grace` itself,
-   * because Docker records a network or endpoint only after the plugin's call returns.
+   * An endpoint Docker lacks that may still be on its way to being listed (Docker lists one only
+   * once it is joined) must be missing in two looks at least `grace` apart, and be older than
+   * `grace` itself.
    */
-  private judgeMissing(key: string, seen: Set<string>, doubtful: boolean, grace: number, createdAt: string): 'wait' | 'unanswered' | 'missing' {
+  private judgeMissing(key: string, seen: Set<string>, grace: number, createdAt: string): 'wait' | 'missing' {
     seen.add(key);
-    if (doubtful) return 'unanswered';
     const now = this.now();
     const since = this.missingSince.get(key);
     if (since === undefined) {

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Driver, JoinInfo, NetworkView } from '../../drivers/driver.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import type { EndpointRecord, ExposedPort, NetworkRecord, NetworkType, PortBinding } from '../core/model.js';
-import { addressOf } from '../core/net.js';
+import { addressOf, cidrsOverlap, parseCidr } from '../core/net.js';
 import { parseNetworkType } from '../core/options.js';
 import { checkRules, type Firewall } from '../host/firewall.js';
 import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
@@ -47,7 +48,16 @@ export interface NetworkServiceDeps {
   readonly answerDeadlineMs?: number;
   /** Told after each network is created (the convergence with Docker looks soon after). */
   readonly onNetworkCreated?: () => void;
+  /** Whether a container's network namespace still exists (default: its SandboxKey file does). */
+  readonly sandboxExists?: (sandboxKey: string) => boolean;
 }
+
+/**
+ * Docker's own IPAM refuses a pool that overlaps one of its networks in the same address
+ * space, so a new network in one of these spaces that overlaps a tsnet network proves Docker
+ * no longer has that network.
+ */
+const DOCKER_IPAM_SPACES = new Set(['LocalDefault', 'GlobalDefault']);
 
 /** Key of the queue that serialises host-port allocation across all networks. */
 const PORTS_QUEUE = '#ports';
@@ -70,9 +80,15 @@ const NETWORKS_QUEUE = '#networks';
 export class NetworkService {
   private readonly queue = new KeyedQueue();
   private readonly answerDeadlineMs: number;
+  private readonly sandboxExists: (sandboxKey: string) => boolean;
+  /** Records written before this moment come from an earlier run of the daemon. */
+  private readonly startedAt = Date.now();
+  /** Networks the convergence with Docker saw Docker have, in this run. */
+  private seenInDocker: ReadonlySet<string> = new Set();
 
   constructor(private readonly deps: NetworkServiceDeps) {
     this.answerDeadlineMs = deps.answerDeadlineMs ?? 60_000;
+    this.sandboxExists = deps.sandboxExists ?? existsSync;
   }
 
   createNetwork(input: CreateNetworkInput, reply?: ReplyWatch): Promise<void> {
@@ -197,7 +213,7 @@ export class NetworkService {
       if (!network || !endpoint) return;
       await this.driver(network.type).leave(network, endpoint);
       const { sandboxKey: _left, ...rest } = endpoint;
-      await this.deps.repo.saveEndpoint({ ...rest, ports: [] });
+      await this.deps.repo.saveEndpoint({ ...rest, ports: [], leftAt: new Date().toISOString() });
       if (endpoint.ports.length > 0) await this.syncFirewall();
     });
   }
@@ -212,7 +228,7 @@ export class NetworkService {
       }
       if (network.internal || requested.length === 0) return;
       checkBindingFamilies(requested, endpoint, network);
-      await this.releaseDoubtfulPorts(endpoint);
+      await this.releaseStalePorts(endpoint);
       const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);
       const token = await this.deps.repo.saveEndpoint({ ...endpoint, ports }, reply ? 'ProgramExternalConnectivity' : undefined);
       try {
@@ -246,6 +262,23 @@ export class NetworkService {
     return call.fromEarlierRun || Date.now() - Date.parse(call.at) > this.answerDeadlineMs;
   }
 
+  /**
+   * An endpoint that cannot be in use any more: doubtful, left its sandbox (Docker then only
+   * deletes it), or joined to a sandbox that no longer exists (its container is gone, and with
+   * its namespace the veth pair). Such an endpoint gives way to a new one that needs its address
+   * or host port: Docker removed the container while tsnet did not hear of it.
+   */
+  isStale(ref: Required<RecordRef>): boolean {
+    const endpoint = this.deps.repo.endpoint(ref.networkId, ref.endpointId);
+    if (!endpoint) return false;
+    return this.isDoubtful(ref) || endpoint.leftAt !== undefined || (endpoint.sandboxKey !== undefined && !this.sandboxExists(endpoint.sandboxKey));
+  }
+
+  /** What the convergence with Docker last saw Docker have (network ids). */
+  seenByDocker(networkIds: Iterable<string>): void {
+    this.seenInDocker = new Set(networkIds);
+  }
+
   /** Settles a doubtful record that Docker turned out to know: it is kept, and no longer doubtful. */
   async confirm(ref: RecordRef): Promise<void> {
     await this.deps.repo.clearUnanswered(ref);
@@ -267,24 +300,32 @@ export class NetworkService {
   }
 
   /**
-   * The driver's plan, checked against every other network. A clash with a doubtful network
-   * does not refuse the new one: Docker handing out that subnet (or bridge name) again means it
-   * does not hold the doubtful network, so that one is removed.
+   * The driver's plan, checked against every other network. A clash with a network Docker
+   * cannot have does not refuse the new one; that network is removed instead: a doubtful one
+   * (Docker took its create as failed), or one from an earlier run, not seen in Docker since,
+   * whose subnet Docker's own IPAM has just handed out again (it would not, had Docker still
+   * got that network).
    */
   private async planAgainstOthers(driver: Driver, draft: NetworkRecord): Promise<Record<string, unknown>> {
     const others = this.deps.repo.allNetworks();
     try {
       return driver.planNetwork(draft, others);
     } catch (err) {
-      const doubtful = others.filter((o) => this.isDoubtful({ networkId: o.id }));
-      if (!(err instanceof TsnetError) || err.kind !== 'conflict' || doubtful.length === 0) throw err;
-      const plan = driver.planNetwork(draft, others.filter((o) => !doubtful.includes(o)));
-      for (const other of doubtful.filter((d) => clashes(driver, draft, d))) {
-        this.deps.log.warn({ networkId: other.id, by: draft.id }, 'removing a network Docker never saw created: a new network needs its subnet or name');
+      const gone = others.filter((o) => this.isDoubtful({ networkId: o.id }) || this.releasedByDockerIpam(o, draft));
+      if (!(err instanceof TsnetError) || err.kind !== 'conflict' || gone.length === 0) throw err;
+      const plan = driver.planNetwork(draft, others.filter((o) => !gone.includes(o)));
+      for (const other of gone.filter((g) => clashes(driver, draft, g))) {
+        this.deps.log.warn({ networkId: other.id, by: draft.id, doubtful: this.isDoubtful({ networkId: other.id }) }, 'removing a network Docker no longer has: a new network needs its subnet or name');
         await this.deleteNetwork(other.id);
       }
       return plan;
     }
+  }
+
+  private releasedByDockerIpam(old: NetworkRecord, draft: NetworkRecord): boolean {
+    if (Date.parse(old.createdAt) >= this.startedAt || this.seenInDocker.has(old.id)) return false;
+    const pools = (n: NetworkRecord) => [...n.ipv4, ...n.ipv6];
+    return pools(draft).some((p) => DOCKER_IPAM_SPACES.has(p.addressSpace) && pools(old).some((q) => q.addressSpace === p.addressSpace && cidrsOverlap(parseCidr(q.pool, 'pool'), parseCidr(p.pool, 'pool'))));
   }
 
   /** Two endpoints of one network must not share an address; a doubtful holder gives way. */
@@ -293,8 +334,8 @@ export class NetworkService {
     for (const other of this.deps.repo.endpointsOf(network.id)) {
       const shared = [other.address, other.addressV6].filter((a): a is string => Boolean(a)).map(addressOf).find((a) => wanted.includes(a));
       if (!shared) continue;
-      if (this.isDoubtful({ networkId: network.id, endpointId: other.id })) {
-        this.deps.log.warn({ networkId: network.id, endpointId: other.id, by: input.endpointId }, 'removing an endpoint Docker never saw created: a new endpoint needs its address');
+      if (this.isStale({ networkId: network.id, endpointId: other.id })) {
+        this.deps.log.warn({ networkId: network.id, endpointId: other.id, by: input.endpointId }, 'removing an endpoint that cannot be in use any more: a new endpoint needs its address');
         await this.removeEndpointNow(network, other);
         continue;
       }
@@ -302,12 +343,12 @@ export class NetworkService {
     }
   }
 
-  /** Doubtful endpoints hold no host port against a new request: their bindings are dropped. */
-  private async releaseDoubtfulPorts(requester: EndpointRecord): Promise<void> {
-    const holders = this.deps.repo.allEndpoints().filter((e) => e.id !== requester.id && e.ports.length > 0 && this.isDoubtful({ networkId: e.networkId, endpointId: e.id }));
+  /** Stale endpoints hold no host port against a new request: their bindings are dropped. */
+  private async releaseStalePorts(requester: EndpointRecord): Promise<void> {
+    const holders = this.deps.repo.allEndpoints().filter((e) => e.id !== requester.id && e.ports.length > 0 && this.isStale({ networkId: e.networkId, endpointId: e.id }));
     if (holders.length === 0) return;
     for (const holder of holders) {
-      this.deps.log.warn({ networkId: holder.networkId, endpointId: holder.id }, 'dropping published ports of an endpoint Docker never saw answered');
+      this.deps.log.warn({ networkId: holder.networkId, endpointId: holder.id }, 'dropping published ports of an endpoint that cannot be in use any more');
       await this.deps.repo.saveEndpoint({ ...holder, ports: [] });
     }
     await this.syncFirewall();

@@ -65,6 +65,11 @@ export interface EndpointRecord {
   readonly state: RecordState;
   /** Set while the endpoint is joined to a sandbox (container network namespace). */
   readonly sandboxKey?: string;
+  /**
+   * When the endpoint left its sandbox. Docker never joins an endpoint again after Leave (a
+   * reconnect makes a new one): a left endpoint only waits for its DeleteEndpoint.
+   */
+  readonly leftAt?: string;
   readonly exposedPorts: readonly ExposedPort[];
   /** Port bindings in force (host ports resolved), set by ProgramExternalConnectivity. */
   readonly ports: readonly PortBinding[];

@@ -26,7 +26,7 @@ function setup(options: { ready?: Promise<void>; handlerTimeoutMs?: number } = {
   const firewall = new RecordingFirewall();
   const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
   const store = new MemoryKvStore();
-  const service = new NetworkService({ repo: new CnmRepository(store), drivers, firewall, probe: async () => 'free', log: silentLog });
+  const service = new NetworkService({ repo: new CnmRepository(store), drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: () => true });
   const ipam = new IpamService({ local: new AddressSpace('tsnet-local', false, store, 'host-a', silentLog), defaultPools: DEFAULT_POOLS });
   const app = buildApp({ log: silentLog, ready: options.ready ?? Promise.resolve(), handlerTimeoutMs: options.handlerTimeoutMs ?? 5_000, bodyLimit: 1024 * 1024 }, (define) => {
     registerPluginRoutes(define);

@@ -24,10 +24,10 @@ function setup(probe: PortProbe = async () => 'free') {
   const firewall = new RecordingFirewall();
   const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
   const repo = new CnmRepository(store);
-  const service = new NetworkService({ repo, drivers, firewall, probe, log: silentLog });
+  const service = new NetworkService({ repo, drivers, firewall, probe, log: silentLog, sandboxExists: () => true });
   const restart = () => {
     const repo2 = new CnmRepository(store);
-    const service2 = new NetworkService({ repo: repo2, drivers, firewall, probe, log: silentLog });
+    const service2 = new NetworkService({ repo: repo2, drivers, firewall, probe, log: silentLog, sandboxExists: () => true });
     return { repo: repo2, service: service2, run: () => reconcile({ repo: repo2, service: service2, drivers, host, log: silentLog }) };
   };
   return { store, host, firewall, repo, service, restart };

@@ -41,14 +41,16 @@ function replyWatch(): ReplyWatch & { deliver(): void } {
 
 function setup(store: KvStore = new MemoryKvStore()) {
   const host = new RecordingHostNet();
+  /** Sandboxes that exist (container namespaces); a test removes one to model a container gone. */
+  const sandboxes = new Set(['/x', '/y', '/var/run/docker/netns/x']);
   const firewall = new RecordingFirewall();
   const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
   const make = () => {
     const repo = new CnmRepository(store);
-    const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog });
+    const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: (key) => sandboxes.has(key) });
     return { repo, service, reconcile: () => reconcile({ repo, service, drivers, host, log: silentLog }) };
   };
-  return { store, host, firewall, ...make(), restart: make };
+  return { store, host, firewall, sandboxes, ...make(), restart: make };
 }
 
 describe('races', () => {
@@ -129,16 +131,63 @@ describe('calls Docker never saw answered', () => {
     expect(first.firewall.dump()).not.toContain('aaaaaaaaaaaa');
   });
 
-  test('a network whose reply reached Docker keeps blocking an overlapping one after a restart', async () => {
+  test('a network whose reply reached Docker keeps blocking an overlapping one after a restart, once Docker was seen to have it', async () => {
     const first = setup();
     const reply = replyWatch();
     await first.service.createNetwork(netInput(NET_A), reply);
     reply.deliver();
     await first.repo.flush();
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the restart comes strictly later
     const after = first.restart();
     await after.reconcile();
+    after.service.seenByDocker([NET_A]);
     expect(after.service.isDoubtful({ networkId: NET_A })).toBe(false);
     await expect(after.service.createNetwork(netInput(NET_B))).rejects.toThrow(/overlaps 10.99.0.0\/24 of tsnet network aaaaaaaaaaaa/);
+  });
+
+  test('a network of an earlier run gives way when Docker\'s own IPAM hands its subnet out again, before any look at Docker', async () => {
+    const first = setup();
+    await first.service.createNetwork(netInput(NET_A));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const after = first.restart();
+    await after.reconcile();
+    // Docker's default IPAM (LocalDefault) would have refused this subnet had it still held NET_A.
+    await after.service.createNetwork(netInput(NET_B));
+    expect(after.repo.network(NET_A)).toBeUndefined();
+    expect(await first.host.getLink(linkName('b', NET_A))).toBeUndefined();
+    // The same in a space that shares identical pools (tsnet's IPAM) proves nothing: refused.
+    const tsnetPool = (id: string) => ({ ...netInput(id, '10.98.0.0/24', '10.98.0.1/24'), ipv4: [{ ...pool('10.98.0.0/24', '10.98.0.1/24'), addressSpace: 'tsnet-local' }] });
+    await after.service.createNetwork(tsnetPool('c'.repeat(64)));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const third = first.restart();
+    await third.reconcile();
+    await expect(third.service.createNetwork(tsnetPool('d'.repeat(64)))).rejects.toThrow(/overlaps 10.98.0.0\/24/);
+    // And within one run, overlapping creates are refused whatever the space (no proof either).
+    await third.service.createNetwork(netInput('e'.repeat(64), '10.97.0.0/24', '10.97.0.1/24'));
+    await expect(third.service.createNetwork(netInput('f'.repeat(64), '10.97.0.0/25', '10.97.0.1/25'))).rejects.toThrow(/overlaps 10.97.0.0\/24/);
+  });
+
+  test('an endpoint whose container is gone (left, or its sandbox removed) gives way to a new one with its address and port', async () => {
+    const { service, repo, sandboxes, firewall } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await service.join(NET_A, EP_1, '/x');
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)]);
+    // Docker removed the container while tsnet was down: its namespace is gone.
+    sandboxes.delete('/x');
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_2, address: '10.99.0.2/24', exposedPorts: [] });
+    await service.join(NET_A, EP_2, '/y');
+    await service.programExternalConnectivity(NET_A, EP_2, [tcp(8080)]);
+    expect(repo.endpoint(NET_A, EP_1)).toBeUndefined();
+    expect(firewall.dump().match(/--dport 8080 .*-j DNAT/g)).toHaveLength(1);
+    // Left (Leave done, DeleteEndpoint never arrived): the same.
+    await service.leave(NET_A, EP_2);
+    await service.createEndpoint({ networkId: NET_A, endpointId: 'f'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] });
+    expect(repo.endpoint(NET_A, EP_2)).toBeUndefined();
+    // A live joined endpoint is never displaced.
+    await service.join(NET_A, 'f'.repeat(64), '/x2');
+    sandboxes.add('/x2');
+    await expect(service.createEndpoint({ networkId: NET_A, endpointId: 'a'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] })).rejects.toThrow(/already used by endpoint ffffffffffff/);
   });
 
   test('an endpoint never answered gives way to a new one with its address, and its published port too', async () => {
