@@ -98,7 +98,7 @@ export async function dumpKernel(shell: NetnsShell): Promise<Dump> {
  * at interface 1, and routes are the first lines after that which are neither an interface
  * header ("N: …") nor indented.
  */
-function splitIpBatch(text: string): Record<string, string> {
+export function splitIpBatch(text: string): Record<string, string> {
   const lines = text.split('\n');
   const secondStart = lines.findIndex((l, i) => i > 0 && /^1: /.test(l));
   const links = secondStart > 0 ? lines.slice(0, secondStart) : lines;
@@ -115,7 +115,7 @@ function splitIpBatch(text: string): Record<string, string> {
  * policy (iptables-save lists a table once anything has looked at it, e.g. `iptables -t nat -S`,
  * which is the same ruleset as no table at all).
  */
-function normalise(section: string, text: string): string {
+export function normalise(section: string, text: string): string {
   // Bridge timers tick; DAD flags clear a moment after an address is added. Carrier and
   // operational state (NO-CARRIER, LOWER_UP, "state UP/DOWN/LOWERLAYERDOWN", a port's STP state,
   // "linkdown" routes, topology-change flags) follow from configuration asynchronously: the

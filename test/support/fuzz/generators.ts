@@ -180,7 +180,8 @@ function named(name: string, path: readonly string[], schema: Js, env: Env): fc.
     case 'com.docker.network.enable_ipv6': return slot(fc.boolean(), strings(['true', 'false', '']), [6, 1, 1]);
     case 'com.docker.network.portmap': return portmap(path, schema, env);
     case 'Options':
-      if (schema.anyOf?.some((b) => b.properties)) return undefined; // structured options: walk the schema
+      // Structured options (the union, or its object branch when the walk recurses): walk the schema.
+      if (schema.properties || schema.type === 'null' || schema.anyOf?.some((b) => b.properties)) return undefined;
       return stringMapOptions(ctx);
     default: return undefined;
   }

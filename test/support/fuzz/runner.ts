@@ -451,8 +451,12 @@ export class Fuzzer {
     // slot, and a refusal by the schema (4xx) or, for a 200 refusal, one about a value rather
     // than about an object that does not exist or conflicts (which may be the real reason).
     const slots = step.hostile.filter((h) => h.path !== '(body)');
+    // For a 200 refusal only slots whose value alone decides (network options, endpoint and pool
+    // addresses); elsewhere a valid-looking neighbour (V6 against the pool's family) may be the reason.
     const aboutSomethingElse = /has no |not one tsnet issued|already|overlaps|in use|does not exist|not found/i.test(message);
-    if (slots.length === 1 && step.hostile.length === 1 && !(as.startsWith('200') && aboutSomethingElse)) {
+    const decisive = (path: string) => /^(Options\.com\.docker\.network\.generic|Interface\.|IPv[46]Data\[\d+\]\.(Pool|Gateway))/.test(path);
+    const checkable = as.startsWith('200') ? !aboutSomethingElse && slots.every((h) => decisive(h.path)) : true;
+    if (slots.length === 1 && step.hostile.length === 1 && checkable) {
       const [only] = slots as [typeof slots[number]];
       if (!namesInput(message, only.path, only.value)) report(`refusal does not name the field or value at fault | ${step.method} | ${slotShape(only.path)}`, shownAnswer, `hostile slot ${only.path} = ${shorten(JSON.stringify(only.value), 100)}; message: ${message}`);
     }
