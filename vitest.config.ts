@@ -11,6 +11,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'plugin-spec/**/*.test.ts', 'kvstore/**/*.test.ts'],
           testTimeout: 10_000,
+          // A test that never calls expect() fails instead of passing by doing nothing.
+          expect: { requireAssertions: true },
         },
       },
       {
@@ -18,6 +20,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 60_000,
+          expect: { requireAssertions: true },
           hookTimeout: 60_000,
           fileParallelism: false,
         },

@@ -253,6 +253,15 @@ function leases(current: () => KvStore): void {
     await watch.cancel();
   });
 
+  test('a transaction that names a dead lease is refused whole: none of its writes apply', async () => {
+    const lease = await store.grantLease(30);
+    await lease.revoke();
+    const r = await store.put('z/kept', 'old');
+    await expect(store.txn([], [{ type: 'put', key: 'z/kept', value: 'new' }, { type: 'put', key: 'z/new', value: '1' }, { type: 'put', key: 'z/leased', value: '2', lease: lease.id }])).rejects.toThrow();
+    expect((await store.list('z/')).map((e) => [e.key, e.value])).toEqual([['z/kept', 'old']]);
+    expect(await store.revision()).toBe(r);
+  });
+
   test('a released lease expires after its TTL, deleting its keys', async () => {
     const lease = await store.grantLease(2);
     await store.put('e/a', '1', { lease: lease.id });

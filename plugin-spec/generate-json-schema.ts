@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { toJsonSchemas } from './json-schema.js';
@@ -26,6 +26,22 @@ export function jsonSchemaFiles(): Record<string, string> {
   return files;
 }
 
+/**
+ * How the `.json` files in `dir` differ from freshly generated ones: one line per missing,
+ * stale or extra file, empty when they match. Only reads; the unit test fails on any line.
+ */
+export function jsonSchemaDrift(dir: string): string[] {
+  const expected = jsonSchemaFiles();
+  const present = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  const problems: string[] = [];
+  for (const [file, content] of Object.entries(expected)) {
+    if (!present.includes(file)) problems.push(`${file} is missing`);
+    else if (readFileSync(join(dir, file), 'utf8') !== content) problems.push(`${file} differs from the generated schema`);
+  }
+  for (const file of present) if (!(file in expected)) problems.push(`${file} belongs to no method`);
+  return problems.sort();
+}
+
 /** Writes {@link jsonSchemaFiles} into `dir` and removes `.json` files no method owns any more. */
 export function writeJsonSchemaFiles(dir: string): string[] {
   const files = jsonSchemaFiles();
@@ -35,7 +51,8 @@ export function writeJsonSchemaFiles(dir: string): string[] {
   return Object.keys(files);
 }
 
-// `node dist/plugin-spec/generate-json-schema.js [dir]`, run from the repository root after a build.
+// `node dist/plugin-spec/generate-json-schema.js [dir]`, run from the repository root after a
+// build; `npm run spec:json` does both. It only writes: checking is the unit test's job.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const dir = resolve(process.argv[2] ?? JSON_SCHEMA_DIR);
   if (process.argv[2] === undefined && !existsSync(resolve('plugin-spec'))) {

@@ -24,6 +24,8 @@ export interface DaemonConfig {
   readonly driverScope: 'local' | 'global';
   /** Log each call's time in kernel programs (kernelMs); costs some throughput. */
   readonly kernelTiming: boolean;
+  /** The Docker API tsnet converges with (`unix:///…`), or `none`. */
+  readonly dockerHost: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -37,6 +39,7 @@ export const DEFAULTS: DaemonConfig = {
   vxlanPort: 4789,
   driverScope: 'local',
   kernelTiming: false,
+  dockerHost: 'unix:///var/run/docker.sock',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -71,6 +74,12 @@ Options (each also read from the environment variable shown):
                            hosts) (TSNET_DRIVER_SCOPE)
   --kernel-timing          add kernelMs (time in ip/iptables) to each call's log
                            line; costs some throughput (TSNET_KERNEL_TIMING=1)
+  --docker-host URL        the Docker API of the dockerd that uses this plugin
+                           (TSNET_DOCKER_HOST), default ${DEFAULTS.dockerHost};
+                           asked in the background, never during a plugin call,
+                           to remove networks and endpoints Docker does not have
+                           (left by calls Docker saw fail). "none": never ask;
+                           such leftovers are then only reported
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -92,6 +101,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'vxlan-port': { type: 'string' },
         'driver-scope': { type: 'string' },
         'kernel-timing': { type: 'boolean' },
+        'docker-host': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -129,11 +139,14 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw invalid('TSNET_CLI_ARGS', `--vxlan-port "${vxlanPortText.slice(0, 16)}" is not a port number`, 'e.g. --vxlan-port 4789');
   const driverScope = values['driver-scope'] ?? env.TSNET_DRIVER_SCOPE ?? DEFAULTS.driverScope;
   if (driverScope !== 'local' && driverScope !== 'global') throw invalid('TSNET_CLI_ARGS', `--driver-scope "${driverScope.slice(0, 16)}" is not local or global`);
+  const dockerHost = values['docker-host'] ?? env.TSNET_DOCKER_HOST ?? DEFAULTS.dockerHost;
+  if (dockerHost !== 'none' && !/^unix:\/\/\/\S+$/.test(dockerHost)) throw invalid('TSNET_CLI_ARGS', `--docker-host "${dockerHost.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
   return {
     socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,
     kernelTiming: values['kernel-timing'] === true || env.TSNET_KERNEL_TIMING === '1',
+    dockerHost,
   };
 }

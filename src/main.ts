@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { lookup } from 'node:dns/promises';
+import { basename } from 'node:path';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
 import type { Driver } from '../drivers/driver.js';
@@ -12,15 +13,18 @@ import { registerIpamRoutes } from './api/ipam-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerPluginRoutes } from './api/plugin-routes.js';
 import { bindProbe } from './cnm/ports.js';
+import { DockerSync } from './cnm/docker-sync.js';
 import { reconcile } from './cnm/reconcile.js';
 import { CnmRepository } from './cnm/repository.js';
 import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
+import { dockerEngineFor } from './docker/engine.js';
 import { invalid } from './core/errors.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
 import { AddressSpace } from './ipam/address-space.js';
 import { HostLiveness } from './ipam/host-liveness.js';
+import { IpamSync } from './ipam/ipam-sync.js';
 import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
 import { ExecRunner } from './host/runner.js';
@@ -48,6 +52,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let store: KvStore | undefined;
+  let dockerSync: DockerSync | undefined;
+  const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE })) : undefined;
@@ -65,7 +71,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
   ready.catch(() => undefined); // observed by callers; avoid an unhandled rejection here
 
-  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming }, (define) => {
+  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming, killBeforeReply: faultInjection(process.env) }, (define) => {
     registerPluginRoutes(define);
     registerNetworkRoutes(define, { service: () => required(service), scope: { scope: config.driverScope, connectivityScope: 'global' } });
     registerIpamRoutes(define, () => required(ipam));
@@ -75,16 +81,26 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   await app.listen({ path: config.socketPath });
   await restrictSocket(config.socketPath);
   log.info({ socket: config.socketPath, hostId: config.hostId, etcd: etcd?.description ?? 'none' }, 'listening');
+  if (process.env.TSNET_TEST_KILL_BEFORE_REPLY) log.warn({ methods: process.env.TSNET_TEST_KILL_BEFORE_REPLY }, 'TEST FAULT INJECTION: this daemon kills itself before replying to these methods');
 
   const startup = (async () => {
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     store = opened;
     const repo = new CnmRepository(opened);
-    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }) });
+    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
     const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }));
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
     liveness?.start();
     await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
+    if (docker) {
+      // In the background: start-up never waits for Docker, which may itself be waiting for us.
+      const pluginName = basename(config.socketPath, '.sock');
+      const ipamSync = new IpamSync({ spaces: globalSpace ? [localSpace, globalSpace] : [localSpace], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
+      dockerSync = new DockerSync({ repo, service, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) });
+      dockerSync.start();
+    } else {
+      log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
+    }
   })();
   startup.then(resolveReady, rejectReady);
 
@@ -93,6 +109,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     stopping ??= (async () => {
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
+      await dockerSync?.stop();
       await service?.drain();
       await liveness?.stop();
       await globalSpace?.close();
@@ -121,6 +138,12 @@ async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promis
   const route = await host.routeTo(address);
   if (route.dev === 'lo') throw invalid('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
   return { address: route.source, mtu: route.mtu };
+}
+
+/** Test-only fault injection; see AppOptions.killBeforeReply. Logged loudly when set. */
+function faultInjection(env: NodeJS.ProcessEnv): ReadonlySet<string> | undefined {
+  const methods = env.TSNET_TEST_KILL_BEFORE_REPLY?.split(',').map((m) => m.trim()).filter(Boolean);
+  return methods?.length ? new Set(methods) : undefined;
 }
 
 function required<T>(value: T | undefined): T {

@@ -4,6 +4,7 @@ import type { Driver, DriverDeps, NetworkView } from '../driver.js';
 import { bridgeEndpointOps, bridgeEndpointState, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
 import { bridgeFirewallRules } from './firewall.js';
 import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
+import { adoptionRestoreOps } from './adoption.js';
 import { bridgeConfigOf } from './options.js';
 
 /**
@@ -19,10 +20,18 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
 
     async createNetwork(network) {
       const config = bridgeConfigOf(network.driverState);
-      // A user-named bridge that exists before we touch it is the user's: adopt, never delete.
+      const plan = bridgeNetworkOps(network, config);
+      // A user-named bridge that exists before we touch it is the user's: adopt, never delete,
+      // and remember how to put back what tsnet changes on it.
       const adopted = config.userNamed && (await host.getLink(config.bridge)) !== undefined;
-      await applyOps(host, bridgeNetworkOps(network, config), log);
-      return { adopted };
+      const restoreOps = adopted ? await adoptionRestoreOps(host, config.bridge, config.mtu, plan) : [];
+      try {
+        await applyOps(host, plan, log);
+      } catch (err) {
+        if (adopted) await applyAllBestEffort(host, restoreOps, log).catch(() => undefined);
+        throw err;
+      }
+      return { adopted, restoreOps };
     },
 
     async deleteNetwork(network) {

@@ -45,7 +45,10 @@ export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): 
   return ops;
 }
 
-/** Teardown plan: the bridge goes unless it was the user's own bridge that tsnet adopted. */
-export function bridgeTeardownOps(config: BridgeConfig & { adopted?: boolean }): HostOp[] {
-  return config.adopted ? [] : [{ op: 'remove-link', name: config.bridge }];
+/**
+ * Teardown plan: the bridge goes, unless it was the user's own bridge that tsnet adopted; then
+ * exactly what tsnet changed on it is put back (addresses, MTU, link state, its sysctls).
+ */
+export function bridgeTeardownOps(config: BridgeConfig): HostOp[] {
+  return config.adopted ? [...(config.restoreOps ?? [])] : [{ op: 'remove-link', name: config.bridge }];
 }

@@ -1,4 +1,5 @@
-import { checkInterfaceName, linkName } from '../../src/core/ids.js';
+import { checkFirewallInterfaceName, linkName } from '../../src/core/ids.js';
+import type { HostOp } from '../../src/host/hostnet.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
 
 /** The bridge driver's view of a network, persisted as its driver state. */
@@ -9,6 +10,10 @@ export interface BridgeConfig {
   readonly mtu: number;
   readonly icc: boolean;
   readonly masquerade: boolean;
+  /** Learned at creation: the bridge existed and was the user's (never deleted by tsnet). */
+  readonly adopted?: boolean;
+  /** For an adopted bridge: the ops that undo what tsnet changed on it. */
+  readonly restoreOps?: readonly HostOp[];
 }
 
 /** Option keys, named as Docker's own bridge driver names them so users need learn nothing new. */
@@ -29,7 +34,7 @@ export function parseBridgeOptions(networkId: string, options: Readonly<Record<s
   const icc = options[BRIDGE_OPTIONS.icc];
   const masquerade = options[BRIDGE_OPTIONS.masquerade];
   return {
-    bridge: name ? checkInterfaceName(name, `network option "${BRIDGE_OPTIONS.name}"`) : linkName('b', networkId),
+    bridge: name ? checkFirewallInterfaceName(name, `network option "${BRIDGE_OPTIONS.name}"`) : linkName('b', networkId),
     userNamed: Boolean(name),
     mtu: mtu ? parseIntOption(BRIDGE_OPTIONS.mtu, mtu, 68, 65535, 1450) : DEFAULT_MTU,
     icc: icc ? parseBoolOption(BRIDGE_OPTIONS.icc, icc) : true,

@@ -1,4 +1,5 @@
-import { CompareResult, CompareTarget, Etcd3, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { CompareResult, CompareTarget, Etcd3, GRPCUnavailableError, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
 import type { Logger } from 'pino';
 import { TsnetError, invalid } from '../../src/core/errors.js';
 import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
@@ -38,6 +39,15 @@ export class EtcdKvStore implements KvStore {
       credentials: options.tls ? { rootCertificate: options.tls.ca, certChain: options.tls.cert, privateKey: options.tls.key } : undefined,
       auth: options.auth ? { username: options.auth.username, password: options.auth.password } : undefined,
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.callTimeoutMs }),
+      // etcd3's defaults treat a missed deadline like a dead server: three in a row (a burst on
+      // a loaded host) stop every call for 5 s, and each is retried three times, so a
+      // transaction that did commit is sent again and its compare-and-swap then "fails", which
+      // leaks what it wrote. Only an unreachable server (UNAVAILABLE: nothing was sent) is
+      // retried or rests the endpoint; a late answer stays the caller's error.
+      faultHandling: {
+        host: () => circuitBreaker(handleWhen(isUnreachable), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(3) }),
+        global: retry(handleWhen(isUnreachable), { maxAttempts: 2 }),
+      },
     });
     this.ns = this.client.namespace(options.prefix);
   }
@@ -179,6 +189,10 @@ function checkKey(key: string): string {
 }
 
 /** Endpoint URLs may carry user:password@; never show it. */
+function isUnreachable(err: Error): boolean {
+  return err instanceof GRPCUnavailableError;
+}
+
 export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//');
 }

@@ -24,6 +24,8 @@ export interface FileKvStoreOptions {
   readonly compactBytes?: number;
   /** Opens the log file. Tests inject failing disks here; the daemon never sets it. */
   readonly openLog?: (path: string) => Promise<LogFile>;
+  /** This boot's id for the directory lock (see DirLockOptions); the daemon never sets it. */
+  readonly bootId?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface FileKvStoreOptions {
  */
 export async function openFileKvStore(options: FileKvStoreOptions): Promise<FileKvStore> {
   await ioStep(`create the state directory ${options.dir}`, () => mkdir(options.dir, { recursive: true, mode: 0o700 }));
-  const lock = await acquireDirLock(options.dir);
+  const lock = await acquireDirLock(options.dir, { bootId: options.bootId });
   let file: LogFile | undefined;
   try {
     const recovered = await recover(options.dir);

@@ -20,6 +20,16 @@ interface Holder {
   readonly startTime?: string;
 }
 
+/** Options of {@link acquireDirLock}. */
+export interface DirLockOptions {
+  /**
+   * This boot's id, recorded in the lock and compared with the holder's. Read from
+   * /proc/sys/kernel/random/boot_id when absent (the daemon never sets it); tests pass one so
+   * the "written before a reboot" rule is exercised whatever /proc offers.
+   */
+  readonly bootId?: string;
+}
+
 export interface DirLock {
   /** Removes the lock file if it is still ours. Idempotent. */
   release(): Promise<void>;
@@ -31,9 +41,12 @@ export interface DirLock {
  * names its holder. A lock whose holder is gone (no such PID, another boot, or a PID reused by a
  * younger process) is stale and taken over. Fails with TSNET_KV_LOCKED naming the holder's PID.
  */
-export async function acquireDirLock(dir: string): Promise<DirLock> {
+export async function acquireDirLock(dir: string, options: DirLockOptions = {}): Promise<DirLock> {
   const path = join(dir, LOCK_FILE);
-  const mine = await describeSelf();
+  const bootId = options.bootId ?? (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+  if (/\s/.test(bootId)) throw new TypeError(`boot id ${JSON.stringify(bootId)} contains whitespace, which the lock file format cannot hold`);
+  const mine = await describeSelf(bootId);
+  const self = parseHolder(mine);
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     if (await createExclusive(path, mine)) {
       heldHere.add(path);
@@ -43,8 +56,8 @@ export async function acquireDirLock(dir: string): Promise<DirLock> {
     const raw = await readFile(path, 'utf8').catch(() => undefined);
     if (raw === undefined) continue; // released meanwhile: try again
     const holder = parseHolder(raw);
-    if (holder && (await isAlive(holder))) throw locked(dir, holder.pid);
-    await breakStaleLock(path, raw);
+    if (holder && (await isAlive(holder, self))) throw locked(dir, holder.pid);
+    await breakStaleLock(path, raw, mine);
   }
   throw locked(dir, undefined, 'its lock file keeps changing hands');
 }
@@ -69,11 +82,11 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
  * same stale lock at once; a second lock file serialises them, so one never deletes the fresh
  * lock the other just took.
  */
-async function breakStaleLock(path: string, staleContent: string): Promise<void> {
+async function breakStaleLock(path: string, staleContent: string, mine: string): Promise<void> {
   const breaker = `${path}.break`;
-  if (!(await createExclusive(breaker, await describeSelf()))) {
+  if (!(await createExclusive(breaker, mine))) {
     const other = parseHolder(await readFile(breaker, 'utf8').catch(() => ''));
-    if (!other || !(await isAlive(other))) await unlink(breaker).catch(() => undefined);
+    if (!other || !(await isAlive(other, parseHolder(mine)))) await unlink(breaker).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 20));
     return;
   }
@@ -89,8 +102,8 @@ async function releaseLock(path: string, mine: string): Promise<void> {
   if ((await readFile(path, 'utf8').catch(() => undefined)) === mine) await unlink(path).catch(() => undefined);
 }
 
-async function isAlive(holder: Holder): Promise<boolean> {
-  const self = parseHolder(await describeSelf());
+/** Whether the process named by a lock file still holds it; `self` is this process's own description. */
+async function isAlive(holder: Holder, self: Holder | undefined): Promise<boolean> {
   if (holder.bootId && self?.bootId && holder.bootId !== self.bootId) return false; // written before a reboot
   if (holder.pid === process.pid) return false; // not in heldHere: an earlier process with our PID
   try {
@@ -119,8 +132,7 @@ function parseHolder(raw: string): Holder | undefined {
 }
 
 /** `PID boot-id start-time` on Linux, just `PID` where /proc is missing. */
-async function describeSelf(): Promise<string> {
-  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
+async function describeSelf(bootId: string): Promise<string> {
   const startTime = await processStartTime(process.pid);
   return bootId && startTime ? `${process.pid} ${bootId} ${startTime}\n` : `${process.pid}\n`;
 }

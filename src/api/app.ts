@@ -2,7 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatZodIssues } from '../../plugin-spec/format.js';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { ReplyWatch } from '../cnm/service.js';
 import { callTiming } from '../core/call-timing.js';
 import { isClientGone, parseJsonBody, readBody } from './body.js';
 import { CLIENT_TIMEOUTS, createPluginServer, type ClientTimeouts } from './http-server.js';
@@ -25,12 +26,27 @@ export interface AppOptions {
   readonly kernelTiming?: boolean;
   /** Limits on slow clients; default {@link CLIENT_TIMEOUTS}. Tests shorten them. */
   readonly clientTimeouts?: Partial<ClientTimeouts>;
+  /**
+   * Fault injection for crash tests only (TSNET_TEST_KILL_BEFORE_REPLY): the daemon kills itself
+   * with SIGKILL after these methods have done and recorded their work, before the reply is
+   * written, which is the moment a real crash leaves Docker believing the call failed.
+   */
+  readonly killBeforeReply?: ReadonlySet<string>;
 }
 
 export type MethodName = `${'Plugin' | 'NetworkDriver' | 'IpamDriver'}.${string}`;
 
+/**
+ * What a handler knows about its call beyond the body: when its successful reply has been
+ * handed to Docker's socket. A reply that fails, times out or never leaves the daemon never
+ * fires it, which is how a record made by a call Docker took as failed is told apart.
+ */
+export interface CallContext {
+  readonly reply: ReplyWatch;
+}
+
 /** Registers one protocol method; see `defineMethod`. */
-export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema: S, handler: (body: z.output<S>) => Promise<R> | R) => void;
+export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema: S, handler: (body: z.output<S>, call: CallContext) => Promise<R> | R) => void;
 
 /**
  * The Fastify app that speaks Docker's plugin protocol. Body parsing accepts any or no
@@ -83,7 +99,7 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
   return app;
 }
 
-function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: AppOptions, name: MethodName, schema: S, handler: (body: z.output<S>) => Promise<R> | R): void {
+function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: AppOptions, name: MethodName, schema: S, handler: (body: z.output<S>, call: CallContext) => Promise<R> | R): void {
   app.post(`/${name}`, async (request: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
     const timing = { kernelMs: 0 };
@@ -92,21 +108,30 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
     const kernel = options.kernelTiming ? () => ({ kernelMs: round(timing.kernelMs) }) : () => ({});
     const finish = (outcome: string, extra: Record<string, unknown> = {}) =>
       request.log.info({ method: name, ...ids, ms: round(performance.now() - started), ...kernel(), outcome, ...extra }, 'call');
+    const reserved = findReservedKey(request.body);
+    if (reserved) {
+      finish('invalid', { reason: reserved });
+      return reply.code(400).send({ Err: `${name}: ${reserved}` });
+    }
     const parsed = schema.safeParse(request.body);
     if (!parsed.success) {
       const reason = formatZodIssues(parsed.error, request.body);
       finish('invalid', { reason });
       return reply.code(400).send({ Err: `${name}: ${reason}` });
     }
+    const delivery = new Delivery();
     try {
       const work = async () => {
         await options.ready.catch((err: unknown) => { throw new StartupFailed(err); });
-        return handler(parsed.data);
+        return handler(parsed.data, { reply: delivery });
       };
       const result = await withDeadline(options.kernelTiming ? () => callTiming.run(timing, work) : work, options.handlerTimeoutMs, name);
       finish('ok');
+      if (options.killBeforeReply?.has(name)) process.kill(process.pid, 'SIGKILL');
+      delivery.succeeded(reply.raw);
       return result ?? {};
     } catch (err) {
+      delivery.failed();
       if (err instanceof StartupFailed) {
         // Start-up failed (e.g. the state directory is locked) and the daemon is exiting.
         finish('unavailable');
@@ -145,6 +170,47 @@ async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string)
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Listeners of one call's successful delivery; see {@link CallContext}. */
+class Delivery implements ReplyWatch {
+  private listeners: Array<() => void> | undefined = [];
+
+  onDelivered(listener: () => void): void {
+    this.listeners?.push(listener);
+  }
+
+  /** The reply is being sent: fire once its last byte is in the socket ('finish'). */
+  succeeded(response: ServerResponse): void {
+    const listeners = this.listeners ?? [];
+    this.listeners = undefined;
+    if (listeners.length === 0) return;
+    response.once('finish', () => listeners.forEach((listener) => listener()));
+  }
+
+  /** The call answered an error (or its deadline passed): listeners, even later ones, never fire. */
+  failed(): void {
+    this.listeners = undefined;
+  }
+}
+
+/**
+ * JSON.parse keeps a key "__proto__" as an ordinary property, but every object copy after it
+ * (zod's included) turns it into a prototype change and the entry silently disappears. Such a
+ * key is refused by name rather than dropped.
+ */
+export function findReservedKey(body: unknown): string | undefined {
+  // Iterative: a hostile body may nest deeper than the call stack goes.
+  const stack: Array<{ value: unknown; path: string }> = [{ value: body, path: '' }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop() as { value: unknown; path: string };
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      if (key === '__proto__') return `${path ? `${path}: ` : ''}the key "__proto__" is not allowed (it cannot be stored as an option name)`;
+      if (typeof inner === 'object' && inner !== null) stack.push({ value: inner, path: path ? `${path}.${key}` : key });
+    }
+  }
+  return undefined;
 }
 
 class StartupFailed extends Error {

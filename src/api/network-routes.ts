@@ -25,7 +25,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
   const service = () => deps.service();
   define('NetworkDriver.GetCapabilities', methods['NetworkDriver.GetCapabilities'].request, () => ({ Scope: scope.scope, ConnectivityScope: scope.connectivityScope }));
 
-  define('NetworkDriver.CreateNetwork', methods['NetworkDriver.CreateNetwork'].request, async (req) => {
+  define('NetworkDriver.CreateNetwork', methods['NetworkDriver.CreateNetwork'].request, async (req, call) => {
     const options = req.Options ?? {};
     await service().createNetwork({
       id: req.NetworkID,
@@ -34,7 +34,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
       internal: options['com.docker.network.internal'] === true,
       enableIpv6: options['com.docker.network.enable_ipv6'] === true,
       options: genericOptions(options[GENERIC]),
-    });
+    }, call.reply);
     return {};
   });
 
@@ -48,7 +48,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
   define('NetworkDriver.AllocateNetwork', methods['NetworkDriver.AllocateNetwork'].request, () => ({ Options: {} }));
   define('NetworkDriver.FreeNetwork', methods['NetworkDriver.FreeNetwork'].request, () => ({}));
 
-  define('NetworkDriver.CreateEndpoint', methods['NetworkDriver.CreateEndpoint'].request, async (req) => {
+  define('NetworkDriver.CreateEndpoint', methods['NetworkDriver.CreateEndpoint'].request, async (req, call) => {
     const result = await service().createEndpoint({
       networkId: req.NetworkID,
       endpointId: req.EndpointID,
@@ -56,7 +56,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
       addressV6: req.Interface?.AddressIPv6 || undefined,
       mac: req.Interface?.MacAddress || undefined,
       exposedPorts: exposedPorts(req.Options?.[EXPOSED]),
-    });
+    }, call.reply);
     // Only fields Docker left empty may be returned, or Docker rolls the endpoint back.
     return { Interface: result.macAddress ? { MacAddress: result.macAddress } : {} };
   });
@@ -77,15 +77,15 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
     return {};
   });
 
-  define('NetworkDriver.Join', methods['NetworkDriver.Join'].request, async (req) => toJoinResponse(await service().join(req.NetworkID, req.EndpointID, req.SandboxKey)));
+  define('NetworkDriver.Join', methods['NetworkDriver.Join'].request, async (req, call) => toJoinResponse(await service().join(req.NetworkID, req.EndpointID, req.SandboxKey, call.reply)));
 
   define('NetworkDriver.Leave', methods['NetworkDriver.Leave'].request, async (req) => {
     await service().leave(req.NetworkID, req.EndpointID);
     return {};
   });
 
-  define('NetworkDriver.ProgramExternalConnectivity', methods['NetworkDriver.ProgramExternalConnectivity'].request, async (req) => {
-    await service().programExternalConnectivity(req.NetworkID, req.EndpointID, portBindings(req.Options?.[PORTMAP]));
+  define('NetworkDriver.ProgramExternalConnectivity', methods['NetworkDriver.ProgramExternalConnectivity'].request, async (req, call) => {
+    await service().programExternalConnectivity(req.NetworkID, req.EndpointID, portBindings(req.Options?.[PORTMAP]), call.reply);
     return {};
   });
 
@@ -104,14 +104,19 @@ function toPool(data: { AddressSpace?: string; Pool: string; Gateway?: string; A
   return { addressSpace: data.AddressSpace ?? '', pool: data.Pool, gateway: data.Gateway || undefined, auxAddresses: data.AuxAddresses ?? {} };
 }
 
+/**
+ * `docker network create -o key=value` options. Docker's API types them map[string]string, so
+ * anything else came from another client and is refused by name rather than turned into text.
+ */
 function genericOptions(value: unknown): Record<string, string> {
   if (value === undefined || value === null) return {};
   const result: Record<string, string> = {};
   for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
-    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') {
-      throw invalid('TSNET_OPT_INVALID', `network option "${key.slice(0, 64)}" has a ${typeof raw} value`, 'pass options as -o key=value');
+    if (typeof raw !== 'string') {
+      const kind = raw === null ? 'null' : Array.isArray(raw) ? 'list' : typeof raw;
+      throw invalid('TSNET_OPT_INVALID', `network option ${JSON.stringify(key)} has a ${kind} value; option values are strings`, `pass it as -o ${key}=VALUE`);
     }
-    result[key] = String(raw);
+    result[key] = raw;
   }
   return result;
 }

@@ -1,8 +1,37 @@
-import type { KvStore } from '../../kvstore/kvstore.js';
+import type { KvStore, KvWrite } from '../../kvstore/kvstore.js';
 import type { EndpointRecord, NetworkRecord, Sandbox } from '../core/model.js';
 
 const NETWORK_PREFIX = 'tsnet/v1/local/network/';
 const ENDPOINT_PREFIX = 'tsnet/v1/local/endpoint/';
+/**
+ * One key per network or endpoint whose latest creating call (CreateNetwork, CreateEndpoint,
+ * Join, ProgramExternalConnectivity) has not been answered yet. It is written in the same
+ * transaction as the record and removed once the reply has reached Docker's socket, so after
+ * a crash it tells exactly which records Docker may never have heard of.
+ */
+const UNANSWERED_PREFIX = 'tsnet/v1/local/unanswered/';
+
+/** Which dockerd this plugin serves, as the convergence with Docker last verified it. */
+const DOCKER_IDENTITY_KEY = 'tsnet/v1/local/docker-identity';
+
+/** Marker batching: one store transaction per this many milliseconds at most. */
+const ANSWER_FLUSH_MS = 10;
+
+/** An unanswered call on a record, as the marker records it. */
+export interface UnansweredCall {
+  readonly method: string;
+  readonly at: string;
+  /** Distinguishes two calls on one record, so an old answer never clears a newer marker. */
+  readonly token: number;
+  /** True when the marker was found at start-up: its call was cut off by a crash or a stop. */
+  readonly fromEarlierRun: boolean;
+}
+
+/** Which record a marker is about: a network, or an endpoint of it. */
+export interface RecordRef {
+  readonly networkId: string;
+  readonly endpointId?: string;
+}
 
 /**
  * Durable home of the CNM records, with a read-through cache: the store is the truth across
@@ -12,12 +41,18 @@ const ENDPOINT_PREFIX = 'tsnet/v1/local/endpoint/';
 export class CnmRepository {
   private readonly networks = new Map<string, NetworkRecord>();
   private readonly endpoints = new Map<string, Map<string, EndpointRecord>>();
+  private readonly unanswered = new Map<string, UnansweredCall>();
+  private readonly answeredKeys = new Map<string, number>();
+  private nextToken = 1;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(private readonly store: KvStore) {}
 
   async load(): Promise<void> {
     this.networks.clear();
     this.endpoints.clear();
+    this.unanswered.clear();
     for (const entry of await this.store.list(NETWORK_PREFIX)) {
       const network = JSON.parse(entry.value) as NetworkRecord;
       this.networks.set(network.id, network);
@@ -25,6 +60,10 @@ export class CnmRepository {
     for (const entry of await this.store.list(ENDPOINT_PREFIX)) {
       const endpoint = JSON.parse(entry.value) as EndpointRecord;
       this.endpointMap(endpoint.networkId).set(endpoint.id, endpoint);
+    }
+    for (const entry of await this.store.list(UNANSWERED_PREFIX)) {
+      const call = JSON.parse(entry.value) as Omit<UnansweredCall, 'fromEarlierRun'>;
+      this.unanswered.set(entry.key, { ...call, fromEarlierRun: true });
     }
   }
 
@@ -58,29 +97,117 @@ export class CnmRepository {
     return [...byKey.entries()].map(([key, endpointIds]) => ({ key, endpointIds }));
   }
 
-  async saveNetwork(network: NetworkRecord): Promise<void> {
-    await this.store.put(NETWORK_PREFIX + network.id, JSON.stringify(network));
-    this.networks.set(network.id, network);
+  /** The record's unanswered call, if its latest creating call has not reached Docker. */
+  unansweredCall(ref: RecordRef): UnansweredCall | undefined {
+    return this.unanswered.get(markerKey(ref));
   }
 
-  /** Deletes the network and any endpoint records left under it, in one transaction. */
+  /** Every unanswered call, for the convergence with Docker and for reports. */
+  allUnanswered(): Array<RecordRef & UnansweredCall> {
+    return [...this.unanswered.entries()].map(([key, call]) => ({ ...refOf(key), ...call }));
+  }
+
+  /**
+   * Saves the network. With `call`, also marks it unanswered by that call, in the same
+   * transaction, and returns the token that {@link answered} needs.
+   */
+  async saveNetwork(network: NetworkRecord, call?: string): Promise<number | undefined> {
+    return this.write(NETWORK_PREFIX + network.id, network, { networkId: network.id }, call, () => this.networks.set(network.id, network));
+  }
+
+  /** Deletes the network, its markers and any endpoint records left under it, in one transaction. */
   async deleteNetwork(id: string): Promise<void> {
     await this.store.txn([], [
       { type: 'delete', key: NETWORK_PREFIX + id },
       { type: 'delete-prefix', prefix: `${ENDPOINT_PREFIX}${id}/` },
+      { type: 'delete', key: markerKey({ networkId: id }) },
+      { type: 'delete-prefix', prefix: `${markerKey({ networkId: id })}/` },
     ]);
     this.networks.delete(id);
     this.endpoints.delete(id);
+    for (const key of [...this.unanswered.keys()]) if (refOf(key).networkId === id) this.unanswered.delete(key);
   }
 
-  async saveEndpoint(endpoint: EndpointRecord): Promise<void> {
-    await this.store.put(`${ENDPOINT_PREFIX}${endpoint.networkId}/${endpoint.id}`, JSON.stringify(endpoint));
-    this.endpointMap(endpoint.networkId).set(endpoint.id, endpoint);
+  async saveEndpoint(endpoint: EndpointRecord, call?: string): Promise<number | undefined> {
+    const ref = { networkId: endpoint.networkId, endpointId: endpoint.id };
+    return this.write(`${ENDPOINT_PREFIX}${endpoint.networkId}/${endpoint.id}`, endpoint, ref, call, () => this.endpointMap(endpoint.networkId).set(endpoint.id, endpoint));
   }
 
   async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
-    await this.store.delete(`${ENDPOINT_PREFIX}${networkId}/${endpointId}`);
+    const marker = markerKey({ networkId, endpointId });
+    await this.store.txn([], [{ type: 'delete', key: `${ENDPOINT_PREFIX}${networkId}/${endpointId}` }, { type: 'delete', key: marker }]);
     this.endpoints.get(networkId)?.delete(endpointId);
+    this.unanswered.delete(marker);
+  }
+
+  /**
+   * The reply of the call that wrote `token` has reached Docker's socket: the marker goes.
+   * Batched, because this follows every creating call; a crash before the batch is written
+   * only makes a record look doubtful, which the convergence with Docker then settles.
+   */
+  answered(ref: RecordRef, token: number): void {
+    const key = markerKey(ref);
+    if (this.unanswered.get(key)?.token !== token) return;
+    this.unanswered.delete(key);
+    this.answeredKeys.set(key, token);
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.flushAnswered());
+    }, ANSWER_FLUSH_MS);
+  }
+
+  /** Forgets a marker without its call having been answered (the record was settled otherwise). */
+  async clearUnanswered(ref: RecordRef): Promise<void> {
+    const key = markerKey(ref);
+    this.unanswered.delete(key);
+    await this.store.delete(key);
+  }
+
+  async dockerIdentity(): Promise<string | undefined> {
+    return (await this.store.get(DOCKER_IDENTITY_KEY))?.value;
+  }
+
+  async saveDockerIdentity(identity: string): Promise<void> {
+    await this.store.put(DOCKER_IDENTITY_KEY, identity);
+  }
+
+  /** Writes pending answers now (graceful stop). */
+  async flush(): Promise<void> {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      this.flushing = this.flushing.then(() => this.flushAnswered());
+    }
+    await this.flushing;
+  }
+
+  private async flushAnswered(): Promise<void> {
+    // A newer call on the same record may have written a new marker since: keep that one.
+    const keys = [...this.answeredKeys.keys()].filter((key) => !this.unanswered.has(key));
+    this.answeredKeys.clear();
+    if (keys.length === 0) return;
+    await this.store.txn([], keys.map((key): KvWrite => ({ type: 'delete', key }))).catch(() => undefined);
+  }
+
+  private async write(key: string, record: object, ref: RecordRef, call: string | undefined, cache: () => void): Promise<number | undefined> {
+    const writes: KvWrite[] = [{ type: 'put', key, value: JSON.stringify(record) }];
+    let token: number | undefined;
+    if (call) {
+      token = this.nextToken++;
+      const marker = { method: call, at: new Date().toISOString(), token };
+      // In memory before the store write, so a batch of answers issued meanwhile spares it.
+      this.unanswered.set(markerKey(ref), { ...marker, fromEarlierRun: false });
+      writes.push({ type: 'put', key: markerKey(ref), value: JSON.stringify(marker) });
+    }
+    try {
+      if (writes.length === 1) await this.store.put(key, JSON.stringify(record));
+      else await this.store.txn([], writes);
+    } catch (err) {
+      if (token !== undefined && this.unanswered.get(markerKey(ref))?.token === token) this.unanswered.delete(markerKey(ref));
+      throw err;
+    }
+    cache();
+    return token;
   }
 
   private endpointMap(networkId: string): Map<string, EndpointRecord> {
@@ -91,4 +218,13 @@ export class CnmRepository {
     }
     return map;
   }
+}
+
+function markerKey(ref: RecordRef): string {
+  return `${UNANSWERED_PREFIX}${ref.networkId}${ref.endpointId ? `/${ref.endpointId}` : ''}`;
+}
+
+function refOf(key: string): RecordRef {
+  const [networkId = '', endpointId] = key.slice(UNANSWERED_PREFIX.length).split('/');
+  return endpointId ? { networkId, endpointId } : { networkId };
 }

@@ -2,15 +2,17 @@ import type { Logger } from 'pino';
 import type { Driver, JoinInfo, NetworkView } from '../../drivers/driver.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
-import type { EndpointRecord, ExposedPort, IpPool, NetworkRecord, NetworkType, PortBinding } from '../core/model.js';
-import { addressOf, cidrContains, parseCidr } from '../core/net.js';
+import type { EndpointRecord, ExposedPort, NetworkRecord, NetworkType, PortBinding } from '../core/model.js';
+import { addressOf } from '../core/net.js';
 import { parseNetworkType } from '../core/options.js';
-import type { Firewall } from '../host/firewall.js';
+import { checkRules, type Firewall } from '../host/firewall.js';
+import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
 import { planRuleset } from './firewall-plan.js';
 import { generateMac } from './mac.js';
+import { checkNetworkPools } from './network-checks.js';
 import { resolvePortBindings, type PortProbe } from './ports.js';
 import { KeyedQueue } from './queue.js';
-import type { CnmRepository } from './repository.js';
+import type { CnmRepository, RecordRef } from './repository.js';
 
 /** What Docker's CreateNetwork tells us, in domain terms (the rest of the record is tsnet's). */
 export type CreateNetworkInput = Pick<NetworkRecord, 'id' | 'ipv4' | 'ipv6' | 'internal' | 'enableIpv6' | 'options'>;
@@ -24,36 +26,69 @@ export interface CreateEndpointInput {
   readonly exposedPorts: readonly ExposedPort[];
 }
 
+/**
+ * Tells a creating call when its reply has reached Docker's socket. The API layer passes one;
+ * without it (unit tests, tools) a call counts as answered as soon as it returns.
+ */
+export interface ReplyWatch {
+  onDelivered(listener: () => void): void;
+}
+
 export interface NetworkServiceDeps {
   readonly repo: CnmRepository;
   readonly drivers: ReadonlyMap<NetworkType, Driver>;
   readonly firewall: Firewall;
   readonly probe: PortProbe;
   readonly log: Logger;
+  /**
+   * A call still unanswered after this long never will be (the handler deadline has passed):
+   * its record is then as doubtful as one cut off by a crash. Default 60 s.
+   */
+  readonly answerDeadlineMs?: number;
+  /** Told after each network is created (the convergence with Docker looks soon after). */
+  readonly onNetworkCreated?: () => void;
 }
 
 /** Key of the queue that serialises host-port allocation across all networks. */
 const PORTS_QUEUE = '#ports';
+/**
+ * Key of the queue that makes "does the new network clash with an existing one" and "record
+ * the new network" one step: without it, concurrent creates with overlapping subnets all pass
+ * the check before any of them is recorded.
+ */
+const NETWORKS_QUEUE = '#networks';
 
 /**
  * The CNM verbs. Each validates first, records intent, lets the driver change the kernel, then
  * records the result, so that a refusal changes nothing and a crash leaves a record that
  * start-up reconciliation can finish or undo. Calls on one network are serialised.
+ *
+ * Records whose creating call Docker may never have seen answered (cut off by a crash, or
+ * answered after Docker gave up) are "doubtful": they never block a new request, which removes
+ * them instead, and the convergence with Docker (docker-sync.ts) settles the rest.
  */
 export class NetworkService {
   private readonly queue = new KeyedQueue();
+  private readonly answerDeadlineMs: number;
 
-  constructor(private readonly deps: NetworkServiceDeps) {}
+  constructor(private readonly deps: NetworkServiceDeps) {
+    this.answerDeadlineMs = deps.answerDeadlineMs ?? 60_000;
+  }
 
-  createNetwork(input: CreateNetworkInput): Promise<void> {
+  createNetwork(input: CreateNetworkInput, reply?: ReplyWatch): Promise<void> {
     return this.queue.run(input.id, async () => {
       const existing = this.deps.repo.network(input.id);
       if (existing) return this.checkSameNetwork(existing, input);
-      const type = parseNetworkType(input.options);
+      checkNetworkPools(input);
+      const type = parseNetworkType(input.options, [...this.deps.drivers.keys()]);
       const driver = this.driver(type);
-      const draft: NetworkRecord = { ...input, type, state: 'pending', createdAt: new Date().toISOString(), driverState: {} };
-      const pending: NetworkRecord = { ...draft, driverState: driver.planNetwork(draft, this.deps.repo.allNetworks()) };
-      await this.deps.repo.saveNetwork(pending);
+      const { pending, token } = await this.queue.run(NETWORKS_QUEUE, async () => {
+        const draft: NetworkRecord = { ...input, type, state: 'pending', createdAt: new Date().toISOString(), driverState: {} };
+        const planned: NetworkRecord = { ...draft, driverState: await this.planAgainstOthers(driver, draft) };
+        // Every firewall rule the network will need is checked now, before anything exists.
+        checkRules(planRuleset([...this.views(), { network: { ...planned, state: 'ready' }, endpoints: [] }], this.deps.drivers));
+        return { pending: planned, token: await this.deps.repo.saveNetwork(planned, reply ? 'CreateNetwork' : undefined) };
+      });
       let learned: Record<string, unknown>;
       try {
         learned = await driver.createNetwork(pending);
@@ -69,6 +104,8 @@ export class NetworkService {
         await this.undoNetwork(driver, ready);
         throw err;
       }
+      this.whenDelivered(reply, { networkId: input.id }, token);
+      this.deps.onNetworkCreated?.();
     });
   }
 
@@ -76,25 +113,43 @@ export class NetworkService {
     return this.queue.run(networkId, async () => {
       const network = this.deps.repo.network(networkId);
       if (!network) return; // already gone: Docker may retry a delete after a timeout
-      const driver = this.driver(network.type);
-      for (const endpoint of this.deps.repo.endpointsOf(networkId)) {
-        this.deps.log.warn({ networkId, endpointId: endpoint.id }, 'removing endpoint left on a deleted network');
-        await driver.deleteEndpoint(network, endpoint);
-      }
-      await this.deps.repo.saveNetwork({ ...network, state: 'pending' });
-      await this.syncFirewall();
-      await driver.deleteNetwork(network);
-      await this.deps.repo.deleteNetwork(networkId);
+      await this.removeNetworkNow(network);
     });
   }
 
-  createEndpoint(input: CreateEndpointInput): Promise<{ macAddress?: string }> {
+  /**
+   * Removes a network Docker does not have, as DeleteNetwork would, if `stillOrphan` holds once
+   * the network's queue is free (a call may have touched it since Docker was asked).
+   */
+  removeOrphanNetwork(networkId: string, stillOrphan: () => boolean): Promise<boolean> {
+    return this.queue.run(networkId, async () => {
+      const network = this.deps.repo.network(networkId);
+      if (!network || !stillOrphan()) return false;
+      await this.removeNetworkNow(network);
+      return true;
+    });
+  }
+
+  /** Removes an endpoint Docker does not have, as DeleteEndpoint would; see {@link removeOrphanNetwork}. */
+  removeOrphanEndpoint(networkId: string, endpointId: string, stillOrphan: () => boolean): Promise<boolean> {
+    return this.queue.run(networkId, async () => {
+      const network = this.deps.repo.network(networkId);
+      const endpoint = this.deps.repo.endpoint(networkId, endpointId);
+      if (!network || !endpoint || !stillOrphan()) return false;
+      await this.removeEndpointNow(network, endpoint);
+      return true;
+    });
+  }
+
+  createEndpoint(input: CreateEndpointInput, reply?: ReplyWatch): Promise<{ macAddress?: string }> {
     return this.queue.run(input.networkId, async () => {
       const network = this.readyNetwork(input.networkId);
       const existing = this.deps.repo.endpoint(input.networkId, input.endpointId);
-      if (existing) return existing.macGenerated ? { macAddress: existing.mac } : {};
-      checkAddressInPools(input.address, network.ipv4, 'IPv4');
-      checkAddressInPools(input.addressV6, network.ipv6, 'IPv6');
+      if (existing) return this.checkSameEndpoint(existing, input);
+      checkEndpointAddress(input.address, network, 4);
+      checkEndpointAddress(input.addressV6, network, 6);
+      checkEndpointMac(input.mac);
+      await this.checkAddressesFree(network, input);
       const driver = this.driver(network.type);
       const mac = input.mac || generateMac(input.address);
       const draft: EndpointRecord = {
@@ -102,7 +157,7 @@ export class NetworkService {
         mac, macGenerated: !input.mac, state: 'pending', exposedPorts: input.exposedPorts, ports: [], createdAt: new Date().toISOString(), driverState: {},
       };
       const pending: EndpointRecord = { ...draft, ...driver.planEndpoint(network, draft) };
-      await this.deps.repo.saveEndpoint(pending);
+      const token = await this.deps.repo.saveEndpoint(pending, reply ? 'CreateEndpoint' : undefined);
       try {
         await driver.createEndpoint(network, pending);
       } catch (err) {
@@ -110,6 +165,7 @@ export class NetworkService {
         throw err;
       }
       await this.deps.repo.saveEndpoint({ ...pending, state: 'ready' });
+      this.whenDelivered(reply, { networkId: input.networkId, endpointId: input.endpointId }, token);
       return pending.macGenerated ? { macAddress: mac } : {};
     });
   }
@@ -119,21 +175,17 @@ export class NetworkService {
       const network = this.deps.repo.network(networkId);
       const endpoint = this.deps.repo.endpoint(networkId, endpointId);
       if (!network || !endpoint) return; // idempotent: nothing of ours is left
-      if (endpoint.ports.length > 0) {
-        await this.deps.repo.saveEndpoint({ ...endpoint, ports: [] });
-        await this.syncFirewall();
-      }
-      await this.driver(network.type).deleteEndpoint(network, endpoint);
-      await this.deps.repo.deleteEndpoint(networkId, endpointId);
+      await this.removeEndpointNow(network, endpoint);
     });
   }
 
-  join(networkId: string, endpointId: string, sandboxKey: string): Promise<JoinInfo> {
+  join(networkId: string, endpointId: string, sandboxKey: string, reply?: ReplyWatch): Promise<JoinInfo> {
     return this.queue.run(networkId, async () => {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
       const info = await this.driver(network.type).join(network, endpoint, sandboxKey);
-      await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey });
+      const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey }, reply ? 'Join' : undefined);
+      this.whenDelivered(reply, { networkId, endpointId }, token);
       return info;
     });
   }
@@ -151,20 +203,25 @@ export class NetworkService {
   }
 
   /** Publishes ports. Docker calls it only for the endpoint that is the container's gateway. */
-  programExternalConnectivity(networkId: string, endpointId: string, requested: readonly PortBinding[]): Promise<void> {
+  programExternalConnectivity(networkId: string, endpointId: string, requested: readonly PortBinding[], reply?: ReplyWatch): Promise<void> {
     return this.queue.run(networkId, () => this.queue.run(PORTS_QUEUE, async () => {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
+      if (!endpoint.sandboxKey) {
+        throw invalid('TSNET_ENDPOINT_NOT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is not joined to a container`, 'Docker publishes ports after Join; connect the container first');
+      }
       if (network.internal || requested.length === 0) return;
+      checkBindingFamilies(requested, endpoint, network);
+      await this.releaseDoubtfulPorts(endpoint);
       const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);
-      await this.deps.repo.saveEndpoint({ ...endpoint, ports });
+      const token = await this.deps.repo.saveEndpoint({ ...endpoint, ports }, reply ? 'ProgramExternalConnectivity' : undefined);
       try {
         await this.syncFirewall();
       } catch (err) {
         await this.deps.repo.saveEndpoint(endpoint);
-        await this.syncFirewall().catch((e: unknown) => this.deps.log.error({ err: e }, 'firewall restore after failure failed'));
         throw err;
       }
+      this.whenDelivered(reply, { networkId, endpointId }, token);
     }));
   }
 
@@ -182,15 +239,106 @@ export class NetworkService {
     return this.readyEndpoint(networkId, endpointId);
   }
 
+  /** True when Docker may never have seen the record's creating call answered. */
+  isDoubtful(ref: RecordRef): boolean {
+    const call = this.deps.repo.unansweredCall(ref);
+    if (!call) return false;
+    return call.fromEarlierRun || Date.now() - Date.parse(call.at) > this.answerDeadlineMs;
+  }
+
+  /** Settles a doubtful record that Docker turned out to know: it is kept, and no longer doubtful. */
+  async confirm(ref: RecordRef): Promise<void> {
+    await this.deps.repo.clearUnanswered(ref);
+  }
+
   /** Rebuild the whole firewall ruleset from the records (also used by reconciliation). */
   async syncFirewall(): Promise<void> {
-    const views: NetworkView[] = this.deps.repo.allNetworks().map((network) => ({ network, endpoints: this.deps.repo.endpointsOf(network.id) }));
-    await this.deps.firewall.sync(planRuleset(views, this.deps.drivers));
+    await this.deps.firewall.sync(planRuleset(this.views(), this.deps.drivers));
   }
 
   /** Resolves when no call is in progress (graceful shutdown). */
-  drain(): Promise<void> {
-    return this.queue.drain();
+  async drain(): Promise<void> {
+    await this.queue.drain();
+    await this.deps.repo.flush();
+  }
+
+  private views(): NetworkView[] {
+    return this.deps.repo.allNetworks().map((network) => ({ network, endpoints: this.deps.repo.endpointsOf(network.id) }));
+  }
+
+  /**
+   * The driver's plan, checked against every other network. A clash with a doubtful network
+   * does not refuse the new one: Docker handing out that subnet (or bridge name) again means it
+   * does not hold the doubtful network, so that one is removed.
+   */
+  private async planAgainstOthers(driver: Driver, draft: NetworkRecord): Promise<Record<string, unknown>> {
+    const others = this.deps.repo.allNetworks();
+    try {
+      return driver.planNetwork(draft, others);
+    } catch (err) {
+      const doubtful = others.filter((o) => this.isDoubtful({ networkId: o.id }));
+      if (!(err instanceof TsnetError) || err.kind !== 'conflict' || doubtful.length === 0) throw err;
+      const plan = driver.planNetwork(draft, others.filter((o) => !doubtful.includes(o)));
+      for (const other of doubtful.filter((d) => clashes(driver, draft, d))) {
+        this.deps.log.warn({ networkId: other.id, by: draft.id }, 'removing a network Docker never saw created: a new network needs its subnet or name');
+        await this.deleteNetwork(other.id);
+      }
+      return plan;
+    }
+  }
+
+  /** Two endpoints of one network must not share an address; a doubtful holder gives way. */
+  private async checkAddressesFree(network: NetworkRecord, input: CreateEndpointInput): Promise<void> {
+    const wanted = [input.address, input.addressV6].filter((a): a is string => Boolean(a)).map(addressOf);
+    for (const other of this.deps.repo.endpointsOf(network.id)) {
+      const shared = [other.address, other.addressV6].filter((a): a is string => Boolean(a)).map(addressOf).find((a) => wanted.includes(a));
+      if (!shared) continue;
+      if (this.isDoubtful({ networkId: network.id, endpointId: other.id })) {
+        this.deps.log.warn({ networkId: network.id, endpointId: other.id, by: input.endpointId }, 'removing an endpoint Docker never saw created: a new endpoint needs its address');
+        await this.removeEndpointNow(network, other);
+        continue;
+      }
+      throw conflict('TSNET_ADDR_TAKEN', `address ${shared} is already used by endpoint ${shortId(other.id)} on network ${shortId(network.id)}`, 'pick another --ip, or remove the container that has it');
+    }
+  }
+
+  /** Doubtful endpoints hold no host port against a new request: their bindings are dropped. */
+  private async releaseDoubtfulPorts(requester: EndpointRecord): Promise<void> {
+    const holders = this.deps.repo.allEndpoints().filter((e) => e.id !== requester.id && e.ports.length > 0 && this.isDoubtful({ networkId: e.networkId, endpointId: e.id }));
+    if (holders.length === 0) return;
+    for (const holder of holders) {
+      this.deps.log.warn({ networkId: holder.networkId, endpointId: holder.id }, 'dropping published ports of an endpoint Docker never saw answered');
+      await this.deps.repo.saveEndpoint({ ...holder, ports: [] });
+    }
+    await this.syncFirewall();
+  }
+
+  /** DeleteNetwork's work, for a caller that holds the network's queue. */
+  private async removeNetworkNow(network: NetworkRecord): Promise<void> {
+    const driver = this.driver(network.type);
+    for (const endpoint of this.deps.repo.endpointsOf(network.id)) {
+      this.deps.log.warn({ networkId: network.id, endpointId: endpoint.id }, 'removing endpoint left on a deleted network');
+      await driver.deleteEndpoint(network, endpoint);
+    }
+    await this.deps.repo.saveNetwork({ ...network, state: 'pending' });
+    await this.syncFirewall();
+    await driver.deleteNetwork(network);
+    await this.deps.repo.deleteNetwork(network.id);
+  }
+
+  /** DeleteEndpoint's work, for a caller that already holds the network's queue. */
+  private async removeEndpointNow(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    if (endpoint.ports.length > 0) {
+      await this.deps.repo.saveEndpoint({ ...endpoint, ports: [] });
+      await this.syncFirewall();
+    }
+    await this.driver(network.type).deleteEndpoint(network, endpoint);
+    await this.deps.repo.deleteEndpoint(network.id, endpoint.id);
+  }
+
+  private whenDelivered(reply: ReplyWatch | undefined, ref: RecordRef, token: number | undefined): void {
+    if (!reply || token === undefined) return;
+    reply.onDelivered(() => this.deps.repo.answered(ref, token));
   }
 
   private async undoNetwork(driver: Driver, network: NetworkRecord): Promise<void> {
@@ -201,6 +349,15 @@ export class NetworkService {
   private checkSameNetwork(existing: NetworkRecord, input: CreateNetworkInput): void {
     const same = JSON.stringify([existing.ipv4, existing.ipv6, existing.internal, existing.options]) === JSON.stringify([input.ipv4, input.ipv6, input.internal, input.options]);
     if (!same) throw conflict('TSNET_NETWORK_EXISTS', `network ${shortId(existing.id)} already exists with different settings`, 'remove it first with docker network rm');
+  }
+
+  private checkSameEndpoint(existing: EndpointRecord, input: CreateEndpointInput): { macAddress?: string } {
+    const differs = (existing.address ?? '') !== (input.address ?? '') || (existing.addressV6 ?? '') !== (input.addressV6 ?? '') || (input.mac !== undefined && input.mac !== existing.mac);
+    if (differs) {
+      const shown = (e: { address?: string; addressV6?: string; mac?: string }) => [e.address, e.addressV6, e.mac].filter(Boolean).join(' ') || 'no address';
+      throw conflict('TSNET_ENDPOINT_EXISTS', `endpoint ${shortId(existing.id)} already exists on network ${shortId(existing.networkId)} with different settings (${shown(existing)}, asked: ${shown(input)})`, 'remove the endpoint first (docker network disconnect)');
+    }
+    return existing.macGenerated ? { macAddress: existing.mac } : {};
   }
 
   private driver(type: NetworkType): Driver {
@@ -226,11 +383,28 @@ export class NetworkService {
   }
 }
 
-function checkAddressInPools(address: string | undefined, pools: readonly IpPool[], family: string): void {
-  if (!address) return;
-  const ip = addressOf(address);
-  parseCidr(address, `endpoint ${family} address`);
-  if (pools.length > 0 && !pools.some((p) => cidrContains(parseCidr(p.pool, 'pool'), ip))) {
-    throw new TsnetError('TSNET_ADDR_OUTSIDE', 'invalid', `endpoint address ${address} is outside the network's subnets (${pools.map((p) => p.pool).join(', ')})`, 'pick an --ip inside the subnet');
+function clashes(driver: Driver, draft: NetworkRecord, other: NetworkRecord): boolean {
+  try {
+    driver.planNetwork(draft, [other]);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * A host IP in `-p HOSTIP:…` must be of a family the container has on this network: an IPv6
+ * host IP for an IPv4-only container would publish nothing, and tsnet never reports a mapping
+ * it has not installed.
+ */
+function checkBindingFamilies(requested: readonly PortBinding[], endpoint: EndpointRecord, network: NetworkRecord): void {
+  for (const binding of requested) {
+    if (binding.hostIp === '') continue;
+    const family = binding.hostIp.includes(':') ? 6 : 4;
+    const has = family === 4 ? endpoint.address : endpoint.addressV6;
+    if (!has) {
+      const shown = family === 6 ? `[${binding.hostIp}]` : binding.hostIp;
+      throw invalid('TSNET_PORT_FAMILY', `-p ${shown}:${binding.hostPort}:${binding.port}/${binding.proto} publishes on an IPv${family} address, but the container has no IPv${family} address on network ${shortId(network.id)}`, family === 6 ? 'publish on an IPv4 address, or create the network with --ipv6' : 'publish on an IPv6 address, or give the network an IPv4 subnet');
+    }
   }
 }

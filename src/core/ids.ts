@@ -36,10 +36,28 @@ export function linkKindOf(name: string): LinkKind | undefined {
 export function checkInterfaceName(name: string, what: string): string {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0 || bytes > 15) {
-    throw invalid('TSNET_IFNAME_INVALID', `${what} "${truncate(name)}" is ${bytes} bytes long`, 'Linux interface names are 1 to 15 bytes');
+    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is ${bytes} bytes long`, 'Linux interface names are 1 to 15 bytes');
   }
   if (name === '.' || name === '..' || /[\s/:%]/.test(name) || !/^[\x21-\x7e]+$/.test(name)) {
-    throw invalid('TSNET_IFNAME_INVALID', `${what} "${truncate(name)}" is not a valid Linux interface name`, 'use letters, digits, "-", "_" or "."');
+    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is not a valid Linux interface name`, 'use letters, digits, "-", "_" or "."');
+  }
+  return name;
+}
+
+/**
+ * An interface name that also reaches tsnet's firewall rules (`iptables -i NAME`). There, `+`
+ * is a wildcard ("e+" matches eth0, "+" matches every interface), and a leading `-` or `!` is
+ * read as an option or a negation, so such a name would silently change what the rule matches.
+ * Only letters, digits, "_", "-" and "." are allowed, and the name starts with a letter, digit
+ * or "_".
+ */
+export function checkFirewallInterfaceName(name: string, what: string): string {
+  checkInterfaceName(name, what);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
+    const why = name.includes('+') ? '"+" is a wildcard in firewall rules'
+      : /^[-!]/.test(name) ? `a leading "${name[0]}" would be read as an option or a negation by iptables`
+      : 'only letters, digits, "_", "-" and "." are allowed';
+    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" cannot be used as an interface name in tsnet's firewall rules (${why})`, 'use letters, digits, "_", "-" or "." and start with a letter or digit, e.g. br-app');
   }
   return name;
 }
@@ -51,4 +69,13 @@ export function truncate(text: string, max = 64): string {
 /** Short form of a Docker id for logs and firewall comments, as `docker network ls` shows it. */
 export function shortId(id: string): string {
   return id.slice(0, 12);
+}
+
+/**
+ * Whether Docker's name for a driver is this plugin's: a legacy plugin shows as its socket's
+ * base name, a managed one as NAME:TAG or REPO/NAME:TAG.
+ */
+export function isDockerDriverName(driver: string, name: string): boolean {
+  const base = driver.split('/').at(-1)?.split(':')[0];
+  return driver === name || base === name;
 }

@@ -11,11 +11,16 @@ export const TYPE_OPTION = 'tsnet.type';
 /** Options every driver accepts (they are consumed by the CNM layer, not the driver). */
 export const COMMON_OPTIONS: readonly string[] = [TYPE_OPTION];
 
-export function parseNetworkType(options: Readonly<Record<string, string>>): NetworkType {
+/**
+ * The network type the user asked for. `available` is what this daemon can build, so the hint
+ * never offers a type that would then be refused.
+ */
+export function parseNetworkType(options: Readonly<Record<string, string>>, available: readonly NetworkType[] = NETWORK_TYPES): NetworkType {
   const value = options[TYPE_OPTION];
   if (value === undefined || value === '') return 'bridge';
-  if ((NETWORK_TYPES as readonly string[]).includes(value)) return value as NetworkType;
-  throw invalid('TSNET_OPT_INVALID', `network option "${TYPE_OPTION}": "${truncate(value)}" is not a tsnet network type`, `use one of ${NETWORK_TYPES.join(', ')}, e.g. -o ${TYPE_OPTION}=bridge`);
+  if ((available as readonly string[]).includes(value)) return value as NetworkType;
+  const known = (NETWORK_TYPES as readonly string[]).includes(value);
+  throw invalid('TSNET_OPT_INVALID', `network option "${TYPE_OPTION}": "${truncate(value)}" is not ${known ? 'available in this tsnet daemon' : 'a tsnet network type'}`, `use one of ${available.join(', ')}, e.g. -o ${TYPE_OPTION}=bridge`);
 }
 
 export function parseBoolOption(key: string, value: string): boolean {
@@ -37,6 +42,6 @@ export function parseIntOption(key: string, value: string, min: number, max: num
 export function rejectUnknownOptions(options: Readonly<Record<string, string>>, known: readonly string[], driver: string): void {
   const unknown = Object.keys(options).filter((key) => !known.includes(key) && !COMMON_OPTIONS.includes(key));
   if (unknown.length === 0) return;
-  const listed = unknown.slice(0, 5).map((k) => `"${truncate(k, 40)}"`).join(', ');
+  const listed = unknown.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
   throw invalid('TSNET_OPT_UNKNOWN', `the ${driver} driver does not know network option${unknown.length > 1 ? 's' : ''} ${listed}`, `known options: ${[...COMMON_OPTIONS, ...known].join(', ')}`);
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { TsnetError, errorText } from '../core/errors.js';
-import { renderOp, type HostNet, type HostOp } from './hostnet.js';
+import { describeOp, renderOp, type HostNet, type HostOp } from './hostnet.js';
+import { CommandError } from './runner.js';
 
 /**
  * Runs a plan in order. If a step fails, every step that changed something is undone in reverse
@@ -13,7 +14,7 @@ export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logge
       if (await host.apply(op)) changed.push(op);
     } catch (err) {
       await rollback(host, changed, log);
-      throw new TsnetError('TSNET_HOST_APPLY', 'unavailable', `could not ${renderOp(op)}: ${errorText(err)}`, 'the changes made before it were rolled back', { cause: err });
+      throw new TsnetError('TSNET_HOST_APPLY', 'unavailable', `could not ${describeOp(op)}: ${kernelReason(err)}`, 'nothing was left half-done: the changes made before it were rolled back', { cause: err });
     }
   }
 }
@@ -36,10 +37,17 @@ export async function applyAllBestEffort(host: HostNet, ops: readonly HostOp[], 
       await host.apply(op);
     } catch (err) {
       log.warn({ err, op: renderOp(op) }, 'teardown step failed');
-      failures.push(`${renderOp(op)}: ${errorText(err)}`);
+      failures.push(`could not ${describeOp(op)}: ${kernelReason(err)}`);
     }
   }
   if (failures.length > 0) {
-    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'run `tsnet doctor` or retry the command');
+    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'see the tsnet log for each step; retrying the command repeats only what is left');
   }
+}
+
+/** The kernel's own words (RTNETLINK's answer), without the command line around them. */
+function kernelReason(err: unknown): string {
+  if (err instanceof TsnetError) return err.userMessage();
+  if (err instanceof CommandError) return `the kernel said "${(err.result.stderr.trim() || err.result.stdout.trim()).replace(/^RTNETLINK answers: /, '')}"`;
+  return errorText(err);
 }

@@ -1,9 +1,7 @@
 import type { Logger } from 'pino';
 import { TsnetError, errorText } from '../core/errors.js';
-import { HOOKS, TSNET_CHAINS, type Family, type Firewall, type FirewallRule, type Table, type TsnetChain } from './firewall.js';
-import type { Runner } from './runner.js';
-
-const SAFE_ARG = /^[A-Za-z0-9_.:,/+![\]=-]+$/;
+import { HOOKS, TSNET_CHAINS, checkRules, type Family, type Firewall, type FirewallRule, type Table, type TsnetChain } from './firewall.js';
+import { CommandError, type Runner } from './runner.js';
 
 export interface IptablesFirewallOptions {
   readonly runner: Runner;
@@ -38,7 +36,14 @@ export class IptablesFirewall implements Firewall {
     }
   }
 
+  /**
+   * All or nothing across both families and both tables: every input is rendered (and so
+   * checked) before anything is applied, and if a later restore fails, each family already
+   * changed is put back exactly as iptables-save showed it before.
+   */
   private async syncNow(rules: readonly FirewallRule[]): Promise<void> {
+    checkRules(rules);
+    const plans: Array<{ family: Family; saved: string; input: string }> = [];
     for (const family of [4, 6] as const) {
       const familyRules = rules.filter((r) => r.family === family);
       let saved: string;
@@ -51,13 +56,30 @@ export class IptablesFirewall implements Firewall {
         }
         throw new TsnetError('TSNET_FIREWALL', 'unavailable', `cannot read the IPv${family} firewall: ${errorText(err)}`, 'install iptables (apt-get install iptables)', { cause: err });
       }
-      if (familyRules.length === 0) {
-        // No tsnet network needs this family: leave no chain or hook of ours behind.
-        const removal = renderRemoval(saved);
-        if (removal) await this.restore(family, removal);
-        continue;
+      // No tsnet network needs this family: leave no chain or hook of ours behind.
+      const input = familyRules.length === 0 ? renderRemoval(saved) : renderRestore(familyRules, saved);
+      if (input) plans.push({ family, saved, input });
+    }
+    const applied: Array<{ family: Family; saved: string }> = [];
+    for (const plan of plans) {
+      try {
+        await this.restore(plan.family, plan.input);
+        applied.push(plan);
+      } catch (err) {
+        for (const done of [...applied.reverse(), plan]) await this.putBack(done.family, done.saved);
+        throw err;
       }
-      await this.restore(family, renderRestore(familyRules, saved));
+    }
+  }
+
+  /** Makes tsnet's chains and hooks of one family what `saved` shows; logs (never throws) on failure. */
+  private async putBack(family: Family, saved: string): Promise<void> {
+    try {
+      const current = await this.save(family);
+      const input = renderPutBack(saved, current);
+      if (input) await this.restore(family, input);
+    } catch (err) {
+      this.options.log.error({ err, family }, 'could not restore the previous firewall rules after a failed change');
     }
   }
 
@@ -73,7 +95,13 @@ export class IptablesFirewall implements Firewall {
     try {
       await this.options.runner.run([...(this.options.wrap ?? []), program, '-w', '10', '--noflush'], { input });
     } catch (err) {
-      throw new TsnetError('TSNET_FIREWALL', 'unavailable', `could not program the IPv${family} firewall: ${errorText(err)}`, 'check `iptables -S` and the tsnet log', { cause: err });
+      const stderr = err instanceof CommandError ? err.result.stderr.trim() : errorText(err);
+      // iptables-restore names the input line: "Error occurred at line: N" or "line N failed".
+      const line = /line:? (\d+)/.exec(stderr)?.[1];
+      const rule = line ? input.split('\n')[Number(line) - 1] : undefined;
+      const reason = stderr.split('\n')[0]?.replace(/^\S+-restore v[\d.]+ \(\w+\): /, '') ?? '';
+      const what = rule ? `the rule "${rule}" was refused (${reason})` : `${program} failed: ${stderr}`;
+      throw new TsnetError('TSNET_FIREWALL', 'unavailable', `could not program the IPv${family} firewall, nothing was changed: ${what}`, `check that the ${family === 4 ? 'iptables' : 'ip6tables'} kernel modules this rule needs are available, and see the tsnet log`, { cause: err });
     }
   }
 }
@@ -90,7 +118,7 @@ export function renderRestore(rules: readonly FirewallRule[], saved: string): st
       if (chainTable === table) lines.push(`:${chain} - [0:0]`);
     }
     for (const rule of rules) {
-      if (TSNET_CHAINS[rule.chain] === table) lines.push(`-A ${rule.chain} ${rule.args.map(checkArg).join(' ')}`);
+      if (TSNET_CHAINS[rule.chain] === table) lines.push(`-A ${rule.chain} ${rule.args.join(' ')}`);
     }
     lines.push(...renderHooks(table, saved));
     lines.push('COMMIT');
@@ -129,6 +157,12 @@ export function renderRemoval(saved: string): string {
   return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
+/** A hook that must come first in its chain (before Docker's rules) goes back at the top. */
+function reinsertHook(line: string): string {
+  const first = HOOKS.find((h) => h.position === 'first' && line === `-A ${h.chain} ${h.args.join(' ')}`);
+  return first ? `-I ${first.chain} 1 ${first.args.join(' ')}` : line;
+}
+
 function tableSection(saved: string, table: Table): string[] {
   const lines = saved.split('\n');
   const start = lines.indexOf(`*${table}`);
@@ -137,7 +171,30 @@ function tableSection(saved: string, table: Table): string[] {
   return lines.slice(start + 1, end < 0 ? undefined : end).map((l) => l.trim());
 }
 
-function checkArg(arg: string): string {
-  if (!SAFE_ARG.test(arg)) throw new TsnetError('TSNET_FIREWALL_ARG', 'internal', `refusing to pass firewall argument ${JSON.stringify(arg)}`);
-  return arg;
+/**
+ * Input that returns tsnet's chains and hooks from what `current` shows to what `saved` showed:
+ * chains that existed are refilled with their saved rules, chains that did not are deleted, and
+ * hooks are added or removed to match. iptables-save output is valid iptables-restore input.
+ */
+export function renderPutBack(saved: string, current: string): string {
+  const lines: string[] = [];
+  for (const table of ['filter', 'nat'] as const) {
+    const before = tableSection(saved, table);
+    const now = tableSection(current, table);
+    const ours = (Object.keys(TSNET_CHAINS) as TsnetChain[]).filter((c) => TSNET_CHAINS[c] === table);
+    const existedBefore = ours.filter((c) => before.some((l) => l.startsWith(`:${c} `)));
+    const existsNow = ours.filter((c) => now.some((l) => l.startsWith(`:${c} `)));
+    const isHook = (l: string) => l.startsWith('-A ') && / -j TSNET-/.test(l) && !l.startsWith('-A TSNET-');
+    const hooksBefore = before.filter(isHook);
+    const hooksNow = now.filter(isHook);
+    if (existedBefore.length === 0 && existsNow.length === 0 && hooksBefore.length === 0 && hooksNow.length === 0) continue;
+    lines.push(`*${table}`);
+    for (const chain of new Set([...existedBefore, ...existsNow])) lines.push(`:${chain} - [0:0]`);
+    for (const hook of hooksNow.filter((h) => !hooksBefore.includes(h))) lines.push(hook.replace(/^-A /, '-D '));
+    lines.push(...before.filter((l) => ours.some((c) => l.startsWith(`-A ${c} `))));
+    for (const hook of hooksBefore.filter((h) => !hooksNow.includes(h))) lines.push(reinsertHook(hook));
+    for (const chain of existsNow.filter((c) => !existedBefore.includes(c))) lines.push(`-X ${chain}`);
+    lines.push('COMMIT');
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }

@@ -8,6 +8,10 @@ export type HostOp =
   | { readonly op: 'ensure-bridge'; readonly name: string; readonly mtu: number }
   | { readonly op: 'ensure-addr'; readonly dev: string; readonly cidr: string }
   | { readonly op: 'ensure-up'; readonly dev: string }
+  /** The inverses tsnet needs for a device it adopted rather than created. */
+  | { readonly op: 'remove-addr'; readonly dev: string; readonly cidr: string }
+  | { readonly op: 'ensure-down'; readonly dev: string }
+  | { readonly op: 'ensure-mtu'; readonly dev: string; readonly mtu: number }
   | {
       readonly op: 'ensure-veth';
       /** Host end, enslaved to `master`. */
@@ -83,6 +87,8 @@ export interface HostNet {
   listLinks(): Promise<LinkInfo[]>;
   /** One link, or undefined when it does not exist. */
   getLink(name: string): Promise<LinkInfo | undefined>;
+  /** A sysctl's current value (`key` slash-separated as in ensure-sysctl); undefined when absent. */
+  readSysctl(key: string): Promise<string | undefined>;
   /** Addresses (CIDR strings) on a device. */
   listAddrs(dev: string): Promise<string[]>;
   /** Forwarding entries tsnet programs on a VXLAN device (mac 00:00:00:00:00:00 = flood). */
@@ -102,4 +108,32 @@ export function renderOp(op: HostOp): string {
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}=${String(value)}`);
   return [name, ...parts].join(' ');
+}
+
+/**
+ * What an op does, in words a user reads in Docker's error output: "add address 10.0.0.1/24
+ * to tsnb-0123456789" rather than an `ip` command line.
+ */
+export function describeOp(op: HostOp): string {
+  switch (op.op) {
+    case 'ensure-bridge': return `create bridge ${op.name}`;
+    case 'ensure-addr': return `add address ${op.cidr} to ${op.dev}`;
+    case 'remove-addr': return `remove address ${op.cidr} from ${op.dev}`;
+    case 'ensure-up': return `bring ${op.dev} up`;
+    case 'ensure-down': return `bring ${op.dev} down`;
+    case 'ensure-mtu': return `set the MTU of ${op.dev} to ${op.mtu}`;
+    case 'ensure-veth': return `create the veth pair ${op.host}/${op.peer} on ${op.master}${op.peerMac ? ` with MAC ${op.peerMac}` : ''}`;
+    case 'ensure-macvlan': return `create macvlan ${op.name} on ${op.parent}`;
+    case 'ensure-ipvlan': return `create ipvlan ${op.name} on ${op.parent}`;
+    case 'ensure-vlan': return `create VLAN ${op.vlanId} interface ${op.name} on ${op.parent}`;
+    case 'ensure-vxlan': return `create VXLAN device ${op.name} (VNI ${op.vni}, UDP ${op.port}) from ${op.local}`;
+    case 'ensure-fdb': return `forward ${op.mac} through ${op.dev} to ${op.dst}`;
+    case 'remove-fdb': return `stop forwarding ${op.mac} through ${op.dev} to ${op.dst}`;
+    case 'ensure-flood': return `flood through ${op.dev} to ${op.dst}`;
+    case 'remove-flood': return `stop flooding through ${op.dev} to ${op.dst}`;
+    case 'ensure-neigh': return `add neighbour ${op.ip} (${op.mac}) on ${op.dev}`;
+    case 'remove-neigh': return `remove neighbour ${op.ip} from ${op.dev}`;
+    case 'remove-link': return `remove ${op.name}`;
+    case 'ensure-sysctl': return `set ${op.key.replaceAll('/', '.')} to ${op.value}`;
+  }
 }

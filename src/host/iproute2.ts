@@ -38,6 +38,20 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-bridge': return this.ensureBridge(op.name, op.mtu);
       case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
       case 'ensure-up': return this.ensureUp(op.dev);
+      case 'remove-addr':
+        return (await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], [2])).code === 0;
+      case 'ensure-down': {
+        const link = await this.getLink(op.dev);
+        if (!link?.up) return false;
+        await this.ip(['link', 'set', 'dev', op.dev, 'down']);
+        return true;
+      }
+      case 'ensure-mtu': {
+        const link = await this.getLink(op.dev);
+        if (!link || link.mtu === op.mtu) return false;
+        await this.ip(['link', 'set', 'dev', op.dev, 'mtu', String(op.mtu)]);
+        return true;
+      }
       case 'ensure-veth': return this.ensureVeth(op);
       case 'ensure-macvlan':
         return this.ensureSubInterface(op.name, op.parent, 'macvlan', ['mode', op.mode], op.mtu, op.mac);
@@ -103,6 +117,9 @@ export class Iproute2HostNet implements HostNet {
       case 'remove-flood':
       case 'remove-neigh':
       case 'remove-link':
+      case 'remove-addr':
+      case 'ensure-down':
+      case 'ensure-mtu':
       case 'ensure-sysctl':
         // A removed entry or link cannot be restored, and the sysctls tsnet sets (forwarding,
         // route_localnet on its own bridges) are harmless to leave behind.
@@ -120,6 +137,14 @@ export class Iproute2HostNet implements HostNet {
     if (code !== 0) return undefined;
     const [link] = JSON.parse(stdout || '[]') as IpLinkJson[];
     return link ? toLinkInfo(link) : undefined;
+  }
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    if (this.options.netns) {
+      const { code, stdout } = await this.runner.run(['ip', 'netns', 'exec', this.options.netns, 'sysctl', '-n', key.replaceAll('/', '.')], { okCodes: [255, 1] });
+      return code === 0 ? stdout.trim() : undefined;
+    }
+    return (await readFile(`/proc/sys/${key}`, 'utf8').catch(() => undefined))?.trim();
   }
 
   async listAddrs(dev: string): Promise<string[]> {

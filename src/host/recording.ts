@@ -103,8 +103,9 @@ export class RecordingHostNet implements HostNet {
   }
 
   /** Pretend a link exists already (a leftover, a parent interface, a user's bridge). */
-  addExistingLink(name: string, kind?: string, master?: string): void {
-    this.links.set(name, { kind, master, mtu: 1500, up: true });
+  addExistingLink(name: string, kind?: string, master?: string, state: { up?: boolean; mtu?: number; addrs?: string[] } = {}): void {
+    this.links.set(name, { kind, master, mtu: state.mtu ?? 1500, up: state.up ?? true });
+    if (state.addrs) this.addrs.set(name, new Set(state.addrs));
   }
 
   /** Pretend Docker moved a link into a sandbox: it disappears from this namespace. */
@@ -114,6 +115,15 @@ export class RecordingHostNet implements HostNet {
 
   sysctl(key: string): string | undefined {
     return this.sysctls.get(key);
+  }
+
+  async readSysctl(key: string): Promise<string | undefined> {
+    return this.sysctls.get(key);
+  }
+
+  /** Pretend a sysctl has a value already (the host's own settings). */
+  setSysctl(key: string, value: string): void {
+    this.sysctls.set(key, value);
   }
 
   dump(): string {
@@ -126,8 +136,29 @@ export class RecordingHostNet implements HostNet {
 
   private simulate(op: HostOp): boolean {
     switch (op.op) {
-      case 'ensure-bridge':
+      case 'ensure-bridge': {
+        const existing = this.links.get(op.name);
+        if (existing) {
+          if (existing.kind !== 'bridge') throw new Error(`interface ${op.name} exists and is not a bridge`);
+          existing.mtu = op.mtu;
+          return false;
+        }
         return this.addLink(op.name, { kind: 'bridge', mtu: op.mtu, up: false });
+      }
+      case 'remove-addr':
+        return this.addrs.get(op.dev)?.delete(op.cidr) ?? false;
+      case 'ensure-down': {
+        const link = this.links.get(op.dev);
+        if (!link?.up) return false;
+        link.up = false;
+        return true;
+      }
+      case 'ensure-mtu': {
+        const link = this.links.get(op.dev);
+        if (!link || link.mtu === op.mtu) return false;
+        link.mtu = op.mtu;
+        return true;
+      }
       case 'ensure-addr': {
         const set = this.addrs.get(op.dev) ?? new Set<string>();
         this.addrs.set(op.dev, set);

@@ -16,6 +16,20 @@ export interface PoolRequest {
   readonly options: Readonly<Record<string, string>>;
 }
 
+/** One pool as one host holds it; see {@link AddressSpace.holdings}. */
+export interface HostHoldings {
+  readonly pool: string;
+  readonly v6: boolean;
+  /** This host's references (RequestPool calls not yet released). */
+  readonly refs: number;
+  /** When this host last changed its references. */
+  readonly touched: string;
+  /** Addresses this host allocated, the shared gateway excepted. */
+  readonly addresses: ReadonlyArray<{ readonly ip: string; readonly at: string; readonly kind: 'gateway' | 'address' }>;
+  /** The pool's shared gateway when this host is one of its holders (global space). */
+  readonly sharedGateway?: string;
+}
+
 /**
  * One address space: its pools and their allocations, in one KvStore. A local space lives in
  * the host's file store; the global space lives in etcd and is shared by every host. Every
@@ -43,7 +57,8 @@ export class AddressSpace {
           throw conflict('TSNET_IPAM_POOL_EXISTS', `pool ${geometry.pool} already exists in address space ${this.name} with ip-range ${same.record.subPool ?? '(none)'}`, 'use the same --ip-range as the existing network, or another --subnet');
         }
         const refs = { ...same.record.refs, [this.hostId]: (same.record.refs[this.hostId] ?? 0) + 1 };
-        const ok = await this.store.txn([{ key: same.entry.key, kind: 'mod-revision', revision: same.entry.modRevision }], [{ type: 'put', key: same.entry.key, value: JSON.stringify({ ...same.record, refs }) }]);
+        const touched = { ...same.record.touched, [this.hostId]: new Date().toISOString() };
+        const ok = await this.store.txn([{ key: same.entry.key, kind: 'mod-revision', revision: same.entry.modRevision }], [{ type: 'put', key: same.entry.key, value: JSON.stringify({ ...same.record, refs, touched }) }]);
         if (ok.succeeded) return geometry.pool;
         continue;
       }
@@ -51,7 +66,8 @@ export class AddressSpace {
       if (clash) {
         throw conflict('TSNET_IPAM_POOL_OVERLAP', `pool ${geometry.pool} overlaps pool ${clash.record.pool} already in address space ${this.name}`, 'choose a --subnet that does not overlap, or remove the network that uses the other pool');
       }
-      const record: PoolRecord = { pool: geometry.pool, subPool: geometry.subPool, v6: request.v6, refs: { [this.hostId]: 1 }, options: request.options, createdAt: new Date().toISOString() };
+      const now = new Date().toISOString();
+      const record: PoolRecord = { pool: geometry.pool, subPool: geometry.subPool, v6: request.v6, refs: { [this.hostId]: 1 }, touched: { [this.hostId]: now }, options: request.options, createdAt: now };
       const versionCheck: KvCompare = version ? { key: this.keys.poolsVersion, kind: 'mod-revision', revision: version.modRevision } : { key: this.keys.poolsVersion, kind: 'absent' };
       const key = this.keys.pool(poolKey(geometry.pool));
       const ok = await this.store.txn([versionCheck, { key, kind: 'absent' }], [
@@ -63,7 +79,7 @@ export class AddressSpace {
     throw this.contended('create the pool');
   }
 
-  async releasePool(pool: string): Promise<void> {
+  async releasePool(pool: string, count = 1): Promise<void> {
     const key = this.keys.pool(poolKey(pool));
     for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
       const entry = await this.store.get(key);
@@ -71,11 +87,12 @@ export class AddressSpace {
       const record = JSON.parse(entry.value) as PoolRecord;
       const refs: Record<string, number> = { ...record.refs };
       const holder = refs[this.hostId] ? this.hostId : Object.keys(refs)[0];
-      if (holder) refs[holder] = (refs[holder] ?? 1) - 1;
+      if (holder) refs[holder] = Math.max(0, (refs[holder] ?? 1) - count);
       if (holder && refs[holder] === 0) delete refs[holder];
       const compare: KvCompare[] = [{ key, kind: 'mod-revision', revision: entry.modRevision }];
+      const touched = { ...record.touched, [this.hostId]: new Date().toISOString() };
       const writes = Object.keys(refs).length > 0
-        ? [{ type: 'put' as const, key, value: JSON.stringify({ ...record, refs }) }]
+        ? [{ type: 'put' as const, key, value: JSON.stringify({ ...record, refs, touched }) }]
         : [
             { type: 'delete' as const, key },
             { type: 'delete-prefix' as const, prefix: this.keys.addrs(poolKey(pool)) },
@@ -134,6 +151,31 @@ export class AddressSpace {
     await this.store.txn([{ key: addrKey, kind: 'present' }], [{ type: 'delete', key: addrKey }]);
     const state = this.states.get(key);
     if (state) (await state.catch(() => undefined))?.map.unmark(value);
+  }
+
+  /**
+   * What this host holds in the space: its pool references and, per pool, the addresses it
+   * allocated and whether it shares the pool's gateway. Read straight from the store, for the
+   * convergence with Docker (ipam-sync.ts).
+   */
+  async holdings(): Promise<HostHoldings[]> {
+    const result: HostHoldings[] = [];
+    for (const entry of await this.store.list(this.keys.pools)) {
+      const record = JSON.parse(entry.value) as PoolRecord;
+      const refs = record.refs[this.hostId] ?? 0;
+      const key = poolKey(record.pool);
+      const prefix = this.keys.addrs(key);
+      const gwEntry = this.shared ? await this.store.get(this.keys.gateway(key)) : undefined;
+      const gateway = gwEntry ? (JSON.parse(gwEntry.value) as GatewayRecord) : undefined;
+      const addresses = (await this.store.list(prefix))
+        .map((a) => ({ ip: a.key.slice(prefix.length), record: JSON.parse(a.value) as AddressRecord }))
+        .filter((a) => a.record.host === this.hostId && a.ip !== gateway?.ip)
+        .map((a) => ({ ip: a.ip, at: a.record.at, kind: a.record.kind }));
+      const sharesGateway = gateway?.hosts.includes(this.hostId) ? gateway.ip : undefined;
+      if (refs === 0 && addresses.length === 0 && !sharesGateway) continue;
+      result.push({ pool: record.pool, v6: record.v6, refs, touched: record.touched?.[this.hostId] ?? record.createdAt, addresses, sharedGateway: sharesGateway });
+    }
+    return result;
   }
 
   async close(): Promise<void> {

@@ -46,7 +46,7 @@ export class IpamService {
   async requestPool(input: RequestPoolInput): Promise<{ poolId: string; pool: string }> {
     const unknown = Object.keys(input.options).filter((k) => !KNOWN_POOL_OPTIONS.includes(k));
     if (unknown.length > 0) {
-      throw invalid('TSNET_IPAM_OPT_UNKNOWN', `the tsnet IPAM does not know --ipam-opt ${unknown.slice(0, 3).map((k) => `"${truncate(k, 40)}"`).join(', ')}`, `known options: ${KNOWN_POOL_OPTIONS.join(', ')}`);
+      throw invalid('TSNET_IPAM_OPT_UNKNOWN', `the tsnet IPAM does not know --ipam-opt ${unknown.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}`, `known options: ${KNOWN_POOL_OPTIONS.join(', ')}`);
     }
     if (input.subPool && !input.pool) throw invalid('TSNET_IPAM_SUBPOOL', `ip-range ${input.subPool} was given without a subnet`, 'pass --subnet along with --ip-range');
     if (input.pool && parseCidr(input.pool, 'Pool').family !== (input.v6 ? 6 : 4)) {

@@ -5,6 +5,8 @@ export interface PoolRecord {
   readonly v6: boolean;
   /** RequestPool references per host: a pool goes when the last reference is released. */
   readonly refs: Readonly<Record<string, number>>;
+  /** When each host last changed its references (absent in records of older versions). */
+  readonly touched?: Readonly<Record<string, string>>;
   readonly options: Readonly<Record<string, string>>;
   readonly createdAt: string;
 }

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/dockerd.js';
-import { waitFor } from '../support/exec.js';
+import { run, waitFor } from '../support/exec.js';
 import { ensureTestImage } from '../support/image.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, execIn, netnsExists } from '../support/netns.js';
 import { isAlive, spawnTracked } from '../support/process.js';
@@ -168,6 +169,31 @@ describe('simulated host with Docker built-in drivers', () => {
     expect(pids.filter(isAlive)).toEqual([]);
     expect(await third.processes()).toEqual([]);
     expect(netnsExists(third.netns)).toBe(false);
+  });
+
+  test('stop() runs every step even when one fails, then rejects naming what is left', async () => {
+    // A bind mount inside the host's directory makes its removal fail with EBUSY.
+    const source = await mkdtemp(join(tmpdir(), 'tsnet-harness-busy-'));
+    let fourth: SimulatedHost | undefined;
+    let busy: string | undefined;
+    onTestFinished(async () => {
+      if (busy) await run(['umount', busy], { allowFail: true });
+      if (fourth) await rm(fourth.dir, { recursive: true, force: true });
+      await rm(source, { recursive: true, force: true });
+    });
+    fourth = await startSimulatedHost({ name: 'harness' });
+    busy = join(fourth.dir, 'busy');
+    await mkdir(busy);
+    await run(['mount', '--bind', source, busy]);
+    const pids = await fourth.processes();
+    expect(pids).toContain(fourth.dockerdPid);
+    await expect(fourth.stop()).rejects.toThrow(new RegExp(`teardown left things behind: .*directory ${fourth.dir} is left`));
+    // Everything else was still done.
+    expect(pids.filter(isAlive)).toEqual([]);
+    expect(netnsExists(fourth.netns)).toBe(false);
+    expect(netnsExists(fourth.outside)).toBe(false);
+    // A second call gives the same outcome rather than a false "all clean".
+    await expect(fourth.stop()).rejects.toThrow(/is left/);
   });
 
   test('stop() removes containers, ends every process the harness started and deletes the namespaces', async () => {

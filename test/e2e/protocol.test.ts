@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { pluginConformance } from '../../plugin-spec/conformance/suite.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
-import { IMPLEMENTS } from '../../src/api/plugin-routes.js';
 import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
 import { run } from '../support/exec.js';
@@ -19,7 +18,9 @@ afterAll(async () => {
   await stopAllSimulatedHosts();
 });
 
-pluginConformance({ socketPath: () => tsnet.socketPath, implements: IMPLEMENTS });
+// A literal, not the daemon's own constant: were IpamDriver dropped from the code, Activate must
+// fail this suite and the IpamDriver tests must still run (and fail), not be skipped.
+pluginConformance({ socketPath: () => tsnet.socketPath, implements: ['NetworkDriver', 'IpamDriver'] });
 
 describe('the daemon process', () => {
   test('semantic errors come back as {"Err"} with what to do, and change nothing', async () => {
@@ -30,6 +31,7 @@ describe('the daemon process', () => {
     expect(reply.json?.Err).toMatch(/"com.docker.network.driver.mtu": "huge" is not an integer between 68 and 65535; pass e.g. -o com.docker.network.driver.mtu=1450/);
     expect((await host.exec(['ip', '-o', 'link'])).stdout).not.toMatch(/tsnb-/);
     const unknown = await postPlugin(tsnet.socketPath, 'NetworkDriver.Join', JSON.stringify({ NetworkID: net, EndpointID: net, SandboxKey: '/x' }));
+    expect(unknown.status).toBe(200);
     expect(unknown.json?.Err).toMatch(/tsnet has no network d1d1d1d1d1d1/);
   });
 
@@ -44,7 +46,11 @@ describe('the daemon process', () => {
   });
 
   test('a second daemon on the same socket or state directory refuses to start', async () => {
-    const other = await startTsnet(host, { name: 'tsnet-b' }).then(() => 'started', (err: Error) => err.message);
+    const other = await startTsnet(host, { name: 'tsnet-b' }).then((d) => {
+      // It should not have started; if it did, it is stopped (by its PID) however the test ends.
+      onTestFinished(async () => { await d.process.stop(10_000); });
+      return 'started';
+    }, (err: Error) => err.message);
     expect(other).toMatch(/is in use by process|state directory/);
     const again = await run([process.execPath, 'dist/src/cli.js', 'daemon', '--socket', tsnet.socketPath, '--state-dir', `${host.dir}/other-state`], { allowFail: true, timeoutMs: 20_000 });
     expect(again.code).toBe(1);

@@ -1,9 +1,9 @@
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, waitFor, type ExecResult } from './exec.js';
-import { createNetns, deleteNetns, execIn, linkToOutside, netnsPath, uniqueNetnsName } from './netns.js';
+import { createNetns, deleteNetns, execIn, linkToOutside, netnsExists, netnsPath, uniqueNetnsName } from './netns.js';
 import { isAlive, spawnTracked, tail, type Tracked } from './process.js';
 
 export { HOST_UPLINK_IP, OUTSIDE_IP } from './netns.js';
@@ -16,7 +16,7 @@ export const DOCKERD = '/usr/sbin/dockerd';
  * PATH for dockerd: it looks up containerd, runc and docker-proxy there, and must find
  * Debian's, not whatever newer tools are earlier on the test runner's PATH.
  */
-const DOCKERD_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+export const DOCKERD_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Options of {@link startSimulatedHost}. */
 export interface SimulatedHostOptions {
@@ -82,6 +82,11 @@ export interface SimulatedHost {
    * Idempotent teardown, safe on a half-started host: `docker rm -f` every container, SIGTERM
    * dockerd by PID (SIGKILL after 20 s), end whatever of this host's processes is left (by PID,
    * see {@link processes}), delete both namespaces, the container cgroups and the directory.
+   * Every step runs even when an earlier one failed; then, if anything is left (a process, a
+   * namespace and the links in it, a cgroup, the directory) or a step failed, it rejects with a
+   * message naming each, so a test run cannot pass while leaking. Leftover processes that the
+   * sweep did end are only reported (console.warn): that is the sweep doing its job, e.g. after
+   * dockerd was killed with SIGKILL on purpose. A second call returns the same outcome.
    */
   stop(): Promise<void>;
 }
@@ -200,8 +205,11 @@ export async function startSimulatedHost(options: SimulatedHostOptions | string)
 
   const stop = () => {
     stopping ??= (async () => {
+      /** What is left or failed: the teardown rejects with these. */
       const problems: string[] = [];
-      // Every step runs even when an earlier one failed; failures are reported, not thrown.
+      /** What the teardown had to clean up beyond the orderly path, but did. */
+      const notes: string[] = [];
+      // Every step runs even when an earlier one failed; failures are collected and thrown at the end.
       const step = async (what: string, fn: () => Promise<unknown>) => {
         await fn().catch((err: unknown) => problems.push(`${what} failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`));
       };
@@ -211,28 +219,45 @@ export async function startSimulatedHost(options: SimulatedHostOptions | string)
         // call, so this is bounded, and what it leaves is ended by PID below.
         await step('docker rm -f (was a network plugin stopped before the host?)', async () => {
           const ids = (await docker(['ps', '-aq'], { allowFail: true, timeoutMs: 10_000 })).stdout.split('\n').filter(Boolean);
-          if (ids.length > 0) await docker(['rm', '-f', ...ids], { allowFail: true, timeoutMs: 30_000 });
+          if (ids.length === 0) return;
+          const removed = await docker(['rm', '-f', ...ids], { allowFail: true, timeoutMs: 30_000 });
+          if (removed.code !== 0) notes.push(`docker rm -f exited ${removed.code}: ${removed.stderr.trim().split('\n')[0] ?? ''}`);
         });
-        await step('stopping dockerd', () => dockerd?.stop('SIGTERM', 20_000) ?? Promise.resolve());
+        await step('stopping dockerd', async () => {
+          const code = await (dockerd?.stop('SIGTERM', 20_000) ?? Promise.resolve(0));
+          if (code !== 0) notes.push(`dockerd ${dockerd?.pid} exited with code ${code} on SIGTERM`);
+        });
       }
       // The namespaces are still pinned here, so their identities cannot have been reused.
       await step('ending leftover processes', async () => {
         const leftover = await scan();
         if (leftover.length === 0) return;
-        problems.push(`ended leftover processes ${await describe(leftover)}`);
+        notes.push(`ended leftover processes ${await describe(leftover)}`);
         await endProcesses(leftover);
       });
-      await step(`deleting netns ${netns}`, () => deleteNetns(netns));
-      await step(`deleting netns ${outside}`, () => deleteNetns(outside));
+      // Links are named while the namespaces can still be entered, in case they cannot be deleted.
+      const linksOf = async (ns: string) =>
+        (await execIn(ns, ['ip', '-o', 'link', 'show'], { allowFail: true, timeoutMs: 10_000 }).catch(() => undefined))?.stdout
+          .split('\n').map((l) => l.split(': ')[1]?.split('@')[0]).filter((n): n is string => Boolean(n)) ?? [];
+      for (const ns of [netns, outside]) {
+        const links = netnsExists(ns) ? await linksOf(ns) : [];
+        await step(`deleting netns ${ns}`, () => deleteNetns(ns));
+        if (netnsExists(ns)) problems.push(`netns ${ns} is left, with links ${links.join(', ') || '(none)'}`);
+      }
       await step('final check', async () => {
         remainingAfterStop = await scan();
         if (remainingAfterStop.length > 0) problems.push(`processes ${await describe(remainingAfterStop)} would not end`);
       });
       namespaces.release();
-      await step('removing cgroups', () => removeCgroups(cgroupParent));
+      await step('removing cgroups', async () => {
+        const left = await removeCgroups(cgroupParent);
+        if (left.length > 0) problems.push(`cgroups ${left.join(', ')} are left`);
+      });
       await step(`removing ${dir}`, () => rm(dir, { recursive: true, force: true }));
+      if (existsSync(dir)) problems.push(`directory ${dir} is left`);
       live.delete(host);
-      if (problems.length > 0) console.warn(`simulated host ${netns}: ${problems.join('; ')}`);
+      if (notes.length > 0) console.warn(`simulated host ${netns} teardown: ${notes.join('; ')}`);
+      if (problems.length > 0) throw new Error(`simulated host ${netns} teardown left things behind: ${problems.join('; ')}`);
     })();
     return stopping;
   };
@@ -286,9 +311,14 @@ export async function startSimulatedHost(options: SimulatedHostOptions | string)
   return host;
 }
 
-/** Safety net for `afterAll`: stops every simulated host this process started and has not stopped. */
+/**
+ * Safety net for `afterAll`: stops every simulated host this process started and has not
+ * stopped. Each host's teardown runs to the end; then the failures of all of them are thrown.
+ */
 export async function stopAllSimulatedHosts(): Promise<void> {
-  await Promise.all([...live].map((h) => h.stop()));
+  const outcomes = await Promise.allSettled([...live].map((h) => h.stop()));
+  const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason instanceof Error ? o.reason.message : String(o.reason)] : []));
+  if (failures.length > 0) throw new Error(failures.join('\n'));
 }
 
 /** `mnt:[4026532…]`-style identity of a process's namespace, or undefined if it is gone. */
@@ -368,14 +398,23 @@ async function cgroupPids(parent: string): Promise<number[]> {
   return [...pids];
 }
 
-/** Removes the (empty) container cgroups under `parent`, deepest first. */
-async function removeCgroups(parent: string): Promise<void> {
+/**
+ * Removes the (empty) container cgroups under `parent`, deepest first, and returns those that
+ * are still there after a few tries (a cgroup whose last task just exited can be busy briefly).
+ */
+async function removeCgroups(parent: string): Promise<string[]> {
   const remove = async (dir: string): Promise<void> => {
     const subs = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const s of subs) if (s.isDirectory()) await remove(join(dir, s.name));
     await rmdir(dir).catch(() => undefined);
   };
-  for (const dir of await cgroupDirs(parent)) await remove(dir);
+  const left = async () => (await cgroupDirs(parent)).filter((d) => existsSync(d));
+  for (let attempt = 0; attempt < 20; attempt++) {
+    for (const dir of await cgroupDirs(parent)) await remove(dir);
+    if ((await left()).length === 0) return [];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return left();
 }
 
 async function describe(pids: readonly number[]): Promise<string> {

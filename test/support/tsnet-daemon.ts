@@ -62,6 +62,12 @@ export interface DaemonPlace {
   readonly netnsPath: string;
   readonly pluginsDir: string;
   readonly dir: string;
+  /**
+   * The API socket of the dockerd that uses this plugin (a simulated host has one), passed as
+   * `--docker-host`. Without it the daemon gets `--docker-host none`: a test daemon must never
+   * converge with whatever dockerd happens to run on the machine itself.
+   */
+  readonly socketPath?: string;
 }
 
 /** Options of {@link startTsnetDaemon}. */
@@ -74,6 +80,8 @@ export interface TsnetDaemonOptions {
   readonly extraArgs?: readonly string[];
   /** Give up waiting for Plugin.Activate after this long. Default 15 s. */
   readonly readyTimeoutMs?: number;
+  /** Extra environment variables (e.g. TSNET_TEST_KILL_BEFORE_REPLY for crash tests). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -89,8 +97,9 @@ export async function startTsnetDaemon(place: DaemonPlace, options: TsnetDaemonO
   const stateDir = options.stateDir ?? join(place.dir, 'tsnet-state');
   const timeoutMs = options.readyTimeoutMs ?? 15_000;
   const proc = spawnTracked(
-    [process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug', ...(options.extraArgs ?? [])],
-    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`) },
+    [process.execPath, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug',
+      '--docker-host', place.socketPath ? `unix://${place.socketPath}` : 'none', ...(options.extraArgs ?? [])],
+    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`), env: options.env ? { ...process.env, ...options.env } : undefined },
   );
   try {
     const outcome = await waitFor(async () => {

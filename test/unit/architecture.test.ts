@@ -15,11 +15,12 @@ const RULES: readonly Rule[] = [
   { from: /^plugin-spec\//, allow: [/^plugin-spec\//, /^zod$/, NODE, /^vitest$/] },
   { from: /^src\/core\//, allow: [/^src\/core\//, NODE] },
   { from: /^src\/host\//, allow: [/^src\/host\//, /^src\/core\//, NODE, /^pino$/] },
-  { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^vitest$/] },
+  { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^cockatiel$/, /^vitest$/] },
   { from: /^drivers\/(driver|veth)\.ts$/, allow: [/^src\/core\//, /^src\/host\//, /^pino$/] },
   { from: /^drivers\/(\w+)\//, allow: [/^drivers\/(driver|veth)\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/kvstore\.ts$/, NODE, /^pino$/] },
   { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/kvstore\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
+  { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },
   { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/ipam\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },
 ];
 

@@ -47,6 +47,33 @@ describe('IptablesFirewall against a real kernel', () => {
     expect(rules).not.toContain('-A TSNET-FORWARD -i good1 -j ACCEPT');
   });
 
+  test('all or nothing across families: when the IPv6 half fails, the IPv4 half is put back exactly', async () => {
+    const { exec, firewall } = await setup();
+    const dump = async () => [(await exec(['iptables-save'])), (await exec(['ip6tables-save']))].map((t) => t.split('\n').filter((l) => /^[-:]/.test(l)).map((l) => l.replace(/ \[\d+:\d+\]$/, '')).join('\n'));
+    await firewall.sync([
+      { family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'before0', '-j', 'ACCEPT'] },
+      { family: 4, chain: 'TSNET-POSTROUTING', args: ['-s', '10.1.0.0/24', '-j', 'MASQUERADE'] },
+    ]);
+    const before = await dump();
+    await expect(firewall.sync([
+      { family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'after0', '-j', 'ACCEPT'] },
+      { family: 6, chain: 'TSNET-FORWARD', args: ['-i', 'after0', '-p', 'nosuchproto', '-j', 'ACCEPT'] },
+    ])).rejects.toMatchObject({ code: 'TSNET_FIREWALL', message: expect.stringMatching(/IPv6 firewall, nothing was changed: the rule "-A TSNET-FORWARD -i after0 -p nosuchproto -j ACCEPT" was refused/) });
+    expect(await dump()).toEqual(before);
+    // From nothing at all: a failed first sync leaves no tsnet chain or hook in either family.
+    const fresh = await setup();
+    // A namespace that never had a rule shows no tables at all; once touched, it shows the
+    // built-in chains with their default policy. Compare what is not built in.
+    const rulesOnly = async () => [(await fresh.exec(['iptables-save'])), (await fresh.exec(['ip6tables-save']))]
+      .map((t) => t.split('\n').filter((l) => l.startsWith('-A') || (l.startsWith(':') && !/^:(INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) ACCEPT/.test(l))).join('\n'));
+    const empty = await rulesOnly();
+    await expect(fresh.firewall.sync([
+      { family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'x0', '-j', 'ACCEPT'] },
+      { family: 6, chain: 'TSNET-FORWARD', args: ['-p', 'nosuchproto', '-j', 'ACCEPT'] },
+    ])).rejects.toMatchObject({ code: 'TSNET_FIREWALL' });
+    expect(await rulesOnly()).toEqual(empty);
+  });
+
   test('IPv6 rules go to ip6tables', async () => {
     const { exec, firewall } = await setup();
     await firewall.sync([{ family: 6, chain: 'TSNET-POSTROUTING', args: ['-s', 'fd00:1::/64', '!', '-o', 'x', '-j', 'MASQUERADE'] }]);

@@ -1,5 +1,25 @@
 import { describe, expect, test } from 'vitest';
+import { TsnetError } from '../../../src/core/errors.js';
+import { run } from '../../support/exec.js';
 import { linkJson, sh, withTestNetns } from './netns-fixture.js';
+
+/**
+ * Asks the kernel itself (plain iproute2) whether it can create a sub-interface of this kind
+ * under `parent`. Returns undefined when it can (the probe link is removed again), or the
+ * kernel's refusal when the kind is missing. Any other failure is a broken test set-up, so it
+ * throws rather than letting the test take the "unsupported" branch.
+ */
+async function kernelLacks(ns: string, parent: string, typeArgs: readonly string[]): Promise<string | undefined> {
+  const probe = 'tsnprobe0';
+  const added = await run(['ip', '-n', ns, 'link', 'add', 'link', parent, 'name', probe, ...typeArgs], { allowFail: true });
+  if (added.code === 0) {
+    await sh(['ip', '-n', ns, 'link', 'del', 'dev', probe]);
+    return undefined;
+  }
+  const said = added.stderr.trim();
+  if (/Unknown device type|Operation not supported/.test(said)) return said;
+  throw new Error(`probing the kernel for ${typeArgs.join(' ')} failed for another reason: ${said}`);
+}
 
 describe('Iproute2HostNet against a real kernel', () => {
   test('ensure-bridge, ensure-addr and ensure-up are idempotent', async () => {
@@ -52,18 +72,56 @@ describe('Iproute2HostNet against a real kernel', () => {
     expect(await host.getLink(bridge.name)).toBeUndefined();
   });
 
-  test('macvlan on a veth parent works; what this kernel lacks fails with a clear message', async () => {
-    const { ns, host } = await withTestNetns();
-    await sh(['ip', '-n', ns, 'link', 'add', 'name', 'parent0', 'type', 'veth', 'peer', 'name', 'parent1']);
-    expect(await host.apply({ op: 'ensure-macvlan', name: 'tsnm-0000000004', parent: 'parent0', mode: 'bridge' })).toBe(true);
-    expect((await linkJson(ns, 'tsnm-0000000004')).linkinfo?.info_kind).toBe('macvlan');
-    const ipvlan = host.apply({ op: 'ensure-ipvlan', name: 'tsni-0000000004', parent: 'parent0', mode: 'l2' });
-    const supported = await ipvlan.then(() => true, (err: Error) => {
-      expect(err.message).toMatch(/this kernel cannot create ipvlan interfaces/);
-      return false;
+  // One case per sub-interface kind. The kernel is asked directly first (plain `ip link add`,
+  // not tsnet), so whether the kind exists is known independently of the code under test: a
+  // kernel that has it must get the real link from tsnet, one that lacks it must get tsnet's
+  // TSNET_KERNEL_UNSUPPORTED naming the module to load, and nothing left behind either way.
+  const subInterfaces = [
+    {
+      kind: 'macvlan', module: 'macvlan', probe: ['type', 'macvlan', 'mode', 'bridge'],
+      op: { op: 'ensure-macvlan', name: 'tsnm-0000000004', parent: 'parent0', mode: 'private', mtu: 1400, mac: '02:74:0a:00:00:04' },
+      expected: { mtu: 1400, address: '02:74:0a:00:00:04', linkinfo: { info_kind: 'macvlan', info_data: { mode: 'private' } } },
+    },
+    {
+      kind: 'ipvlan', module: 'ipvlan', probe: ['type', 'ipvlan', 'mode', 'l2'],
+      op: { op: 'ensure-ipvlan', name: 'tsni-0000000004', parent: 'parent0', mode: 'l3', mtu: 1400 },
+      expected: { mtu: 1400, linkinfo: { info_kind: 'ipvlan', info_data: { mode: 'l3' } } },
+    },
+    {
+      kind: 'vlan', module: '8021q', probe: ['type', 'vlan', 'id', '4094'],
+      op: { op: 'ensure-vlan', name: 'tsnq-0000000004', parent: 'parent0', vlanId: 42 },
+      expected: { linkinfo: { info_kind: 'vlan', info_data: { protocol: '802.1Q', id: 42 } } },
+    },
+  ] as const;
+
+  for (const { kind, module, probe, op, expected } of subInterfaces) {
+    test(`${kind} on a veth parent: the real link when the kernel has ${kind}, else a clear TSNET_KERNEL_UNSUPPORTED`, async () => {
+      const { ns, host } = await withTestNetns();
+      await sh(['ip', '-n', ns, 'link', 'add', 'name', 'parent0', 'type', 'veth', 'peer', 'name', 'parent1']);
+      const unsupported = await kernelLacks(ns, 'parent0', probe);
+      if (unsupported === undefined) {
+        expect(await host.apply(op)).toBe(true);
+        expect(await host.apply(op)).toBe(false);
+        const link = await linkJson(ns, op.name);
+        expect(link).toMatchObject({ ifname: op.name, link: 'parent0', ...expected });
+        expect((await host.getLink(op.name))?.kind).toBe(kind);
+        await host.undo(op);
+      } else {
+        console.log(`SKIP: ${kind} link not created: this kernel has no ${kind} support (ip link add said "${unsupported}"); checked tsnet's error instead`);
+        const err = await host.apply(op).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(TsnetError);
+        expect(err).toMatchObject({
+          code: 'TSNET_KERNEL_UNSUPPORTED',
+          kind: 'unavailable',
+          message: `this kernel cannot create ${kind} interfaces (${unsupported})`,
+          hint: `load the ${module} kernel module (modprobe ${module}) or use a kernel built with it`,
+        });
+      }
+      // Either way nothing of tsnet's is left: undone after success, never created after refusal.
+      expect(await host.getLink(op.name)).toBeUndefined();
+      expect((await host.listLinks()).map((l) => l.name).sort()).toEqual(['lo', 'parent0', 'parent1']);
     });
-    if (!supported) console.info('ipvlan: this kernel has no ipvlan support; checked the error message instead');
-  });
+  }
 
   test('sysctls are set inside the namespace only', async () => {
     const { ns, host } = await withTestNetns();

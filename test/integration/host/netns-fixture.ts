@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { onTestFinished } from 'vitest';
@@ -24,7 +25,9 @@ export async function sh(argv: string[]): Promise<string> {
 export async function withTestNetns(purpose = 'h'): Promise<{ ns: string; host: Iproute2HostNet; exec: (argv: string[]) => Promise<string> }> {
   const ns = `tsnt-${purpose}-${randomBytes(3).toString('hex')}`;
   onTestFinished(async () => {
-    await exec('ip', ['netns', 'delete', ns]).catch(() => undefined);
+    // Absent is fine (creation failed, or the test removed it); one left behind fails the test.
+    const failure = await exec('ip', ['netns', 'delete', ns]).then(() => undefined, (err: Error) => err);
+    if (failure && existsSync(`/run/netns/${ns}`)) throw new Error(`test namespace ${ns} could not be deleted: ${failure.message}`);
   });
   await exec('ip', ['netns', 'add', ns]);
   await exec('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);

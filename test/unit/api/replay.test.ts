@@ -41,6 +41,8 @@ function setup(options: { ready?: Promise<void>; handlerTimeoutMs?: number } = {
 describe('replaying the calls a real dockerd 20.10 made', () => {
   test('every call succeeds in order, IPAM included, and the session leaves nothing behind', async () => {
     const { call, host, firewall, store } = setup();
+    // Positive control: "nothing left behind" means something only if the session made things.
+    const peak = { links: 0, rules: 0, addresses: 0 };
     for (const r of recorded) {
       // The recording used a made-up address space and options tsnet rightly refuses ("foo",
       // "io"); those refusals are tested on their own below and in the IPAM tests.
@@ -50,10 +52,36 @@ describe('replaying the calls a real dockerd 20.10 made', () => {
       expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Err');
       expect(reply.json(), `${r.method}: ${reply.body}`).not.toHaveProperty('Error');
       expect(reply.headers['content-type']).toContain('application/vnd.docker.plugins.v1+json');
+      peak.links = Math.max(peak.links, (await host.listLinks()).length);
+      peak.rules = Math.max(peak.rules, firewall.rules.length);
+      peak.addresses = Math.max(peak.addresses, (await store.list('ipam/v1/tsnet-local/addr/')).length);
     }
+    expect(peak.links, 'the session created links').toBeGreaterThan(0);
+    expect(peak.rules, 'the session installed firewall rules').toBeGreaterThan(0);
+    expect(peak.addresses, 'the session allocated addresses').toBeGreaterThan(0);
     expect(await host.listLinks()).toEqual([]);
     expect(firewall.rules).toEqual([]);
     for (const prefix of ['pools/', 'addr/', 'cursor/']) expect(await store.list(`ipam/v1/tsnet-local/${prefix}`)).toEqual([]);
+  });
+
+  test('a delivered reply clears its call\'s unanswered marker; a refused call leaves none behind', async () => {
+    const { call, store } = setup();
+    const net = (id: string, subnet: string) => JSON.stringify({ NetworkID: id, Options: { 'com.docker.network.generic': {} }, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: subnet, Gateway: subnet.replace('0/24', '1/24') }], IPv6Data: [] });
+    expect((await call('NetworkDriver.CreateNetwork', net('n1', '10.77.0.0/24'))).json()).toEqual({});
+    expect((await call('NetworkDriver.CreateNetwork', net('n2', '10.77.0.0/24'))).json()).toHaveProperty('Err');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // answers are written in batches
+    expect(await store.list('tsnet/v1/local/unanswered/')).toEqual([]);
+    expect((await store.list('tsnet/v1/local/network/')).map((e) => e.key)).toEqual(['tsnet/v1/local/network/n1']);
+  });
+
+  test('a "__proto__" key and non-string option values are refused by name', async () => {
+    const { call, store } = setup();
+    const proto = await call('NetworkDriver.CreateNetwork', '{"NetworkID":"n1","Options":{"com.docker.network.generic":{"__proto__":{"x":"y"}}},"IPv4Data":[{"Pool":"10.78.0.0/24"}]}');
+    expect(proto.statusCode).toBe(400);
+    expect(proto.json().Err).toMatch(/Options.com.docker.network.generic: the key "__proto__" is not allowed/);
+    const number = await call('NetworkDriver.CreateNetwork', '{"NetworkID":"n1","Options":{"com.docker.network.generic":{"com.docker.network.driver.mtu":1400}},"IPv4Data":[{"Pool":"10.78.0.0/24"}]}');
+    expect(number.json().Err).toMatch(/network option "com.docker.network.driver.mtu" has a number value; option values are strings/);
+    expect(await store.list('')).toEqual([]);
   });
 
   test('IPAM refusals use the Error field libnetwork reads', async () => {

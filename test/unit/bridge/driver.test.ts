@@ -18,7 +18,7 @@ describe('bridge driver plan', () => {
   test('CreateNetwork makes a bridge with the gateway, up, forwarding on', async () => {
     const { host, driver, plan } = setup();
     const net = plan();
-    expect(await driver.createNetwork(net)).toEqual({ adopted: false });
+    expect(await driver.createNetwork(net)).toEqual({ adopted: false, restoreOps: [] });
     const bridge = linkName('b', NET_A);
     expect(host.dump()).toBe([
       `apply ensure-bridge name=${bridge} mtu=1500`,
@@ -31,14 +31,41 @@ describe('bridge driver plan', () => {
 
   test('options: user bridge name and MTU; an existing user bridge is adopted, not deleted', async () => {
     const { host, driver, plan } = setup();
-    host.addExistingLink('mybr0', 'bridge');
+    host.addExistingLink('mybr0', 'bridge', undefined, { up: true, mtu: 1400, addrs: ['10.99.0.1/24'] });
+    host.setSysctl('net/ipv4/conf/mybr0/route_localnet', '1');
     const net = plan({ options: { 'com.docker.network.bridge.name': 'mybr0', 'com.docker.network.driver.mtu': '1400' } });
     expect(net.driverState).toMatchObject({ bridge: 'mybr0', mtu: 1400, userNamed: true });
     const learned = await driver.createNetwork(net);
-    expect(learned).toEqual({ adopted: true });
+    // Nothing on the bridge needed changing, so nothing is to be put back.
+    expect(learned).toEqual({ adopted: true, restoreOps: [] });
     host.clearLog();
     await driver.deleteNetwork({ ...net, driverState: { ...net.driverState, ...learned } });
     expect(host.dump()).toBe('');
+    expect(await host.getLink('mybr0')).toMatchObject({ up: true, mtu: 1400 });
+  });
+
+  test('an adopted bridge gets back exactly what tsnet changed: address, MTU, link state, route_localnet', async () => {
+    const { host, driver, plan } = setup();
+    host.addExistingLink('mybr1', 'bridge', undefined, { up: false, mtu: 9000, addrs: ['192.168.50.1/24'] });
+    host.setSysctl('net/ipv4/conf/mybr1/route_localnet', '0');
+    const net = plan({ options: { 'com.docker.network.bridge.name': 'mybr1' } });
+    const learned = await driver.createNetwork(net);
+    expect(await host.listAddrs('mybr1')).toEqual(['192.168.50.1/24', '10.99.0.1/24']);
+    expect(await host.getLink('mybr1')).toMatchObject({ up: true, mtu: 1500 });
+    expect(host.sysctl('net/ipv4/conf/mybr1/route_localnet')).toBe('1');
+    await driver.deleteNetwork({ ...net, driverState: { ...net.driverState, ...learned } });
+    expect(await host.listAddrs('mybr1')).toEqual(['192.168.50.1/24']);
+    expect(await host.getLink('mybr1')).toMatchObject({ up: false, mtu: 9000 });
+    expect(host.sysctl('net/ipv4/conf/mybr1/route_localnet')).toBe('0');
+  });
+
+  test('a failed create on an adopted bridge puts back what it had changed', async () => {
+    const { host, driver, plan } = setup();
+    host.addExistingLink('mybr2', 'bridge', undefined, { up: false, mtu: 1500 });
+    host.failOn = (op) => op.op === 'ensure-sysctl' && op.key.endsWith('route_localnet');
+    await expect(driver.createNetwork(plan({ options: { 'com.docker.network.bridge.name': 'mybr2' } }))).rejects.toThrow(/could not set net.ipv4.conf.mybr2.route_localnet to 1: injected failure/);
+    expect(await host.listAddrs('mybr2')).toEqual([]);
+    expect(await host.getLink('mybr2')).toMatchObject({ up: false });
   });
 
   test('internal network gets no forwarding sysctls and no gateway in Join', async () => {

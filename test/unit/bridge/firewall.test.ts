@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { createBridgeDriver } from '../../../drivers/bridge/index.js';
 import { planRuleset } from '../../../src/cnm/firewall-plan.js';
+import { checkRules } from '../../../src/host/firewall.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
 import { renderRestore, renderRemoval } from '../../../src/host/firewall-iptables.js';
 import type { Driver } from '../../../drivers/driver.js';
@@ -101,9 +102,16 @@ describe('iptables-restore rendering', () => {
     expect(text).not.toContain('-I FORWARD');
   });
 
-  test('refuses arguments that could break the restore format', () => {
-    expect(() => renderRestore([{ family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'x y'] }], saved)).toThrow(/refusing to pass firewall argument/);
-    expect(() => renderRestore([{ family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'x\nCOMMIT'] }], saved)).toThrow(/refusing/);
+  test('refuses arguments that could break the restore format or change what a rule matches', () => {
+    const rule = (...args: string[]) => [{ family: 4 as const, chain: 'TSNET-FORWARD' as const, args }];
+    expect(() => checkRules(rule('-i', 'x y', '-j', 'ACCEPT'))).toThrow(/contains characters tsnet never writes/);
+    expect(() => checkRules(rule('-i', 'x\nCOMMIT'))).toThrow(/contains characters/);
+    for (const name of ['+', 'e+', '-j', '!', '--help']) {
+      expect(() => checkRules(rule('-i', name, '-j', 'ACCEPT'))).toThrow(/is not a literal interface name/);
+    }
+    expect(() => checkRules([{ family: 6, chain: 'TSNET-POSTROUTING', args: ['-s', '10.0.0.0/24', '-j', 'MASQUERADE'] }])).toThrow(/address 10.0.0.0\/24 is not an IPv6 address/);
+    expect(() => checkRules(rule('-i', 'br-+', '-j', 'TSNET-ISOLATION-3'))).not.toThrow();
+    expect(() => checkRules(rule('-o', 'tsnb-0123456789', '-d', '10.0.0.2/32', '-j', 'ACCEPT'))).not.toThrow();
   });
 
   test('removal deletes hooks and chains it finds, nothing else', () => {

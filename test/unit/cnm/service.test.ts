@@ -83,7 +83,7 @@ describe('network lifecycle', () => {
 
   test('an unknown network type is refused and nothing is stored', async () => {
     const { service, store, host } = setup();
-    await expect(service.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'tsnet.type': 'overlay' }))).rejects.toThrow(/network type "overlay" is not available/);
+    await expect(service.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'tsnet.type': 'overlay' }))).rejects.toMatchObject({ message: expect.stringMatching(/"tsnet.type": "overlay" is not available in this tsnet daemon/), hint: "use one of bridge, e.g. -o tsnet.type=bridge" });
     await expect(service.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'tsnet.type': 'weird' }))).rejects.toThrow(/is not a tsnet network type/);
     expect(await store.list('')).toEqual([]);
     expect(await host.listLinks()).toEqual([]);
@@ -112,6 +112,8 @@ describe('published ports', () => {
     await service.createNetwork(netInput());
     await service.createEndpoint(epInput(EP_1));
     await service.createEndpoint(epInput(EP_2, '10.99.0.3/24'));
+    await service.join(NET_A, EP_1, '/var/run/docker/netns/s1');
+    await service.join(NET_A, EP_2, '/var/run/docker/netns/s2');
     await service.programExternalConnectivity(NET_A, EP_1, [tcp(18080)]);
     await expect(service.programExternalConnectivity(NET_A, EP_2, [tcp(18080, 81)])).rejects.toThrow(/host port 18080\/tcp is already published by tsnet endpoint eeeeeeeeeeee on network aaaaaaaaaaaa/);
     // Different protocol or a distinct host address is fine.
@@ -123,6 +125,7 @@ describe('published ports', () => {
     const { service } = setup(async (_p, _ip, port) => (busy.has(port) ? 'in-use' : 'free'));
     await service.createNetwork(netInput());
     await service.createEndpoint(epInput());
+    await service.join(NET_A, EP_1, '/var/run/docker/netns/s1');
     await expect(service.programExternalConnectivity(NET_A, EP_1, [tcp(18081)])).rejects.toThrow(/host port 18081\/tcp is in use by another program/);
     await service.programExternalConnectivity(NET_A, EP_1, [{ ...tcp(18081), hostPortEnd: 18085 }, { ...tcp(0, 90), hostPortEnd: 0 }]);
     expect(service.endpointInfo(NET_A, EP_1).ports.map((p) => p.hostPort)).toEqual([18082, 49154]);
@@ -132,6 +135,7 @@ describe('published ports', () => {
     const { service } = setup(async () => 'no-such-address');
     await service.createNetwork(netInput());
     await service.createEndpoint(epInput());
+    await service.join(NET_A, EP_1, '/var/run/docker/netns/s1');
     await expect(service.programExternalConnectivity(NET_A, EP_1, [tcp(18080, 80, '203.0.113.9')])).rejects.toThrow(/host IP 203.0.113.9 .* is not an address of this host/);
   });
 });
@@ -141,10 +145,10 @@ describe('restart and reconciliation', () => {
     const { service, host, restart } = setup();
     await service.createNetwork(netInput());
     await service.createEndpoint(epInput());
+    await service.join(NET_A, EP_1, '/var/run/docker/netns/s1');
     await service.programExternalConnectivity(NET_A, EP_1, [tcp(18080)]);
-    // A reboot-like loss of kernel state, plus a leftover tsnet link nobody owns.
+    // The bridge deleted behind tsnet's back, plus a leftover tsnet link nobody owns.
     await host.apply({ op: 'remove-link', name: linkName('b', NET_A) });
-    await host.apply({ op: 'remove-link', name: linkName('v', EP_1) });
     await host.apply({ op: 'ensure-bridge', name: linkName('b', NET_B), mtu: 1500 });
     const after = restart();
     const report = await after.run();

@@ -18,6 +18,8 @@ function faultyDisk() {
     failWrites: undefined as NodeJS.ErrnoException | undefined,
     failSync: undefined as NodeJS.ErrnoException | undefined,
     syncGate: undefined as Promise<void> | undefined,
+    /** fsyncs that have started; a write is known to be in flight once one waits at the gate. */
+    syncsStarted: 0,
     openLog: async (path: string): Promise<LogFile> => {
       const real = await openLogFile(path);
       return {
@@ -27,6 +29,7 @@ function faultyDisk() {
           throw disk.failWrites;
         },
         sync: async () => {
+          disk.syncsStarted++;
           await disk.syncGate;
           if (disk.failSync) throw disk.failSync;
           return real.sync();
@@ -37,6 +40,14 @@ function faultyDisk() {
     },
   };
   return disk;
+}
+
+/** Polls until `check` holds (fails after 5 s); a condition to wait on, never a fixed sleep. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; !check(); i++) {
+    if (i > 1_000) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 describe('FileKvStore when the disk fails', () => {
@@ -75,12 +86,14 @@ describe('FileKvStore when the disk fails', () => {
     let openGate!: () => void;
     disk.syncGate = new Promise((resolve) => { openGate = resolve; });
     disk.failSync = errno('EIO', 'input/output error');
+    const syncsBefore = disk.syncsStarted;
     const write = store.put('k', 'lost');
     const read = store.get('k');
     const listed = store.list('');
     let settled = false;
     void read.then(() => { settled = true; });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitUntil(() => disk.syncsStarted > syncsBefore); // the write is at the gate, in flight
+    await new Promise((resolve) => setImmediate(resolve));
     expect(settled).toBe(false); // held back while the write is in flight
     openGate();
     await expect(write).rejects.toMatchObject({ code: 'TSNET_KV_IO' });
@@ -95,8 +108,9 @@ describe('FileKvStore when the disk fails', () => {
     const store = await openFileKvStore({ dir, openLog: disk.openLog, compactBytes: 1 }); // compact after every batch
     let openGate!: () => void;
     disk.syncGate = new Promise((resolve) => { openGate = resolve; });
+    const syncsBefore = disk.syncsStarted;
     const first = store.put('k/first', '1');
-    await new Promise((resolve) => setTimeout(resolve, 20)); // written, waiting for its fsync
+    await waitUntil(() => disk.syncsStarted > syncsBefore); // written, waiting for its fsync
     const second = store.put('k/second', '2'); // queued behind it; in memory already
     disk.failWrites = errno('ENOSPC', 'no space left on device');
     disk.syncGate = undefined;

@@ -12,6 +12,14 @@ async function deadPid(): Promise<number> {
   return child.pid as number;
 }
 
+/** Field 22 of /proc/PID/stat (start time in clock ticks since boot), as the lock records it. */
+async function startTimeOf(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const field = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  if (!field || !/^\d+$/.test(field)) throw new Error(`no start time in /proc/${pid}/stat`);
+  return field;
+}
+
 describe('FileKvStore directory lock', () => {
   test('a second open in this process is refused, naming the directory and the PID', async () => {
     const dir = await tempDir();
@@ -56,21 +64,43 @@ describe('FileKvStore directory lock', () => {
   test('a lock with our own PID that this process does not hold is stale (PID reused after a reboot)', async () => {
     const dir = await tempDir();
     await writeFile(join(dir, 'LOCK'), `${process.pid}\n`);
-    const store = await openFileKvStore({ dir });
+    const store = await openFileKvStore({ dir, bootId: 'aaaaaaaa-0000-4000-8000-000000000001' });
+    // Taken over: the lock now carries this process's full description, not the bare PID.
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid} aaaaaaaa-0000-4000-8000-000000000001 ${await startTimeOf(process.pid)}\n`);
     await store.close();
   });
 
-  test('a lock from another boot, or from an older process with a reused PID, is stale', async () => {
+  // The boot id is injected, so these rules run whatever /proc offers. PID 1 is alive and its
+  // real start time is used, so each case differs from a valid lock in exactly one field.
+  test('a live PID from another boot is stale; from this boot and with its start time, it holds the lock', async () => {
     const dir = await tempDir();
-    const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-    if (bootId) {
-      await writeFile(join(dir, 'LOCK'), `1 00000000-0000-0000-0000-000000000000 1\n`); // PID 1 lives, but in this boot
-      await (await openFileKvStore({ dir })).close();
-      await writeFile(join(dir, 'LOCK'), `1 ${bootId} 999999999999\n`); // PID 1 lives, but started at another time
-      await (await openFileKvStore({ dir })).close();
-    }
+    const pid1Start = await startTimeOf(1);
+    const thisBoot = 'aaaaaaaa-0000-4000-8000-000000000001';
+    const otherBoot = 'bbbbbbbb-0000-4000-8000-000000000002';
+    await writeFile(join(dir, 'LOCK'), `1 ${thisBoot} ${pid1Start}\n`);
+    await expect(openFileKvStore({ dir, bootId: thisBoot })).rejects.toThrow(/is in use by process 1$/);
+    await writeFile(join(dir, 'LOCK'), `1 ${otherBoot} ${pid1Start}\n`); // written before a reboot
+    const store = await openFileKvStore({ dir, bootId: thisBoot });
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid} ${thisBoot} ${await startTimeOf(process.pid)}\n`);
+    await store.close();
+  });
+
+  test('a live PID of this boot with another start time is stale (the PID was reused)', async () => {
+    const dir = await tempDir();
+    const thisBoot = 'aaaaaaaa-0000-4000-8000-000000000001';
+    await writeFile(join(dir, 'LOCK'), `1 ${thisBoot} ${BigInt(await startTimeOf(1)) + 1n}\n`);
+    await (await openFileKvStore({ dir, bootId: thisBoot })).close();
     await writeFile(join(dir, 'LOCK'), '1\n'); // without that information, a live PID holds the lock
-    await expect(openFileKvStore({ dir })).rejects.toThrow(/is in use by process 1$/);
+    await expect(openFileKvStore({ dir, bootId: thisBoot })).rejects.toThrow(/is in use by process 1$/);
+  });
+
+  test('without an injected boot id, the kernel\'s own is recorded', async () => {
+    const dir = await tempDir();
+    const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8')).trim();
+    expect(bootId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const store = await openFileKvStore({ dir });
+    expect(await readFile(join(dir, 'LOCK'), 'utf8')).toBe(`${process.pid} ${bootId} ${await startTimeOf(process.pid)}\n`);
+    await store.close();
   });
 
   test('racing opens over a stale lock: exactly one wins', async () => {

@@ -5,6 +5,7 @@ import { linkName } from '../../../src/core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/core/model.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
 import { endpoint, network, silentLog } from '../bridge/fixtures.js';
+import { waitFor } from '../../support/exec.js';
 import { MemoryKvStore } from '../cnm/memory-kv.js';
 
 const SUBNET = [{ addressSpace: 'tsnet-global', pool: '10.88.0.0/24', gateway: '10.88.0.1/24', auxAddresses: {} }];
@@ -30,7 +31,8 @@ async function overlayHost(store: MemoryKvStore, hostId: string, underlay: strin
   return { host, driver, net, lease, addEndpoint };
 }
 
-const settle = async (ms = 20) => { await new Promise((r) => setTimeout(r, ms)); };
+/** Watch events reach the other host asynchronously: wait for the state they lead to, never a fixed time. */
+const eventually = (what: string, check: () => Promise<boolean>) => waitFor(check, { what, timeoutMs: 5_000, intervalMs: 5 });
 
 describe('overlay registry in etcd', () => {
   test('the first host records the overlay with a VNI; the second joins; mismatches show both', async () => {
@@ -78,16 +80,16 @@ describe('overlay driver on two hosts', () => {
     const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
     expect(a.host.dump()).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450 master=${linkName('b', 'net-a')}`);
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
-    await settle();
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
+    await eventually('each host to program the other', async () => (await a.host.listNeigh(vxA)).length > 0 && (await b.host.listNeigh(vxB)).length > 0);
     expect(await a.host.listFdb(vxA)).toEqual(expect.arrayContaining([{ mac: '00:00:00:00:00:00', dst: '198.19.0.2' }, { mac: '02:74:0a:58:00:03', dst: '198.19.0.2' }]));
     expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
     expect(await b.host.listNeigh(vxB)).toEqual([{ ip: '10.88.0.2', mac: '02:74:0a:58:00:02' }]);
     expect((await a.driver.join(a.net, epA, '/x')).gateway).toBeUndefined();
     // Host A's endpoint goes: host B forgets it and the flood entry to A.
     await a.driver.deleteEndpoint(a.net, epA);
-    await settle();
+    await eventually('host B to forget host A', async () => (await b.host.listNeigh(vxB)).length === 0 && (await b.host.listFdb(vxB)).length === 0);
     expect(await b.host.listFdb(vxB)).toEqual([]);
     expect(await b.host.listNeigh(vxB)).toEqual([]);
     expect(await a.host.listLinks()).toEqual([]);
@@ -99,10 +101,10 @@ describe('overlay driver on two hosts', () => {
     const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
     await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
-    await settle();
-    expect(await a.host.listNeigh(linkName('x', 'net-a'))).toHaveLength(1);
+    await eventually('host A to learn host B', async () => (await a.host.listNeigh(linkName('x', 'net-a'))).length > 0);
+    expect(await a.host.listNeigh(linkName('x', 'net-a'))).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
     await store.expire(b.lease.id);
-    await settle();
+    await eventually('host A to drop host B', async () => (await a.host.listNeigh(linkName('x', 'net-a'))).length === 0 && (await a.host.listFdb(linkName('x', 'net-a'))).length === 0);
     expect(await a.host.listFdb(linkName('x', 'net-a'))).toEqual([]);
     expect(await a.host.listNeigh(linkName('x', 'net-a'))).toEqual([]);
   });

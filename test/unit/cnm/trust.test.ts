@@ -1,0 +1,177 @@
+import { describe, expect, test } from 'vitest';
+import { createBridgeDriver } from '../../../drivers/bridge/index.js';
+import type { Driver } from '../../../drivers/driver.js';
+import type { KvStore } from '../../../kvstore/kvstore.js';
+import { reconcile } from '../../../src/cnm/reconcile.js';
+import { CnmRepository } from '../../../src/cnm/repository.js';
+import { NetworkService, type ReplyWatch } from '../../../src/cnm/service.js';
+import { linkName } from '../../../src/core/ids.js';
+import type { NetworkType } from '../../../src/core/model.js';
+import { RecordingFirewall } from '../../../src/host/firewall.js';
+import { RecordingHostNet } from '../../../src/host/recording.js';
+import { EP_1, EP_2, NET_A, NET_B, silentLog } from '../bridge/fixtures.js';
+import { MemoryKvStore } from './memory-kv.js';
+
+const pool = (subnet: string, gateway?: string) => ({ addressSpace: 'LocalDefault', pool: subnet, gateway, auxAddresses: {} });
+const netInput = (id: string, subnet = '10.99.0.0/24', gateway: string | undefined = '10.99.0.1/24', options: Record<string, string> = {}) =>
+  ({ id, ipv4: [pool(subnet, gateway)], ipv6: [], internal: false, enableIpv6: false, options });
+const tcp = (hostPort: number, port = 80, hostIp = '') => ({ proto: 'tcp' as const, port, hostIp, hostPort, hostPortEnd: hostPort });
+const netId = (n: number) => `${String(n).padStart(4, '0')}${'c'.repeat(60)}`;
+
+/** A store whose every operation takes a random few milliseconds, as a disk does. */
+function slowStore(inner: KvStore): KvStore {
+  const later = () => new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      const value: unknown = Reflect.get(target, prop, receiver);
+      if (typeof value !== 'function' || !['get', 'list', 'put', 'delete', 'txn'].includes(String(prop))) return value;
+      return async (...args: unknown[]) => {
+        await later();
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+/** A reply that either reaches Docker (deliver()) or never does (a crash, a client gone). */
+function replyWatch(): ReplyWatch & { deliver(): void } {
+  const listeners: Array<() => void> = [];
+  return { onDelivered: (l) => listeners.push(l), deliver: () => listeners.forEach((l) => l()) };
+}
+
+function setup(store: KvStore = new MemoryKvStore()) {
+  const host = new RecordingHostNet();
+  const firewall = new RecordingFirewall();
+  const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
+  const make = () => {
+    const repo = new CnmRepository(store);
+    const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog });
+    return { repo, service, reconcile: () => reconcile({ repo, service, drivers, host, log: silentLog }) };
+  };
+  return { store, host, firewall, ...make(), restart: make };
+}
+
+describe('races', () => {
+  test('8 parallel creates with overlapping subnets: exactly one is accepted, 50 rounds', async () => {
+    for (let round = 0; round < 50; round++) {
+      const { service, repo } = setup(slowStore(new MemoryKvStore()));
+      const subnets = ['10.132.0.0/16', ...Array.from({ length: 7 }, (_, n) => `10.132.${n}.0/24`)];
+      if (round % 2 === 1) subnets.fill('10.131.0.0/24');
+      const results = await Promise.allSettled(subnets.map((subnet, n) => service.createNetwork(netInput(netId(n), subnet, subnet.replace(/0\/(\d+)$/, '1/$1')))));
+      const accepted = results.filter((r) => r.status === 'fulfilled');
+      expect(accepted, `round ${round}: ${results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok')).join(' / ')}`).toHaveLength(1);
+      expect(repo.allNetworks()).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(String(r.reason)).toMatch(/overlaps/);
+    }
+  });
+});
+
+describe('bad input changes nothing', () => {
+  test.each(['+', 'e+', '!', '-', '--help', '-j', '!x', 'a;reboot', 'a b', 'x/y', '..', 'sixteen-bytes-xx'])('bridge name %j is refused before anything is created', async (name) => {
+    const { service, store, host, firewall } = setup();
+    await expect(service.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'com.docker.network.bridge.name': name })))
+      .rejects.toThrow(/network option "com.docker.network.bridge.name"/);
+    expect(await store.list('')).toEqual([]);
+    expect(await host.listLinks()).toEqual([]);
+    expect(firewall.syncs).toBe(0);
+  });
+
+  test('an IPv6 pool among the IPv4 pools is refused before anything is created', async () => {
+    const { service, store, host, firewall } = setup();
+    await expect(service.createNetwork({ ...netInput(NET_A), ipv4: [pool('fd00:1::/64', 'fd00:1::1/64')] })).rejects.toThrow(/is an IPv6 subnet but arrived among the IPv4 pools/);
+    expect(await store.list('')).toEqual([]);
+    expect(await host.listLinks()).toEqual([]);
+    expect(firewall.syncs).toBe(0);
+  });
+
+  test('CreateEndpoint repeated with another address is refused; the same one is idempotent', async () => {
+    const { service, repo } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await expect(service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.9/24', exposedPorts: [] })).rejects.toThrow(/already exists on network aaaaaaaaaaaa with different settings \(10.99.0.2\/24 02:74:0a:63:00:02, asked: 10.99.0.9\/24\)/);
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    expect(repo.endpoint(NET_A, EP_1)?.address).toBe('10.99.0.2/24');
+  });
+
+  test('two endpoints may not share an address in one network', async () => {
+    const { service, host } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await expect(service.createEndpoint({ networkId: NET_A, endpointId: EP_2, address: '10.99.0.2/24', exposedPorts: [] })).rejects.toThrow(/address 10.99.0.2 is already used by endpoint eeeeeeeeeeee/);
+    expect(await host.getLink(linkName('v', EP_2))).toBeUndefined();
+  });
+
+  test('ports: an IPv6 host IP for an IPv4-only container, and an endpoint never joined, are refused; nothing is reported', async () => {
+    const { service, firewall } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await expect(service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)])).rejects.toThrow(/is not joined to a container/);
+    await service.join(NET_A, EP_1, '/var/run/docker/netns/x');
+    await expect(service.programExternalConnectivity(NET_A, EP_1, [tcp(8080, 80, '::1')])).rejects.toThrow(/-p \[::1\]:8080:80\/tcp publishes on an IPv6 address, but the container has no IPv6 address/);
+    expect(service.endpointInfo(NET_A, EP_1).ports).toEqual([]);
+    expect(firewall.dump()).not.toContain('DNAT');
+  });
+});
+
+describe('calls Docker never saw answered', () => {
+  test('a network whose CreateNetwork reply never left does not block Docker\'s retry after a restart; it is removed', async () => {
+    const first = setup();
+    await first.service.createNetwork(netInput(NET_A), replyWatch()); // crash: reply never delivered
+    const after = first.restart();
+    await after.reconcile();
+    expect(after.service.isDoubtful({ networkId: NET_A })).toBe(true);
+    const retry = replyWatch();
+    await after.service.createNetwork(netInput(NET_B), retry);
+    retry.deliver();
+    expect(after.repo.network(NET_A)).toBeUndefined();
+    expect(await first.host.getLink(linkName('b', NET_A))).toBeUndefined();
+    expect(await first.host.getLink(linkName('b', NET_B))).toBeDefined();
+    expect(first.firewall.dump()).not.toContain('aaaaaaaaaaaa');
+  });
+
+  test('a network whose reply reached Docker keeps blocking an overlapping one after a restart', async () => {
+    const first = setup();
+    const reply = replyWatch();
+    await first.service.createNetwork(netInput(NET_A), reply);
+    reply.deliver();
+    await first.repo.flush();
+    const after = first.restart();
+    await after.reconcile();
+    expect(after.service.isDoubtful({ networkId: NET_A })).toBe(false);
+    await expect(after.service.createNetwork(netInput(NET_B))).rejects.toThrow(/overlaps 10.99.0.0\/24 of tsnet network aaaaaaaaaaaa/);
+  });
+
+  test('an endpoint never answered gives way to a new one with its address, and its published port too', async () => {
+    const first = setup();
+    await first.service.createNetwork(netInput(NET_A));
+    await first.service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await first.service.join(NET_A, EP_1, '/x');
+    await first.service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)], replyWatch());
+    const after = first.restart();
+    await after.reconcile();
+    await after.service.createEndpoint({ networkId: NET_A, endpointId: EP_2, address: '10.99.0.3/24', exposedPorts: [] });
+    await after.service.join(NET_A, EP_2, '/y');
+    await after.service.programExternalConnectivity(NET_A, EP_2, [tcp(8080)]);
+    expect(after.service.endpointInfo(NET_A, EP_1).ports).toEqual([]);
+    expect(first.firewall.dump().match(/--dport 8080 .*-j DNAT/g)).toHaveLength(1);
+    // The endpoint itself stays until Docker is asked (docker-sync); its address gives way at once.
+    const doubtful = replyWatch();
+    await after.service.createEndpoint({ networkId: NET_A, endpointId: 'f'.repeat(64), address: '10.99.0.4/24', exposedPorts: [] }, doubtful);
+    const third = first.restart();
+    await third.reconcile();
+    await third.service.createEndpoint({ networkId: NET_A, endpointId: 'd'.repeat(64), address: '10.99.0.4/24', exposedPorts: [] });
+    expect(third.repo.endpoint(NET_A, 'f'.repeat(64))).toBeUndefined();
+    expect(await first.host.getLink(linkName('v', 'f'.repeat(64)))).toBeUndefined();
+  });
+
+  test('an answer that arrives for an older call never clears the marker of a newer one', async () => {
+    const { service, repo } = setup();
+    await service.createNetwork(netInput(NET_A));
+    const created = replyWatch();
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] }, created);
+    await service.join(NET_A, EP_1, '/x', replyWatch());
+    created.deliver();
+    await repo.flush();
+    expect(repo.unansweredCall({ networkId: NET_A, endpointId: EP_1 })?.method).toBe('Join');
+  });
+});
