@@ -42,7 +42,9 @@ export class FuzzHost {
     await createNetns(this.ns);
     await furnish(this.ns);
     this.shell = new NetnsShell(netnsPath(this.ns));
-    this.daemon = await startTsnetDaemon(place, { stateDir: join(this.dir, `state-${this.generation}`), name: `tsnet-${this.generation}` });
+    // --docker-host none: no dockerd belongs to this namespace, and the convergence with Docker
+    // must not ask the machine's own dockerd (if any) about the fuzzer's networks.
+    this.daemon = await startTsnetDaemon(place, { stateDir: join(this.dir, `state-${this.generation}`), name: `tsnet-${this.generation}`, extraArgs: ['--docker-host', 'none'] });
   }
 
   /** Stops the daemon and removes the namespace; idempotent. */
@@ -76,6 +78,22 @@ export class FuzzHost {
   /** The store's files alone (cheap). */
   async storeFiles(): Promise<string> {
     return dumpStoreFiles(this.stateDir);
+  }
+
+  /**
+   * Waits until the store's files stop changing. After a call that created something, the
+   * daemon writes once more shortly after its reply went out (it clears the call's
+   * "unanswered" marker, batched some milliseconds later: src/cnm/repository.ts `answered`), so
+   * a snapshot taken at once would see that write land during the next input.
+   */
+  async storeSettled(): Promise<void> {
+    let last = await this.storeFiles();
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      const now = await this.storeFiles();
+      if (now === last) return;
+      last = now;
+    }
   }
 
   async snapshot(): Promise<Snapshot> {

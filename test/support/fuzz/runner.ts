@@ -133,13 +133,13 @@ const FIELD_WORDS: Readonly<Record<string, readonly string[]>> = {
   Gateway: ['gateway'], AuxAddresses: ['aux'], IPv4Data: ['pool', 'ipv4', 'subnet'], IPv6Data: ['pool', 'ipv6', 'subnet'], SandboxKey: ['sandbox'],
   MacAddress: ['mac'], Address: ['address'], AddressIPv6: ['address', 'ipv6'], HostIP: ['host', 'address'], HostPort: ['port'], HostPortEnd: ['port'],
   Port: ['port'], Proto: ['proto'], AddressSpace: ['address space', 'addressspace'], V6: ['v6', 'ipv6'], Options: ['option'], Interface: ['interface', 'address'],
-  DiscoveryType: ['discovery'], DiscoveryData: ['discovery'],
+  DiscoveryType: ['discovery'], DiscoveryData: ['discovery'], IP: ['ip'],
 };
 
 /** Whether a refusal mentions the one field (or value) the input got wrong. */
 function namesInput(message: string, path: string, value: unknown): boolean {
   const lower = message.toLowerCase();
-  const segments = path.replace(/\[\d+\]/g, '').split('.').filter(Boolean);
+  const segments = path.replace(/\[\d+\]/g, '').split('.').filter((seg) => seg !== '' && !/^\d+$/.test(seg));
   const keyMatch = /^<key "(.*)"(?:…\(\d+\))?>$/.exec(segments.at(-1) ?? '');
   const words = new Set<string>();
   for (const seg of segments.slice(-2)) {
@@ -331,6 +331,7 @@ export class Fuzzer {
       if (s.method === 'IpamDriver.RequestPool') poolId = String(answer.json.PoolID);
     }
     const live = liveOf(c.setup, c.ctx, poolId);
+    if (up.length > 0) await this.timed('snapshots', () => this.host.storeSettled());
     const caseBase = up.length > 0 ? await this.timed('snapshots', () => this.baselineSnapshot()) : base0;
     const caseContent = () => this.host.contentOf(caseBase);
     // The store's files as they are now (earlier cases wrote to it), for the refusal checks.
@@ -403,6 +404,7 @@ export class Fuzzer {
         const a = classify(u.method, r);
         if (a.kind !== 'accepted') report(`undo refused: ${u.method} after an accepted ${step.method}`, shownAnswer, `${u.method} ${shorten(JSON.stringify(u.body), 300)} → ${r.status} ${shorten(r.text, 300)}`);
       }
+      await this.timed('snapshots', () => this.host.storeSettled());
       const { diffs, now } = await this.timed('snapshots', () => this.host.differences({ ...caseBase, files }, caseContent));
       const real = diffs.filter((d) => d.section !== 'store-files');
       if (real.length > 0) {
@@ -430,6 +432,7 @@ export class Fuzzer {
       await this.resetHost();
       return;
     }
+    await this.timed('snapshots', () => this.host.storeSettled());
     const { diffs } = await this.timed('snapshots', () => this.host.differences(base0, content0));
     const real = diffs.filter((d) => d.section !== 'store-files');
     if (real.length > 0) {
