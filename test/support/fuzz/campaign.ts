@@ -28,12 +28,10 @@ export async function runCampaign(options: CampaignOptions): Promise<FuzzStats> 
   const hosts: FuzzHost[] = [];
   const started = performance.now();
   try {
-    const results = await Promise.all(Array.from({ length: options.workers }, async (_, w) => {
+    const settled = await Promise.allSettled(Array.from({ length: options.workers }, async (_, w) => {
       const dir = join(options.dir, `worker-${w}`);
       await mkdir(dir, { recursive: true });
-      const host = await FuzzHost.start(dir, `fuzz${w}`);
-      hosts.push(host);
-      options.onHost?.(host);
+      const host = await FuzzHost.start(dir, `fuzz${w}`, (h) => { hosts.push(h); options.onHost?.(h); });
       const share = Math.ceil(options.inputs / options.workers);
       const fuzzer = new Fuzzer(host, {
         inputs: share, seed: options.seed + w * 1_000_003, recorded: options.recorded,
@@ -42,7 +40,10 @@ export async function runCampaign(options: CampaignOptions): Promise<FuzzStats> 
       });
       return fuzzer.run();
     }));
-    const merged = mergeStats(results);
+    // Every worker has finished (or failed) before any host is stopped.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const merged = mergeStats(settled.map((r) => (r as PromiseFulfilledResult<FuzzStats>).value));
     merged.ms = performance.now() - started;
     return merged;
   } finally {

@@ -21,10 +21,20 @@ export class FuzzHost {
 
   private constructor(private readonly dir: string, private readonly purpose: string) {}
 
-  /** Creates the namespace and starts the daemon. `dir` is scratch space owned by the caller. */
-  static async start(dir: string, purpose = 'fuzz'): Promise<FuzzHost> {
+  /**
+   * Creates the namespace and starts the daemon. `dir` is scratch space owned by the caller.
+   * `register` receives the host before anything is created, so the caller can always stop it;
+   * a failed start undoes itself too.
+   */
+  static async start(dir: string, purpose = 'fuzz', register?: (host: FuzzHost) => void): Promise<FuzzHost> {
     const host = new FuzzHost(dir, purpose);
-    await host.up();
+    register?.(host);
+    try {
+      await host.up();
+    } catch (err) {
+      await host.stop().catch(() => undefined);
+      throw err;
+    }
     return host;
   }
 
