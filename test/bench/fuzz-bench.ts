@@ -10,6 +10,7 @@ import { REPO } from '../support/tsnet-daemon.js';
  * The fuzz campaign at benchmark size (issue 7): by default 20,000 inputs against the real
  * daemon in network namespaces, then the counts (inputs, accepted, refused by class, violations
  * by class with one minimal example each). `npm run bench:fuzz -- --inputs N --workers W --seed S`.
+ * SIGINT (Ctrl-C) ends it early, after the cases in progress, and still prints the counts.
  * Exits 1 when there were violations.
  */
 const { values } = parseArgs({
@@ -30,7 +31,13 @@ if (!Number.isInteger(inputs) || inputs < 1 || !Number.isInteger(workers) || wor
 const recorded = loadRecorded([join(REPO, 'plugin-spec/fixtures'), ...(values.fixtures ? [values.fixtures] : [])]);
 console.log(`fuzz bench: ${inputs} inputs, ${workers} workers, seed ${seed}, ${recorded.length} recorded requests`);
 const dir = await mkdtemp(join(tmpdir(), 'tsnet-fuzz-bench-'));
-const stats = await runCampaign({ inputs, seed, workers, recorded, dir, progress: (line) => console.log(line), progressEvery: 1000 });
+const stop = new AbortController();
+process.once('SIGINT', () => {
+  console.log('SIGINT: finishing the cases in progress, then the counts so far');
+  stop.abort();
+});
+const stats = await runCampaign({ inputs, seed, workers, recorded, dir, progress: (line) => console.log(line), progressEvery: 500, signal: stop.signal });
+if (stop.signal.aborted) console.log(`stopped early at ${stats.inputs} of ${inputs} inputs`);
 console.log(`\n${formatCounts(stats, seed)}`);
 console.log(`  inputs per second: ${(stats.inputs / (stats.ms / 1000)).toFixed(1)}`);
 if (stats.classes.size > 0) console.log(`\nVIOLATIONS by class (count, smallest input):\n\n${formatViolations(stats)}`);

@@ -17,6 +17,8 @@ export interface CampaignOptions {
   readonly progressEvery?: number;
   /** Called with each host as it starts, so that a caller can stop it on failure. */
   readonly onHost?: (host: FuzzHost) => void;
+  /** Ends the campaign early, after each worker's case in progress; the counts so far are returned. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -37,6 +39,7 @@ export async function runCampaign(options: CampaignOptions): Promise<FuzzStats> 
         inputs: share, seed: options.seed + w * 1_000_003, recorded: options.recorded,
         ...(options.progress ? { progress: (line: string) => options.progress?.(`[worker ${w}] ${line}`) } : {}),
         ...(options.progressEvery ? { progressEvery: options.progressEvery } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
       });
       return fuzzer.run();
     }));

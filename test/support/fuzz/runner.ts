@@ -70,6 +70,8 @@ export interface FuzzOptions {
   /** Progress lines. */
   readonly progress?: (line: string) => void;
   readonly progressEvery?: number;
+  /** Stops the run after the case in progress (the counts so far stand). */
+  readonly signal?: AbortSignal;
 }
 
 /** Recorded requests from every `*.jsonl` in the given directories (missing ones are skipped). */
@@ -263,10 +265,10 @@ export class Fuzzer {
     // Cases average about two inputs; generate in batches until the budget is spent.
     let nextReport = progressEvery;
     let batch = 0;
-    while (this.stats.inputs < inputs) {
+    while (this.stats.inputs < inputs && !this.options.signal?.aborted) {
       const cases = fc.sample(caseArb(this.options.recorded), { numRuns: 200, seed: seed + batch++ });
       for (const c of cases) {
-        if (this.stats.inputs >= inputs) break;
+        if (this.stats.inputs >= inputs || this.options.signal?.aborted) break;
         await this.runCase(c);
         if (progress && this.stats.inputs >= nextReport) {
           nextReport += progressEvery;
