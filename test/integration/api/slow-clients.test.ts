@@ -23,9 +23,7 @@ beforeAll(async () => {
   place = { netnsPath: netnsPath(netns), pluginsDir: join(dir, 'plugins'), dir };
   await mkdir(place.pluginsDir);
   await createNetns(netns);
-  // No dockerd belongs to this namespace: the daemon must not ask the machine's (its errors
-  // would be level-50 lines that have nothing to do with slow clients).
-  daemon = await startTsnetDaemon(place, { extraArgs: ['--docker-host', 'none'] });
+  daemon = await startTsnetDaemon(place); // with --docker-host none: no dockerd's errors in the log
 });
 
 afterAll(async () => {

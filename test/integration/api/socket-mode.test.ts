@@ -67,7 +67,7 @@ describe('the plugin socket is never visible with a mode other than 0660 (issue 
       const watcher = spawnTracked([process.execPath, '-e', WATCHER, socketPath]);
       running.push(watcher);
       // Each round starts from an empty state directory, so start-up is the same every time.
-      const daemon = await startTsnetDaemon(p, { stateDir: join(p.dir, `state-${round}`), extraArgs: ['--docker-host', 'none'] });
+      const daemon = await startTsnetDaemon(p, { stateDir: join(p.dir, `state-${round}`) });
       running.push(daemon.process);
       await watcher.exited;
       await daemon.process.stop(10_000);

@@ -52,9 +52,9 @@ export class FuzzHost {
     await createNetns(this.ns);
     await furnish(this.ns);
     this.shell = new NetnsShell(netnsPath(this.ns));
-    // --docker-host none: no dockerd belongs to this namespace, and the convergence with Docker
-    // must not ask the machine's own dockerd (if any) about the fuzzer's networks.
-    this.daemon = await startTsnetDaemon(place, { stateDir: join(this.dir, `state-${this.generation}`), name: `tsnet-${this.generation}`, extraArgs: ['--docker-host', 'none'] });
+    // No dockerd here: startTsnetDaemon passes --docker-host none, so the convergence with Docker
+    // never asks the machine's own dockerd (if any) about the fuzzer's networks.
+    this.daemon = await startTsnetDaemon(place, { stateDir: join(this.dir, `state-${this.generation}`), name: `tsnet-${this.generation}` });
   }
 
   /** Stops the daemon and removes the namespace; idempotent. */
