@@ -25,7 +25,11 @@ function isListening(socketPath: string): Promise<boolean> {
   });
 }
 
-/** Docker (root) connects; 0660 keeps other local users out of the plugin API. */
+/**
+ * Docker (root) connects; 0660 keeps other local users out of the plugin API. The server binds
+ * the socket already 0660 (src/api/http-server.ts `withSocketUmask`, which says why chmod alone
+ * is not enough); this keeps the mode right whatever bound it.
+ */
 export async function restrictSocket(socketPath: string): Promise<void> {
   await chmod(socketPath, 0o660);
 }

@@ -2,10 +2,12 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { formatZodIssues } from '../../plugin-spec/format.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ReplyWatch } from '../cnm/service.js';
 import { callTiming } from '../core/call-timing.js';
-import { parseJsonBody, readBody } from './body.js';
+import { isClientGone, parseJsonBody, readBody } from './body.js';
+import { CLIENT_TIMEOUTS, createPluginServer, type ClientTimeouts } from './http-server.js';
+import type { Socket } from 'node:net';
 import { TsnetError, isTsnetError } from '../core/errors.js';
 
 /** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
@@ -22,6 +24,8 @@ export interface AppOptions {
    * AsyncLocalStorage, whose promise hooks cost every call some throughput, so it is opt-in.
    */
   readonly kernelTiming?: boolean;
+  /** Limits on slow clients; default {@link CLIENT_TIMEOUTS}. Tests shorten them. */
+  readonly clientTimeouts?: Partial<ClientTimeouts>;
   /**
    * Fault injection for crash tests only (TSNET_TEST_KILL_BEFORE_REPLY): the daemon kills itself
    * with SIGKILL after these methods have done and recorded their work, before the reply is
@@ -53,11 +57,22 @@ export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema:
  */
 export function buildApp(options: AppOptions, register: (define: MethodRegistrar) => void): FastifyInstance {
   // Fastify's own request/response lines are off: each call logs exactly one line of ours.
-  const app: FastifyInstance = Fastify({ loggerInstance: options.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: options.bodyLimit, return503OnClosing: true });
+  const timeouts: ClientTimeouts = { ...CLIENT_TIMEOUTS, ...options.clientTimeouts };
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    // tsnet's own server: time limits on slow clients, socket file born 0660 (defects 11, 12 of issue 7).
+    serverFactory: (handler) => createPluginServer(handler, timeouts),
+    clientErrorHandler(err: Error & { code?: string }, socket: Socket) {
+      clientError(options.log, err, socket, timeouts);
+    },
+  });
   app.removeAllContentTypeParsers();
   // Fastify's own limit would answer 413 and close mid-upload; this parser drains first.
   app.addContentTypeParser('*', { bodyLimit: Number.MAX_SAFE_INTEGER }, (request, payload, done) => {
-    readBody(payload as IncomingMessage, options.bodyLimit).then(parseJsonBody).then((body) => done(null, body), (err: Error) => done(err, undefined));
+    readBody(payload as IncomingMessage, options.bodyLimit, timeouts.bodyIdleMs).then(parseJsonBody).then((body) => done(null, body), (err: Error) => done(err, undefined));
   });
   app.setNotFoundHandler((request, reply) => {
     const method = request.url.replace(/^\//, '').slice(0, 80);
@@ -65,9 +80,19 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
     void reply.code(404).type(PLUGIN_MEDIA_TYPE).send({ Err: `tsnet does not implement ${method}` });
   });
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const method = request.url.slice(1, 80);
+    if (isClientGone(error)) {
+      // Nobody is left to answer; a client leaving is routine, not a tsnet fault.
+      request.log.info({ method, outcome: 'client-gone', reason: error.message }, 'call');
+      reply.hijack();
+      reply.raw.destroy();
+      return;
+    }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) request.log.error({ err: error }, 'internal error');
-    else request.log.info({ method: request.url.slice(1, 80), status, outcome: 'bad-request' }, 'call');
+    else request.log.info({ method, status, outcome: status === 408 ? 'client-too-slow' : 'bad-request', reason: error.message }, 'call');
+    // After a 408 the rest of the body may never come: close rather than wait to reuse the connection.
+    if (status === 408) void reply.header('connection', 'close');
     void reply.code(status).type(PLUGIN_MEDIA_TYPE).send({ Err: status === 500 ? internalMessage(request) : error.message });
   });
   register((name, schema, handler) => defineMethod(app, options, name, schema, handler));
@@ -191,6 +216,33 @@ export function findReservedKey(body: unknown): string | undefined {
 class StartupFailed extends Error {
   constructor(cause: unknown) {
     super(`tsnet could not start: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+/**
+ * A connection-level problem found by Node before any route ran: headers or request too slow
+ * (408), malformed HTTP (400), headers too large (431). Answered with `{Err}` like every other
+ * refusal, logged at info, and the connection closed; a peer that already left gets nothing.
+ */
+function clientError(log: Logger, err: Error & { code?: string }, socket: Socket, timeouts: ClientTimeouts): void {
+  const [status, outcome, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'client-too-slow', `the request did not arrive within ${timeouts.headersMs / 1000} s (headers) or ${timeouts.requestMs / 1000} s (whole request); tsnet closed the connection`]
+    : err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'bad-request', 'the request headers are too large']
+    : [400, 'bad-request', `malformed HTTP request: ${err.message}`];
+  // The peer closed mid-request (HPE_INVALID_EOF_STATE: end of stream inside a message). The
+  // request itself, if it had begun, logs its own "client-gone" line from the body reader.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed) {
+    log.debug({ outcome: 'client-gone', reason: err.message, code: err.code }, 'connection');
+    socket.destroy();
+    return;
+  }
+  log.info({ status, outcome, reason: err.message, code: err.code }, 'call');
+  if (socket.writable) {
+    const body = JSON.stringify({ Err: message });
+    // end() flushes the answer first; destroy() then drops a peer that never reads it.
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${PLUGIN_MEDIA_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, () => socket.destroy());
+  } else {
+    socket.destroy();
   }
 }
 
