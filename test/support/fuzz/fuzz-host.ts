@@ -97,11 +97,14 @@ export class FuzzHost {
    * a snapshot taken at once would see that write land during the next input.
    */
   async storeSettled(): Promise<void> {
+    // Settled = unchanged over three reads 50 ms apart (a batched write can land ~10 ms after
+    // the reply, later on a loaded host); at most 2 s.
     let last = await this.storeFiles();
-    for (let i = 0; i < 40; i++) {
-      await new Promise((r) => setTimeout(r, 40));
+    let stable = 0;
+    for (let i = 0; i < 40 && stable < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
       const now = await this.storeFiles();
-      if (now === last) return;
+      stable = now === last ? stable + 1 : 0;
       last = now;
     }
   }
