@@ -1,5 +1,6 @@
 import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
+import type { HostOp, LinkInfo } from '../../src/host/hostnet.js';
 import type { Driver, DriverDeps, NetworkView } from '../driver.js';
 import { bridgeEndpointOps, bridgeEndpointState, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
 import { bridgeFirewallRules } from './firewall.js';
@@ -20,10 +21,11 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
 
     async createNetwork(network) {
       const config = bridgeConfigOf(network.driverState);
-      const plan = bridgeNetworkOps(network, config);
       // A user-named bridge that exists before we touch it is the user's: adopt, never delete,
       // and remember how to put back what tsnet changes on it.
-      const adopted = config.userNamed && (await host.getLink(config.bridge)) !== undefined;
+      const existing = config.userNamed ? await host.getLink(config.bridge) : undefined;
+      const adopted = existing !== undefined;
+      const plan = [...bridgeNetworkOps(network, config), ...pinMac(existing)];
       const restoreOps = adopted ? await adoptionRestoreOps(host, config.bridge, config.mtu, plan) : [];
       try {
         await applyOps(host, plan, log);
@@ -70,6 +72,14 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
       await reconcileBridge(deps, view.network, view.endpoints);
     },
   };
+}
+
+/**
+ * An adopted bridge's MAC is pinned to what it is now: otherwise it follows the lowest MAC of
+ * its ports and changes as tsnet's veths come and go (to all zeros when the last one leaves).
+ */
+function pinMac(link: LinkInfo | undefined): HostOp[] {
+  return link?.mac && link.mac !== '00:00:00:00:00:00' ? [{ op: 'ensure-mac', dev: link.name, mac: link.mac }] : [];
 }
 
 async function reconcileBridge({ host, log }: DriverDeps, network: NetworkRecord, endpoints: readonly EndpointRecord[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { conflict } from '../../src/core/errors.js';
-import { shortId } from '../../src/core/ids.js';
+import { bridgeMac, shortId } from '../../src/core/ids.js';
 import type { NetworkRecord } from '../../src/core/model.js';
 import { cidrsOverlap, networkOf, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
@@ -28,7 +28,7 @@ export function planBridgeNetwork(network: NetworkRecord, others: readonly Netwo
 
 /** Kernel plan of a bridge network: the bridge, its gateway addresses, forwarding sysctls. */
 export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): HostOp[] {
-  const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu }];
+  const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu, mac: config.userNamed ? undefined : bridgeMac(network.id) }];
   for (const pool of [...network.ipv4, ...network.ipv6]) {
     if (pool.gateway) ops.push({ op: 'ensure-addr', dev: config.bridge, cidr: pool.gateway });
   }

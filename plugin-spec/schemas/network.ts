@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isBase64Mac } from '../validators.js';
+import { previewValue } from '../format.js';
 import {
   Bool, Cidr, Cidr4OrEmpty, Cidr6OrEmpty, CidrOrEmpty, EndpointId, IpOrEmpty, LIMITS, MacOrEmpty, NetworkId,
   NoArguments, OptionValue, Port, Proto, StringMap, expected, list, map, optionsObject, request, str, text,
@@ -42,7 +43,12 @@ export const PortBinding = z.object({
   HostIP: IpOrEmpty.optional(),
   HostPort: Port.optional(),
   HostPortEnd: Port.optional(),
-}, { error: expected('expected a port binding {Proto, IP, Port, HostIP, HostPort, HostPortEnd}') }).loose();
+}, { error: expected('expected a port binding {Proto, IP, Port, HostIP, HostPort, HostPortEnd}') }).loose()
+  // Docker sends HostPortEnd equal to HostPort for one port, higher for a range, 0 for none.
+  .refine((b) => !b.HostPortEnd || b.HostPortEnd >= (b.HostPort ?? 0), {
+    path: ['HostPortEnd'],
+    error: (issue) => `expected HostPortEnd to be 0 or at least HostPort, got a range ${previewValue((issue.input as { HostPort?: unknown }).HostPort)}-${previewValue((issue.input as { HostPortEnd?: unknown }).HostPortEnd)} that ends before it starts`,
+  });
 export type PortBinding = z.infer<typeof PortBinding>;
 
 /** One `--expose`d (or published) port in `com.docker.network.endpoint.exposedports`. */

@@ -9,6 +9,7 @@ import { invalid } from '../core/errors.js';
 const PORTMAP = 'com.docker.network.portmap';
 const EXPOSED = 'com.docker.network.endpoint.exposedports';
 const GENERIC = 'com.docker.network.generic';
+const MAC_OPTION = 'com.docker.network.endpoint.macaddress';
 
 export interface NetworkRoutesDeps {
   /** The service; routes run only after start-up is complete, when it exists. */
@@ -54,7 +55,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
       endpointId: req.EndpointID,
       address: req.Interface?.Address || undefined,
       addressV6: req.Interface?.AddressIPv6 || undefined,
-      mac: req.Interface?.MacAddress || undefined,
+      mac: endpointMac(req.Interface?.MacAddress, req.Options?.[MAC_OPTION]),
       exposedPorts: exposedPorts(req.Options?.[EXPOSED]),
     }, call.reply);
     // Only fields Docker left empty may be returned, or Docker rolls the endpoint back.
@@ -119,6 +120,20 @@ function genericOptions(value: unknown): Record<string, string> {
     result[key] = raw;
   }
   return result;
+}
+
+/**
+ * `--mac-address` reaches CreateEndpoint twice: in Interface.MacAddress and, base64-encoded, in
+ * the endpoint options. Docker makes them agree; a request where they differ is refused rather
+ * than one of them silently ignored.
+ */
+function endpointMac(fromInterface: string | undefined, fromOption: string | undefined): string | undefined {
+  const option = fromOption ? [...Buffer.from(fromOption, 'base64')].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined;
+  const iface = fromInterface ? fromInterface.toLowerCase() : undefined;
+  if (iface && option && iface !== option) {
+    throw invalid('TSNET_MAC_INVALID', `Interface.MacAddress ${iface} and option ${MAC_OPTION} (${option}) disagree`, 'give one MAC address (--mac-address)');
+  }
+  return iface ?? option;
 }
 
 function portBindings(list: ReadonlyArray<{ Proto: number; Port: number; HostIP?: string; HostPort?: number; HostPortEnd?: number }> | null | undefined): PortBinding[] {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Driver, JoinInfo, NetworkView } from '../../drivers/driver.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
@@ -88,7 +89,10 @@ export class NetworkService {
 
   constructor(private readonly deps: NetworkServiceDeps) {
     this.answerDeadlineMs = deps.answerDeadlineMs ?? 60_000;
-    this.sandboxExists = deps.sandboxExists ?? existsSync;
+    // Gone only if Docker's netns directory is visible and the sandbox's file is not in it: a
+    // daemon that cannot see the directory (another mount namespace) must not think every
+    // container dead.
+    this.sandboxExists = deps.sandboxExists ?? ((key) => existsSync(key) || !existsSync(dirname(key)));
   }
 
   createNetwork(input: CreateNetworkInput, reply?: ReplyWatch): Promise<void> {
@@ -199,6 +203,13 @@ export class NetworkService {
     return this.queue.run(networkId, async () => {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
+      // Docker joins an endpoint once; a repeat with the same sandbox is a retry.
+      if (endpoint.sandboxKey && endpoint.sandboxKey !== sandboxKey) {
+        throw conflict('TSNET_ENDPOINT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is already joined to sandbox ${endpoint.sandboxKey}`, 'disconnect the container first; Docker makes a new endpoint for every connect');
+      }
+      if (endpoint.leftAt) {
+        throw conflict('TSNET_ENDPOINT_LEFT', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} has left its sandbox and can only be deleted`, 'connect the container again; Docker makes a new endpoint for it');
+      }
       const info = await this.driver(network.type).join(network, endpoint, sandboxKey);
       const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey }, reply ? 'Join' : undefined);
       this.whenDelivered(reply, { networkId, endpointId }, token);
@@ -210,7 +221,7 @@ export class NetworkService {
     return this.queue.run(networkId, async () => {
       const network = this.deps.repo.network(networkId);
       const endpoint = this.deps.repo.endpoint(networkId, endpointId);
-      if (!network || !endpoint) return;
+      if (!network || !endpoint?.sandboxKey) return; // never joined, or left already: nothing to do
       await this.driver(network.type).leave(network, endpoint);
       const { sandboxKey: _left, ...rest } = endpoint;
       await this.deps.repo.saveEndpoint({ ...rest, ports: [], leftAt: new Date().toISOString() });

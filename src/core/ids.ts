@@ -21,6 +21,17 @@ export function linkName(kind: LinkKind, ownerId: string): string {
   return `${LINK_PREFIX}${kind}-${digest}`;
 }
 
+/**
+ * A fixed MAC for a bridge tsnet creates. Without one, Linux gives a bridge the lowest MAC of
+ * its ports and, once the last port leaves, 00:00:00:00:00:00: the gateway's MAC would change
+ * under the containers' ARP caches. Locally administered, unicast, 0x62 ('b') second, so it never
+ * equals an endpoint MAC (02:74:…, see cnm/mac.ts).
+ */
+export function bridgeMac(ownerId: string): string {
+  const digest = createHash('sha256').update(`bridge:${ownerId}`).digest();
+  return [0x02, 0x62, ...digest.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 const OWNED_LINK = /^tsn[bvpxmi]-[0-9a-f]{10}$/;
 
 /** True for names tsnet generated (user-chosen bridge names are tracked in the store instead). */

@@ -5,7 +5,10 @@
  * undoes what this call really did.
  */
 export type HostOp =
-  | { readonly op: 'ensure-bridge'; readonly name: string; readonly mtu: number }
+  /** `mac`: the bridge's fixed MAC; absent for a bridge tsnet adopts (its MAC is the user's). */
+  | { readonly op: 'ensure-bridge'; readonly name: string; readonly mtu: number; readonly mac?: string }
+  /** Pin a device's MAC (a bridge's otherwise follows its ports). */
+  | { readonly op: 'ensure-mac'; readonly dev: string; readonly mac: string }
   | { readonly op: 'ensure-addr'; readonly dev: string; readonly cidr: string }
   | { readonly op: 'ensure-up'; readonly dev: string }
   /** The inverses tsnet needs for a device it adopted rather than created. */
@@ -122,6 +125,7 @@ export function describeOp(op: HostOp): string {
     case 'ensure-up': return `bring ${op.dev} up`;
     case 'ensure-down': return `bring ${op.dev} down`;
     case 'ensure-mtu': return `set the MTU of ${op.dev} to ${op.mtu}`;
+    case 'ensure-mac': return `set the MAC of ${op.dev} to ${op.mac}`;
     case 'ensure-veth': return `create the veth pair ${op.host}/${op.peer} on ${op.master}${op.peerMac ? ` with MAC ${op.peerMac}` : ''}`;
     case 'ensure-macvlan': return `create macvlan ${op.name} on ${op.parent}`;
     case 'ensure-ipvlan': return `create ipvlan ${op.name} on ${op.parent}`;

@@ -35,7 +35,13 @@ export class Iproute2HostNet implements HostNet {
 
   async apply(op: HostOp): Promise<boolean> {
     switch (op.op) {
-      case 'ensure-bridge': return this.ensureBridge(op.name, op.mtu);
+      case 'ensure-bridge': return this.ensureBridge(op.name, op.mtu, op.mac);
+      case 'ensure-mac': {
+        const link = await this.getLink(op.dev);
+        if (!link || link.mac === op.mac) return false;
+        await this.ip(['link', 'set', 'dev', op.dev, 'address', op.mac]);
+        return true;
+      }
       case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
       case 'ensure-up': return this.ensureUp(op.dev);
       case 'remove-addr':
@@ -120,6 +126,7 @@ export class Iproute2HostNet implements HostNet {
       case 'remove-addr':
       case 'ensure-down':
       case 'ensure-mtu':
+      case 'ensure-mac':
       case 'ensure-sysctl':
         // A removed entry or link cannot be restored, and the sysctls tsnet sets (forwarding,
         // route_localnet on its own bridges) are harmless to leave behind.
@@ -208,16 +215,17 @@ export class Iproute2HostNet implements HostNet {
     return this.runner.run([...prefix, 'bridge', ...args], { okCodes });
   }
 
-  private async ensureBridge(name: string, mtu: number): Promise<boolean> {
+  private async ensureBridge(name: string, mtu: number, mac: string | undefined): Promise<boolean> {
     const existing = await this.getLink(name);
     if (existing) {
       if (existing.kind !== 'bridge') {
         throw new TsnetError('TSNET_HOST_NOT_BRIDGE', 'conflict', `interface ${name} exists and is a ${existing.kind ?? 'physical device'}, not a bridge`, 'choose another com.docker.network.bridge.name');
       }
       if (existing.mtu !== mtu) await this.ip(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+      if (mac && existing.mac !== mac) await this.ip(['link', 'set', 'dev', name, 'address', mac]);
       return false;
     }
-    await this.ip(['link', 'add', 'name', name, 'mtu', String(mtu), 'type', 'bridge']);
+    await this.ip(['link', 'add', 'name', name, 'mtu', String(mtu), ...(mac ? ['address', mac] : []), 'type', 'bridge']);
     return true;
   }
 

@@ -141,9 +141,16 @@ export class RecordingHostNet implements HostNet {
         if (existing) {
           if (existing.kind !== 'bridge') throw new Error(`interface ${op.name} exists and is not a bridge`);
           existing.mtu = op.mtu;
+          if (op.mac) existing.mac = op.mac;
           return false;
         }
-        return this.addLink(op.name, { kind: 'bridge', mtu: op.mtu, up: false });
+        return this.addLink(op.name, { kind: 'bridge', mtu: op.mtu, up: false, mac: op.mac });
+      }
+      case 'ensure-mac': {
+        const link = this.links.get(op.dev);
+        if (!link || link.mac === op.mac) return false;
+        link.mac = op.mac;
+        return true;
       }
       case 'remove-addr':
         return this.addrs.get(op.dev)?.delete(op.cidr) ?? false;

@@ -163,3 +163,19 @@ describe('the HTTP layer', () => {
     expect(reply.body).not.toContain('boom');
   });
 });
+
+describe('what Docker sends twice must agree', () => {
+  test('a reversed host-port range and disagreeing MACs are refused with what is wrong', async () => {
+    const { call } = setup();
+    const network = '{"NetworkID":"n1","Options":{"com.docker.network.generic":{}},"IPv4Data":[{"AddressSpace":"LocalDefault","Pool":"10.79.0.0/24","Gateway":"10.79.0.1/24"}],"IPv6Data":[]}';
+    expect((await call('NetworkDriver.CreateNetwork', network)).json()).toEqual({});
+    const reversed = await call('NetworkDriver.CreateEndpoint', '{"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.79.0.2/24"},"Options":{"com.docker.network.portmap":[{"Proto":6,"Port":80,"HostPort":8090,"HostPortEnd":8080}]}}');
+    expect(reversed.statusCode).toBe(400);
+    expect(reversed.json().Err).toMatch(/HostPortEnd: expected HostPortEnd to be 0 or at least HostPort, got a range 8090-8080/);
+    // AkIKAAAF is 02:42:0a:00:00:05
+    const macs = await call('NetworkDriver.CreateEndpoint', '{"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.79.0.2/24","MacAddress":"02:42:0a:00:00:06"},"Options":{"com.docker.network.endpoint.macaddress":"AkIKAAAF"}}');
+    expect(macs.json().Err).toMatch(/Interface.MacAddress 02:42:0a:00:00:06 and option com.docker.network.endpoint.macaddress \(02:42:0a:00:00:05\) disagree/);
+    const agree = await call('NetworkDriver.CreateEndpoint', '{"NetworkID":"n1","EndpointID":"e1","Interface":{"Address":"10.79.0.2/24","MacAddress":"02:42:0a:00:00:05"},"Options":{"com.docker.network.endpoint.macaddress":"AkIKAAAF"}}');
+    expect(agree.json()).toEqual({ Interface: {} });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createBridgeDriver } from '../../../drivers/bridge/index.js';
-import { linkName } from '../../../src/core/ids.js';
+import { bridgeMac, linkName } from '../../../src/core/ids.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
 import { EP_1, NET_A, NET_B, endpoint, network, silentLog } from './fixtures.js';
 
@@ -21,7 +21,7 @@ describe('bridge driver plan', () => {
     expect(await driver.createNetwork(net)).toEqual({ adopted: false, restoreOps: [] });
     const bridge = linkName('b', NET_A);
     expect(host.dump()).toBe([
-      `apply ensure-bridge name=${bridge} mtu=1500`,
+      `apply ensure-bridge name=${bridge} mtu=1500 mac=${bridgeMac(NET_A)}`,
       `apply ensure-addr dev=${bridge} cidr=10.99.0.1/24`,
       `apply ensure-up dev=${bridge}`,
       'apply ensure-sysctl key=net/ipv4/ip_forward value=1',
@@ -56,6 +56,7 @@ describe('bridge driver plan', () => {
     await driver.deleteNetwork({ ...net, driverState: { ...net.driverState, ...learned } });
     expect(await host.listAddrs('mybr1')).toEqual(['192.168.50.1/24']);
     expect(await host.getLink('mybr1')).toMatchObject({ up: false, mtu: 9000 });
+    expect(bridgeMac(NET_A)).toMatch(/^02:62:[0-9a-f]{2}(:[0-9a-f]{2}){3}$/);
     expect(host.sysctl('net/ipv4/conf/mybr1/route_localnet')).toBe('0');
   });
 
@@ -104,7 +105,8 @@ describe('bridge driver plan', () => {
     host.failOn = (op) => op.op === 'ensure-addr';
     await expect(driver.createNetwork(plan())).rejects.toMatchObject({ code: 'TSNET_HOST_APPLY' });
     const bridge = linkName('b', NET_A);
-    expect(host.dump()).toBe([`apply ensure-bridge name=${bridge} mtu=1500`, `fail  ensure-addr dev=${bridge} cidr=10.99.0.1/24`, `undo  ensure-bridge name=${bridge} mtu=1500`].join('\n'));
+    const create = `ensure-bridge name=${bridge} mtu=1500 mac=${bridgeMac(NET_A)}`;
+    expect(host.dump()).toBe([`apply ${create}`, `fail  ensure-addr dev=${bridge} cidr=10.99.0.1/24`, `undo  ${create}`].join('\n'));
     expect(await host.listLinks()).toEqual([]);
   });
 

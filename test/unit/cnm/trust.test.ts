@@ -115,6 +115,46 @@ describe('bad input changes nothing', () => {
   });
 });
 
+describe('sequences Docker never makes', () => {
+  test('Join into a second sandbox, or after Leave, is refused; a repeated Join and a Leave without Join change nothing', async () => {
+    const { service, repo, store } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    const before = JSON.stringify(await store.list(''));
+    await service.leave(NET_A, EP_1);
+    expect(JSON.stringify(await store.list(''))).toBe(before);
+    await service.join(NET_A, EP_1, '/x');
+    await service.join(NET_A, EP_1, '/x');
+    await expect(service.join(NET_A, EP_1, '/y')).rejects.toThrow(/is already joined to sandbox \/x/);
+    await service.leave(NET_A, EP_1);
+    await expect(service.join(NET_A, EP_1, '/x')).rejects.toThrow(/has left its sandbox and can only be deleted/);
+    expect(repo.endpoint(NET_A, EP_1)?.sandboxKey).toBeUndefined();
+  });
+
+  test('the default check of a sandbox: gone only when Docker\'s netns directory is visible and the file is not in it', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(`${tmpdir()}/tsnet-sandbox-`);
+    try {
+      const host = new RecordingHostNet();
+      const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
+      const repo = new CnmRepository(new MemoryKvStore());
+      const service = new NetworkService({ repo, drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog });
+      await service.createNetwork(netInput(NET_A));
+      const eps = [[EP_1, `${dir}/live`], [EP_2, `${dir}/gone`], ['f'.repeat(64), '/nonexistent-dir/sandbox']] as const;
+      await writeFile(`${dir}/live`, '');
+      let n = 2;
+      for (const [id, key] of eps) {
+        await service.createEndpoint({ networkId: NET_A, endpointId: id, address: `10.99.0.${n++}/24`, exposedPorts: [] });
+        await service.join(NET_A, id, key);
+      }
+      expect(eps.map(([id]) => service.isStale({ networkId: NET_A, endpointId: id }))).toEqual([false, true, false]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('calls Docker never saw answered', () => {
   test('a network whose CreateNetwork reply never left does not block Docker\'s retry after a restart; it is removed', async () => {
     const first = setup();
