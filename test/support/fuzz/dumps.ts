@@ -129,6 +129,9 @@ export function normalise(section: string, text: string): string {
     .replace(/ state (disabled|listening|learning|forwarding|blocking)\b/g, '')
     .replace(/ (topology_change|topology_change_detected) \d+/g, '')
     .replace(/ linkdown\b/g, '')
+    // A bridge's offload limits are the minimum over its ports, recomputed as ports come and go
+    // (tso_max_size 65536 with a veth, 524280 with none): kernel-derived, not configuration.
+    .replace(/ (gso|tso|gro)_max_(size|segs) \d+/g, '')
     // A link that was ever up keeps the default qdisc the kernel attached then ("noqueue" for a
     // bridge, where a never-up one shows "noop"); setting it down again cannot undo that.
     .replace(/ qdisc \S+/g, '');
