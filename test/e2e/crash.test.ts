@@ -223,6 +223,27 @@ describe('calls cut off by a crash before their reply', () => {
   });
 });
 
+describe('the convergence with Docker keeps what Docker uses', () => {
+  test('the gateway tsnet IPAM gave a network created without --gateway stays allocated', async () => {
+    cleanupDocker(['kh1'], ['kh']);
+    await restartWith();
+    const created = Date.now();
+    await docker('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.241.10.0/24', 'kh');
+    await docker('run', '-d', '--name', 'kh1', '--network', 'kh', image, 'sleep', '600');
+    // The gateway is in use: the container routes through it.
+    expect((await docker('exec', 'kh1', 'ip', 'route')).stdout).toContain('default via 10.241.10.1');
+    const held = async () => (await readStoreFiles(lab.stateDir)).addresses.filter((a) => a.pool === '10.241.10.0/24').map((a) => a.ip).sort();
+    expect(await held()).toEqual(['10.241.10.1', await ipOf('kh1', 'kh')].sort());
+    // IpamSync releases what Docker does not show after two looks 60 s apart: wait for a look
+    // well past that, then the gateway must still be held.
+    await waitFor(async () => syncReports(await lab.log(), lab.tsnet.process.pid).some((r) => r.reachable && Date.parse(r.at) > created + 75_000), { what: 'a look at Docker 75 s after the create', timeoutMs: 120_000, intervalMs: 1_000 });
+    const released = linesWith(await lab.log(), 'released what no Docker network of this host uses', lab.tsnet.process.pid).map((l) => String(l.what));
+    expect(released).toEqual([]);
+    expect(await held()).toContain('10.241.10.1');
+    await reaches('kh1', '10.241.10.1');
+  });
+});
+
 describe('removals tsnet never heard of', () => {
   test('a container removed while tsnet is down: its address and host port are not refused to the next container', async () => {
     cleanupDocker(['kg1', 'kg2'], ['kg']);

@@ -171,15 +171,21 @@ export function diffStore(docker: DockerState, store: StoreState, options: DiffO
       if (!store.pools.some((p) => p.pool === s.subnet)) found.missing.push(`Docker network ${n.name} uses tsnet pool ${s.subnet}, which the store does not have`);
     }
   }
+  // Docker's API shows a network's gateway only when the user gave --gateway; the gateway
+  // Docker's IPAM request got is in the CreateNetwork that tsnet recorded (tsnet networks).
+  const gatewaysOf = (n: (typeof ipamNets)[number]) => [
+    ...n.subnets.map((s) => plain(s.gateway ?? '')),
+    ...store.networks.filter((r) => r.id === n.id).flatMap((r) => [...r.ipv4, ...r.ipv6].map((p) => plain(p.gateway ?? ''))),
+  ].filter(Boolean);
   for (const a of store.addresses) {
     const users = usersOf(a.pool);
-    const shown = users.some((n) => n.subnets.some((s) => s.subnet === a.pool && (plain(s.gateway ?? '') === a.ip || s.aux.map(plain).includes(a.ip)))
+    const shown = users.some((n) => gatewaysOf(n).includes(a.ip) || n.subnets.some((s) => s.subnet === a.pool && s.aux.map(plain).includes(a.ip))
       || n.endpoints.some((e) => plain(e.ipv4) === a.ip || plain(e.ipv6) === a.ip));
     if (!shown) found.ipamLeaks.push(`${a.space} address ${a.ip} in ${a.pool} (${a.kind}, host ${a.host}, since ${a.at}): no Docker network shows it`);
   }
   for (const n of ipamNets) {
     const held = (ip: string) => store.addresses.some((a) => a.ip === ip && n.subnets.some((s) => s.subnet === a.pool));
-    for (const s of n.subnets) if (s.gateway && !held(plain(s.gateway))) found.missing.push(`gateway ${plain(s.gateway)} of Docker network ${n.name} is not allocated in the tsnet IPAM`);
+    for (const gateway of new Set(gatewaysOf(n))) if (!held(gateway)) found.missing.push(`gateway ${gateway} of Docker network ${n.name} is not allocated in the tsnet IPAM`);
     for (const e of n.endpoints) if (e.ipv4 && !held(plain(e.ipv4))) found.missing.push(`address ${plain(e.ipv4)} of container ${shortId(e.containerId)} on ${n.name} is not allocated in the tsnet IPAM`);
   }
   return found;

@@ -64,8 +64,9 @@ export class CrashLab {
     return (await this.daemon?.process.log()) ?? '';
   }
 
+  /** The last lines of the tsnet log, without the debug lines of every program it ran. */
   async logTail(lines = 40): Promise<string> {
-    return tail(await this.log(), lines);
+    return tail((await this.log()).split('\n').filter((l) => !l.includes('"component":"exec"')).join('\n'), lines);
   }
 
   /** Stops every tsnet this lab started that still runs (SIGTERM, then SIGKILL), by PID. */
