@@ -41,7 +41,7 @@ process.once('SIGINT', stopping);
 process.once('SIGTERM', stopping);
 try {
   const report = await campaign.run();
-  code = report.totals.leaks === 0 && report.totals.failedRounds === 0 && report.totals.retriesFailed === 0 && report.totals.rounds === rounds ? 0 : 1;
+  code = report.totals.leaks === 0 && report.totals.failedRounds === 0 && report.totals.retriesFailed === 0 && report.totals.rounds === rounds && report.soak !== undefined && !report.soak.failure ? 0 : 1;
 } catch (err) {
   console.error(err);
 } finally {

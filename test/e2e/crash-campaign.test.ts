@@ -25,4 +25,7 @@ test(`${ROUNDS} rounds of churn with tsnet killed in each: no leak, no orphan, n
   // The campaign did churn: ops ran, some were cut off by the kills, and Docker retried them.
   expect(report.totals.ops).toBeGreaterThan(report.totals.rounds * 4);
   expect(report.rounds.every((r) => r.convergeMs !== undefined)).toBe(true);
+  // Left alone longer than every grace period afterwards, tsnet removed nothing Docker uses.
+  expect(report.soak?.failure ?? '').toBe('');
+  expect(report.soak?.ms).toBeGreaterThan(80_000);
 }, 25 * 60_000);

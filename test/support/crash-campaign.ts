@@ -6,7 +6,7 @@ import { ensureTestImage } from './image.js';
 import { startSimulatedHost, type SimulatedHost } from './dockerd.js';
 import { CrashLab } from './crash-lab.js';
 import { checkTheCheckers } from './crash-selftest.js';
-import { FINDING_KINDS, describeFindings, emptyFindings, type Findings } from './crash-diff.js';
+import { FINDING_KINDS, describeFindings, emptyFindings, findingCount, mergeFindings, type Findings } from './crash-diff.js';
 import { parseLog, syncReports } from './crash-log.js';
 import { observeDocker, readStoreFiles, type DockerState } from './crash-state.js';
 
@@ -126,6 +126,8 @@ export interface CampaignReport {
   readonly seed: number;
   /** The planted faults the checks caught before the first round (crash-selftest.ts). */
   readonly checksCaught: readonly string[];
+  /** The quiet period after the last round; undefined when the rounds stopped early. */
+  readonly soak: { readonly ms: number; readonly failure?: string } | undefined;
   readonly rounds: readonly RoundReport[];
   readonly totals: CampaignTotals;
 }
@@ -134,6 +136,8 @@ const SUBNETS = ['10.250.0.0/24', '10.250.1.0/24', '10.250.2.0/24', '10.250.3.0/
 const HOST_PORTS = [18200, 18201, 18202, 18203, 18204, 18205];
 const MAX_NETWORKS = 4;
 const MAX_CONTAINERS = 10;
+/** Longer than any grace period of tsnet's convergence with Docker (60 s), plus a look. */
+const SOAK_MS = 80_000;
 /** The container command: answers each TCP connection on port 80 with its banner (`$0`). */
 const LISTEN = ['sh', '-c', 'while true; do echo "$0" | nc -l -p 80; done'];
 const banner = (container: string) => (container.startsWith('cc-') ? `hi-${container}` : undefined);
@@ -200,10 +204,46 @@ export class CrashCampaign {
         if (!this.options.keepGoing) break;
       }
     }
+    const stopped = rounds.some((r) => r.failure) && !this.options.keepGoing;
+    const soak = stopped || this.disposed ? undefined : await this.soak();
+    if (soak) this.print(soak.failure ? `soak FAILED after ${seconds(soak.ms)}:\n${soak.failure}` : `soak: ${seconds(soak.ms)} with tsnet left alone, nothing Docker uses was removed, kernel, store and Docker still agree`);
     const totals = totalsOf(rounds);
     this.print(formatTotals(totals, this.seed, Date.now() - started));
-    if (totals.failedRounds > 0) this.print(`tsnet and dockerd logs of this run: ${await this.saveLogs()}`);
-    return { seed: this.seed, checksCaught, rounds, totals };
+    if (totals.failedRounds > 0 || soak?.failure) this.print(`tsnet and dockerd logs of this run: ${await this.saveLogs()}`);
+    return { seed: this.seed, checksCaught, rounds, soak, totals };
+  }
+
+  /**
+   * After the rounds, tsnet is left alone for SOAK_MS (every round restarts it, which resets
+   * the grace periods of its convergence with Docker): with a tsnet IPAM network without
+   * --gateway and a published port in use, nothing Docker uses may be removed meanwhile, and
+   * kernel, store and Docker must still agree at the end.
+   */
+  private async soak(): Promise<{ ms: number; failure?: string }> {
+    const lab = this.labNow;
+    const started = Date.now();
+    try {
+      const gateway = this.options.explicitGateway ? ['--gateway', '10.251.1.1'] : [];
+      await lab.host.docker(['network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--subnet', '10.251.1.0/24', ...gateway, 'cn-soak']);
+      await lab.host.docker(['run', '-d', '--name', 'cc-soak', '--network', 'cn-soak', '-p', '18290:80', this.image, ...LISTEN, 'hi-cc-soak']);
+      await lab.waitForConvergence(this.options.convergeTimeoutMs ?? 120_000);
+      const logFrom = (await lab.log()).length;
+      await sleep(SOAK_MS);
+      const { findings } = await lab.snapshot();
+      const removed = syncReports((await lab.log()).slice(logFrom)).flatMap((r) => [...r.removedNetworks, ...r.removedEndpoints]);
+      const released = parseLog((await lab.log()).slice(logFrom)).filter((l) => l.msg === 'released what no Docker network of this host uses').map((l) => `${String(l.pool)} ${String(l.what)}`);
+      const checked = await lab.check({ markersBefore: new Date(), banner });
+      const all = mergeFindings(findings, checked.findings);
+      const problems = [
+        ...(findingCount(all) > 0 ? [describeFindings(all)] : []),
+        ...checked.unreachable.map((u) => `unreachable: ${u}`),
+        ...removed.map((id) => `tsnet removed ${id}, which Docker has not removed`),
+        ...released.map((r) => `tsnet's IPAM released ${r}`),
+      ];
+      return { ms: Date.now() - started, failure: problems.length > 0 ? `${problems.join('\n')}\n--- tsnet log tail ---\n${await lab.logTail()}` : undefined };
+    } catch (err) {
+      return { ms: Date.now() - started, failure: `${err instanceof Error ? err.message : String(err)}\n--- tsnet log tail ---\n${await lab.logTail()}` };
+    }
   }
 
   /** Removes everything the campaign made: containers, networks, tsnet (by PID), the host. Idempotent. */

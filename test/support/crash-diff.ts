@@ -191,8 +191,9 @@ export function diffStore(docker: DockerState, store: StoreState, options: DiffO
   return found;
 }
 
+/** All findings together; a line found twice (e.g. before and after a restart) counts once. */
 export function mergeFindings(...all: Findings[]): Findings {
   const merged = emptyFindings();
-  for (const f of all) for (const kind of FINDING_KINDS) merged[kind].push(...f[kind]);
+  for (const f of all) for (const kind of FINDING_KINDS) for (const line of f[kind]) if (!merged[kind].includes(line)) merged[kind].push(line);
   return merged;
 }
