@@ -60,7 +60,7 @@ const reaches = (from: string, target: string) =>
 /** Removes what a test made in Docker, whatever state it got to. */
 function cleanupDocker(containers: readonly string[], networks: readonly string[]): void {
   onTestFinished(async () => {
-    if (!lab.tsnet.process.isRunning()) await lab.start();
+    if (!lab.running) await lab.start();
     if (containers.length > 0) await tryDocker('rm', '-f', ...containers);
     for (const n of networks) await tryDocker('network', 'rm', n);
   });
@@ -84,14 +84,14 @@ async function unansweredId(method: string, field: 'networkId' | 'endpointId'): 
  * most CONVERGE_MS, and says how long it was refused and why: a test can then assert that it
  * never was, and still leave the host as it found it.
  */
-async function untilAccepted(args: readonly string[], container: string): Promise<{ refusedMs: number; first: string }> {
+async function untilAccepted(args: readonly string[], container?: string): Promise<{ refusedMs: number; first: string }> {
   const t0 = Date.now();
   let first = '';
   await waitFor(async () => {
     const r = await tryDocker(...args);
     if (r.code === 0) return true;
     first ||= r.stderr.trim();
-    await tryDocker('rm', '-f', container);
+    if (container) await tryDocker('rm', '-f', container);
     return false;
   }, { what: `docker ${args.slice(0, 4).join(' ')} to be accepted`, timeoutMs: CONVERGE_MS, intervalMs: 1_000 });
   return { refusedMs: first ? Date.now() - t0 : 0, first };
@@ -299,6 +299,21 @@ describe('Docker changes while tsnet is down, or cannot be asked', () => {
     expect(await links()).not.toContain(linkName('b', id));
     expect(await rulesNaming(id)).toEqual([]);
     await lab.waitForConvergence(CONVERGE_MS);
+  });
+
+  test('a network removed in Docker while tsnet is stopped does not block its subnet after the restart', async () => {
+    cleanupDocker([], ['kd2', 'kd3']);
+    await restartWith();
+    const created = new Date();
+    await docker('network', 'create', '-d', 'tsnet', '--subnet', '10.241.11.0/24', 'kd2');
+    await waitFor(async () => syncReports(await lab.log(), lab.tsnet.process.pid).some((r) => Date.parse(r.at) > created.getTime()), { what: 'a look at Docker after the create', timeoutMs: 45_000, intervalMs: 500 });
+    expect(await lab.stop()).toBe(0);
+    expect((await tryDocker('network', 'rm', 'kd2')).code).toBe(0);
+    await lab.start();
+    // Docker has no network with this subnet any more: the user's new one must be accepted.
+    const { refusedMs, first } = await untilAccepted(['network', 'create', '-d', 'tsnet', '--subnet', '10.241.11.0/24', 'kd3']);
+    await lab.waitForConvergence(CONVERGE_MS);
+    expect(refusedMs, `docker network create was refused for ${refusedMs} ms, first with: ${first}`).toBe(0);
   });
 
   test('with --docker-host unreachable nothing is removed and the suspected orphans are logged; with Docker back they go', async () => {

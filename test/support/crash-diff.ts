@@ -64,9 +64,10 @@ export function diffKernel(docker: DockerState, kernel: KernelState, store: Stor
     owners.set(linkName('p', e.id), `container end of store endpoint ${shortId(e.id)}`);
   }
   const present = new Set(kernel.links);
-  for (const link of kernel.links.filter(isTsnetLinkName)) {
+  // Every tsn* link, not only the names tsnet generates: anything else by that prefix is a leak too.
+  for (const link of kernel.links.filter((l) => l.startsWith('tsn'))) {
     if (bridges.has(link) || veths.has(link)) continue;
-    const kind = link.startsWith('tsnp-') ? 'container end left in the host namespace' : 'no Docker network or running endpoint owns it';
+    const kind = link.startsWith('tsnp-') ? 'container end left in the host namespace' : isTsnetLinkName(link) ? 'no Docker network or running endpoint owns it' : 'a tsn* link of no kind tsnet makes';
     found.leakedLinks.push(`${link}: ${kind}; ${owners.get(link) ?? 'no store record names it'}`);
   }
   for (const [link, n] of bridges) if (!present.has(link)) found.missing.push(`bridge ${link} of Docker network ${n.name} (${shortId(n.id)}) is not in the kernel`);
