@@ -323,8 +323,11 @@ export class CrashCampaign {
       if (!there) retry.failed.push(`${op.kind} ${op.target} succeeded on retry but is not in Docker afterwards`);
     }
     const leaks = FINDING_KINDS.reduce((n, k) => n + findings[k].length, 0) + unreachable.length;
-    if (!failure && (leaks > 0 || retry.failed.length > 0)) {
-      failure = [describeFindings(findings), unreachable.map((u) => `unreachable: ${u}`).join('\n'), retry.failed.map((r) => `retry failed: ${r}`).join('\n'), `--- tsnet log tail ---\n${await lab.logTail()}`].filter(Boolean).join('\n');
+    if (failure || leaks > 0 || retry.failed.length > 0) {
+      const parts = [failure ?? '', describeFindings(findings), ...unreachable.map((u) => `unreachable: ${u}`), ...retry.failed.map((r) => `retry failed: ${r}`)];
+      // A convergence timeout already carries the log tail.
+      if (!failure) parts.push(`--- tsnet log tail ---\n${await lab.logTail()}`);
+      failure = parts.filter(Boolean).join('\n');
     }
     const reports = syncReports((await lab.log()).slice(logBefore));
     this.refreshModel(docker);
