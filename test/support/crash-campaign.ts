@@ -410,11 +410,14 @@ export class CrashCampaign {
    * network is gone. A failed `rm -f` is retried too. A failed `network rm` is checked for
    * dockerd's own endpoint miscount.
    */
-  private async retryFailed(failed: readonly Op[], docker: DockerState): Promise<{ succeeded: Op[]; failed: string[]; skipped: number; legit: number; miscounts: string[] }> {
+  private async retryFailed(failed: readonly Op[], before: DockerState): Promise<{ succeeded: Op[]; failed: string[]; skipped: number; legit: number; miscounts: string[] }> {
     const host = this.labNow.host;
     const out = { succeeded: [] as Op[], failed: [] as string[], skipped: 0, legit: 0, miscounts: [] as string[] };
-    const running = docker.containers.filter((c) => c.running);
+    let docker = before;
     for (const op of failed) {
+      // Docker as it is now: an earlier retry may have taken the subnet, port or address.
+      if (out.succeeded.length > 0) docker = await observeDocker(host);
+      const running = docker.containers.filter((c) => c.running);
       const stderr = op.result?.stderr.trim().split('\n').at(-1) ?? '';
       if (op.kind === 'rm-net') {
         const network = docker.networks.find((n) => n.name === op.target);
