@@ -75,6 +75,13 @@ export interface Driver {
   /** Names of every kernel link this network and its endpoints own (for leftover detection). */
   ownedLinks(view: NetworkView): string[];
 
+  /**
+   * For a joined endpoint: false when the kernel shows its container is gone (a container's
+   * namespace takes the veth pair with it). Lets a new endpoint take the address of one whose
+   * removal tsnet never heard of. Optional: without it only other evidence counts.
+   */
+  containerGone?(network: NetworkRecord, endpoint: EndpointRecord): Promise<boolean>;
+
   /** At start-up: recreate what the records say exists and the kernel lacks. */
   reconcile(view: NetworkView): Promise<void>;
 }

@@ -58,6 +58,10 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     // with the namespace); the pair is removed in DeleteEndpoint.
     async leave() {},
 
+    async containerGone(_network, endpoint) {
+      return (await host.getLink(bridgeEndpointState(endpoint.id).hostIf)) === undefined;
+    },
+
     firewallRules: (view) => bridgeFirewallRules(view),
 
     isolationInterfaces: (network) => [bridgeConfigOf(network.driverState).bridge],

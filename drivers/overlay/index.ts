@@ -168,6 +168,10 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     async leave() {},
 
+    async containerGone(_network, endpoint) {
+      return (await host.getLink(vethNames(endpoint.id).hostIf)) === undefined;
+    },
+
     firewallRules(view: NetworkView): FirewallRule[] {
       // With br_netfilter loaded (dockerd loads it), bridged frames traverse FORWARD, whose
       // policy dockerd sets to DROP: overlay traffic between local ports and the tunnel must pass.

@@ -215,7 +215,7 @@ export class DockerSync {
         // A stale endpoint (left, or its sandbox gone) goes at once; one Docker may still be
         // joining needs two looks a grace apart, longer when it was never joined.
         const grace = endpoint.sandboxKey ? this.graceMs : this.unjoinedGraceMs;
-        const verdict = service.isStale(eref) ? 'stale' : this.judgeMissing(`e:${network.id}/${endpoint.id}`, seen, grace, endpoint.createdAt);
+        const verdict = (await service.isStale(eref)) ? 'stale' : this.judgeMissing(`e:${network.id}/${endpoint.id}`, seen, grace, endpoint.createdAt);
         if (verdict === 'wait') waiting.push(describeRef(eref));
         else if (await service.removeOrphanEndpoint(network.id, endpoint.id, () => this.stillUnlisted(endpoint))) {
           removedEndpoints.push(endpoint.id);

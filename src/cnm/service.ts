@@ -279,10 +279,14 @@ export class NetworkService {
    * its namespace the veth pair). Such an endpoint gives way to a new one that needs its address
    * or host port: Docker removed the container while tsnet did not hear of it.
    */
-  isStale(ref: Required<RecordRef>): boolean {
+  async isStale(ref: Required<RecordRef>): Promise<boolean> {
+    const network = this.deps.repo.network(ref.networkId);
     const endpoint = this.deps.repo.endpoint(ref.networkId, ref.endpointId);
-    if (!endpoint) return false;
-    return this.isDoubtful(ref) || endpoint.leftAt !== undefined || (endpoint.sandboxKey !== undefined && !this.sandboxExists(endpoint.sandboxKey));
+    if (!network || !endpoint) return false;
+    if (this.isDoubtful(ref) || endpoint.leftAt !== undefined) return true;
+    if (endpoint.sandboxKey === undefined) return false;
+    // Docker removes a sandbox's file only in a periodic clean-up, so the veth is asked too.
+    return !this.sandboxExists(endpoint.sandboxKey) || ((await this.deps.drivers.get(network.type)?.containerGone?.(network, endpoint)) ?? false);
   }
 
   /** What the convergence with Docker last saw Docker have (network ids). */
@@ -345,7 +349,7 @@ export class NetworkService {
     for (const other of this.deps.repo.endpointsOf(network.id)) {
       const shared = [other.address, other.addressV6].filter((a): a is string => Boolean(a)).map(addressOf).find((a) => wanted.includes(a));
       if (!shared) continue;
-      if (this.isStale({ networkId: network.id, endpointId: other.id })) {
+      if (await this.isStale({ networkId: network.id, endpointId: other.id })) {
         this.deps.log.warn({ networkId: network.id, endpointId: other.id, by: input.endpointId }, 'removing an endpoint that cannot be in use any more: a new endpoint needs its address');
         await this.removeEndpointNow(network, other);
         continue;
@@ -356,7 +360,10 @@ export class NetworkService {
 
   /** Stale endpoints hold no host port against a new request: their bindings are dropped. */
   private async releaseStalePorts(requester: EndpointRecord): Promise<void> {
-    const holders = this.deps.repo.allEndpoints().filter((e) => e.id !== requester.id && e.ports.length > 0 && this.isStale({ networkId: e.networkId, endpointId: e.id }));
+    const holders: EndpointRecord[] = [];
+    for (const e of this.deps.repo.allEndpoints()) {
+      if (e.id !== requester.id && e.ports.length > 0 && (await this.isStale({ networkId: e.networkId, endpointId: e.id }))) holders.push(e);
+    }
     if (holders.length === 0) return;
     for (const holder of holders) {
       this.deps.log.warn({ networkId: holder.networkId, endpointId: holder.id }, 'dropping published ports of an endpoint that cannot be in use any more');

@@ -110,7 +110,9 @@ export class IpamSync {
             releasedReferences.push(`${space.name} ${held.pool} ×${excess}`);
           }
         }
-        for (const address of held.addresses.filter((a) => !known.has(a.ip))) {
+        // Docker shows a network's gateway only when the user gave --gateway; one the IPAM chose
+        // is in no answer, so a pool's gateway allocations stay while a Docker network uses it.
+        for (const address of held.addresses.filter((a) => !known.has(a.ip) && !(a.kind === 'gateway' && users.length > 0))) {
           if (await settle(`${space.name}|${pool}|${address.ip}`, address.at, `address ${address.ip}`, () => space.releaseAddress(held.pool, address.ip))) {
             releasedAddresses.push(`${space.name} ${address.ip}`);
           }

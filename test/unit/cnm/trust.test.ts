@@ -148,7 +148,7 @@ describe('sequences Docker never makes', () => {
         await service.createEndpoint({ networkId: NET_A, endpointId: id, address: `10.99.0.${n++}/24`, exposedPorts: [] });
         await service.join(NET_A, id, key);
       }
-      expect(eps.map(([id]) => service.isStale({ networkId: NET_A, endpointId: id }))).toEqual([false, true, false]);
+      expect(await Promise.all(eps.map(([id]) => service.isStale({ networkId: NET_A, endpointId: id })))).toEqual([false, true, false]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -208,7 +208,7 @@ describe('calls Docker never saw answered', () => {
   });
 
   test('an endpoint whose container is gone (left, or its sandbox removed) gives way to a new one with its address and port', async () => {
-    const { service, repo, sandboxes, firewall } = setup();
+    const { service, repo, sandboxes, firewall, host } = setup();
     await service.createNetwork(netInput(NET_A));
     await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
     await service.join(NET_A, EP_1, '/x');
@@ -224,6 +224,14 @@ describe('calls Docker never saw answered', () => {
     await service.leave(NET_A, EP_2);
     await service.createEndpoint({ networkId: NET_A, endpointId: 'f'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] });
     expect(repo.endpoint(NET_A, EP_2)).toBeUndefined();
+    // A joined endpoint whose veth is gone (its container's namespace took it) gives way too.
+    await service.join(NET_A, 'f'.repeat(64), '/x3');
+    sandboxes.add('/x3');
+    await host.apply({ op: 'remove-link', name: linkName('v', 'f'.repeat(64)) });
+    await service.createEndpoint({ networkId: NET_A, endpointId: 'b'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] });
+    expect(repo.endpoint(NET_A, 'f'.repeat(64))).toBeUndefined();
+    await service.deleteEndpoint(NET_A, 'b'.repeat(64));
+    await service.createEndpoint({ networkId: NET_A, endpointId: 'f'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] });
     // A live joined endpoint is never displaced.
     await service.join(NET_A, 'f'.repeat(64), '/x2');
     sandboxes.add('/x2');

@@ -68,6 +68,20 @@ describe('IPAM convergence with Docker', () => {
     expect(await t.global.holdings()).toEqual([]);
   });
 
+  test('a gateway the IPAM chose (Docker does not show it) stays while a Docker network uses the pool', async () => {
+    const t = setup();
+    const pool = await t.local.requestPool({ pool: '10.44.0.0/24', v6: false, options: {} });
+    await t.local.requestAddress(pool, undefined, true);
+    t.docker.networks.push({ id: 'n1', ipamDriver: 'tsnet', subnets: [{ subnet: '10.44.0.0/24', aux: [] }] });
+    await t.look();
+    t.tick(61_000);
+    expect((await t.look()).releasedAddresses).toEqual([]);
+    t.docker.networks.length = 0;
+    await t.look();
+    t.tick(61_000);
+    expect((await t.look()).releasedReferences).toEqual(['tsnet-local 10.44.0.0/24 ×1']);
+  });
+
   test('an address that reappears in Docker before the grace is kept', async () => {
     const t = setup();
     const pool = await t.local.requestPool({ pool: '10.43.0.0/24', v6: false, options: {} });
