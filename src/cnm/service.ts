@@ -7,6 +7,7 @@ import { shortId } from '../core/ids.js';
 import type { EndpointRecord, ExposedPort, NetworkRecord, NetworkType, PortBinding } from '../core/model.js';
 import { addressOf, cidrsOverlap, parseCidr } from '../core/net.js';
 import { parseNetworkType } from '../core/options.js';
+import type { ReplyWatch } from '../core/reply.js';
 import { checkRules, type Firewall } from '../host/firewall.js';
 import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
 import { planRuleset } from './firewall-plan.js';
@@ -28,13 +29,7 @@ export interface CreateEndpointInput {
   readonly exposedPorts: readonly ExposedPort[];
 }
 
-/**
- * Tells a creating call when its reply has reached Docker's socket. The API layer passes one;
- * without it (unit tests, tools) a call counts as answered as soon as it returns.
- */
-export interface ReplyWatch {
-  onDelivered(listener: () => void): void;
-}
+export type { ReplyWatch } from '../core/reply.js';
 
 export interface NetworkServiceDeps {
   readonly repo: CnmRepository;
