@@ -7,6 +7,7 @@ import { bridgeFirewallRules } from './firewall.js';
 import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
 import { adoptionRestoreOps } from './adoption.js';
 import { bridgeConfigOf } from './options.js';
+import { vethContainerGone } from '../veth.js';
 
 /**
  * The bridge driver: one Linux bridge per network with the gateway address on it, one veth pair
@@ -59,7 +60,7 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     async leave() {},
 
     async containerGone(_network, endpoint) {
-      return (await host.getLink(bridgeEndpointState(endpoint.id).hostIf)) === undefined;
+      return vethContainerGone(host, endpoint);
     },
 
     firewallRules: (view) => bridgeFirewallRules(view),

@@ -8,7 +8,7 @@ import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver, NetworkView } from '../driver.js';
-import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
+import { vethContainerGone, vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
 import { VXLAN_OVERHEAD, overlayStateOf, parseOverlayOptions } from './options.js';
 import { PeerProgrammer } from './peers.js';
@@ -169,7 +169,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     async leave() {},
 
     async containerGone(_network, endpoint) {
-      return (await host.getLink(vethNames(endpoint.id).hostIf)) === undefined;
+      return vethContainerGone(host, endpoint);
     },
 
     firewallRules(view: NetworkView): FirewallRule[] {

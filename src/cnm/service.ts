@@ -206,7 +206,7 @@ export class NetworkService {
         throw conflict('TSNET_ENDPOINT_LEFT', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} has left its sandbox and can only be deleted`, 'connect the container again; Docker makes a new endpoint for it');
       }
       const info = await this.driver(network.type).join(network, endpoint, sandboxKey);
-      const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey }, reply ? 'Join' : undefined);
+      const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey, joinedAt: endpoint.joinedAt ?? new Date().toISOString() }, reply ? 'Join' : undefined);
       this.whenDelivered(reply, { networkId, endpointId }, token);
       return info;
     });

@@ -65,6 +65,8 @@ export interface EndpointRecord {
   readonly state: RecordState;
   /** Set while the endpoint is joined to a sandbox (container network namespace). */
   readonly sandboxKey?: string;
+  /** When the endpoint joined its sandbox (absent in records written before tsnet kept it). */
+  readonly joinedAt?: string;
   /**
    * When the endpoint left its sandbox. Docker never joins an endpoint again after Leave (a
    * reconnect makes a new one): a left endpoint only waits for its DeleteEndpoint.
