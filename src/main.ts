@@ -52,11 +52,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let store: KvStore | undefined;
+  let localIpam: AddressSpace | undefined;
   let dockerSync: DockerSync | undefined;
   const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
-  const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE })) : undefined;
+  const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE }), config.handlerTimeoutMs + 5_000) : undefined;
   const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
   const drivers = new Map<NetworkType, Driver>([
     ['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })],
@@ -88,7 +89,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     store = opened;
     const repo = new CnmRepository(opened);
     service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
-    const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }));
+    const localSpace = (localIpam = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000));
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
     liveness?.start();
     await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
@@ -112,6 +113,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await dockerSync?.stop();
       await service?.drain();
       await liveness?.stop();
+      await localIpam?.close();
       await globalSpace?.close();
       await etcd?.close();
       await store?.close();

@@ -30,8 +30,8 @@ export function registerIpamRoutes(define: MethodRegistrar, ipam: () => IpamServ
     return {};
   });
 
-  define('IpamDriver.RequestAddress', methods['IpamDriver.RequestAddress'].request, async (req) => {
-    const address = await ipam().requestAddress(req.PoolID, req.Address || undefined, req.Options ?? {});
+  define('IpamDriver.RequestAddress', methods['IpamDriver.RequestAddress'].request, async (req, call) => {
+    const address = await ipam().requestAddress(req.PoolID, req.Address || undefined, req.Options ?? {}, call.reply);
     return { Address: address, Data: {} };
   });
 

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
-import type { KvCompare, KvStore } from '../../kvstore/kvstore.js';
+import type { KvCompare, KvStore, KvWrite } from '../../kvstore/kvstore.js';
 import { TsnetError, conflict } from '../core/errors.js';
 import { bigIntToIp, ipToBigInt } from '../core/net.js';
+import type { ReplyWatch } from '../core/reply.js';
 import { addressInPool, formatAddress, poolGeometry, poolsOverlap, type PoolGeometry } from './pool-geometry.js';
 import { loadPoolState, type PoolState } from './pool-state.js';
 import { poolKey, spaceKeys, type AddressRecord, type GatewayRecord, type PoolRecord } from './records.js';
+import { UnansweredAllocations, type AllocationCall } from './unanswered.js';
 
 const MAX_RETRIES = 64;
 
@@ -25,7 +27,13 @@ export interface HostHoldings {
   /** When this host last changed its references. */
   readonly touched: string;
   /** Addresses this host allocated, the shared gateway excepted. */
-  readonly addresses: ReadonlyArray<{ readonly ip: string; readonly at: string; readonly kind: 'gateway' | 'address' }>;
+  readonly addresses: ReadonlyArray<{
+    readonly ip: string;
+    readonly at: string;
+    readonly kind: 'gateway' | 'address';
+    /** Allocated by a call whose reply never reached Docker: Docker cannot be using it. */
+    readonly doubtful: boolean;
+  }>;
   /** The pool's shared gateway when this host is one of its holders (global space). */
   readonly sharedGateway?: string;
 }
@@ -39,9 +47,19 @@ export interface HostHoldings {
 export class AddressSpace {
   private readonly keys: ReturnType<typeof spaceKeys>;
   private readonly states = new Map<string, Promise<PoolState>>();
+  private readonly unanswered: UnansweredAllocations;
 
-  constructor(readonly name: string, readonly shared: boolean, private readonly store: KvStore, private readonly hostId: string, private readonly log: Logger) {
+  constructor(
+    readonly name: string,
+    readonly shared: boolean,
+    private readonly store: KvStore,
+    private readonly hostId: string,
+    private readonly log: Logger,
+    /** How long a call may take to be answered (the handler's deadline and some margin); default 60 s. */
+    answerDeadlineMs = 60_000,
+  ) {
     this.keys = spaceKeys(name);
+    this.unanswered = new UnansweredAllocations(store, this.keys.unansweredAt, answerDeadlineMs);
   }
 
   async requestPool(request: PoolRequest): Promise<string> {
@@ -97,6 +115,7 @@ export class AddressSpace {
             { type: 'delete' as const, key },
             { type: 'delete-prefix' as const, prefix: this.keys.addrs(poolKey(pool)) },
             { type: 'delete-prefix' as const, prefix: this.keys.cursors(poolKey(pool)) },
+            { type: 'delete-prefix' as const, prefix: this.keys.unanswered(poolKey(pool)) },
             { type: 'delete' as const, key: this.keys.gateway(poolKey(pool)) },
             { type: 'put' as const, key: this.keys.poolsVersion, value: String(Date.now()) },
           ];
@@ -108,16 +127,22 @@ export class AddressSpace {
     throw this.contended('release the pool');
   }
 
-  /** Allocates `address` exactly, or the gateway (first free from the start), or the next serial address. */
-  async requestAddress(pool: string, address: string | undefined, gateway: boolean): Promise<string> {
+  /**
+   * Allocates `address` exactly, or the gateway (first free from the start), or the next serial
+   * address. With `reply`, a container's address stays marked unanswered until the reply has
+   * reached Docker.
+   */
+  async requestAddress(pool: string, address: string | undefined, gateway: boolean, reply?: ReplyWatch): Promise<string> {
     const key = poolKey(pool);
     if (gateway && this.shared) return this.sharedGateway(key, address);
     const state = await this.state(key);
     const { geometry, map } = state;
+    const watch = gateway ? undefined : reply;
     if (address) {
       const value = addressInPool(geometry, address);
-      if (map.has(value) || !(await this.claim(key, value, gateway))) {
+      if (map.has(value) || !(await this.claim(key, value, gateway, undefined, watch))) {
         map.mark(value);
+        if (await this.takeOver(key, geometry, value, gateway, watch)) return formatAddress(geometry, value);
         throw await this.inUse(key, geometry, value);
       }
       return formatAddress(geometry, value);
@@ -132,7 +157,7 @@ export class AddressSpace {
       if (!gateway) map.advanceTo(value);
       let claimed: boolean;
       try {
-        claimed = await this.claim(key, value, gateway, gateway ? undefined : value);
+        claimed = await this.claim(key, value, gateway, gateway ? undefined : value, watch);
       } catch (err) {
         map.unmark(value);
         throw err;
@@ -148,7 +173,7 @@ export class AddressSpace {
     if (this.shared && (await this.releaseSharedGateway(key, address))) return;
     const value = ipToBigInt(address);
     const addrKey = this.keys.addr(key, address);
-    await this.store.txn([{ key: addrKey, kind: 'present' }], [{ type: 'delete', key: addrKey }]);
+    await this.store.txn([{ key: addrKey, kind: 'present' }], [{ type: 'delete', key: addrKey }, { type: 'delete', key: this.keys.unansweredAt(key, address) }]);
     const state = this.states.get(key);
     if (state) (await state.catch(() => undefined))?.map.unmark(value);
   }
@@ -167,10 +192,12 @@ export class AddressSpace {
       const prefix = this.keys.addrs(key);
       const gwEntry = this.shared ? await this.store.get(this.keys.gateway(key)) : undefined;
       const gateway = gwEntry ? (JSON.parse(gwEntry.value) as GatewayRecord) : undefined;
+      const markerPrefix = this.keys.unanswered(key);
+      const markers = new Map((await this.store.list(markerPrefix)).map((m) => [m.key.slice(markerPrefix.length), JSON.parse(m.value) as AllocationCall]));
       const addresses = (await this.store.list(prefix))
         .map((a) => ({ ip: a.key.slice(prefix.length), record: JSON.parse(a.value) as AddressRecord }))
         .filter((a) => a.record.host === this.hostId && a.ip !== gateway?.ip)
-        .map((a) => ({ ip: a.ip, at: a.record.at, kind: a.record.kind }));
+        .map((a) => ({ ip: a.ip, at: a.record.at, kind: a.record.kind, doubtful: this.unanswered.isDoubtful(a.record, markers.get(a.ip)) }));
       const sharesGateway = gateway?.hosts.includes(this.hostId) ? gateway.ip : undefined;
       if (refs === 0 && addresses.length === 0 && !sharesGateway) continue;
       result.push({ pool: record.pool, v6: record.v6, refs, touched: record.touched?.[this.hostId] ?? record.createdAt, addresses, sharedGateway: sharesGateway });
@@ -179,6 +206,7 @@ export class AddressSpace {
   }
 
   async close(): Promise<void> {
+    await this.unanswered.flush();
     for (const key of [...this.states.keys()]) await this.dropState(key.replace('_', '/'));
   }
 
@@ -239,17 +267,47 @@ export class AddressSpace {
   }
 
   /** One transaction: the address key must be absent and the pool present. */
-  private async claim(key: string, value: bigint, gateway: boolean, cursor?: bigint): Promise<boolean> {
+  private async claim(key: string, value: bigint, gateway: boolean, cursor?: bigint, reply?: ReplyWatch): Promise<boolean> {
     const ip = bigIntToIp(value, (await this.state(key)).geometry.family);
-    const record: AddressRecord = { host: this.hostId, at: new Date().toISOString(), kind: gateway ? 'gateway' : 'address' };
-    const writes = [{ type: 'put' as const, key: this.keys.addr(key, ip), value: JSON.stringify(record) }];
-    if (cursor !== undefined) writes.push({ type: 'put' as const, key: this.keys.cursor(key, this.hostId), value: String(cursor) });
+    const { record, writes } = this.allocation(key, ip, gateway, reply);
+    if (cursor !== undefined) writes.push({ type: 'put', key: this.keys.cursor(key, this.hostId), value: String(cursor) });
     const result = await this.store.txn([{ key: this.keys.addr(key, ip), kind: 'absent' }, { key: this.keys.pool(key), kind: 'present' }], writes);
     if (!result.succeeded && !(await this.store.get(this.keys.pool(key)))) {
       await this.dropState(key.replace('_', '/'));
       throw new TsnetError('TSNET_IPAM_POOL_UNKNOWN', 'not-found', `pool ${key.replace('_', '/')} was released while allocating`, 're-create the network');
     }
+    if (result.succeeded && record.call) reply?.onDelivered(() => this.unanswered.answered(key, ip));
     return result.succeeded;
+  }
+
+  /** The address record and the writes that allocate it, with its unanswered marker when a reply is watched. */
+  private allocation(key: string, ip: string, gateway: boolean, reply: ReplyWatch | undefined): { record: AddressRecord; writes: KvWrite[] } {
+    const call = reply ? this.unanswered.begin(key, ip) : undefined;
+    const record: AddressRecord = { host: this.hostId, at: new Date().toISOString(), kind: gateway ? 'gateway' : 'address', ...(call ? { call: call.token } : {}) };
+    const writes: KvWrite[] = [{ type: 'put', key: this.keys.addr(key, ip), value: JSON.stringify(record) }];
+    if (call) writes.push(call.write);
+    return { record, writes };
+  }
+
+  /**
+   * An explicit address held by this host through a call Docker never saw answered (the
+   * daemon died before the reply, or the reply never left): Docker took that request as failed
+   * and will not release it, so the user's retry of the same `--ip` gets it.
+   */
+  private async takeOver(key: string, geometry: PoolGeometry, value: bigint, gateway: boolean, reply: ReplyWatch | undefined): Promise<boolean> {
+    const ip = bigIntToIp(value, geometry.family);
+    const addrKey = this.keys.addr(key, ip);
+    const entry = await this.store.get(addrKey);
+    if (!entry) return false;
+    const held = JSON.parse(entry.value) as AddressRecord;
+    if (held.host !== this.hostId || held.kind !== 'address' || !this.unanswered.isDoubtful(held, await this.unanswered.marker(key, ip))) return false;
+    const { record, writes } = this.allocation(key, ip, gateway, reply);
+    if (!record.call) writes.push({ type: 'delete', key: this.keys.unansweredAt(key, ip) });
+    const { succeeded } = await this.store.txn([{ key: addrKey, kind: 'mod-revision', revision: entry.modRevision }], writes);
+    if (!succeeded) return false;
+    this.log.warn({ pool: geometry.pool, address: ip, since: held.at }, 'giving an address to a new request: the call that took it was never answered, so Docker does not have it');
+    if (record.call) reply?.onDelivered(() => this.unanswered.answered(key, ip));
+    return true;
   }
 
   private firstFree(state: PoolState): bigint | undefined {

@@ -1,6 +1,7 @@
 import { invalid, notFound, unavailable } from '../core/errors.js';
 import { truncate } from '../core/ids.js';
 import { parseCidr } from '../core/net.js';
+import type { ReplyWatch } from '../core/reply.js';
 import type { AddressSpace } from './address-space.js';
 import { chooseDefaultPool, type DefaultPool } from './default-pools.js';
 
@@ -68,9 +69,9 @@ export class IpamService {
     await space.releasePool(pool);
   }
 
-  async requestAddress(poolId: string, address: string | undefined, options: Readonly<Record<string, unknown>>): Promise<string> {
+  async requestAddress(poolId: string, address: string | undefined, options: Readonly<Record<string, unknown>>, reply?: ReplyWatch): Promise<string> {
     const { space, pool } = this.parsePoolId(poolId);
-    return space.requestAddress(pool, address || undefined, options.RequestAddressType === GATEWAY_TYPE);
+    return space.requestAddress(pool, address || undefined, options.RequestAddressType === GATEWAY_TYPE, reply);
   }
 
   async releaseAddress(poolId: string, address: string): Promise<void> {

@@ -43,7 +43,8 @@ export interface IpamSyncReport {
  * Converges what this host holds in tsnet's address spaces with what Docker's networks use:
  * a reference to a pool no Docker network of this host uses, or an address none of them shows
  * (requested by a call Docker took as failed, released by a call tsnet never saw), is
- * released once it has been missing long enough. Other hosts' holdings are never touched.
+ * released once it has been missing long enough, or at once when the call that allocated it was
+ * never answered. Other hosts' holdings are never touched.
  */
 export class IpamSync {
   private readonly graceMs: number;
@@ -89,9 +90,10 @@ export class IpamSync {
             for (const a of [e.ipv4, e.ipv6]) if (a) known.add(addressOf(a));
           }
         }
-        const settle = async (key: string, since: string, what: string, release: () => Promise<void>) => {
+        const settle = async (key: string, since: string, what: string, release: () => Promise<void>, doubtful = false) => {
           seen.add(key);
-          if (!this.missingLongEnough(key, since)) {
+          // Docker never received a doubtful address, so it cannot be about to show it.
+          if (!doubtful && !this.missingLongEnough(key, since)) {
             waiting++;
             return;
           }
@@ -113,7 +115,8 @@ export class IpamSync {
         // Docker shows a network's gateway only when the user gave --gateway; one the IPAM chose
         // is in no answer, so a pool's gateway allocations stay while a Docker network uses it.
         for (const address of held.addresses.filter((a) => !known.has(a.ip) && !(a.kind === 'gateway' && users.length > 0))) {
-          if (await settle(`${space.name}|${pool}|${address.ip}`, address.at, `address ${address.ip}`, () => space.releaseAddress(held.pool, address.ip))) {
+          const what = `${address.doubtful ? 'unanswered ' : ''}address ${address.ip}`;
+          if (await settle(`${space.name}|${pool}|${address.ip}`, address.at, what, () => space.releaseAddress(held.pool, address.ip), address.doubtful)) {
             releasedAddresses.push(`${space.name} ${address.ip}`);
           }
         }

@@ -16,6 +16,8 @@ export interface AddressRecord {
   readonly host: string;
   readonly at: string;
   readonly kind: 'gateway' | 'address';
+  /** The RequestAddress call that allocated it, while its reply may not have reached Docker (see unanswered.ts). */
+  readonly call?: string;
 }
 
 /** A pool CIDR as a key segment: "10.1.0.0/16" → "10.1.0.0_16". */
@@ -33,6 +35,9 @@ export function spaceKeys(space: string) {
     addrs: (key: string) => `${base}/addr/${key}/`,
     addr: (key: string, ip: string) => `${base}/addr/${key}/${ip}`,
     cursors: (key: string) => `${base}/cursor/${key}/`,
+    /** Markers of allocations whose reply has not reached Docker yet (see unanswered.ts). */
+    unanswered: (key: string) => `${base}/unanswered/${key}/`,
+    unansweredAt: (key: string, ip: string) => `${base}/unanswered/${key}/${ip}`,
     cursor: (key: string, host: string) => `${base}/cursor/${key}/${host}`,
     /** The gateway of a shared pool: one address, used by every host that has the network. */
     gateway: (key: string) => `${base}/gw/${key}`,
