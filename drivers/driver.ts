@@ -76,11 +76,11 @@ export interface Driver {
   ownedLinks(view: NetworkView): string[];
 
   /**
-   * For a joined endpoint: false when the kernel shows its container is gone (a container's
+   * For a joined endpoint: true when the kernel shows its container is gone (a container's
    * namespace takes the veth pair with it). Lets a new endpoint take the address of one whose
    * removal tsnet never heard of. Optional: without it only other evidence counts.
    */
-  containerGone?(network: NetworkRecord, endpoint: EndpointRecord): Promise<boolean>;
+  containerGone?(network: NetworkRecord, endpoint: EndpointRecord, now: number): Promise<boolean>;
 
   /** At start-up: recreate what the records say exists and the kernel lacks. */
   reconcile(view: NetworkView): Promise<void>;

@@ -1,5 +1,5 @@
 import { linkName } from '../src/core/ids.js';
-import type { EndpointRecord } from '../src/core/model.js';
+import { joinSettled, type EndpointRecord } from '../src/core/model.js';
 import type { HostNet, HostOp } from '../src/host/hostnet.js';
 
 /**
@@ -27,18 +27,15 @@ export function vethTeardownOps(endpoint: EndpointRecord): HostOp[] {
 }
 
 /**
- * Docker moves a joined container's interface into the sandbox right after Join, and back to
- * the host namespace under its own name when the container leaves, even when tsnet was down for
- * the Leave (libnetwork's sbLeave clears the sandbox's interfaces whatever the driver answered).
- * So a joined endpoint's container is gone when its pair is gone (the namespace took it) or when
- * its container end is back in the host namespace some time after the Join: the few
- * milliseconds between Join's reply and Docker's move must not count.
+ * Docker moves a joined container's interface into the sandbox when the container starts (its
+ * SetKey, after Join), and back to the host namespace under its own name when the container
+ * leaves, even when tsnet was down for the Leave (libnetwork's sbLeave clears the sandbox's
+ * interfaces whatever the driver answered). So a joined endpoint's container is gone when its
+ * pair is gone (the namespace took it), or when its container end is in the host namespace once
+ * the Join has settled: before that, the container may still be starting.
  */
-export const JOIN_SETTLE_MS = 5_000;
-
 export async function vethContainerGone(host: Pick<HostNet, 'getLink'>, endpoint: EndpointRecord, now = Date.now()): Promise<boolean> {
   const { hostIf, peerIf } = vethNames(endpoint.id);
   if ((await host.getLink(hostIf)) === undefined) return true;
-  const settled = endpoint.joinedAt === undefined || now - Date.parse(endpoint.joinedAt) > JOIN_SETTLE_MS;
-  return settled && (await host.getLink(peerIf)) !== undefined;
+  return joinSettled(endpoint, now) && (await host.getLink(peerIf)) !== undefined;
 }

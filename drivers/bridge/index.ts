@@ -59,8 +59,8 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     // with the namespace); the pair is removed in DeleteEndpoint.
     async leave() {},
 
-    async containerGone(_network, endpoint) {
-      return vethContainerGone(host, endpoint);
+    async containerGone(_network, endpoint, now) {
+      return vethContainerGone(host, endpoint, now);
     },
 
     firewallRules: (view) => bridgeFirewallRules(view),

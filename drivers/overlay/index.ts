@@ -168,8 +168,8 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     async leave() {},
 
-    async containerGone(_network, endpoint) {
-      return vethContainerGone(host, endpoint);
+    async containerGone(_network, endpoint, now) {
+      return vethContainerGone(host, endpoint, now);
     },
 
     firewallRules(view: NetworkView): FirewallRule[] {

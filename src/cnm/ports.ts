@@ -60,6 +60,16 @@ export async function resolvePortBindings(
   return resolved;
 }
 
+/**
+ * True when `held` occupies a host port that `requested` names explicitly (a fixed port, or
+ * within a fixed range). A request for any free port (host port 0) never needs anyone's port.
+ */
+export function claimsHeldPort(requested: PortBinding, held: PortBinding): boolean {
+  if (requested.hostPort === 0) return false;
+  const end = Math.max(requested.hostPort, requested.hostPortEnd);
+  return held.hostPort >= requested.hostPort && held.hostPort <= end && sameSocket(held, requested.proto, requested.hostIp, held.hostPort);
+}
+
 function checkBinding(binding: PortBinding): void {
   if (binding.port < 1 || binding.port > 65535) {
     throw invalid('TSNET_PORT_INVALID', `container port ${binding.port} is out of range`, 'use 1 to 65535');

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Driver, JoinInfo, NetworkView } from '../../drivers/driver.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
-import type { EndpointRecord, ExposedPort, NetworkRecord, NetworkType, PortBinding } from '../core/model.js';
+import { joinSettled, type EndpointRecord, type ExposedPort, type NetworkRecord, type NetworkType, type PortBinding } from '../core/model.js';
 import { addressOf, cidrsOverlap, parseCidr } from '../core/net.js';
 import { parseNetworkType } from '../core/options.js';
 import type { ReplyWatch } from '../core/reply.js';
@@ -13,7 +13,7 @@ import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
 import { planRuleset } from './firewall-plan.js';
 import { generateMac } from './mac.js';
 import { checkNetworkPools } from './network-checks.js';
-import { resolvePortBindings, type PortProbe } from './ports.js';
+import { claimsHeldPort, resolvePortBindings, type PortProbe } from './ports.js';
 import { KeyedQueue } from './queue.js';
 import type { CnmRepository, RecordRef } from './repository.js';
 
@@ -46,6 +46,8 @@ export interface NetworkServiceDeps {
   readonly onNetworkCreated?: () => void;
   /** Whether a container's network namespace still exists (default: its SandboxKey file does). */
   readonly sandboxExists?: (sandboxKey: string) => boolean;
+  /** Milliseconds since the epoch; tests move it. */
+  readonly now?: () => number;
 }
 
 /**
@@ -77,13 +79,16 @@ export class NetworkService {
   private readonly queue = new KeyedQueue();
   private readonly answerDeadlineMs: number;
   private readonly sandboxExists: (sandboxKey: string) => boolean;
+  private readonly now: () => number;
   /** Records written before this moment come from an earlier run of the daemon. */
-  private readonly startedAt = Date.now();
+  private readonly startedAt: number;
   /** Networks the convergence with Docker saw Docker have, in this run. */
   private seenInDocker: ReadonlySet<string> = new Set();
 
   constructor(private readonly deps: NetworkServiceDeps) {
     this.answerDeadlineMs = deps.answerDeadlineMs ?? 60_000;
+    this.now = deps.now ?? Date.now;
+    this.startedAt = this.now();
     // Gone only if Docker's netns directory is visible and the sandbox's file is not in it: a
     // daemon that cannot see the directory (another mount namespace) must not think every
     // container dead.
@@ -206,7 +211,7 @@ export class NetworkService {
         throw conflict('TSNET_ENDPOINT_LEFT', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} has left its sandbox and can only be deleted`, 'connect the container again; Docker makes a new endpoint for it');
       }
       const info = await this.driver(network.type).join(network, endpoint, sandboxKey);
-      const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey, joinedAt: endpoint.joinedAt ?? new Date().toISOString() }, reply ? 'Join' : undefined);
+      const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey, joinedAt: endpoint.joinedAt ?? new Date(this.now()).toISOString() }, reply ? 'Join' : undefined);
       this.whenDelivered(reply, { networkId, endpointId }, token);
       return info;
     });
@@ -234,7 +239,7 @@ export class NetworkService {
       }
       if (network.internal || requested.length === 0) return;
       checkBindingFamilies(requested, endpoint, network);
-      await this.releaseStalePorts(endpoint);
+      await this.releaseStalePorts(endpoint, requested);
       const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);
       const token = await this.deps.repo.saveEndpoint({ ...endpoint, ports }, reply ? 'ProgramExternalConnectivity' : undefined);
       try {
@@ -265,14 +270,14 @@ export class NetworkService {
   isDoubtful(ref: RecordRef): boolean {
     const call = this.deps.repo.unansweredCall(ref);
     if (!call) return false;
-    return call.fromEarlierRun || Date.now() - Date.parse(call.at) > this.answerDeadlineMs;
+    return call.fromEarlierRun || this.now() - Date.parse(call.at) > this.answerDeadlineMs;
   }
 
   /**
    * An endpoint that cannot be in use any more: doubtful, left its sandbox (Docker then only
-   * deletes it), or joined to a sandbox that no longer exists (its container is gone, and with
-   * its namespace the veth pair). Such an endpoint gives way to a new one that needs its address
-   * or host port: Docker removed the container while tsnet did not hear of it.
+   * deletes it), or joined to a container that is gone (its sandbox's file is gone, or the
+   * driver's kernel objects say so). Such an endpoint gives way to a new one that needs its
+   * address or host port: Docker removed the container while tsnet did not hear of it.
    */
   async isStale(ref: Required<RecordRef>): Promise<boolean> {
     const network = this.deps.repo.network(ref.networkId);
@@ -280,8 +285,11 @@ export class NetworkService {
     if (!network || !endpoint) return false;
     if (this.isDoubtful(ref) || endpoint.leftAt !== undefined) return true;
     if (endpoint.sandboxKey === undefined) return false;
-    // Docker removes a sandbox's file only in a periodic clean-up, so the veth is asked too.
-    return !this.sandboxExists(endpoint.sandboxKey) || ((await this.deps.drivers.get(network.type)?.containerGone?.(network, endpoint)) ?? false);
+    const now = this.now();
+    // The sandbox's file appears only when the container starts, some time after Join.
+    if (joinSettled(endpoint, now) && !this.sandboxExists(endpoint.sandboxKey)) return true;
+    // Docker removes a sandbox's file only in a periodic clean-up, so the driver is asked too.
+    return (await this.deps.drivers.get(network.type)?.containerGone?.(network, endpoint, now)) ?? false;
   }
 
   /** What the convergence with Docker last saw Docker have (network ids). */
@@ -353,11 +361,12 @@ export class NetworkService {
     }
   }
 
-  /** Stale endpoints hold no host port against a new request: their bindings are dropped. */
-  private async releaseStalePorts(requester: EndpointRecord): Promise<void> {
+  /** A stale endpoint holds no host port that a new request names: its bindings are dropped. */
+  private async releaseStalePorts(requester: EndpointRecord, requested: readonly PortBinding[]): Promise<void> {
     const holders: EndpointRecord[] = [];
     for (const e of this.deps.repo.allEndpoints()) {
-      if (e.id !== requester.id && e.ports.length > 0 && (await this.isStale({ networkId: e.networkId, endpointId: e.id }))) holders.push(e);
+      if (e.id === requester.id || !e.ports.some((held) => requested.some((r) => claimsHeldPort(r, held)))) continue;
+      if (await this.isStale({ networkId: e.networkId, endpointId: e.id })) holders.push(e);
     }
     if (holders.length === 0) return;
     for (const holder of holders) {

@@ -80,6 +80,18 @@ export interface EndpointRecord {
 }
 
 /**
+ * How long after Join a container may still be starting: Docker makes the sandbox's namespace
+ * file and moves the container's interface into it only when the container starts, which under
+ * load can take seconds. Until then neither their absence tells that the container is gone.
+ */
+export const JOIN_SETTLE_MS = 30_000;
+
+/** True when the endpoint joined long enough ago for its sandbox to be in place (or joined before tsnet kept the time). */
+export function joinSettled(endpoint: EndpointRecord, now: number): boolean {
+  return endpoint.joinedAt === undefined || now - Date.parse(endpoint.joinedAt) > JOIN_SETTLE_MS;
+}
+
+/**
  * A Sandbox is one container's network namespace. Docker names it by its SandboxKey; tsnet
  * learns of it in Join and forgets it after the last Leave, so it is derived from endpoints.
  */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { JOIN_SETTLE_MS, vethContainerGone, vethNames } from '../../../drivers/veth.js';
-import type { EndpointRecord } from '../../../src/core/model.js';
+import { vethContainerGone, vethNames } from '../../../drivers/veth.js';
+import { JOIN_SETTLE_MS, type EndpointRecord } from '../../../src/core/model.js';
 import type { LinkInfo } from '../../../src/host/hostnet.js';
 import { EP_1, NET_A } from './fixtures.js';
 
@@ -23,8 +23,9 @@ describe('whether a joined endpoint\'s container is gone, from its veth pair', (
   });
 
   test('the container end back in the host namespace (Docker\'s Leave while tsnet was down): gone, once the Join has settled', async () => {
-    // Right after Join's reply Docker has not moved the container end yet: not evidence.
+    // Until the container has started, Docker has not moved the container end: not evidence.
     expect(await vethContainerGone(hostWith(hostIf, peerIf), endpoint(), JOINED_AT + 10)).toBe(false);
+    expect(await vethContainerGone(hostWith(hostIf, peerIf), endpoint(), JOINED_AT + JOIN_SETTLE_MS - 1)).toBe(false);
     expect(await vethContainerGone(hostWith(hostIf, peerIf), endpoint(), JOINED_AT + JOIN_SETTLE_MS + 1)).toBe(true);
     // A record from before tsnet kept joinedAt: the Join is long past.
     expect(await vethContainerGone(hostWith(hostIf, peerIf), endpoint(null), JOINED_AT)).toBe(true);

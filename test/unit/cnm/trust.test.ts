@@ -45,12 +45,14 @@ function setup(store: KvStore = new MemoryKvStore()) {
   const sandboxes = new Set(['/x', '/y', '/var/run/docker/netns/x']);
   const firewall = new RecordingFirewall();
   const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
+  /** Real time, moved on by tick(): records carry real times. */
+  let ahead = 0;
   const make = () => {
     const repo = new CnmRepository(store);
-    const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: (key) => sandboxes.has(key) });
+    const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: (key) => sandboxes.has(key), now: () => Date.now() + ahead });
     return { repo, service, reconcile: () => reconcile({ repo, service, drivers, host, log: silentLog }) };
   };
-  return { store, host, firewall, sandboxes, ...make(), restart: make };
+  return { store, host, firewall, sandboxes, tick: (ms: number) => { ahead += ms; }, ...make(), restart: make };
 }
 
 describe('races', () => {
@@ -136,10 +138,16 @@ describe('sequences Docker never makes', () => {
     const { tmpdir } = await import('node:os');
     const dir = await mkdtemp(`${tmpdir()}/tsnet-sandbox-`);
     try {
-      const host = new RecordingHostNet();
+      // Each container's end of its veth pair is in its sandbox, out of the host's sight.
+      const host = new (class extends RecordingHostNet {
+        override async getLink(name: string) {
+          return eps.some(([id]) => name === linkName('p', id)) ? undefined : super.getLink(name);
+        }
+      })();
       const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })]]);
       const repo = new CnmRepository(new MemoryKvStore());
-      const service = new NetworkService({ repo, drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog });
+      let clock = Date.now();
+      const service = new NetworkService({ repo, drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, now: () => clock });
       await service.createNetwork(netInput(NET_A));
       const eps = [[EP_1, `${dir}/live`], [EP_2, `${dir}/gone`], ['f'.repeat(64), '/nonexistent-dir/sandbox']] as const;
       await writeFile(`${dir}/live`, '');
@@ -148,7 +156,11 @@ describe('sequences Docker never makes', () => {
         await service.createEndpoint({ networkId: NET_A, endpointId: id, address: `10.99.0.${n++}/24`, exposedPorts: [] });
         await service.join(NET_A, id, key);
       }
-      expect(await Promise.all(eps.map(([id]) => service.isStale({ networkId: NET_A, endpointId: id })))).toEqual([false, true, false]);
+      const stale = () => Promise.all(eps.map(([id]) => service.isStale({ networkId: NET_A, endpointId: id })));
+      // Docker makes the file when the container starts, after Join: a missing one counts only later.
+      expect(await stale()).toEqual([false, false, false]);
+      clock += 31_000;
+      expect(await stale()).toEqual([false, true, false]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -208,13 +220,14 @@ describe('calls Docker never saw answered', () => {
   });
 
   test('an endpoint whose container is gone (left, or its sandbox removed) gives way to a new one with its address and port', async () => {
-    const { service, repo, sandboxes, firewall, host } = setup();
+    const { service, repo, sandboxes, firewall, host, tick } = setup();
     await service.createNetwork(netInput(NET_A));
     await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
     await service.join(NET_A, EP_1, '/x');
     await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)]);
     // Docker removed the container while tsnet was down: its namespace is gone.
     sandboxes.delete('/x');
+    tick(31_000);
     await service.createEndpoint({ networkId: NET_A, endpointId: EP_2, address: '10.99.0.2/24', exposedPorts: [] });
     await service.join(NET_A, EP_2, '/y');
     await service.programExternalConnectivity(NET_A, EP_2, [tcp(8080)]);
@@ -236,6 +249,28 @@ describe('calls Docker never saw answered', () => {
     await service.join(NET_A, 'f'.repeat(64), '/x2');
     sandboxes.add('/x2');
     await expect(service.createEndpoint({ networkId: NET_A, endpointId: 'a'.repeat(64), address: '10.99.0.2/24', exposedPorts: [] })).rejects.toThrow(/already used by endpoint ffffffffffff/);
+  });
+
+  test('a container still starting keeps its ports; a gone one loses them only to a request that names one', async () => {
+    const { service, repo, sandboxes, tick } = setup();
+    await service.createNetwork(netInput(NET_A));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    // Docker makes the sandbox's file only when the container starts, after Join and its ports.
+    await service.join(NET_A, EP_1, '/starting');
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080), tcp(9090)]);
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_2, address: '10.99.0.3/24', exposedPorts: [] });
+    await service.join(NET_A, EP_2, '/y');
+    await expect(service.programExternalConnectivity(NET_A, EP_2, [tcp(8080)])).rejects.toThrow(/8080\/tcp is already published by tsnet endpoint/);
+    // Later the container is gone for good: only the port a new request names is taken from it.
+    tick(31_000);
+    await service.programExternalConnectivity(NET_A, EP_2, [tcp(8080)]);
+    expect(repo.endpoint(NET_A, EP_1)?.ports).toEqual([]);
+    await service.createEndpoint({ networkId: NET_A, endpointId: 'f'.repeat(64), address: '10.99.0.4/24', exposedPorts: [] });
+    await service.join(NET_A, 'f'.repeat(64), '/y');
+    sandboxes.delete('/y');
+    tick(31_000);
+    await service.programExternalConnectivity(NET_A, 'f'.repeat(64), [tcp(0)]);
+    expect(repo.endpoint(NET_A, EP_2)?.ports).toHaveLength(1);
   });
 
   test('an endpoint never answered gives way to a new one with its address, and its published port too', async () => {
