@@ -72,6 +72,12 @@ export interface Driver {
    */
   isolationInterfaces(network: NetworkRecord): string[];
 
+  /**
+   * The host IP for a published port the user gave without one (`-p 8080:80`, which Docker sends
+   * with HostIP ""). Optional: without it such a port is published on every host address.
+   */
+  defaultHostIp?(network: NetworkRecord): string | undefined;
+
   /** Names of every kernel link this network and its endpoints own (for leftover detection). */
   ownedLinks(view: NetworkView): string[];
 

@@ -3,7 +3,7 @@ import { addressOf, cidrContains, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import type { JoinInfo } from '../driver.js';
 import { vethNames, vethOps, vethTeardownOps, type VethNames } from '../veth.js';
-import type { BridgeConfig } from './options.js';
+import { bridgeConfigOf, type BridgeConfig } from './options.js';
 
 export type BridgeEndpointState = VethNames;
 
@@ -23,9 +23,10 @@ export const bridgeEndpointTeardownOps = vethTeardownOps;
  */
 export function bridgeJoinInfo(network: NetworkRecord, endpoint: EndpointRecord): JoinInfo {
   const { peerIf } = bridgeEndpointState(endpoint.id);
+  const config = bridgeConfigOf(network.driverState);
   const gateway = network.internal ? undefined : gatewayFor(network.ipv4, endpoint.address);
   const gatewayV6 = network.internal ? undefined : gatewayFor(network.ipv6, endpoint.addressV6);
-  return { srcName: peerIf, dstPrefix: 'eth', gateway, gatewayV6, staticRoutes: [], disableGatewayService: network.internal };
+  return { srcName: peerIf, dstPrefix: config.ifacePrefix, gateway, gatewayV6, staticRoutes: [], disableGatewayService: network.internal };
 }
 
 function gatewayFor(pools: NetworkRecord['ipv4'], address: string | undefined): string | undefined {

@@ -8,13 +8,16 @@ import { bridgeConfigOf } from './options.js';
 /**
  * Firewall rules of one bridge network, modelled on what Docker's bridge driver installs
  * (see shared/reference/002): conntrack return traffic, intra-network traffic (ICC), outbound
- * traffic, published ports (DNAT plus an ACCEPT), masquerade, and a final DROP so that only
- * published ports are reachable from outside even if the FORWARD policy is ACCEPT. Every rule
- * carries the comment tsnet:<network id> so its owner is visible in `iptables -S`.
+ * traffic, published ports, masquerade, and a final DROP so that only published ports are
+ * reachable from outside even if the FORWARD policy is ACCEPT. Each family follows its gateway
+ * mode (options.ts): `routed` opens published container ports on the container's address and
+ * translates nothing; `nat-unprotected` leaves every port reachable. Every rule carries the
+ * comment tsnet:<network id> so its owner is visible in `iptables -S`.
  */
 export function bridgeFirewallRules(view: NetworkView): FirewallRule[] {
   const { network, endpoints } = view;
-  const bridge = bridgeConfigOf(network.driverState).bridge;
+  const config = bridgeConfigOf(network.driverState);
+  const bridge = config.bridge;
   const rules: FirewallRule[] = [];
   for (const family of familiesOf(network)) {
     const comment = ['-m', 'comment', '--comment', `tsnet:${shortId(network.id)}`];
@@ -28,19 +31,27 @@ export function bridgeFirewallRules(view: NetworkView): FirewallRule[] {
       add('TSNET-FORWARD', '-o', bridge, '-j', 'DROP');
       continue;
     }
-    const config = bridgeConfigOf(network.driverState);
+    const mode = config.gatewayMode[family];
     add('TSNET-FORWARD', '-o', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT');
     add('TSNET-FORWARD', '-i', bridge, '-o', bridge, '-j', config.icc ? 'ACCEPT' : 'DROP');
     add('TSNET-FORWARD', '-i', bridge, '-j', 'ACCEPT');
     for (const { binding, ip } of bindingsOf(endpoints, family)) {
-      add('TSNET-FORWARD', '-d', hostRoute(ip, family), '-o', bridge, '-p', binding.proto, '-m', binding.proto, '--dport', String(binding.port), '-j', 'ACCEPT');
+      const toContainer = ['-d', hostRoute(ip, family), '-o', bridge, '-p', binding.proto, '-m', binding.proto, '--dport', String(binding.port)];
+      // A port published to loopback is for the host alone (Docker 28 closed direct routing to
+      // it, moby#45610): only the trusted interfaces may reach it directly.
+      if (mode !== 'routed' && binding.hostIp && isLoopback(binding.hostIp)) {
+        for (const trusted of config.trustedInterfaces) add('TSNET-FORWARD', '-i', trusted, ...toContainer, '-j', 'ACCEPT');
+      } else {
+        add('TSNET-FORWARD', ...toContainer, '-j', 'ACCEPT');
+      }
+      if (mode === 'routed') continue; // the container's own address is the published one
       const dnatMatch = binding.hostIp && !isAnyAddress(binding.hostIp) ? ['-d', hostRoute(binding.hostIp, family)] : [];
       add('TSNET-PORTS', ...dnatMatch, '-p', binding.proto, '-m', binding.proto, '--dport', String(binding.hostPort), '-j', 'DNAT', '--to-destination', dnatTarget(ip, binding.port, family));
       // Hairpin: a container reaching its own published port through a host address.
       add('TSNET-POSTROUTING', '-s', hostRoute(ip, family), '-d', hostRoute(ip, family), '-p', binding.proto, '-m', binding.proto, '--dport', String(binding.port), '-j', 'MASQUERADE');
     }
-    add('TSNET-FORWARD', '-o', bridge, '-j', 'DROP');
-    if (config.masquerade) {
+    add('TSNET-FORWARD', '-o', bridge, '-j', mode === 'nat-unprotected' ? 'ACCEPT' : 'DROP');
+    if (config.masquerade && mode !== 'routed') {
       for (const pool of family === 4 ? network.ipv4 : network.ipv6) {
         add('TSNET-POSTROUTING', '-s', networkOf(parseCidr(pool.pool, 'pool')), '!', '-o', bridge, '-j', 'MASQUERADE');
       }
@@ -72,6 +83,10 @@ function bindingsOf(endpoints: readonly EndpointRecord[], family: Family): Array
 
 function familyOfIp(ip: string): Family {
   return ip.includes(':') ? 6 : 4;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip === '::1' || ip.startsWith('127.');
 }
 
 function isAnyAddress(ip: string): boolean {

@@ -67,6 +67,12 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
 
     isolationInterfaces: (network) => [bridgeConfigOf(network.driverState).bridge],
 
+    // "0.0.0.0" means every address of both families to Docker, as no host IP does.
+    defaultHostIp: (network) => {
+      const ip = bridgeConfigOf(network.driverState).hostBindingIp;
+      return ip === '0.0.0.0' ? undefined : ip;
+    },
+
     ownedLinks(view) {
       const config = bridgeConfigOf(view.network.driverState);
       const links = view.endpoints.flatMap((e) => [bridgeEndpointState(e.id).hostIf, bridgeEndpointState(e.id).peerIf]);

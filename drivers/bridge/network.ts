@@ -10,7 +10,7 @@ import { bridgeConfigOf, parseBridgeOptions, type BridgeConfig } from './options
  * must not share a name or a subnet: the kernel would route one subnet to only one of them.
  */
 export function planBridgeNetwork(network: NetworkRecord, others: readonly NetworkRecord[]): BridgeConfig {
-  const config = parseBridgeOptions(network.id, network.options);
+  const config = parseBridgeOptions(network.id, network.options, { internal: network.internal, hasIpv4: network.ipv4.length > 0, hasIpv6: network.ipv6.length > 0 });
   for (const other of others.filter((o) => o.type === 'bridge' && o.id !== network.id)) {
     const otherConfig = bridgeConfigOf(other.driverState);
     if (otherConfig.bridge === config.bridge) {
@@ -29,7 +29,9 @@ export function planBridgeNetwork(network: NetworkRecord, others: readonly Netwo
 /** Kernel plan of a bridge network: the bridge, its gateway addresses, forwarding sysctls. */
 export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): HostOp[] {
   const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu, mac: config.userNamed ? undefined : bridgeMac(network.id) }];
-  for (const pool of [...network.ipv4, ...network.ipv6]) {
+  // An isolated family has no gateway on the bridge; inhibit_ipv4 leaves IPv4's to the user.
+  const addressed = [...(config.gatewayMode[4] === 'isolated' || config.inhibitIpv4 ? [] : network.ipv4), ...(config.gatewayMode[6] === 'isolated' ? [] : network.ipv6)];
+  for (const pool of addressed) {
     if (pool.gateway) ops.push({ op: 'ensure-addr', dev: config.bridge, cidr: pool.gateway });
   }
   ops.push({ op: 'ensure-up', dev: config.bridge });
@@ -37,7 +39,7 @@ export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): 
     ops.push({ op: 'ensure-sysctl', key: 'net/ipv4/ip_forward', value: '1' });
     // Published ports bound to 127.0.0.1 are DNATed to the container; the kernel only routes
     // such packets out of this bridge if route_localnet is set on it (as Docker does).
-    ops.push({ op: 'ensure-sysctl', key: `net/ipv4/conf/${config.bridge}/route_localnet`, value: '1' });
+    if (config.gatewayMode[4] !== 'routed') ops.push({ op: 'ensure-sysctl', key: `net/ipv4/conf/${config.bridge}/route_localnet`, value: '1' });
   }
   if (!network.internal && network.ipv6.length > 0) {
     ops.push({ op: 'ensure-sysctl', key: 'net/ipv6/conf/all/forwarding', value: '1' });

@@ -1,6 +1,22 @@
-import { checkFirewallInterfaceName, linkName } from '../../src/core/ids.js';
+import { invalid } from '../../src/core/errors.js';
+import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
 import type { HostOp } from '../../src/host/hostnet.js';
+import type { Family } from '../../src/host/firewall.js';
+import { parseIp } from '../../src/core/net.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
+
+/**
+ * How a network's containers reach beyond it, per address family, with the names and meaning
+ * of Docker's own bridge driver (Docker's "Port publishing" documentation, "Gateway modes"):
+ * - `nat`: masquerade outbound; published ports DNATed from the host; only published ports
+ *   reachable from outside.
+ * - `nat-unprotected`: as nat, but every container port is reachable by direct routing.
+ * - `routed`: no NAT at all; containers use their own addresses; a published container port is
+ *   opened on the container's address (the host port is not used).
+ * - `isolated`: only with `--internal`; the bridge gets no address in this family.
+ */
+export const GATEWAY_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'] as const;
+export type GatewayMode = (typeof GATEWAY_MODES)[number];
 
 /** The bridge driver's view of a network, persisted as its driver state. */
 export interface BridgeConfig {
@@ -10,6 +26,15 @@ export interface BridgeConfig {
   readonly mtu: number;
   readonly icc: boolean;
   readonly masquerade: boolean;
+  /** Host IP for a published port given without one (`-p 8080:80`). */
+  readonly hostBindingIp?: string;
+  /** Join's DstPrefix: the container's interface is this plus a number. */
+  readonly ifacePrefix: string;
+  readonly gatewayMode: Readonly<Record<Family, GatewayMode>>;
+  /** Host interfaces from which containers are reachable directly, even on ports published to loopback. */
+  readonly trustedInterfaces: readonly string[];
+  /** The IPv4 gateway address is not put on the bridge (the user manages it). */
+  readonly inhibitIpv4: boolean;
   /** Learned at creation: the bridge existed and was the user's (never deleted by tsnet). */
   readonly adopted?: boolean;
   /** For an adopted bridge: the ops that undo what tsnet changed on it. */
@@ -22,27 +47,91 @@ export const BRIDGE_OPTIONS = {
   mtu: 'com.docker.network.driver.mtu',
   icc: 'com.docker.network.bridge.enable_icc',
   masquerade: 'com.docker.network.bridge.enable_ip_masquerade',
+  hostBindingIp: 'com.docker.network.bridge.host_binding_ipv4',
+  ifacePrefix: 'com.docker.network.container_iface_prefix',
+  gatewayMode4: 'com.docker.network.bridge.gateway_mode_ipv4',
+  gatewayMode6: 'com.docker.network.bridge.gateway_mode_ipv6',
+  trustedInterfaces: 'com.docker.network.bridge.trusted_host_interfaces',
+  inhibitIpv4: 'com.docker.network.bridge.inhibit_ipv4',
+  enableIpv4: 'com.docker.network.enable_ipv4',
+  enableIpv6: 'com.docker.network.enable_ipv6',
 } as const;
 
 export const DEFAULT_MTU = 1500;
 
-/** Pure: turns `-o` options into a BridgeConfig or throws a TsnetError naming the option. */
-export function parseBridgeOptions(networkId: string, options: Readonly<Record<string, string>>): BridgeConfig {
-  rejectUnknownOptions(options, Object.values(BRIDGE_OPTIONS), 'bridge');
-  const name = options[BRIDGE_OPTIONS.name];
-  const mtu = options[BRIDGE_OPTIONS.mtu];
-  const icc = options[BRIDGE_OPTIONS.icc];
-  const masquerade = options[BRIDGE_OPTIONS.masquerade];
-  return {
-    bridge: name ? checkFirewallInterfaceName(name, `network option "${BRIDGE_OPTIONS.name}"`) : linkName('b', networkId),
-    userNamed: Boolean(name),
-    mtu: mtu ? parseIntOption(BRIDGE_OPTIONS.mtu, mtu, 68, 65535, 1450) : DEFAULT_MTU,
-    icc: icc ? parseBoolOption(BRIDGE_OPTIONS.icc, icc) : true,
-    masquerade: masquerade ? parseBoolOption(BRIDGE_OPTIONS.masquerade, masquerade) : true,
-  };
+/** What the options are checked against: the network's address families as Docker sent them. */
+export interface BridgeNetworkShape {
+  readonly internal: boolean;
+  readonly hasIpv4: boolean;
+  readonly hasIpv6: boolean;
 }
 
-/** Reads back a persisted BridgeConfig (written by this driver, so trusted). */
+/** Pure: turns `-o` options into a BridgeConfig or throws a TsnetError naming the option. */
+export function parseBridgeOptions(networkId: string, options: Readonly<Record<string, string>>, shape: BridgeNetworkShape): BridgeConfig {
+  rejectUnknownOptions(options, Object.values(BRIDGE_OPTIONS), 'bridge');
+  const o = (key: keyof typeof BRIDGE_OPTIONS): string | undefined => options[BRIDGE_OPTIONS[key]];
+  const name = o('name');
+  const config: BridgeConfig = {
+    bridge: name ? checkFirewallInterfaceName(name, `network option "${BRIDGE_OPTIONS.name}"`) : linkName('b', networkId),
+    userNamed: Boolean(name),
+    mtu: o('mtu') ? parseIntOption(BRIDGE_OPTIONS.mtu, o('mtu') as string, 68, 65535, 1450) : DEFAULT_MTU,
+    icc: o('icc') ? parseBoolOption(BRIDGE_OPTIONS.icc, o('icc') as string) : true,
+    masquerade: o('masquerade') ? parseBoolOption(BRIDGE_OPTIONS.masquerade, o('masquerade') as string) : true,
+    ...(o('hostBindingIp') ? { hostBindingIp: parseHostBindingIp(o('hostBindingIp') as string) } : {}),
+    ifacePrefix: o('ifacePrefix') ? parseIfacePrefix(o('ifacePrefix') as string) : 'eth',
+    gatewayMode: { 4: parseGatewayMode(BRIDGE_OPTIONS.gatewayMode4, o('gatewayMode4'), shape), 6: parseGatewayMode(BRIDGE_OPTIONS.gatewayMode6, o('gatewayMode6'), shape) },
+    trustedInterfaces: o('trustedInterfaces') ? parseTrustedInterfaces(o('trustedInterfaces') as string) : [],
+    inhibitIpv4: o('inhibitIpv4') ? parseBoolOption(BRIDGE_OPTIONS.inhibitIpv4, o('inhibitIpv4') as string) : false,
+  };
+  checkFamilySwitch(BRIDGE_OPTIONS.enableIpv4, o('enableIpv4'), shape.hasIpv4, 'IPv4');
+  checkFamilySwitch(BRIDGE_OPTIONS.enableIpv6, o('enableIpv6'), shape.hasIpv6, 'IPv6');
+  return config;
+}
+
+/** Reads back a persisted BridgeConfig (written by this driver); records of older versions lack the later fields. */
 export function bridgeConfigOf(driverState: Readonly<Record<string, unknown>>): BridgeConfig {
-  return driverState as unknown as BridgeConfig;
+  const stored = driverState as unknown as Partial<BridgeConfig> & Pick<BridgeConfig, 'bridge' | 'userNamed' | 'mtu' | 'icc' | 'masquerade'>;
+  return { ifacePrefix: 'eth', gatewayMode: { 4: 'nat', 6: 'nat' }, trustedInterfaces: [], inhibitIpv4: false, ...stored };
+}
+
+function parseHostBindingIp(value: string): string {
+  // Docker's option is named for IPv4 but takes an IPv6 address too (its documentation says so).
+  try {
+    return parseIp(value, `network option "${BRIDGE_OPTIONS.hostBindingIp}"`).address;
+  } catch {
+    throw invalid('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.hostBindingIp}": "${truncate(value)}" is not an IP address`, `pass a host address, e.g. -o ${BRIDGE_OPTIONS.hostBindingIp}=127.0.0.1`);
+  }
+}
+
+function parseIfacePrefix(value: string): string {
+  // Docker appends the interface's number: keep room for it within Linux's 15 bytes.
+  checkInterfaceName(value, `network option "${BRIDGE_OPTIONS.ifacePrefix}"`);
+  if (Buffer.byteLength(value) > 12 || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(value)) {
+    throw invalid('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.ifacePrefix}": "${truncate(value)}" is not a usable interface name prefix`, `use 1 to 12 letters, digits, "_" or "-", starting with a letter, e.g. -o ${BRIDGE_OPTIONS.ifacePrefix}=app`);
+  }
+  return value;
+}
+
+function parseGatewayMode(key: string, value: string | undefined, shape: BridgeNetworkShape): GatewayMode {
+  if (value === undefined || value === '') return 'nat';
+  if (!(GATEWAY_MODES as readonly string[]).includes(value)) {
+    throw invalid('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not a gateway mode`, `use one of ${GATEWAY_MODES.join(', ')}, e.g. -o ${key}=routed`);
+  }
+  if (value === 'isolated' && !shape.internal) {
+    throw invalid('TSNET_OPT_INVALID', `network option "${key}": "isolated" needs an internal network`, 'add --internal to docker network create, or use another gateway mode');
+  }
+  return value as GatewayMode;
+}
+
+function parseTrustedInterfaces(value: string): string[] {
+  return value.split(':').map((name) => checkFirewallInterfaceName(name, `network option "${BRIDGE_OPTIONS.trustedInterfaces}" (names are separated by ":")`));
+}
+
+/** `-o com.docker.network.enable_ipv6=…`: Docker already turned it into the pools it sent; it must agree with them. */
+function checkFamilySwitch(key: string, value: string | undefined, present: boolean, family: string): void {
+  if (value === undefined) return;
+  const enabled = parseBoolOption(key, value);
+  if (enabled !== present) {
+    throw invalid('TSNET_OPT_INVALID', `network option "${key}=${value}" contradicts the network: Docker sent ${present ? 'an' : 'no'} ${family} subnet`, enabled ? `pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'} (and a --subnet of that family) to docker network create instead` : `leave the option out, or pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'}=false instead`);
+  }
 }

@@ -230,14 +230,16 @@ export class NetworkService {
   }
 
   /** Publishes ports. Docker calls it only for the endpoint that is the container's gateway. */
-  programExternalConnectivity(networkId: string, endpointId: string, requested: readonly PortBinding[], reply?: ReplyWatch): Promise<void> {
+  programExternalConnectivity(networkId: string, endpointId: string, asked: readonly PortBinding[], reply?: ReplyWatch): Promise<void> {
     return this.queue.run(networkId, () => this.queue.run(PORTS_QUEUE, async () => {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
       if (!endpoint.sandboxKey) {
         throw invalid('TSNET_ENDPOINT_NOT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is not joined to a container`, 'Docker publishes ports after Join; connect the container first');
       }
-      if (network.internal || requested.length === 0) return;
+      if (network.internal || asked.length === 0) return;
+      const defaultHostIp = this.driver(network.type).defaultHostIp?.(network);
+      const requested = defaultHostIp ? asked.map((b) => (b.hostIp === '' ? { ...b, hostIp: defaultHostIp } : b)) : asked;
       checkBindingFamilies(requested, endpoint, network);
       await this.releaseStalePorts(endpoint, requested);
       const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);

@@ -85,10 +85,53 @@ describe('bridge driver plan', () => {
     [{ 'com.docker.network.bridge.name': 'this-name-is-far-too-long' }, /is 25 bytes long/],
     [{ 'com.docker.network.bridge.enable_icc': 'maybe' }, /is not true or false/],
     [{ mtu: '1400' }, /does not know network option "mtu"/],
+    [{ 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.300' }, /"com.docker.network.bridge.host_binding_ipv4": "127.0.0.300" is not an IP address/],
+    [{ 'com.docker.network.bridge.host_binding_ipv4': '-j ACCEPT' }, /"com.docker.network.bridge.host_binding_ipv4": "-j ACCEPT" is not an IP address/],
+    [{ 'com.docker.network.container_iface_prefix': 'a/b' }, /"com.docker.network.container_iface_prefix": "a\/b" is not a valid Linux interface name/],
+    [{ 'com.docker.network.container_iface_prefix': 'thirteen-byte' }, /"com.docker.network.container_iface_prefix": "thirteen-byte" is not a usable interface name prefix/],
+    [{ 'com.docker.network.container_iface_prefix': '0eth' }, /is not a usable interface name prefix/],
+    [{ 'com.docker.network.bridge.gateway_mode_ipv4': 'bridged' }, /"com.docker.network.bridge.gateway_mode_ipv4": "bridged" is not a gateway mode/],
+    [{ 'com.docker.network.bridge.gateway_mode_ipv6': 'isolated' }, /"com.docker.network.bridge.gateway_mode_ipv6": "isolated" needs an internal network/],
+    [{ 'com.docker.network.bridge.trusted_host_interfaces': 'eth0:e+' }, /"com.docker.network.bridge.trusted_host_interfaces".*"e\+" cannot be used.*wildcard/],
+    [{ 'com.docker.network.bridge.trusted_host_interfaces': 'eth0::eth1' }, /"com.docker.network.bridge.trusted_host_interfaces".*"" is 0 bytes long/],
+    [{ 'com.docker.network.bridge.inhibit_ipv4': 'perhaps' }, /"com.docker.network.bridge.inhibit_ipv4": "perhaps" is not true or false/],
+    [{ 'com.docker.network.enable_ipv6': 'true' }, /"com.docker.network.enable_ipv6=true" contradicts the network: Docker sent no IPv6 subnet/],
+    [{ 'com.docker.network.enable_ipv4': 'false' }, /"com.docker.network.enable_ipv4=false" contradicts the network: Docker sent an IPv4 subnet/],
   ])('bad option %j is refused before anything happens', (options, message) => {
     const { host, plan } = setup();
     expect(() => plan({ options })).toThrow(message);
     expect(host.dump()).toBe('');
+  });
+
+  test('Docker\'s bridge options: interface prefix in Join, inhibit_ipv4 and isolated leave the bridge without a gateway address', async () => {
+    const { host, driver, plan } = setup();
+    const net = plan({ options: { 'com.docker.network.container_iface_prefix': 'app', 'com.docker.network.bridge.inhibit_ipv4': 'true', 'com.docker.network.enable_ipv4': 'true' } });
+    await driver.createNetwork(net);
+    expect(host.dump()).not.toContain('10.99.0.1/24');
+    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    expect(await driver.join(net, ep, '/var/run/docker/netns/x')).toMatchObject({ dstPrefix: 'app', gateway: '10.99.0.1' });
+    const isolated = setup();
+    const internal = isolated.plan({ internal: true, options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' } });
+    await isolated.driver.createNetwork(internal);
+    expect(isolated.host.dump()).not.toContain('10.99.0.1/24');
+    const plain = setup();
+    await plain.driver.createNetwork(plain.plan({ internal: true }));
+    expect(plain.host.dump()).toContain('10.99.0.1/24');
+  });
+
+  test('host_binding_ipv4 is the host IP of ports published without one; 0.0.0.0 means every address', () => {
+    const { driver, plan } = setup();
+    expect(driver.defaultHostIp?.(plan({ options: { 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1' } }))).toBe('127.0.0.1');
+    expect(driver.defaultHostIp?.(plan({ options: { 'com.docker.network.bridge.host_binding_ipv4': '::1' } }))).toBe('::1');
+    expect(driver.defaultHostIp?.(plan({ options: { 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0' } }))).toBeUndefined();
+    expect(driver.defaultHostIp?.(plan())).toBeUndefined();
+  });
+
+  test('records of an older tsnet, without the later options, read back with Docker\'s defaults', async () => {
+    const { driver } = setup();
+    const old = network({ driverState: { bridge: 'tsbr9', userNamed: true, mtu: 1500, icc: true, masquerade: true } });
+    const ep = { ...endpoint(), ...driver.planEndpoint(old, endpoint()) };
+    expect(await driver.join(old, ep, '/x')).toMatchObject({ dstPrefix: 'eth', gateway: '10.99.0.1' });
   });
 
   test('a second network with the same bridge name or an overlapping subnet is refused', () => {

@@ -39,13 +39,38 @@ describe('bridge firewall plan', () => {
 -A TSNET-FORWARD -d 10.99.0.2/32 -o tsbr0 -p tcp -m tcp --dport 80 -m comment --comment tsnet:aaaaaaaaaaaa -j ACCEPT
 -A TSNET-PORTS -p tcp -m tcp --dport 18080 -m comment --comment tsnet:aaaaaaaaaaaa -j DNAT --to-destination 10.99.0.2:80
 -A TSNET-POSTROUTING -s 10.99.0.2/32 -d 10.99.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment tsnet:aaaaaaaaaaaa -j MASQUERADE
--A TSNET-FORWARD -d 10.99.0.2/32 -o tsbr0 -p udp -m udp --dport 81 -m comment --comment tsnet:aaaaaaaaaaaa -j ACCEPT
 -A TSNET-PORTS -d 127.0.0.1/32 -p udp -m udp --dport 18081 -m comment --comment tsnet:aaaaaaaaaaaa -j DNAT --to-destination 10.99.0.2:81
 -A TSNET-POSTROUTING -s 10.99.0.2/32 -d 10.99.0.2/32 -p udp -m udp --dport 81 -m comment --comment tsnet:aaaaaaaaaaaa -j MASQUERADE
 -A TSNET-FORWARD -o tsbr0 -m comment --comment tsnet:aaaaaaaaaaaa -j DROP
 -A TSNET-POSTROUTING -s 10.99.0.0/24 ! -o tsbr0 -m comment --comment tsnet:aaaaaaaaaaaa -j MASQUERADE
 -A TSNET-POSTROUTING -s 127.0.0.0/8 -o tsbr0 -m comment --comment tsnet:aaaaaaaaaaaa -j MASQUERADE`.trim());
     expect(dump(planRuleset([{ network: net, endpoints: [ep] }], drivers), 6)).toBe('');
+  });
+
+  test('a port published to loopback is reachable directly only from the trusted host interfaces', () => {
+    const lo = { proto: 'tcp' as const, port: 80, hostIp: '127.0.0.1', hostPort: 18080, hostPortEnd: 18080 };
+    const plain = bare(planRuleset([{ network: planned({ options: { 'com.docker.network.bridge.name': 'tsbr0' } }), endpoints: [endpoint({ ports: [lo] })] }], drivers));
+    expect(plain).not.toContain('--dport 80 -j ACCEPT');
+    expect(plain).toContain('-A TSNET-PORTS -d 127.0.0.1/32 -p tcp -m tcp --dport 18080 -j DNAT --to-destination 10.99.0.2:80');
+    const trusted = planned({ options: { 'com.docker.network.bridge.name': 'tsbr0', 'com.docker.network.bridge.trusted_host_interfaces': 'eth3:vx1' } });
+    const text = bare(planRuleset([{ network: trusted, endpoints: [endpoint({ ports: [lo] })] }], drivers));
+    expect(text).toContain('-A TSNET-FORWARD -i eth3 -d 10.99.0.2/32 -o tsbr0 -p tcp -m tcp --dport 80 -j ACCEPT');
+    expect(text).toContain('-A TSNET-FORWARD -i vx1 -d 10.99.0.2/32 -o tsbr0 -p tcp -m tcp --dport 80 -j ACCEPT');
+  });
+
+  test('gateway modes: routed translates nothing and opens the container port; nat-unprotected opens every port', () => {
+    const port = { proto: 'tcp' as const, port: 80, hostIp: '', hostPort: 18080, hostPortEnd: 18080 };
+    const routed = planned({ options: { 'com.docker.network.bridge.name': 'tsbr0', 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' } });
+    const text = bare(planRuleset([{ network: routed, endpoints: [endpoint({ ports: [port] })] }], drivers));
+    expect(text).toContain('-A TSNET-FORWARD -d 10.99.0.2/32 -o tsbr0 -p tcp -m tcp --dport 80 -j ACCEPT');
+    expect(text).toContain('-A TSNET-FORWARD -o tsbr0 -j DROP');
+    expect(text).not.toMatch(/DNAT|MASQUERADE/);
+    const open = planned({ options: { 'com.docker.network.bridge.name': 'tsbr0', 'com.docker.network.bridge.gateway_mode_ipv4': 'nat-unprotected' } });
+    const openText = bare(planRuleset([{ network: open, endpoints: [endpoint({ ports: [port] })] }], drivers));
+    expect(openText).toContain('-A TSNET-FORWARD -o tsbr0 -j ACCEPT');
+    expect(openText).not.toContain('-A TSNET-FORWARD -o tsbr0 -j DROP');
+    expect(openText).toContain('-j DNAT --to-destination 10.99.0.2:80');
+    expect(openText).toContain('-A TSNET-POSTROUTING -s 10.99.0.0/24 ! -o tsbr0 -j MASQUERADE');
   });
 
   test('internal network: only intra-network traffic, no NAT', () => {

@@ -70,6 +70,18 @@ describe('races', () => {
   });
 });
 
+describe('Docker\'s bridge options through the service', () => {
+  test('host_binding_ipv4: a port published without a host IP is published on that address only', async () => {
+    const { service, repo, firewall } = setup();
+    await service.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'com.docker.network.bridge.host_binding_ipv4': '127.0.0.1' }));
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', exposedPorts: [] });
+    await service.join(NET_A, EP_1, '/x');
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080), tcp(8443, 443, '0.0.0.0')]);
+    expect(repo.endpoint(NET_A, EP_1)?.ports.map((p) => `${p.hostIp}:${p.hostPort}`)).toEqual(['127.0.0.1:8080', '0.0.0.0:8443']);
+    expect(firewall.dump()).toMatch(/-d 127\.0\.0\.1\/32 -p tcp -m tcp --dport 8080 .*-j DNAT --to-destination 10\.99\.0\.2:80/);
+  });
+});
+
 describe('bad input changes nothing', () => {
   test.each(['+', 'e+', '!', '-', '--help', '-j', '!x', 'a;reboot', 'a b', 'x/y', '..', 'sixteen-bytes-xx'])('bridge name %j is refused before anything is created', async (name) => {
     const { service, store, host, firewall } = setup();
