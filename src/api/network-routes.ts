@@ -7,6 +7,11 @@ import type { MethodRegistrar } from './app.js';
 import { invalid } from '../core/errors.js';
 
 const PORTMAP = 'com.docker.network.portmap';
+/**
+ * Set by dockerd 29 when this endpoint is the container's IPv4 gateway while another endpoint is
+ * its IPv6 gateway (moby's remote driver, ProgramExternalConnectivity): publish IPv4 only.
+ */
+const NO_PROXY_6TO4 = 'com.docker.network.driver.private.no_proxy_6to4';
 const EXPOSED = 'com.docker.network.endpoint.exposedports';
 const GENERIC = 'com.docker.network.generic';
 const MAC_OPTION = 'com.docker.network.endpoint.macaddress';
@@ -86,7 +91,8 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
   });
 
   define('NetworkDriver.ProgramExternalConnectivity', methods['NetworkDriver.ProgramExternalConnectivity'].request, async (req, call) => {
-    await service().programExternalConnectivity(req.NetworkID, req.EndpointID, portBindings(req.Options?.[PORTMAP]), call.reply);
+    const families = req.Options?.[NO_PROXY_6TO4] === true ? 'ipv4' : 'all';
+    await service().programExternalConnectivity(req.NetworkID, req.EndpointID, portBindings(req.Options?.[PORTMAP]), call.reply, families);
     return {};
   });
 

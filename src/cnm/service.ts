@@ -229,17 +229,23 @@ export class NetworkService {
     });
   }
 
-  /** Publishes ports. Docker calls it only for the endpoint that is the container's gateway. */
-  programExternalConnectivity(networkId: string, endpointId: string, asked: readonly PortBinding[], reply?: ReplyWatch): Promise<void> {
+  /**
+   * Publishes ports, replacing what the endpoint published before (Docker re-sends it when the
+   * container's gateways change). Docker calls it only for an endpoint that is a gateway of the
+   * container; `families: 'ipv4'` when it is the IPv4 gateway only, so no IPv6 host address is used.
+   */
+  programExternalConnectivity(networkId: string, endpointId: string, asked: readonly PortBinding[], reply?: ReplyWatch, families: 'all' | 'ipv4' = 'all'): Promise<void> {
     return this.queue.run(networkId, () => this.queue.run(PORTS_QUEUE, async () => {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
       if (!endpoint.sandboxKey) {
         throw invalid('TSNET_ENDPOINT_NOT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is not joined to a container`, 'Docker publishes ports after Join; connect the container first');
       }
-      if (network.internal || asked.length === 0) return;
+      if (network.internal || (asked.length === 0 && endpoint.ports.length === 0)) return;
       const defaultHostIp = this.driver(network.type).defaultHostIp?.(network);
-      const requested = defaultHostIp ? asked.map((b) => (b.hostIp === '' ? { ...b, hostIp: defaultHostIp } : b)) : asked;
+      const withDefault = defaultHostIp ? asked.map((b) => (b.hostIp === '' ? { ...b, hostIp: defaultHostIp } : b)) : asked;
+      // "0.0.0.0" is every IPv4 address only, where "" is every address of both families.
+      const requested = families === 'ipv4' ? withDefault.filter((b) => !b.hostIp.includes(':')).map((b) => (b.hostIp === '' ? { ...b, hostIp: '0.0.0.0' } : b)) : withDefault;
       checkBindingFamilies(requested, endpoint, network);
       await this.releaseStalePorts(endpoint, requested);
       const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);

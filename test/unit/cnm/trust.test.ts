@@ -82,6 +82,28 @@ describe('Docker\'s bridge options through the service', () => {
   });
 });
 
+describe('gateways per family (dockerd 29 re-sends ProgramExternalConnectivity when they change)', () => {
+  test('the IPv4 gateway only: IPv4 ports alone; re-sent as the gateway of both: both; re-sending changes nothing', async () => {
+    const { service, repo, firewall } = setup();
+    await service.createNetwork({ ...netInput(NET_A), ipv6: [pool('fd00:99::/64', 'fd00:99::1/64')], enableIpv6: true });
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, address: '10.99.0.2/24', addressV6: 'fd00:99::2/64', exposedPorts: [] });
+    await service.join(NET_A, EP_1, '/x');
+    const dnat = (family: 4 | 6) => firewall.dump(family).split('\n').filter((l) => l.includes('-j DNAT'));
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)], undefined, 'ipv4');
+    expect(repo.endpoint(NET_A, EP_1)?.ports.map((p) => p.hostIp)).toEqual(['0.0.0.0']);
+    expect([dnat(4).length, dnat(6).length]).toEqual([1, 0]);
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)]);
+    expect([dnat(4).length, dnat(6).length]).toEqual([1, 1]);
+    const before = [firewall.dump(4), firewall.dump(6)];
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)]);
+    expect([firewall.dump(4), firewall.dump(6)]).toEqual(before);
+    // An IPv6 host address is never used by the IPv4-only gateway.
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080, 80, '::1')], undefined, 'ipv4');
+    expect(repo.endpoint(NET_A, EP_1)?.ports).toEqual([]);
+    expect([dnat(4).length, dnat(6).length]).toEqual([0, 0]);
+  });
+});
+
 describe('bad input changes nothing', () => {
   test.each(['+', 'e+', '!', '-', '--help', '-j', '!x', 'a;reboot', 'a b', 'x/y', '..', 'sixteen-bytes-xx'])('bridge name %j is refused before anything is created', async (name) => {
     const { service, store, host, firewall } = setup();
