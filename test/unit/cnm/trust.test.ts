@@ -104,6 +104,25 @@ describe('gateways per family (dockerd 29 re-sends ProgramExternalConnectivity w
   });
 });
 
+describe('IPv6-only networks (docker network create --ipv4=false --ipv6, Docker 28+)', () => {
+  test('bridge with only the IPv6 gateway, IPv6 forwarding, ports published on IPv6 only', async () => {
+    const { service, repo, firewall, host } = setup();
+    await service.createNetwork({ ...netInput(NET_A), ipv4: [], ipv6: [pool('fd00:98::/64', 'fd00:98::1/64')], enableIpv6: true, options: { 'com.docker.network.enable_ipv4': 'false', 'com.docker.network.enable_ipv6': 'true' } });
+    const plan = host.dump();
+    expect(plan).toContain('fd00:98::1/64');
+    expect(plan).toContain('net/ipv6/conf/all/forwarding');
+    expect(plan).not.toContain('net/ipv4/ip_forward');
+    await service.createEndpoint({ networkId: NET_A, endpointId: EP_1, addressV6: 'fd00:98::2/64', exposedPorts: [] });
+    const join = await service.join(NET_A, EP_1, '/x');
+    expect(join).toMatchObject({ gateway: undefined, gatewayV6: 'fd00:98::1' });
+    await service.programExternalConnectivity(NET_A, EP_1, [tcp(8080)]);
+    expect(repo.endpoint(NET_A, EP_1)?.ports).toHaveLength(1);
+    expect(firewall.dump(4)).toBe('');
+    expect(firewall.dump(6)).toContain('-j DNAT --to-destination [fd00:98::2]:80');
+    await expect(service.programExternalConnectivity(NET_A, EP_1, [tcp(8081, 80, '127.0.0.1')])).rejects.toThrow(/publishes on an IPv4 address, but the container has no IPv4 address/);
+  });
+});
+
 describe('bad input changes nothing', () => {
   test.each(['+', 'e+', '!', '-', '--help', '-j', '!x', 'a;reboot', 'a b', 'x/y', '..', 'sixteen-bytes-xx'])('bridge name %j is refused before anything is created', async (name) => {
     const { service, store, host, firewall } = setup();
