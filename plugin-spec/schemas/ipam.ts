@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Bool, Cidr, CidrOrEmpty, Ip, IpOrEmpty, LIMITS, NoArguments, StringMap, expected, name, request } from './common.js';
+import { Bool, Cidr, CidrOrEmpty, Ip, IpOrEmpty, LIMITS, NoArguments, StringMap, expected, goStruct, name, request } from './common.js';
 
 /**
  * IpamDriver requests and replies (libnetwork ipams/remote/api/api.go, docs/ipam.md), shapes as
@@ -59,11 +59,12 @@ export const ReleaseAddressRequest = request({ PoolID: PoolId, Address: Ip });
 export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressRequest>;
 
 /**
- * IPAM success replies. Strict, like the NetworkDriver ones; the empty `Error` (not `Err`: see
- * {@link IpamErrorResponse}) that Go plugins send is tolerated.
+ * IPAM success replies, as libnetwork's IPAM client decodes them (ipams/remote/api): Go
+ * structs, so keys match case-insensitively, unknown keys are ignored (`Err` among them, see
+ * {@link IpamErrorResponse}) and null counts as absent. `Error` must be empty or absent.
  */
 function ipamReply<S extends z.ZodRawShape>(shape: S) {
-  return z.strictObject({ ...shape, Error: z.literal('').optional(), Err: z.literal('').optional() });
+  return goStruct({ ...shape, Error: z.literal('').optional() }, 'expected a JSON object');
 }
 
 const Data = StringMap.nullish();
@@ -96,7 +97,6 @@ export type ReleaseAddressResponse = z.infer<typeof ReleaseAddressResponse>;
  * empty pool or address. Non-200 replies are read by Docker's generic plugin client, which
  * reads `Err` for every interface (see `ErrorResponse`).
  */
-export const IpamErrorResponse = z.object({ Error: name(LIMITS.value, 'expected a non-empty error message') })
-  .loose()
-  .meta({ description: 'IPAM refusal with HTTP 200: Docker reads Error (not Err) from IpamDriver replies' });
+export const IpamErrorResponse = goStruct({ Error: name(LIMITS.value, 'expected a non-empty error message') }, 'expected a JSON object with Error')
+  .meta({ description: 'IPAM refusal with HTTP 200: Docker reads Error (not Err, matched case-insensitively) from IpamDriver replies' });
 export type IpamErrorResponse = z.infer<typeof IpamErrorResponse>;
