@@ -123,7 +123,7 @@ describe('the HTTP layer', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(answered).toBe(false);
     release();
-    expect((await pending).json()).toEqual({ Scope: 'local', ConnectivityScope: 'local' });
+    expect((await pending).json()).toEqual({ Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true });
   });
 
   test('a call that overruns its deadline gets an Err, and the daemon keeps answering', async () => {
