@@ -43,6 +43,9 @@ describe('the checks catch a broken plugin', () => {
     expect(refusalProblems(M, reply(400, {}), F, 'docker')).toEqual([expect.stringMatching(/needs \{"Err"\}/)]);
     expect(refusalProblems(M, reply(200, {}), F, 'docker')).toEqual([expect.stringMatching(/bad input was not refused/)]);
     expect(refusalProblems(M, reply(200, { Err: 'invalid request' }), F, 'docker')).toEqual([expect.stringMatching(/should name Interface.Address/)]);
+    // Go fills Err from "err" too, so Docker shows this refusal; the check reads it the same way.
+    expect(refusalProblems(M, reply(200, { err: 'Address is not CIDR' }), F, 'docker')).toEqual([]);
+    expect(refusalProblems(M, reply(200, { err: 'invalid request' }), F, 'docker')).toEqual([expect.stringMatching(/should name Interface.Address, got "invalid request"/)]);
   });
 
   test('an IPAM refusal with HTTP 200 must use Error: Docker takes a 200 {"Err"} for success', () => {
