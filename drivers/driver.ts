@@ -22,6 +22,15 @@ export interface JoinInfo {
   readonly disableGatewayService: boolean;
 }
 
+/** Per address family: whether a network needs Docker's IPAM to reserve a gateway address. */
+export interface GatewayNeeds {
+  readonly ipv4: boolean;
+  readonly ipv6: boolean;
+}
+
+/** What a driver that declares nothing gets: a gateway in both families, as Docker before 28 always reserved. */
+export const GATEWAY_IN_BOTH_FAMILIES: GatewayNeeds = { ipv4: true, ipv6: true };
+
 /** Every record the driver's networks own, for ruleset and reconciliation computations. */
 export interface NetworkView {
   readonly network: NetworkRecord;
@@ -36,6 +45,18 @@ export interface NetworkView {
  */
 export interface Driver {
   readonly type: NetworkType;
+
+  /**
+   * Whether this type's networks need a gateway address from Docker's IPAM, per family.
+   * Docker 28+ asks before every `docker network create` (NetworkDriver.GwAllocCheck) and, for
+   * a family marked false, reserves no gateway, so the address stays free for containers.
+   * Docker still reserves a gateway the user gave with `--gateway`, whatever this says (its
+   * GwAllocCheck request does not even tell the driver), so a driver that uses a gateway only
+   * when one is given (macvlan, ipvlan, null) declares false. Absent: {@link GATEWAY_IN_BOTH_FAMILIES}
+   * (a bridge is the containers' gateway). A declaration, not a computation: it must not
+   * depend on anything but the type, because GwAllocCheck comes before the network exists.
+   */
+  readonly gatewayNeeds?: GatewayNeeds;
 
   /**
    * Validate the user's options and compute the driver state for a new network. Pure: called

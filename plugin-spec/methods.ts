@@ -30,6 +30,7 @@ function row<I extends PluginInterface, Req extends z.ZodType, Res extends z.Zod
 export const methods = {
   'Plugin.Activate': row('Plugin', s.ActivateRequest, s.ActivateResponse, true),
   'NetworkDriver.GetCapabilities': row('NetworkDriver', s.GetCapabilitiesRequest, s.GetCapabilitiesResponse, true),
+  'NetworkDriver.GwAllocCheck': row('NetworkDriver', s.GwAllocCheckRequest, s.GwAllocCheckResponse, false),
   'NetworkDriver.CreateNetwork': row('NetworkDriver', s.CreateNetworkRequest, s.CreateNetworkResponse, false),
   'NetworkDriver.DeleteNetwork': row('NetworkDriver', s.DeleteNetworkRequest, s.DeleteNetworkResponse, false),
   'NetworkDriver.AllocateNetwork': row('NetworkDriver', s.AllocateNetworkRequest, s.AllocateNetworkResponse, false),
@@ -56,7 +57,7 @@ export type MethodName = keyof typeof methods;
 /** The parsed request body of a method. */
 export type RequestOf<M extends MethodName> = z.output<(typeof methods)[M]['request']>;
 /** The success reply of a method. */
-export type ResponseOf<M extends MethodName> = z.input<(typeof methods)[M]['response']>;
+export type ResponseOf<M extends MethodName> = z.output<(typeof methods)[M]["response"]>;
 
 /** All method names, in table order. */
 export const methodNames = Object.keys(methods) as MethodName[];

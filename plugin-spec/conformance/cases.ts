@@ -18,6 +18,10 @@ const PORTMAP0 = 'Options["com.docker.network.portmap"][0]';
  * suite can run against a live plugin without creating networks or endpoints.
  */
 export const badRequests: Readonly<Partial<Record<MethodName, readonly BadRequest[]>>> = {
+  'NetworkDriver.GwAllocCheck': [
+    { body: { Options: 'x' }, field: 'Options' },
+    { body: { Options: { 'com.docker.network.enable_ipv6': 'yes' } }, field: 'Options["com.docker.network.enable_ipv6"]' },
+  ],
   'NetworkDriver.CreateNetwork': [
     { body: {}, field: 'NetworkID' },
     { body: { NetworkID: 5 }, field: 'NetworkID' },

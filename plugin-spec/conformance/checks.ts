@@ -55,7 +55,9 @@ export function refusalProblems(method: MethodName, reply: PluginReply, field: s
         : '';
       return [`${method}: bad input was not refused${hint}: ${describe(reply)}`];
     }
-    const message = String(reply.json?.Err ?? reply.json?.Error);
+    // Docker finds Err/Error under any spelling (Go matches keys case-insensitively); read it as parsed.
+    const data = refusal.data as { Err?: string; Error?: string };
+    const message = data.Err ?? data.Error ?? '';
     return message.includes(leaf) ? [] : [`${method}: refusal should name ${field}, got ${JSON.stringify(message.slice(0, 200))}`];
   }
   return [`${method}: expected a 4xx or a 200 refusal, got ${describe(reply)}`];

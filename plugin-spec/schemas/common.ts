@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { previewValue } from '../format.js';
+import { goStructView } from './go-json.js';
 import { isCidr, isCidr4, isCidr6, isIp, isIPv4, isIPv6, isMac } from '../validators.js';
 
 /**
@@ -200,12 +201,24 @@ export function request<S extends z.ZodRawShape>(shape: S) {
 }
 
 /**
- * A success reply. Strict, because Docker's Go decoder silently ignores a misspelled field
- * (`Gatway`) and the plugin then misbehaves without an error; an empty `Err` is tolerated
- * because Go plugins built on libnetwork's structs always send it.
+ * A Go struct in a reply, as dockerd decodes it (see go-json.ts): keys match exactly or
+ * case-insensitively, unknown keys are ignored, `null` counts as absent. Value types are still
+ * checked, because a wrong type makes Go's decoder fail the call. `form` names the object in
+ * messages (`expected {SrcName, DstPrefix}`).
+ */
+export function goStruct<S extends z.ZodRawShape>(shape: S, form: string) {
+  const fields = Object.keys(shape);
+  return z.preprocess((value) => goStructView(value, fields), z.object(shape, { error: expected(form) }))
+    .meta({ description: 'a Go struct as dockerd decodes it (encoding/json): keys match case-insensitively, unknown keys are ignored, null counts as absent' });
+}
+
+/**
+ * A success reply of a Plugin or NetworkDriver method: what dockerd accepts, no stricter (a
+ * dockerd older than a field ignores it, so a plugin may announce newer capabilities to every
+ * version). `Err` is Go's `Response.Err`: empty or absent, since a non-empty one is a refusal.
  */
 export function reply<S extends z.ZodRawShape>(shape: S) {
-  return z.strictObject({ ...shape, Err: z.literal('').optional() });
+  return goStruct({ ...shape, Err: z.literal('').optional() }, 'expected a JSON object');
 }
 
 /** Every NetworkDriver/Plugin method's success reply that carries no data: `{}`. */
@@ -215,6 +228,5 @@ export const EmptyResponse = reply({});
  * A refusal: HTTP 200 with `Err` for a request the plugin understood but cannot carry out, and
  * the body of every 4xx/5xx (Docker's plugin client reads `Err` from any non-200 reply).
  */
-export const ErrorResponse = z.object({ Err: name(LIMITS.value, 'expected a non-empty error message') })
-  .loose()
-  .meta({ description: 'refusal: HTTP 200 for a request understood but refused, or the body of any 4xx/5xx' });
+export const ErrorResponse = goStruct({ Err: name(LIMITS.value, 'expected a non-empty error message') }, 'expected a JSON object with Err')
+  .meta({ description: 'refusal: HTTP 200 for a request understood but refused, or the body of any 4xx/5xx; Err is matched case-insensitively, as Go does' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Bool, Cidr, CidrOrEmpty, Ip, IpOrEmpty, LIMITS, NoArguments, StringMap, expected, name, request } from './common.js';
+import { Bool, Cidr, CidrOrEmpty, Ip, IpOrEmpty, LIMITS, NoArguments, StringMap, expected, goStruct, name, request } from './common.js';
 
 /**
  * IpamDriver requests and replies (libnetwork ipams/remote/api/api.go, docs/ipam.md), shapes as
@@ -26,8 +26,18 @@ export type GetDefaultAddressSpacesRequest = z.infer<typeof GetDefaultAddressSpa
 /**
  * `docker network create` (once per subnet, V6 for the IPv6 one), and again at dockerd start
  * when RequiresRequestReplay. Pool "" asks the plugin to choose; SubPool is `--ip-range` and
- * must be refused without Pool; Options carry `--ipam-opt`. Identical calls must return the
- * same pool (reference-counted).
+ * must be refused without Pool; Options carry `--ipam-opt`, plus what Docker adds itself:
+ * swarm's allocator sets `com.docker.network.ipam.serial: "true"` (and leaves
+ * `RequestAddressType` in the map it reuses for a network's next pool). Identical calls with a
+ * Pool must return the same pool (reference-counted).
+ *
+ * Docker's overlap-retry loop (libnetwork ipams/remote/remote.go RequestPool, requestPoolHelper
+ * in network.go before v27): when the pool chosen for a `Pool: ""` request overlaps a route of
+ * the host, Docker keeps that pool and sends the identical request again, as often as it takes,
+ * releasing the kept pools only once a pool does not overlap or the plugin refuses. The loop
+ * has no bound and is skipped only for an explicit Pool and for the plugin's global default
+ * address space, so a plugin must never answer a `Pool: ""` request with a pool it already
+ * handed out, and must refuse once it has none left.
  */
 export const RequestPoolRequest = request({
   AddressSpace: name(LIMITS.name, 'expected an address space name such as LocalDefault'),
@@ -45,7 +55,11 @@ export type ReleasePoolRequest = z.infer<typeof ReleasePoolRequest>;
 /**
  * Address "" asks for any free address, a bare IP for exactly that one (`--ip`, `--gateway`,
  * aux addresses). The gateway request carries Options `{"RequestAddressType":
- * "com.docker.network.gateway"}`; other requests carry `Options: null`.
+ * "com.docker.network.gateway"}`; other requests carry `Options: null` up to Docker 28. Docker
+ * 29 puts the endpoint's name in every container's request (`com.docker.network.endpoint.name`,
+ * libnetwork network.go), adds `com.docker.network.endpoint.macaddress` for an IPAM that
+ * announces RequiresMACAddress, and swarm passes the network's `--ipam-opt` and
+ * `com.docker.network.ipam.serial` here too; so every key must be accepted.
  */
 export const RequestAddressRequest = request({
   PoolID: PoolId,
@@ -59,11 +73,12 @@ export const ReleaseAddressRequest = request({ PoolID: PoolId, Address: Ip });
 export type ReleaseAddressRequest = z.infer<typeof ReleaseAddressRequest>;
 
 /**
- * IPAM success replies. Strict, like the NetworkDriver ones; the empty `Error` (not `Err`: see
- * {@link IpamErrorResponse}) that Go plugins send is tolerated.
+ * IPAM success replies, as libnetwork's IPAM client decodes them (ipams/remote/api): Go
+ * structs, so keys match case-insensitively, unknown keys are ignored (`Err` among them, see
+ * {@link IpamErrorResponse}) and null counts as absent. `Error` must be empty or absent.
  */
 function ipamReply<S extends z.ZodRawShape>(shape: S) {
-  return z.strictObject({ ...shape, Error: z.literal('').optional(), Err: z.literal('').optional() });
+  return goStruct({ ...shape, Error: z.literal('').optional() }, 'expected a JSON object');
 }
 
 const Data = StringMap.nullish();
@@ -96,7 +111,6 @@ export type ReleaseAddressResponse = z.infer<typeof ReleaseAddressResponse>;
  * empty pool or address. Non-200 replies are read by Docker's generic plugin client, which
  * reads `Err` for every interface (see `ErrorResponse`).
  */
-export const IpamErrorResponse = z.object({ Error: name(LIMITS.value, 'expected a non-empty error message') })
-  .loose()
-  .meta({ description: 'IPAM refusal with HTTP 200: Docker reads Error (not Err) from IpamDriver replies' });
+export const IpamErrorResponse = goStruct({ Error: name(LIMITS.value, 'expected a non-empty error message') }, 'expected a JSON object with Error')
+  .meta({ description: 'IPAM refusal with HTTP 200: Docker reads Error (not Err, matched case-insensitively) from IpamDriver replies' });
 export type IpamErrorResponse = z.infer<typeof IpamErrorResponse>;

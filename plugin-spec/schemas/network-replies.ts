@@ -1,27 +1,39 @@
 import { z } from 'zod';
 import {
   Bool, Cidr, Cidr4OrEmpty, Cidr6OrEmpty, EmptyResponse, Ipv4OrEmpty, Ipv6OrEmpty, IpOrEmpty, LIMITS, MacOrEmpty,
-  StringMap, expected, list, name, optionsObject, reply,
+  StringMap, expected, goStruct, list, name, optionsObject, reply,
 } from './common.js';
 import { OPTION, PortBinding, TransportPort } from './network.js';
 
 /**
  * NetworkDriver success replies, as libnetwork's remote driver decodes and checks them
- * (drivers/remote/driver.go). Used by tests and the conformance suite to hold a plugin to what
- * Docker will accept; the daemon itself builds its replies from typed domain values.
+ * (drivers/remote/driver.go): Go structs, so keys match case-insensitively, unknown keys are
+ * ignored and null counts as absent (see go-json.ts); values are held to what Docker then
+ * parses. Used by tests and the conformance suite to hold a plugin to what Docker will accept;
+ * the daemon itself builds its replies from typed domain values.
  */
 
 const SCOPE = 'expected "local" or "global"';
 
 /**
  * Scope decides where Docker keeps the network: "global" needs swarm (or the cluster store
- * removed in Docker 23). ConnectivityScope defaults to Scope when absent or "".
+ * removed in Docker 23); Docker refuses any other value, "" included, so it is required here.
+ * ConnectivityScope defaults to Scope when absent or "". GwAllocChecker (Docker 28+) asks
+ * Docker to send NetworkDriver.GwAllocCheck before each CreateNetwork; older dockerd ignore it.
  */
 export const GetCapabilitiesResponse = reply({
   Scope: z.enum(['local', 'global'], { error: expected(SCOPE) }),
   ConnectivityScope: z.enum(['local', 'global', ''], { error: expected(SCOPE) }).optional(),
+  GwAllocChecker: Bool.optional(),
 });
 export type GetCapabilitiesResponse = z.infer<typeof GetCapabilitiesResponse>;
+
+/**
+ * SkipIPv4/SkipIPv6 true: Docker requests no gateway address of that family from the IPAM
+ * (unless the user gave `--gateway`). Absent or false: it does, as without GwAllocCheck.
+ */
+export const GwAllocCheckResponse = reply({ SkipIPv4: Bool.optional(), SkipIPv6: Bool.optional() });
+export type GwAllocCheckResponse = z.infer<typeof GwAllocCheckResponse>;
 
 export const CreateNetworkResponse = EmptyResponse;
 export type CreateNetworkResponse = z.infer<typeof CreateNetworkResponse>;
@@ -39,13 +51,11 @@ export type FreeNetworkResponse = z.infer<typeof FreeNetworkResponse>;
  * to the endpoint and fails ("driver modified interface address") if it already had a value.
  */
 export const CreateEndpointResponse = reply({
-  Interface: z.strictObject({
+  Interface: goStruct({
     Address: Cidr4OrEmpty.optional(),
     AddressIPv6: Cidr6OrEmpty.optional(),
     MacAddress: MacOrEmpty.optional(),
-    // Part of libnetwork's Go struct, so Go plugins send it; Docker ignores it.
-    IPAliases: list(Cidr, 'addresses').nullish(),
-  }, { error: expected('expected an interface object {Address, AddressIPv6, MacAddress}') }).nullish(),
+  }, 'expected an interface object {Address, AddressIPv6, MacAddress}').optional(),
 });
 export type CreateEndpointResponse = z.infer<typeof CreateEndpointResponse>;
 
@@ -71,19 +81,21 @@ const InterfaceNameText = name(15, IFNAME).regex(/^[^/\s]*$/, { error: expected(
  * net.ParseIP), unlike CreateNetwork's CIDR-form Gateway.
  */
 export const JoinResponse = reply({
-  InterfaceName: z.strictObject({
+  InterfaceName: goStruct({
     SrcName: InterfaceNameText,
     DstPrefix: name(LIMITS.name, 'expected an interface name prefix such as eth'),
-    // Part of libnetwork's Go struct; Docker ignores it.
+    // A field of libnetwork's Go struct whose value Docker drops: it hands remote drivers'
+    // names to SetNames(SrcName, DstPrefix, ""), so com.docker.network.endpoint.ifname cannot
+    // be honoured by any remote driver (drivers/remote/driver.go, 28.5 and master).
     DstName: z.string().max(15).optional(),
-  }, { error: expected('expected {SrcName, DstPrefix}') }).nullish(),
+  }, 'expected {SrcName, DstPrefix}').optional(),
   Gateway: Ipv4OrEmpty.optional(),
   GatewayIPv6: Ipv6OrEmpty.optional(),
-  StaticRoutes: list(z.strictObject({
+  StaticRoutes: list(goStruct({
     Destination: Cidr,
     RouteType: z.literal([0, 1], { error: expected('expected route type 0 (via NextHop) or 1 (connected)') }),
     NextHop: IpOrEmpty.optional(),
-  }, { error: expected('expected a route {Destination, RouteType, NextHop}') }), 'routes').nullish(),
+  }, 'expected a route {Destination, RouteType, NextHop}'), 'routes').optional(),
   DisableGatewayService: Bool.optional(),
 });
 export type JoinResponse = z.infer<typeof JoinResponse>;

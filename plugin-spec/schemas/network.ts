@@ -16,10 +16,12 @@ import {
 export const OPTION = {
   generic: 'com.docker.network.generic',
   internal: 'com.docker.network.internal',
+  enableIpv4: 'com.docker.network.enable_ipv4',
   enableIpv6: 'com.docker.network.enable_ipv6',
   portmap: 'com.docker.network.portmap',
   exposedPorts: 'com.docker.network.endpoint.exposedports',
   macAddress: 'com.docker.network.endpoint.macaddress',
+  ifname: 'com.docker.network.endpoint.ifname',
 } as const;
 
 /**
@@ -63,27 +65,47 @@ const Base64Mac = str('expected the base64 of a 6-byte MAC address such as AkIKx
  * Options of CreateEndpoint, Join and ProgramExternalConnectivity: the container's published
  * and exposed ports (Join and ProgramExternalConnectivity get the sandbox's, also when empty)
  * and, when the user gave `--mac-address`, that MAC. Any other key passes through.
+ *
+ * `com.docker.network.endpoint.ifname` (Docker 28+, `--network name=N,driver-opt=
+ * com.docker.network.endpoint.ifname=foo0`) reaches CreateEndpoint, but no remote driver can
+ * honour it: dockerd names a remote driver's interface with SetNames(SrcName, DstPrefix, "")
+ * and ignores any DstName in the Join reply (drivers/remote/driver.go, 28.5.2 and master), so
+ * the container's interface is always DstPrefix plus an index. It is accepted, not refused,
+ * because Docker itself sends it for every driver.
  */
 export const EndpointOptions = optionsObject({
   [OPTION.portmap]: list(PortBinding, 'port bindings').nullish(),
   [OPTION.exposedPorts]: list(TransportPort, 'exposed ports').nullish(),
   [OPTION.macAddress]: Base64Mac.optional(),
+  [OPTION.ifname]: text(LIMITS.name, 'expected an interface name').optional(),
 }).nullish();
 export type EndpointOptions = z.infer<typeof EndpointOptions>;
 
 /**
- * Options of CreateNetwork: `docker network create -o k=v` arrives as a map under
- * `com.docker.network.generic` (string values from the CLI and API), `--internal` and `--ipv6`
- * as booleans. `--label` never reaches the plugin.
+ * Options of CreateNetwork and GwAllocCheck: `docker network create -o k=v` arrives as a map
+ * under `com.docker.network.generic` (string values from the CLI and API), `--internal` and
+ * `--ipv6` as booleans, and from Docker 28 `com.docker.network.enable_ipv4` (false for
+ * `--ipv4=false`) beside `enable_ipv6`. `--label` never reaches the plugin.
  */
 export const NetworkOptions = optionsObject({
   [OPTION.generic]: map(z.union([text(LIMITS.value, `expected a string of at most ${LIMITS.value} characters`), z.number(), z.boolean()], {
     error: expected(`expected a string option value of at most ${LIMITS.value} characters`),
   }), 'network options').nullish(),
   [OPTION.internal]: Bool.optional(),
+  [OPTION.enableIpv4]: Bool.optional(),
   [OPTION.enableIpv6]: Bool.optional(),
 }).nullish();
 export type NetworkOptions = z.infer<typeof NetworkOptions>;
+
+/**
+ * Docker 28+, only to a driver whose GetCapabilities announced `GwAllocChecker: true`: sent
+ * before the IPAM calls of every `docker network create`, with the Options CreateNetwork will
+ * get (libnetwork controller.go NewNetwork → GetSkipGwAlloc). The request says nothing about
+ * `--gateway`: Docker reserves a gateway the user gave whatever the reply says (network.go
+ * ipamAllocateVersion), so "skip" means "skip unless the user asked for one".
+ */
+export const GwAllocCheckRequest = request({ Options: NetworkOptions });
+export type GwAllocCheckRequest = z.infer<typeof GwAllocCheckRequest>;
 
 /** `docker network create`: called after the IPAM pools and gateway are allocated. */
 export const CreateNetworkRequest = request({
@@ -171,7 +193,8 @@ export type RevokeExternalConnectivityRequest = z.infer<typeof RevokeExternalCon
 
 /**
  * Node discovery (swarm). libnetwork forwards only type 1 (node) to remote drivers, with
- * `discoverapi.NodeDiscoveryData`, which Go encodes as `{Address, BindAddress, Self}`.
+ * `discoverapi.NodeDiscoveryData`, which Go encodes as `{Address, BindAddress, Self}` (Go
+ * field names, capitalised: the key is `Self`, never `self`).
  */
 export const DiscoveryNotification = request({
   DiscoveryType: z.number({ error: expected('expected a discovery type number (1 = node)') })

@@ -29,7 +29,14 @@ export interface NetworkRoutesDeps {
 export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRoutesDeps): void {
   const { scope } = deps;
   const service = () => deps.service();
-  define('NetworkDriver.GetCapabilities', methods['NetworkDriver.GetCapabilities'].request, () => ({ Scope: scope.scope, ConnectivityScope: scope.connectivityScope }));
+  // GwAllocChecker: Docker 28+ then sends GwAllocCheck before each CreateNetwork; older
+  // dockerd decode the reply into a struct without that field and ignore it.
+  define('NetworkDriver.GetCapabilities', methods['NetworkDriver.GetCapabilities'].request, () => ({ Scope: scope.scope, ConnectivityScope: scope.connectivityScope, GwAllocChecker: true }));
+
+  define('NetworkDriver.GwAllocCheck', methods['NetworkDriver.GwAllocCheck'].request, (req) => {
+    const needs = service().gatewayNeeds(genericOptions(req.Options?.[GENERIC]));
+    return { SkipIPv4: !needs.ipv4, SkipIPv6: !needs.ipv6 };
+  });
 
   define('NetworkDriver.CreateNetwork', methods['NetworkDriver.CreateNetwork'].request, async (req, call) => {
     const options = req.Options ?? {};

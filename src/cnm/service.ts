@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { Driver, JoinInfo, NetworkView } from '../../drivers/driver.js';
+import { GATEWAY_IN_BOTH_FAMILIES, type Driver, type GatewayNeeds, type JoinInfo, type NetworkView } from '../../drivers/driver.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import { joinSettled, type EndpointRecord, type ExposedPort, type NetworkRecord, type NetworkType, type PortBinding } from '../core/model.js';
@@ -93,6 +93,18 @@ export class NetworkService {
     // daemon that cannot see the directory (another mount namespace) must not think every
     // container dead.
     this.sandboxExists = deps.sandboxExists ?? ((key) => existsSync(key) || !existsSync(dirname(key)));
+  }
+
+  /**
+   * GwAllocCheck (Docker 28+, before the IPAM calls of `docker network create`): which gateway
+   * addresses a network with these `-o` options needs, as its driver declares. Only the type
+   * is read; the other options are checked by CreateNetwork, which always follows. Stores
+   * nothing. An unknown or unavailable `tsnet.type` is refused here already, before Docker
+   * allocates anything.
+   */
+  gatewayNeeds(options: Readonly<Record<string, string>>): GatewayNeeds {
+    const type = parseNetworkType(options, [...this.deps.drivers.keys()]);
+    return this.driver(type).gatewayNeeds ?? GATEWAY_IN_BOTH_FAMILIES;
   }
 
   createNetwork(input: CreateNetworkInput, reply?: ReplyWatch): Promise<void> {

@@ -10,7 +10,34 @@ export const GLOBAL_SPACE = 'tsnet-global';
 /** `--ipam-opt tsnet.scope=global` puts a pool in the shared space whatever Docker asked for. */
 export const SCOPE_OPTION = 'tsnet.scope';
 const GATEWAY_TYPE = 'com.docker.network.gateway';
+/** The `--ipam-opt` keys a user may give; any other key of the user's is refused as a typo. */
 const KNOWN_POOL_OPTIONS = [SCOPE_OPTION];
+
+/**
+ * Option keys Docker itself puts in IPAM requests (moby master, libnetwork ipamapi/labels.go,
+ * netlabel/labels.go, network.go, cnmallocator/networkallocator.go). They are Docker's, not the
+ * user's, so RequestPool accepts them beside {@link KNOWN_POOL_OPTIONS}; RequestAddress refuses
+ * no option at all, since Docker passes the network's `--ipam-opt` there too (swarm).
+ */
+export const DOCKER_IPAM_OPTIONS = {
+  /**
+   * Swarm's allocator sets it to "true" in RequestPool and RequestAddress: hand addresses out
+   * serially rather than lowest-free-first. tsnet always does, so "true" is honoured by nature.
+   */
+  serial: 'com.docker.network.ipam.serial',
+  /**
+   * Marks the gateway's RequestAddress. Swarm's allocator leaves it in the options map it then
+   * reuses for the network's next RequestPool, so it may reach RequestPool too (ignored there).
+   */
+  requestAddressType: 'RequestAddressType',
+  /** Docker 29+: the endpoint's name, in every container's RequestAddress (libnetwork network.go). */
+  endpointName: 'com.docker.network.endpoint.name',
+  /** The endpoint's MAC, in RequestAddress, only to an IPAM that asks (RequiresMACAddress; tsnet does not). */
+  macAddress: 'com.docker.network.endpoint.macaddress',
+} as const;
+
+/** RequestPool keys that come from Docker rather than from the user's `--ipam-opt`. */
+const DOCKER_POOL_OPTIONS: readonly string[] = [DOCKER_IPAM_OPTIONS.serial, DOCKER_IPAM_OPTIONS.requestAddressType];
 
 export interface IpamServiceDeps {
   readonly local: AddressSpace;
@@ -45,9 +72,13 @@ export class IpamService {
   }
 
   async requestPool(input: RequestPoolInput): Promise<{ poolId: string; pool: string }> {
-    const unknown = Object.keys(input.options).filter((k) => !KNOWN_POOL_OPTIONS.includes(k));
+    const unknown = Object.keys(input.options).filter((k) => !KNOWN_POOL_OPTIONS.includes(k) && !DOCKER_POOL_OPTIONS.includes(k));
     if (unknown.length > 0) {
       throw invalid('TSNET_IPAM_OPT_UNKNOWN', `the tsnet IPAM does not know --ipam-opt ${unknown.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}`, `known options: ${KNOWN_POOL_OPTIONS.join(', ')}`);
+    }
+    const serial = input.options[DOCKER_IPAM_OPTIONS.serial];
+    if (serial !== undefined && serial !== 'true') {
+      throw invalid('TSNET_IPAM_OPT_INVALID', `--ipam-opt ${DOCKER_IPAM_OPTIONS.serial}="${truncate(serial)}" asks for lowest-free-first allocation, which tsnet does not do: it always hands out addresses serially`, `leave the option out, or pass ${DOCKER_IPAM_OPTIONS.serial}=true`);
     }
     if (input.subPool && !input.pool) throw invalid('TSNET_IPAM_SUBPOOL', `ip-range ${input.subPool} was given without a subnet`, 'pass --subnet along with --ip-range');
     if (input.pool && parseCidr(input.pool, 'Pool').family !== (input.v6 ? 6 : 4)) {

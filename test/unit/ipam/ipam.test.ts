@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { AddressSpace } from '../../../src/ipam/address-space.js';
 import { chooseDefaultPool, DEFAULT_POOLS, parseDefaultPool } from '../../../src/ipam/default-pools.js';
 import { IpamService } from '../../../src/ipam/ipam-service.js';
-import { poolGeometry } from '../../../src/ipam/pool-geometry.js';
+import { poolGeometry, poolsOverlap } from '../../../src/ipam/pool-geometry.js';
 import { silentLog } from '../bridge/fixtures.js';
 import { MemoryKvStore } from '../cnm/memory-kv.js';
 
@@ -151,6 +151,75 @@ describe('pools', () => {
     expect(() => chooseDefaultPool([{ base: '10.0.0.0/24', size: 24 }], 4, [poolGeometry('10.0.0.0/24')])).toThrow(/no free IPv4 network is left in the default address pools \(10.0.0.0\/24 size 24\)/);
     expect(parseDefaultPool('base=10.0.0.0/8,size=20')).toEqual({ base: '10.0.0.0/8', size: 20 });
     expect(() => parseDefaultPool('base=10.0.0.0/8,size=4')).toThrow(/must be between the base prefix 8 and 32/);
+  });
+});
+
+describe('what Docker itself adds to IPAM requests', () => {
+  const request = (ipam: IpamService, options: Record<string, string>, p = '10.50.0.0/24') => ipam.requestPool({ addressSpace: 'tsnet-local', pool: p, options, v6: false });
+
+  test('RequestPool: swarm\'s serial flag and a left-over RequestAddressType are accepted; a user\'s unknown --ipam-opt is still refused', async () => {
+    const { ipam } = setup();
+    const swarm = await request(ipam, { 'com.docker.network.ipam.serial': 'true' });
+    expect(swarm.pool).toBe('10.50.0.0/24');
+    // Swarm's second pool of a network gets the map its gateway request used (networkallocator.go).
+    const second = await request(ipam, { 'com.docker.network.ipam.serial': 'true', RequestAddressType: 'com.docker.network.gateway', 'tsnet.scope': 'local' }, '10.51.0.0/24');
+    expect(second.pool).toBe('10.51.0.0/24');
+    expect(await shown(request(ipam, { 'com.docker.network.ipam.serial': 'false' }, '10.52.0.0/24'))).toBe('--ipam-opt com.docker.network.ipam.serial="false" asks for lowest-free-first allocation, which tsnet does not do: it always hands out addresses serially; leave the option out, or pass com.docker.network.ipam.serial=true');
+    expect(await shown(request(ipam, { io: 'iv', 'com.docker.network.ipam.serial': 'true' }, '10.52.0.0/24'))).toBe('the tsnet IPAM does not know --ipam-opt "io"; known options: tsnet.scope');
+    // Only Docker's own keys pass, not anything in Docker's namespace: a user's typo there is still a typo.
+    expect(await shown(request(ipam, { 'com.docker.network.driver.mtu': '1400' }, '10.52.0.0/24'))).toBe('the tsnet IPAM does not know --ipam-opt "com.docker.network.driver.mtu"; known options: tsnet.scope');
+  });
+
+  test('RequestAddress: Docker 29\'s endpoint name, the MAC and swarm\'s options do not change what is allocated', async () => {
+    const { ipam } = setup();
+    const { poolId } = await request(ipam, {});
+    expect(await ipam.requestAddress(poolId, undefined, { ...GW, 'com.docker.network.ipam.serial': 'true', 'tsnet.scope': 'local' })).toBe('10.50.0.1/24');
+    expect(await ipam.requestAddress(poolId, undefined, { 'com.docker.network.endpoint.name': 'web' })).toBe('10.50.0.2/24');
+    expect(await ipam.requestAddress(poolId, '10.50.0.9', { 'com.docker.network.endpoint.name': 'db', 'com.docker.network.endpoint.macaddress': '02:42:0a:32:00:09' })).toBe('10.50.0.9/24');
+  });
+});
+
+/**
+ * libnetwork's remote IPAM client (ipams/remote/remote.go RequestPool; network.go
+ * requestPoolHelper before v27): when a pool the IPAM chose (Pool "") overlaps a route of the
+ * host, Docker keeps it and sends the identical request again, until a pool does not overlap
+ * or the IPAM refuses; only then does it release the pools it kept. The loop has no bound of
+ * its own, so the IPAM must never hand back a pool it already gave out.
+ */
+describe("Docker's overlap-retry loop (identical Pool \"\" requests while it holds the first pool)", () => {
+  async function dockerRequestPool(ipam: IpamService, hostRoutes: readonly string[]) {
+    const held: string[] = [];
+    const sent: string[] = [];
+    try {
+      for (let i = 0; i < 50; i++) { // Docker has no bound; the test has one so a regression fails instead of hanging
+        const got = await ipam.requestPool({ addressSpace: 'tsnet-local', options: {}, v6: false });
+        sent.push(got.pool);
+        if (!hostRoutes.some((r) => poolsOverlapText(r, got.pool))) return { chosen: got, sent };
+        held.push(got.poolId);
+      }
+      throw new Error('the IPAM kept answering overlapping pools');
+    } finally {
+      for (const id of held) await ipam.releasePool(id);
+    }
+  }
+  const poolsOverlapText = (a: string, b: string) => poolsOverlap(poolGeometry(a), poolGeometry(b));
+
+  test('each retry gets the next free pool; the kept ones are released afterwards and the chosen one stays', async () => {
+    const { ipam, store } = setup();
+    const { chosen, sent } = await dockerRequestPool(ipam, ['10.224.0.0/23', '10.224.2.128/25']);
+    expect(sent).toEqual(['10.224.0.0/24', '10.224.1.0/24', '10.224.2.0/24', '10.224.3.0/24']);
+    expect(chosen).toEqual({ poolId: 'tsnet-local/10.224.3.0/24/', pool: '10.224.3.0/24' });
+    const pools = (await store.list('ipam/v1/tsnet-local/pools/')).map((e) => (JSON.parse(e.value) as { pool: string }).pool);
+    expect(pools).toEqual(['10.224.3.0/24']);
+    // The released pools are free again for the next network.
+    expect((await ipam.requestPool({ addressSpace: 'tsnet-local', options: {}, v6: false })).pool).toBe('10.224.0.0/24');
+  });
+
+  test('when every default pool overlaps, the loop ends with a refusal that says what to do, and nothing stays held', async () => {
+    const store = new MemoryKvStore();
+    const ipam = new IpamService({ local: new AddressSpace('tsnet-local', false, store, 'host-a', silentLog), defaultPools: [{ base: '10.9.0.0/22', size: 24 }] });
+    expect(await shown(dockerRequestPool(ipam, ['10.9.0.0/16']))).toBe('no free IPv4 network is left in the default address pools (10.9.0.0/22 size 24); pass --subnet, or add a pool with tsnet daemon --default-address-pool base=CIDR,size=N');
+    expect(await store.list('ipam/v1/tsnet-local/pools/')).toEqual([]);
   });
 });
 

@@ -43,6 +43,9 @@ describe('the checks catch a broken plugin', () => {
     expect(refusalProblems(M, reply(400, {}), F, 'docker')).toEqual([expect.stringMatching(/needs \{"Err"\}/)]);
     expect(refusalProblems(M, reply(200, {}), F, 'docker')).toEqual([expect.stringMatching(/bad input was not refused/)]);
     expect(refusalProblems(M, reply(200, { Err: 'invalid request' }), F, 'docker')).toEqual([expect.stringMatching(/should name Interface.Address/)]);
+    // Go fills Err from "err" too, so Docker shows this refusal; the check reads it the same way.
+    expect(refusalProblems(M, reply(200, { err: 'Address is not CIDR' }), F, 'docker')).toEqual([]);
+    expect(refusalProblems(M, reply(200, { err: 'invalid request' }), F, 'docker')).toEqual([expect.stringMatching(/should name Interface.Address, got "invalid request"/)]);
   });
 
   test('an IPAM refusal with HTTP 200 must use Error: Docker takes a 200 {"Err"} for success', () => {
@@ -68,7 +71,9 @@ describe('the checks catch a broken plugin', () => {
   test('success replies and the handshake', () => {
     expect(successProblems('NetworkDriver.GetCapabilities', reply(200, { Scope: 'local' }))).toEqual([]);
     expect(successProblems('NetworkDriver.GetCapabilities', reply(200, { Scope: 'swarm' }))).toEqual([expect.stringMatching(/Scope: expected "local" or "global", got "swarm"/)]);
-    expect(successProblems('NetworkDriver.Join', reply(200, { Gatway: '10.0.0.1' }))).toEqual([expect.stringMatching(/Gatway/)]);
+    // What a 28+ plugin announces, and a 20.10 dockerd ignores (Go drops unknown keys).
+    expect(successProblems('NetworkDriver.GetCapabilities', reply(200, { Scope: 'local', GwAllocChecker: true }))).toEqual([]);
+    expect(successProblems('NetworkDriver.Join', reply(200, { InterfaceName: { SrcName: 'veth0', DstPrefix: 'eth' }, gateway: '10.0.0.1/24' }))).toEqual([expect.stringMatching(/Gateway: expected an IPv4 address/)]);
     expect(activateProblems(reply(200, { Implements: ['NetworkDriver'] }))).toEqual([]);
     expect(activateProblems(reply(200, { Implements: ['IpamDriver'] }))).toEqual([expect.stringMatching(/should contain "NetworkDriver"/)]);
     expect(activateProblems(reply(200, { Implements: ['NetworkDriver'] }), ['NetworkDriver', 'IpamDriver'])).toEqual([expect.stringMatching(/should be \["NetworkDriver","IpamDriver"\]/)]);

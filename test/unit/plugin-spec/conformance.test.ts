@@ -13,7 +13,8 @@ const LIMIT = 1024 * 1024;
 /** Replies of the argument-less methods; the suite sends every other method only bad input. */
 const canned: Partial<Record<MethodName, unknown>> = {
   'Plugin.Activate': { Implements: ['NetworkDriver', 'IpamDriver'] },
-  'NetworkDriver.GetCapabilities': { Scope: 'local', ConnectivityScope: 'local' },
+  // As tsnet and any Docker 28+ plugin answer; the suite must accept what dockerd accepts.
+  'NetworkDriver.GetCapabilities': { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true },
   'IpamDriver.GetCapabilities': { RequiresMACAddress: false, RequiresRequestReplay: false },
   'IpamDriver.GetDefaultAddressSpaces': { LocalDefaultAddressSpace: 'stub-local', GlobalDefaultAddressSpace: 'stub-global' },
 };

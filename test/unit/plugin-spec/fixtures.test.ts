@@ -9,8 +9,10 @@ interface Recorded {
   readonly body: string;
 }
 
-const recorded = readFileSync(new URL('../../../plugin-spec/fixtures/docker-20.10-requests.jsonl', import.meta.url), 'utf8')
+const load = (file: string) => readFileSync(new URL(`../../../plugin-spec/fixtures/${file}`, import.meta.url), 'utf8')
   .trim().split('\n').map((line) => JSON.parse(line) as Recorded);
+const recorded = load('docker-20.10-requests.jsonl');
+const recorded28 = load('docker-28.5-requests.jsonl');
 
 /** What the server does with a body before validation: empty → undefined, else JSON. */
 function decode(body: string): unknown {
@@ -51,6 +53,27 @@ describe('every request a real dockerd 20.10 sent', () => {
     expect(bodies).toContain('"SubPool":""');
     expect(bodies).toContain('"com.docker.network.portmap":[]');
     expect(bodies).toContain('"AuxAddresses":{"a1":"10.199.5.10/24"}');
+  });
+});
+
+describe('every request a real dockerd 28.5.2 sent', () => {
+  test.each(recorded28.map((r, i) => [i + 1, r.method, r] as const))('line %i (%s) parses with its schema', (_line, method, r) => {
+    expect(isMethodName(method), `${method} is in the table`).toBe(true);
+    const result = methods[method as MethodName].request.safeParse(decode(r.body));
+    expect(result.success ? 'ok' : formatZodIssues(result.error)).toBe('ok');
+    expect(r.headers.Accept).toBe('application/vnd.docker.plugins.v1.2+json');
+    expect(r.body === '', r.method).toBe(methods[method as MethodName].noArguments);
+  });
+
+  test('the fixture exercises what 28+ added: GwAllocCheck, enable_ipv4, IPv6-only, the ifname option', () => {
+    const bodies = recorded28.map((r) => r.body).join('\n');
+    expect(recorded28.filter((r) => r.method === 'NetworkDriver.GwAllocCheck')).toHaveLength(5);
+    expect(bodies).toContain('"com.docker.network.enable_ipv4":false');
+    expect(bodies).toContain('"IPv4Data":[]');
+    expect(bodies).toContain('"com.docker.network.endpoint.ifname":"foo0"');
+    expect(bodies).toContain('"com.docker.network.driver.private.no_proxy_6to4":false');
+    const endpoint = recorded28.find((r) => r.body.includes('endpoint.ifname'));
+    expect(methods['NetworkDriver.CreateEndpoint'].request.parse(decode(endpoint?.body ?? '')).Options?.['com.docker.network.endpoint.ifname']).toBe('foo0');
   });
 });
 

@@ -18,6 +18,12 @@ type Case = readonly [body: unknown, message: RegExp];
 
 /** Per method: bodies that must be refused, and the start of the message (field, then form). */
 const refused: Record<Exclude<MethodName, 'Plugin.Activate' | 'NetworkDriver.GetCapabilities' | 'IpamDriver.GetCapabilities' | 'IpamDriver.GetDefaultAddressSpaces'>, Case[]> = {
+  'NetworkDriver.GwAllocCheck': [
+    [undefined, /^body: is required; expected a JSON object$/],
+    [{ Options: 'x' }, /^Options: expected a map of options, got "x"$/],
+    [{ Options: { 'com.docker.network.enable_ipv4': 'true' } }, /^Options\["com.docker.network.enable_ipv4"\]: expected true or false, got "true"$/],
+    [{ Options: { 'com.docker.network.generic': { 'tsnet.type': ['overlay'] } } }, /^Options\["com.docker.network.generic"\]\["tsnet.type"\]: expected a string option value/],
+  ],
   'NetworkDriver.CreateNetwork': [
     [{}, /^NetworkID: is required; expected a network id of 1 to 128/],
     [undefined, /^body: is required; expected a JSON object$/],
