@@ -42,7 +42,7 @@ describe('the daemon process', () => {
     const pool = await postPlugin(tsnet.socketPath, 'IpamDriver.RequestPool', JSON.stringify({ AddressSpace: 'tsnet-global', Pool: '10.235.0.0/24' }));
     expect(pool.json?.Error).toMatch(/the global address space needs etcd/);
     const caps = await postPlugin(tsnet.socketPath, 'NetworkDriver.GetCapabilities');
-    expect(caps.json).toEqual({ Scope: 'local', ConnectivityScope: 'global' });
+    expect(caps.json).toEqual({ Scope: 'local', ConnectivityScope: 'global', GwAllocChecker: true });
   });
 
   test('a second daemon on the same socket or state directory refuses to start', async () => {

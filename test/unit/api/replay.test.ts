@@ -164,12 +164,8 @@ describe('replaying the calls a real dockerd 28.5.2 made', () => {
    * dockerd would have passed that on instead.
    */
   const rewrite = (body: string) => common(body).replaceAll('10.199.5.2/24', '10.199.5.128/24').replace('"Address":"10.199.5.2"}', '"Address":"10.199.5.128"}');
-  const refusals: ExpectedRefusal[] = [{
-    method: 'NetworkDriver.CreateNetwork',
-    when: (body) => body.includes('gateway_mode_ipv4'),
-    message: /the bridge driver does not know network option \\"com.docker.network.bridge.gateway_mode_ipv4\\"; known options: tsnet.type/,
-    why: 'recgw: -o com.docker.network.bridge.gateway_mode_ipv4=routed is an option tsnet cannot honour yet (issue 8 item 3), so it is refused by name rather than ignored',
-  }];
+  /** None: every request of the 28.5 session, recgw's `gateway_mode_ipv4=routed` included, is one tsnet honours. */
+  const refusals: ExpectedRefusal[] = [];
 
   test('every call gets a schema-valid answer in order (GwAllocCheck and the ifname option included), and the session leaves nothing behind', async () => {
     // The recording's auto-chosen pool (recauto, no --subnet) was 10.199.0.0/24; the same
