@@ -3,7 +3,7 @@ import { pluginConformance } from '../../plugin-spec/conformance/suite.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { run } from '../support/exec.js';
+import { run, waitFor } from '../support/exec.js';
 
 let host: SimulatedHost;
 let tsnet: TsnetDaemon;
@@ -61,7 +61,11 @@ describe('the daemon process', () => {
   test('one JSON log line per call with method, ids, duration and outcome', async () => {
     const net = 'e2'.repeat(32);
     await postPlugin(tsnet.socketPath, 'NetworkDriver.DeleteNetwork', JSON.stringify({ NetworkID: net }));
-    const lines = (await tsnet.process.log()).split('\n').filter((l) => l.includes(`"networkId":"${net}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    // The reply can reach us before the daemon's log line reaches its file (seen once on a
+    // loaded machine, in the dockerd 28.5 run): wait for the line, then check there is one only.
+    const read = async () => (await tsnet.process.log()).split('\n').filter((l) => l.includes(`"networkId":"${net}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    await waitFor(async () => (await read()).length > 0, { what: 'the DeleteNetwork log line', timeoutMs: 5_000, intervalMs: 50 }).catch(() => undefined);
+    const lines = await read();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ method: 'NetworkDriver.DeleteNetwork', outcome: 'ok', msg: 'call' });
     expect(lines[0]?.ms).toEqual(expect.any(Number));
