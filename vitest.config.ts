@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Three depths of test (see README "Testing"): unit tests are pure and parallel; integration
 // tests touch the real kernel inside namespaces they create; e2e tests drive a real dockerd and
-// share host-wide resources (iptables, /run/docker/plugins), so they run one file at a time.
+// share host-wide resources (iptables, /run/docker/plugins), so they run one file at a time;
+// `npm test` runs the e2e project once per dockerd version (TSNET_E2E_DOCKER, README "Testing").
 export default defineConfig({
   test: {
     projects: [
@@ -29,6 +30,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // Prints the dockerd under test (TSNET_E2E_DOCKER=20.10|28.5) in each file's output.
+          setupFiles: ['test/support/e2e-setup.ts'],
           testTimeout: 300_000,
           hookTimeout: 300_000,
           fileParallelism: false,

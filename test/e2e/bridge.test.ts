@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
 import { ensureTestImage } from '../support/image.js';
 import { inNetns } from '../support/netns.js';
-import { HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
+import { DOCKER_MAJOR, HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
 import { bypassForward, interfaceWithAddress, startPeerObserver } from '../support/traffic.js';
 
@@ -60,6 +60,19 @@ describe('bridge networks through a real dockerd', () => {
     expect(addr).toContain('inet 10.231.1.200/24');
     expect(addr).toContain('link/ether 02:42:0a:e7:01:c8');
     await reaches('a1', '10.231.1.200');
+    if (DOCKER_MAJOR >= 28) {
+      // Docker 25+ (API 1.44) makes the MAC a per-endpoint setting, and its documentation writes
+      // both per network: `--network name=…,ip=…,mac-address=…`. The 20.10 client has no such
+      // syntax (its --network takes a name only), so this form is tried on 28 only.
+      await docker('run', '-d', '--name', 'a3b', '--network', 'name=n1,ip=10.231.1.201,mac-address=02:42:0a:e7:01:c9', image, 'sleep', '600');
+      const addrB = (await docker('exec', 'a3b', 'ip', 'addr', 'show', 'eth0')).stdout;
+      expect(addrB).toContain('inet 10.231.1.201/24');
+      expect(addrB).toContain('link/ether 02:42:0a:e7:01:c9');
+      await reaches('a1', '10.231.1.201');
+      await docker('rm', '-f', 'a3b');
+    } else {
+      console.log('dockerd 20.10: the `--network name=…,ip=…,mac-address=…` form is Docker 25+ only; checked on 28.5');
+    }
   });
 
   test('outbound traffic leaves with the host address (masquerade)', async () => {

@@ -1,9 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/dockerd.js';
+import { DOCKER28_DIR, DOCKER_MAJOR, DOCKER_VERSION, DOCKERD, startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/dockerd.js';
 import { run, waitFor } from '../support/exec.js';
 import { ensureTestImage } from '../support/image.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, execIn, netnsExists } from '../support/netns.js';
@@ -47,7 +47,16 @@ describe('simulated host with Docker built-in drivers', () => {
     const hst = h();
     expect(existsSync(hst.netnsPath)).toBe(true);
     expect((await docker('info', '--format', '{{.Name}}')).stdout.trim()).toBe(hst.name);
-    expect((await docker('version', '--format', '{{.Server.Version}}')).stdout).toMatch(/^20\.10\./);
+    // The dockerd under test (TSNET_E2E_DOCKER), its own client, and the containerd that goes
+    // with it: 28.5's containerd 2.1.9 from the fetched cache, 20.10's from Debian 12.
+    const version = new RegExp(`^${DOCKER_VERSION.replace('.', '\\.')}\\.`);
+    expect((await docker('version', '--format', '{{.Server.Version}}')).stdout).toMatch(version);
+    expect((await docker('version', '--format', '{{.Client.Version}}')).stdout).toMatch(version);
+    expect(realpathSync(`/proc/${hst.dockerdPid}/exe`)).toBe(realpathSync(DOCKERD));
+    const [containerd] = await processesNamed(hst, 'containerd');
+    expect(containerd).toBeDefined();
+    const containerdExe = DOCKER_MAJOR >= 28 ? join(DOCKER28_DIR, 'usr/bin/containerd') : '/usr/bin/containerd';
+    expect(realpathSync(`/proc/${containerd}/exe`)).toBe(realpathSync(containerdExe));
     // dockerd's PID is the one the harness spawned, and its pidfile agrees.
     expect(Number(await readFile(join(hst.dir, 'dockerd.pid'), 'utf8'))).toBe(hst.dockerdPid);
     // The bind mount is visible to dockerd only.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
+import { DOCKER_VERSION } from '../support/dockerd.js';
 import { startLab, type Lab } from '../support/lab.js';
 
 /**
@@ -88,6 +89,16 @@ async function timeUntil(hosts: readonly string[], what: string, condition: (h: 
 const show = (at: Record<string, number>) => Object.entries(at).map(([h, ms]) => `${h} ${ms} ms`).join(', ');
 
 describe('overlay across hosts', () => {
+  test('every lab host runs the dockerd under test (TSNET_E2E_DOCKER) with its own client', async () => {
+    // lab.sh is handed DOCKERD, DOCKER_CLIENT and DOCKERD_PATH (support/lab.ts); this checks it used them.
+    const version = new RegExp(`^${DOCKER_VERSION.replace('.', '\\.')}\\.`);
+    for (const h of ['h1', 'h2']) {
+      const [server, client] = (await docker(h, 'version', '--format', '{{.Server.Version}} {{.Client.Version}}')).stdout.trim().split(' ');
+      expect(server, `dockerd on ${h}`).toMatch(version);
+      expect(client, `docker client for ${h}`).toMatch(version);
+    }
+  });
+
   test('containers on two hosts get distinct addresses from one subnet and reach each other (ARP included)', async () => {
     for (const h of ['h1', 'h2']) await docker(h, ...NET);
     await docker('h1', 'run', '-d', '--name', 'c1', '--network', 'blue', 'tsbox', 'sleep', '1d');

@@ -333,7 +333,7 @@ export class CrashCampaign {
     this.refreshModel(docker);
     return {
       round, workers, ops: ops.length, opsOk: ops.length - failed.length, opsFailed: failed.length, refusedLegitimately: retry.legit,
-      failures: failed.map((op) => `${op.kind} ${op.target}: ${op.result?.stderr.trim().split('\n').at(-1)?.slice(0, 240) ?? ''}`),
+      failures: failed.map((op) => `${op.kind} ${op.target}: ${dockerError(op.result?.stderr ?? '').slice(0, 240)}`),
       killAtMs, inFlightAtKill, restartMs, retriesOk: retry.succeeded.length, retriesSkipped: retry.skipped, retriesFailed: retry.failed,
       dockerMiscounts: retry.miscounts,
       tsnetRemoved: { networks: reports.reduce((n, r) => n + r.removedNetworks.length, 0), endpoints: reports.reduce((n, r) => n + r.removedEndpoints.length, 0) },
@@ -418,7 +418,7 @@ export class CrashCampaign {
       // Docker as it is now: an earlier retry may have taken the subnet, port or address.
       if (out.succeeded.length > 0) docker = await observeDocker(host);
       const running = docker.containers.filter((c) => c.running);
-      const stderr = op.result?.stderr.trim().split('\n').at(-1) ?? '';
+      const stderr = dockerError(op.result?.stderr ?? '');
       if (op.kind === 'rm-net') {
         const network = docker.networks.find((n) => n.name === op.target);
         const users = docker.containers.filter((c) => c.networks.some((a) => a.name === op.target));
@@ -558,4 +558,14 @@ export function formatTotals(t: CampaignTotals, seed: number, elapsedMs: number)
     `  convergence max ${seconds(t.convergeMaxMs)}, median ${seconds(t.convergeMedianMs)}`,
     `  leaks found ${t.leaks} (must be 0); failed rounds ${t.failedRounds}`,
   ].join('\n');
+}
+
+/**
+ * The line of a docker client's stderr that says what went wrong. The 20.10 client ends with the
+ * daemon's error; the 28.x client adds a blank line and "Run 'docker run --help' for more
+ * information" after it, so the last line alone would hide the error on 28.5.
+ */
+export function dockerError(stderr: string): string {
+  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && !/^(Run 'docker .*--help' for more information|See 'docker .*--help'\.)$/.test(l));
+  return lines.at(-1) ?? '';
 }

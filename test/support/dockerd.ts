@@ -1,4 +1,5 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,15 +9,87 @@ import { isAlive, spawnTracked, tail, type Tracked } from './process.js';
 
 export { HOST_UPLINK_IP, HOST_UPLINK_IP6, OUTSIDE_IP, OUTSIDE_IP6 } from './netns.js';
 
-/** Debian's 20.10 client. A newer client earlier on PATH refuses some flags against a 20.10 daemon. */
-export const DOCKER_CLIENT = '/usr/bin/docker';
-/** Debian's dockerd 20.10. */
-export const DOCKERD = '/usr/sbin/dockerd';
 /**
- * PATH for dockerd: it looks up containerd, runc and docker-proxy there, and must find
- * Debian's, not whatever newer tools are earlier on the test runner's PATH.
+ * The dockerd versions the e2e suite runs against (README "Testing"), picked by one environment
+ * variable, `TSNET_E2E_DOCKER`:
+ * - `20.10` (the default): Debian 12's docker.io, `/usr/sbin/dockerd` and its `/usr/bin/docker`.
+ * - `28.5`: Debian unstable's docker.io 28.5.2, docker-cli 28.5.2 and containerd 2.1.9, unpacked
+ *   (not installed) by `deploy/docker-28/fetch.sh` into `TSNET_DOCKER28_DIR` (default
+ *   /var/cache/tsnet/docker-28.5). Unstable's runc needs a newer glibc, so Debian 12's
+ *   /usr/sbin/runc is used with it.
  */
-export const DOCKERD_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+export type DockerUnderTest = '20.10' | '28.5';
+
+const DOCKER_VERSIONS: readonly DockerUnderTest[] = ['20.10', '28.5'];
+
+function dockerUnderTest(value: string | undefined): DockerUnderTest {
+  if (value === undefined || value === '') return '20.10';
+  if ((DOCKER_VERSIONS as readonly string[]).includes(value)) return value as DockerUnderTest;
+  throw new Error(`TSNET_E2E_DOCKER=${value}: must be one of ${DOCKER_VERSIONS.join(', ')}`);
+}
+
+/** The dockerd version under test, from `TSNET_E2E_DOCKER` (default `20.10`). */
+export const DOCKER_VERSION: DockerUnderTest = dockerUnderTest(process.env.TSNET_E2E_DOCKER);
+/**
+ * Its major version, for expectations that differ between versions; write them as
+ * `if (DOCKER_MAJOR >= 28) … else …` with a comment saying what differs and why.
+ */
+export const DOCKER_MAJOR: number = Number(DOCKER_VERSION.split('.')[0]);
+
+/** Where deploy/docker-28/fetch.sh unpacks dockerd 28.5 (the same variable as the script's). */
+export const DOCKER28_DIR = process.env.TSNET_DOCKER28_DIR || '/var/cache/tsnet/docker-28.5';
+
+/** Debian 12's tool directories: runc (and, for 20.10, containerd and docker-proxy) are found here. */
+const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The client that matches the daemon under test. A newer client earlier on the runner's PATH
+ * refuses some flags against a 20.10 daemon, and the 20.10 client lacks 28's (`--gw-priority`…).
+ */
+export const DOCKER_CLIENT = DOCKER_VERSION === '28.5' ? `${DOCKER28_DIR}/usr/bin/docker` : '/usr/bin/docker';
+/** The dockerd under test. */
+export const DOCKERD = DOCKER_VERSION === '28.5' ? `${DOCKER28_DIR}/usr/sbin/dockerd` : '/usr/sbin/dockerd';
+/**
+ * PATH for dockerd: it looks up containerd, containerd-shim-runc-v2, runc and docker-proxy there,
+ * and must find the ones of the version under test, not whatever newer tools are earlier on the
+ * test runner's PATH. For 28.5 the cache directory comes first (its containerd 2.1.9 and
+ * docker-proxy), then Debian 12's directories for runc.
+ */
+export const DOCKERD_PATH = DOCKER_VERSION === '28.5' ? `${DOCKER28_DIR}/usr/sbin:${DOCKER28_DIR}/usr/bin:${SYSTEM_PATH}` : SYSTEM_PATH;
+
+/**
+ * Throws, saying how to get it, when the dockerd under test or its client is not on this machine
+ * (28.5 before `bash deploy/docker-28/fetch.sh`).
+ */
+export function assertDockerUnderTestPresent(): void {
+  const missing = [DOCKERD, DOCKER_CLIENT].filter((f) => !isExecutable(f));
+  if (missing.length === 0) return;
+  const how = DOCKER_VERSION === '28.5'
+    ? `run \`bash deploy/docker-28/fetch.sh\` (as root) to fetch dockerd 28.5 into ${DOCKER28_DIR}`
+    : 'install Debian\'s docker.io (bash deploy/prerequisites.sh --test)';
+  throw new Error(`TSNET_E2E_DOCKER=${DOCKER_VERSION}: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing; ${how}`);
+}
+
+/** `Docker version 28.5.2+dfsg4, build …` of the dockerd under test, for the log of each test file. */
+export function describeDockerUnderTest(): string {
+  const version = (file: string) => {
+    try {
+      return execFileSync(file, ['--version'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    } catch (err) {
+      return `(${file} --version failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`;
+    }
+  };
+  return `TSNET_E2E_DOCKER=${DOCKER_VERSION}: dockerd ${DOCKERD} (${version(DOCKERD)}), client ${DOCKER_CLIENT}, dockerd PATH ${DOCKERD_PATH}`;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
 
 /** Options of {@link startSimulatedHost}. */
 export interface SimulatedHostOptions {
@@ -64,7 +137,7 @@ export interface SimulatedHost {
   readonly dockerd: Tracked;
   /** PID of the running dockerd. */
   readonly dockerdPid: number;
-  /** Runs `/usr/bin/docker -H unix://<socketPath> ...args`; throws on failure unless allowFail. */
+  /** Runs {@link DOCKER_CLIENT} `-H unix://<socketPath> ...args`; throws on failure unless allowFail. */
   docker(args: readonly string[], options?: DockerOptions): Promise<ExecResult>;
   /** Runs a short command in the host's network namespace (`ip netns exec`). */
   exec(argv: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
@@ -126,6 +199,7 @@ const LAUNCH_SCRIPT = [
  * `startSimulatedHost('purpose')` is the older form of `startSimulatedHost({ name: 'purpose' })`.
  */
 export async function startSimulatedHost(options: SimulatedHostOptions | string): Promise<SimulatedHost> {
+  assertDockerUnderTestPresent();
   const purpose = typeof options === 'string' ? options : options.name;
   const netns = uniqueNetnsName(purpose);
   const outside = uniqueNetnsName('out');

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DOCKER_CLIENT, DOCKERD, DOCKERD_PATH } from './dockerd.js';
+import { assertDockerUnderTestPresent, DOCKER_CLIENT, DOCKERD, DOCKERD_PATH } from './dockerd.js';
 import { run, type ExecResult } from './exec.js';
 import { isAlive } from './process.js';
 import { REPO, ensureBuilt } from './tsnet-daemon.js';
@@ -33,10 +33,12 @@ export interface Lab {
 /**
  * The multi-host lab from deploy/lab/lab.sh, driven by tests, under a random name and private
  * directories so it never meets a user's own lab. The e2e overlay tests use the very script
- * users run, so the script is tested too. The Docker it runs is pinned to Debian's dockerd,
- * client and tool PATH (the ones the simulated hosts use), whatever else is on this PATH.
+ * users run, so the script is tested too. The Docker it runs is the dockerd under test
+ * (`TSNET_E2E_DOCKER`, see dockerd.ts), with its client and tool PATH, the ones the simulated
+ * hosts use, whatever else is on this PATH.
  */
 export async function startLab(hosts: number): Promise<Lab> {
+  assertDockerUnderTestPresent();
   await ensureBuilt();
   const name = `tsnt${randomBytes(2).toString('hex')}`;
   const dir = await mkdtemp(join(tmpdir(), 'tsnet-lab-'));

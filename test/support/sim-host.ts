@@ -4,7 +4,10 @@
  */
 export {
   DOCKER_CLIENT,
+  DOCKER_MAJOR,
+  DOCKER_VERSION,
   DOCKERD,
+  DOCKERD_PATH,
   HOST_UPLINK_IP,
   HOST_UPLINK_IP6,
   OUTSIDE_IP,
@@ -12,6 +15,7 @@ export {
   startSimulatedHost,
   stopAllSimulatedHosts,
   type DockerOptions,
+  type DockerUnderTest,
   type SimulatedHost,
   type SimulatedHostOptions,
 } from './dockerd.js';
