@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
-import { DOCKER_VERSION } from '../support/dockerd.js';
+import { DOCKER_MAJOR, DOCKER_VERSION } from '../support/dockerd.js';
 import { startLab, type Lab } from '../support/lab.js';
 
 /**
@@ -101,6 +101,10 @@ describe('overlay across hosts', () => {
 
   test('containers on two hosts get distinct addresses from one subnet and reach each other (ARP included)', async () => {
     for (const h of ['h1', 'h2']) await docker(h, ...NET);
+    // An overlay needs no gateway address. Version-specific: dockerd 28+ asks the driver first
+    // (GwAllocCheck) and then requests none; 20.10 never asks and has tsnet's IPAM reserve one.
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/pools/')).toEqual(['tsnet/ipam/v1/tsnet-global/pools/10.61.0.0_24']);
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/gw/')).toEqual(DOCKER_MAJOR >= 28 ? [] : ['tsnet/ipam/v1/tsnet-global/gw/10.61.0.0_24']);
     await docker('h1', 'run', '-d', '--name', 'c1', '--network', 'blue', 'tsbox', 'sleep', '1d');
     await docker('h2', 'run', '-d', '--name', 'c2', '--network', 'blue', 'tsbox', 'sleep', '1d');
     const [ip1, ip2] = [await ipOf('h1', 'c1'), await ipOf('h2', 'c2')];
