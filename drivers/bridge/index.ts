@@ -26,7 +26,7 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
       // and remember how to put back what tsnet changes on it.
       const existing = config.userNamed ? await host.getLink(config.bridge) : undefined;
       const adopted = existing !== undefined;
-      const plan = [...bridgeNetworkOps(network, config), ...pinMac(existing)];
+      const plan = [...bridgeNetworkOps(network, { ...config, adopted }), ...pinMac(existing)];
       const restoreOps = adopted ? await adoptionRestoreOps(host, config.bridge, config.mtu, plan) : [];
       try {
         await applyOps(host, plan, log);

@@ -28,7 +28,9 @@ export function planBridgeNetwork(network: NetworkRecord, others: readonly Netwo
 
 /** Kernel plan of a bridge network: the bridge, its gateway addresses, forwarding sysctls. */
 export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): HostOp[] {
-  const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu, mac: config.userNamed ? undefined : bridgeMac(network.id) }];
+  // A bridge tsnet makes gets a fixed MAC, so it does not change as ports come and go (Linux
+  // gives a bridge the lowest MAC of its ports); the user's own bridge keeps its MAC.
+  const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu, mac: config.adopted ? undefined : bridgeMac(network.id) }];
   // An isolated family has no gateway on the bridge; inhibit_ipv4 leaves IPv4's to the user.
   const addressed = [...(config.gatewayMode[4] === 'isolated' || config.inhibitIpv4 ? [] : network.ipv4), ...(config.gatewayMode[6] === 'isolated' ? [] : network.ipv6)];
   for (const pool of addressed) {

@@ -74,12 +74,12 @@ export interface FuzzOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Recorded requests from every `*.jsonl` in the given directories (missing ones are skipped). */
-export function loadRecorded(dirs: readonly string[]): Recorded[] {
+/** Recorded requests from every `*.jsonl` in the given directories (missing ones are skipped), or only the files `only` names. */
+export function loadRecorded(dirs: readonly string[], only?: readonly string[]): Recorded[] {
   const out: Recorded[] = [];
   for (const dir of dirs) {
     let names: string[];
-    try { names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort(); } catch { continue; }
+    try { names = readdirSync(dir).filter((n) => n.endsWith('.jsonl') && (!only || only.includes(n))).sort(); } catch { continue; }
     for (const name of names) {
       readFileSync(join(dir, name), 'utf8').split('\n').forEach((line, i) => {
         if (!line.trim()) return;

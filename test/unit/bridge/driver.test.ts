@@ -134,6 +134,16 @@ describe('bridge driver plan', () => {
     expect(await driver.join(old, ep, '/x')).toMatchObject({ dstPrefix: 'eth', gateway: '10.99.0.1' });
   });
 
+  test('a user-named bridge that tsnet makes gets the fixed MAC too; the user\'s own bridge keeps its MAC', async () => {
+    const made = setup();
+    await made.driver.createNetwork(made.plan({ options: { 'com.docker.network.bridge.name': 'brx0' } }));
+    expect((await made.host.getLink('brx0'))?.mac).toBe(bridgeMac(NET_A));
+    const own = setup();
+    await own.host.apply({ op: 'ensure-bridge', name: 'brx0', mtu: 1500, mac: '02:00:00:00:00:99' });
+    await own.driver.createNetwork(own.plan({ options: { 'com.docker.network.bridge.name': 'brx0' } }));
+    expect((await own.host.getLink('brx0'))?.mac).toBe('02:00:00:00:00:99');
+  });
+
   test('a second network with the same bridge name or an overlapping subnet is refused', () => {
     const { plan } = setup();
     const first = plan({ options: { 'com.docker.network.bridge.name': 'br-x' } });
