@@ -38,9 +38,11 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-bridge': return this.ensureBridge(op.name, op.mtu, op.mac);
       case 'ensure-mac': {
         const link = await this.getLink(op.dev);
-        if (!link || link.mac === op.mac) return false;
+        if (!link) return false;
+        // Set even when it is already the address: only then does the kernel count it as set by
+        // hand, and a bridge keeps it as ports come and go (else it follows its ports' MACs).
         await this.ip(['link', 'set', 'dev', op.dev, 'address', op.mac]);
-        return true;
+        return link.mac !== op.mac;
       }
       case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
       case 'ensure-up': return this.ensureUp(op.dev);

@@ -74,12 +74,12 @@ export interface FuzzOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Recorded requests from every `*.jsonl` in the given directories (missing ones are skipped), or only the files `only` names. */
-export function loadRecorded(dirs: readonly string[], only?: readonly string[]): Recorded[] {
+/** Recorded requests from every `*.jsonl` in the given directories (missing ones are skipped). */
+export function loadRecorded(dirs: readonly string[]): Recorded[] {
   const out: Recorded[] = [];
   for (const dir of dirs) {
     let names: string[];
-    try { names = readdirSync(dir).filter((n) => n.endsWith('.jsonl') && (!only || only.includes(n))).sort(); } catch { continue; }
+    try { names = readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort(); } catch { continue; }
     for (const name of names) {
       readFileSync(join(dir, name), 'utf8').split('\n').forEach((line, i) => {
         if (!line.trim()) return;
@@ -229,7 +229,9 @@ function undoOf(method: string, body: unknown, reply: Record<string, unknown>, l
     case 'NetworkDriver.CreateNetwork': return live.networks.has(net) ? none : { calls: [{ method: 'NetworkDriver.DeleteNetwork', body: { NetworkID: b.NetworkID } }], disturbs: false };
     case 'NetworkDriver.AllocateNetwork': return { calls: [{ method: 'NetworkDriver.FreeNetwork', body: { NetworkID: b.NetworkID } }], disturbs: false };
     case 'NetworkDriver.CreateEndpoint': return live.endpoints.has(ep) ? none : { calls: [{ method: 'NetworkDriver.DeleteEndpoint', body: ids }], disturbs: false };
-    case 'NetworkDriver.Join': return live.joined.has(ep) ? none : { calls: [{ method: 'NetworkDriver.Leave', body: ids }], disturbs: false };
+    // Leave does not take a setup's endpoint back to before its Join: it is "left" then, as in
+    // Docker, and can only be deleted (a new endpoint may take its address or port).
+    case 'NetworkDriver.Join': return live.joined.has(ep) ? none : { calls: [{ method: 'NetworkDriver.Leave', body: ids }], disturbs: live.endpoints.has(ep) };
     case 'NetworkDriver.ProgramExternalConnectivity': {
       if (!live.published.has(ep)) return { calls: [{ method: 'NetworkDriver.RevokeExternalConnectivity', body: ids }], disturbs: false };
       // Docker may re-send it with other ports; the setup's own call puts the original back.
