@@ -5,6 +5,7 @@ import { execIn } from '../support/netns.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { startPeerObserver } from '../support/traffic.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { stopHostAndTsnet } from '../support/teardown.js';
 
 // Docker's bridge options (issue 8, item 3) through a real dockerd, checked with real traffic
 // between the simulated host, its containers and the "outside" namespace beyond its uplink.
@@ -21,14 +22,7 @@ beforeAll(async () => {
   image = await ensureTestImage(host);
 });
 
-afterAll(async () => {
-  if (host) {
-    const ids = (await host.docker(['ps', '-aq'], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await host.docker(['rm', '-f', ...ids], { allowFail: true });
-  }
-  await tsnet?.process.stop(10_000);
-  await host?.stop();
-});
+afterAll(() => stopHostAndTsnet(host, tsnet));
 
 const h = (): SimulatedHost => {
   if (!host) throw new Error('the simulated host did not start');

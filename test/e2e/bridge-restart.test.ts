@@ -6,6 +6,7 @@ import { execIn } from '../support/netns.js';
 import { HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { interfaceWithAddress, startPeerObserver } from '../support/traffic.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { stopHostAndTsnet } from '../support/teardown.js';
 
 // dockerd restarts under running containers on a tsnet network: Docker stops them, tears their
 // endpoints down, starts again and brings the `--restart always` containers back with new
@@ -17,14 +18,7 @@ let host: SimulatedHost | undefined;
 let tsnet: TsnetDaemon | undefined;
 let image: string;
 
-afterAll(async () => {
-  if (host) {
-    const ids = (await host.docker(['ps', '-aq'], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await host.docker(['rm', '-f', ...ids], { allowFail: true });
-  }
-  await tsnet?.process.stop(10_000);
-  await host?.stop();
-});
+afterAll(() => stopHostAndTsnet(host, tsnet));
 
 beforeAll(async () => {
   host = await startSimulatedHost({ name: 'restart' });

@@ -14,6 +14,7 @@ import {
   startSctpServer,
 } from '../support/traffic.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { stopHostAndTsnet } from '../support/teardown.js';
 
 // Bridge-network behaviour through a real dockerd 20.10, checked with real traffic. Every "cannot
 // reach" has a positive control next to it: the same path works where it should (another
@@ -24,16 +25,7 @@ let host: SimulatedHost | undefined;
 let tsnet: TsnetDaemon | undefined;
 let image: string;
 
-afterAll(async () => {
-  // Containers and networks go while tsnet still answers (a dockerd whose plugin is gone retries
-  // it for ~30 s per call), then tsnet, then the host.
-  if (host) {
-    const ids = (await host.docker(['ps', '-aq'], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await host.docker(['rm', '-f', ...ids], { allowFail: true });
-  }
-  await tsnet?.process.stop(10_000);
-  await host?.stop();
-});
+afterAll(() => stopHostAndTsnet(host, tsnet));
 
 beforeAll(async () => {
   host = await startSimulatedHost({ name: 'traffic' });

@@ -5,6 +5,7 @@ import { ensureTestImage } from '../support/image.js';
 import { execIn } from '../support/netns.js';
 import { HOST_UPLINK_IP, HOST_UPLINK_IP6, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { stopHostAndTsnet } from '../support/teardown.js';
 
 // What Docker 28 added to the way users make networks (issue 8, items 4 and 5), through the
 // dockerd under test: IPv6-only networks and gateway priorities. On 20.10 the client has neither
@@ -21,14 +22,7 @@ beforeAll(async () => {
   image = await ensureTestImage(host);
 });
 
-afterAll(async () => {
-  if (host) {
-    const ids = (await host.docker(['ps', '-aq'], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    if (ids.length > 0) await host.docker(['rm', '-f', ...ids], { allowFail: true });
-  }
-  await tsnet?.process.stop(10_000);
-  await host?.stop();
-});
+afterAll(() => stopHostAndTsnet(host, tsnet));
 
 const h = (): SimulatedHost => {
   if (!host) throw new Error('the simulated host did not start');
