@@ -27,6 +27,7 @@ import { HostLiveness } from './ipam/host-liveness.js';
 import { IpamSync } from './ipam/ipam-sync.js';
 import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
+import { BatchingRunner, IpBatch } from './host/ip-batch.js';
 import { ExecRunner } from './host/runner.js';
 import { prepareSocketPath, restrictSocket } from './socket.js';
 
@@ -45,7 +46,9 @@ export interface RunningDaemon {
  */
 export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> {
   const log = pino({ level: config.logLevel, base: { service: 'tsnet', pid: process.pid } });
-  const runner = new ExecRunner(log.child({ component: 'exec' }));
+  const execLog = log.child({ component: 'exec' });
+  const ipBatch = new IpBatch({ log: execLog });
+  const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog);
   const host = new Iproute2HostNet({ runner });
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 
@@ -117,6 +120,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await globalSpace?.close();
       await etcd?.close();
       await store?.close();
+      await ipBatch.close();
       log.info('stopped; networks and containers keep working');
     })();
     return stopping;

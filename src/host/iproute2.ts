@@ -41,7 +41,7 @@ export class Iproute2HostNet implements HostNet {
         if (!link) return false;
         // Set even when it is already the address: only then does the kernel count it as set by
         // hand, and a bridge keeps it as ports come and go (else it follows its ports' MACs).
-        await this.ip(['link', 'set', 'dev', op.dev, 'address', op.mac]);
+        await this.change(['link', 'set', 'dev', op.dev, 'address', op.mac]);
         return link.mac !== op.mac;
       }
       case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
@@ -51,13 +51,13 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-down': {
         const link = await this.getLink(op.dev);
         if (!link?.up) return false;
-        await this.ip(['link', 'set', 'dev', op.dev, 'down']);
+        await this.change(['link', 'set', 'dev', op.dev, 'down']);
         return true;
       }
       case 'ensure-mtu': {
         const link = await this.getLink(op.dev);
         if (!link || link.mtu === op.mtu) return false;
-        await this.ip(['link', 'set', 'dev', op.dev, 'mtu', String(op.mtu)]);
+        await this.change(['link', 'set', 'dev', op.dev, 'mtu', String(op.mtu)]);
         return true;
       }
       case 'ensure-veth': return this.ensureVeth(op);
@@ -83,7 +83,7 @@ export class Iproute2HostNet implements HostNet {
       case 'remove-flood':
         return (await this.bridge(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self'], [1, 2, 255])).code === 0;
       case 'ensure-neigh':
-        await this.ip(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
+        await this.change(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
         return true;
       case 'remove-neigh':
         return (await this.ip(['neigh', 'del', op.ip, 'dev', op.dev], [1, 2, 255])).code === 0;
@@ -197,7 +197,7 @@ export class Iproute2HostNet implements HostNet {
     }
     if (!existing) {
       try {
-        await this.ip(['link', 'add', 'name', op.name, 'mtu', String(op.mtu), 'type', 'vxlan', 'id', String(op.vni), 'local', op.local, 'dstport', String(op.port), 'nolearning', 'proxy']);
+        await this.change(['link', 'add', 'name', op.name, 'mtu', String(op.mtu), 'type', 'vxlan', 'id', String(op.vni), 'local', op.local, 'dstport', String(op.port), 'nolearning', 'proxy']);
       } catch (err) {
         if (err instanceof CommandError && /File exists|already exists/.test(err.result.stderr)) {
           throw new TsnetError('TSNET_VXLAN_BUSY', 'conflict', `another VXLAN device already uses VNI ${op.vni} on UDP port ${op.port} on this host`, 'choose another VNI with -o tsnet.vni=N', { cause: err });
@@ -207,7 +207,7 @@ export class Iproute2HostNet implements HostNet {
       created = true;
     }
     if (!existing || existing.master !== op.master || !existing.up || existing.mtu !== op.mtu) {
-      await this.ip(['link', 'set', 'dev', op.name, 'master', op.master, 'mtu', String(op.mtu), 'up']);
+      await this.change(['link', 'set', 'dev', op.name, 'master', op.master, 'mtu', String(op.mtu), 'up']);
     }
     return created;
   }
@@ -223,25 +223,25 @@ export class Iproute2HostNet implements HostNet {
       if (existing.kind !== 'bridge') {
         throw new TsnetError('TSNET_HOST_NOT_BRIDGE', 'conflict', `interface ${name} exists and is a ${existing.kind ?? 'physical device'}, not a bridge`, 'choose another com.docker.network.bridge.name');
       }
-      if (existing.mtu !== mtu) await this.ip(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
-      if (mac && existing.mac !== mac) await this.ip(['link', 'set', 'dev', name, 'address', mac]);
+      if (existing.mtu !== mtu) await this.change(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
+      if (mac && existing.mac !== mac) await this.change(['link', 'set', 'dev', name, 'address', mac]);
       return false;
     }
-    await this.ip(['link', 'add', 'name', name, 'mtu', String(mtu), ...(mac ? ['address', mac] : []), 'type', 'bridge']);
+    await this.change(['link', 'add', 'name', name, 'mtu', String(mtu), ...(mac ? ['address', mac] : []), 'type', 'bridge']);
     return true;
   }
 
   private async ensureAddr(dev: string, cidr: string): Promise<boolean> {
     const present = await this.listAddrs(dev);
     if (present.includes(cidr)) return false;
-    await this.ip(['addr', 'add', cidr, 'dev', dev]);
+    await this.change(['addr', 'add', cidr, 'dev', dev]);
     return true;
   }
 
   private async ensureUp(dev: string): Promise<boolean> {
     const link = await this.getLink(dev);
     if (link?.up) return false;
-    await this.ip(['link', 'set', 'dev', dev, 'up']);
+    await this.change(['link', 'set', 'dev', dev, 'up']);
     return true;
   }
 
@@ -251,7 +251,7 @@ export class Iproute2HostNet implements HostNet {
     const peerArgs = ['peer', 'name', op.peer, 'mtu', String(op.mtu), ...(op.peerMac ? ['address', op.peerMac] : [])];
     const argv = ['link', 'add', 'name', op.host, 'mtu', String(op.mtu), 'master', op.master, 'up', 'type', 'veth', ...peerArgs];
     try {
-      await this.ip(argv);
+      await this.change(argv);
       return true;
     } catch (err) {
       if (!(err instanceof CommandError) || !/File exists/.test(err.result.stderr)) throw err;
@@ -259,7 +259,7 @@ export class Iproute2HostNet implements HostNet {
       if (existing?.kind !== 'veth') throw err;
       if (existing.master === op.master && existing.up) return false;
       // The pair survived but lost its bridge (the bridge was deleted and recreated): re-attach.
-      await this.ip(['link', 'set', 'dev', op.host, 'master', op.master, 'up']);
+      await this.change(['link', 'set', 'dev', op.host, 'master', op.master, 'up']);
       return true;
     }
   }
@@ -269,7 +269,7 @@ export class Iproute2HostNet implements HostNet {
     if (existing) return false;
     const argv = ['link', 'add', 'link', parent, 'name', name, ...(mtu ? ['mtu', String(mtu)] : []), ...(mac ? ['address', mac] : []), 'type', kind, ...kindArgs];
     try {
-      await this.ip(argv);
+      await this.change(argv);
     } catch (err) {
       if (err instanceof CommandError && /Unknown device type|Operation not supported/.test(err.result.stderr)) {
         throw new TsnetError('TSNET_KERNEL_UNSUPPORTED', 'unavailable', `this kernel cannot create ${kind} interfaces (${err.result.stderr.trim()})`, `load the ${kind === 'vlan' ? '8021q' : kind} kernel module (modprobe ${kind === 'vlan' ? '8021q' : kind}) or use a kernel built with it`, { cause: err });
@@ -280,8 +280,13 @@ export class Iproute2HostNet implements HostNet {
   }
 
   private async removeLink(name: string): Promise<boolean> {
-    const { code } = await this.ip(['link', 'del', 'dev', name], [1]);
-    return code === 0;
+    try {
+      await this.change(['link', 'del', 'dev', name]);
+      return true;
+    } catch (err) {
+      if (err instanceof CommandError && /Cannot find device/.test(err.result.stderr)) return false;
+      throw err;
+    }
   }
 
   private async ensureSysctl(key: string, value: string): Promise<boolean> {
@@ -299,6 +304,11 @@ export class Iproute2HostNet implements HostNet {
 
   private ip(args: string[], okCodes: number[] = []) {
     return this.runner.run(['ip', ...this.nsArgs, ...args], { okCodes });
+  }
+
+  /** A command that changes the kernel and prints nothing: success or iproute2's message. */
+  private change(args: string[]) {
+    return this.runner.run(['ip', ...this.nsArgs, ...args], { batchable: true });
   }
 }
 

@@ -16,6 +16,11 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Exit codes that are answers rather than failures (e.g. `iptables -C` answers 1). */
   readonly okCodes?: readonly number[];
+  /**
+   * The caller needs neither output nor an exit code, only success or iproute2's message: the
+   * command may run in a long-lived `ip -batch` process (see ip-batch.ts) instead of its own.
+   */
+  readonly batchable?: boolean;
 }
 
 /**
