@@ -99,6 +99,13 @@ export interface Driver {
    */
   defaultHostIp?(network: NetworkRecord): string | undefined;
 
+  /**
+   * True when a published port of this address family is reached on the container's own address
+   * (Docker's `routed` gateway mode): the host port in `-p` means nothing, so none is taken.
+   * Optional: without it every published port takes a host port.
+   */
+  publishesDirectly?(network: NetworkRecord, family: 4 | 6): boolean;
+
   /** Names of every kernel link this network and its endpoints own (for leftover detection). */
   ownedLinks(view: NetworkView): string[];
 

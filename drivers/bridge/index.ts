@@ -73,6 +73,8 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
       return ip === '0.0.0.0' ? undefined : ip;
     },
 
+    publishesDirectly: (network, family) => bridgeConfigOf(network.driverState).gatewayMode[family] === 'routed',
+
     ownedLinks(view) {
       const config = bridgeConfigOf(view.network.driverState);
       const links = view.endpoints.flatMap((e) => [bridgeEndpointState(e.id).hostIf, bridgeEndpointState(e.id).peerIf]);

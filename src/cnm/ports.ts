@@ -18,18 +18,24 @@ interface Holder {
 /**
  * Resolves the bindings Docker asked for into concrete host ports: a range picks its first free
  * port, port 0 picks from the ephemeral range. A port already published by another tsnet
- * endpoint, or held by another program, is refused with a message naming the holder.
+ * endpoint, or held by another program, is refused with a message naming the holder. A binding
+ * that `direct` says is reached on the container's own address takes no host port (host port 0).
  */
 export async function resolvePortBindings(
   requested: readonly PortBinding[],
   endpoint: EndpointRecord,
   others: readonly EndpointRecord[],
   probe: PortProbe,
+  direct: (binding: PortBinding) => boolean = () => false,
 ): Promise<PortBinding[]> {
   const taken: Holder[] = others.filter((o) => o.id !== endpoint.id).flatMap((o) => o.ports.map((binding) => ({ endpoint: o, binding })));
   const resolved: PortBinding[] = [];
   for (const binding of requested) {
     checkBinding(binding);
+    if (direct(binding)) {
+      resolved.push({ ...binding, hostPort: 0, hostPortEnd: 0 });
+      continue;
+    }
     const candidates = candidatePorts(binding);
     let chosen: number | undefined;
     let lastProblem = '';

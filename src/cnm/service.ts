@@ -260,7 +260,10 @@ export class NetworkService {
       const requested = families === 'ipv4' ? withDefault.filter((b) => !b.hostIp.includes(':')).map((b) => (b.hostIp === '' ? { ...b, hostIp: '0.0.0.0' } : b)) : withDefault;
       checkBindingFamilies(requested, endpoint, network);
       await this.releaseStalePorts(endpoint, requested);
-      const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe);
+      const driver = this.driver(network.type);
+      // A binding reaches the container directly when every family it is published on does.
+      const direct = (b: PortBinding) => { const families = bindingFamilies(b, endpoint); return families.length > 0 && families.every((family) => driver.publishesDirectly?.(network, family) === true); };
+      const ports = await resolvePortBindings(requested, endpoint, this.deps.repo.allEndpoints(), this.deps.probe, direct);
       const token = await this.deps.repo.saveEndpoint({ ...endpoint, ports }, reply ? 'ProgramExternalConnectivity' : undefined);
       try {
         await this.syncFirewall();
@@ -480,6 +483,12 @@ function clashes(driver: Driver, draft: NetworkRecord, other: NetworkRecord): bo
  * host IP for an IPv4-only container would publish nothing, and tsnet never reports a mapping
  * it has not installed.
  */
+/** The address families a binding is published on: its host IP's, or every family the container has. */
+function bindingFamilies(binding: PortBinding, endpoint: EndpointRecord): Array<4 | 6> {
+  if (binding.hostIp !== '') return [binding.hostIp.includes(':') ? 6 : 4];
+  return [...(endpoint.address ? [4 as const] : []), ...(endpoint.addressV6 ? [6 as const] : [])];
+}
+
 function checkBindingFamilies(requested: readonly PortBinding[], endpoint: EndpointRecord, network: NetworkRecord): void {
   for (const binding of requested) {
     if (binding.hostIp === '') continue;

@@ -1,25 +1,54 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { ensureTestImage } from '../support/image.js';
-import { startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
+import { DOCKER_VERSION, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
 import { fmt, median, percentile } from './stats.js';
 
 /**
- * `npm run bench`: container start-up on a tsnet bridge network next to Docker's built-in
- * bridge driver, in the same run on the same dockerd, interleaved so that machine noise hits
- * both alike; then the daemon's own handling time per call from its log (total minus the time
- * spent in kernel programs). Prints figures; asserts nothing.
+ * `npm run bench:bridge`: container start-up on a tsnet bridge network next to Docker's built-in
+ * bridge driver, on each dockerd of the test matrix (20.10 and 28.5, one after the other, each
+ * with its own simulated host). On each dockerd the runs are interleaved, so that machine noise
+ * hits both drivers alike, and the ratio is taken within that run. Then the daemon's own
+ * handling time per call from its log (total minus the time spent in kernel programs).
+ * Prints figures; asserts nothing. `TSNET_E2E_DOCKER=20.10|28.5` measures one dockerd only.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const WARMUP = 3;
+const VERSIONS = ['20.10', '28.5'] as const;
+const RESULT_TAG = 'BENCH_RESULT ';
 
-async function timeRun(host: SimulatedHost, image: string, network: string): Promise<number> {
+interface Case {
+  readonly label: string;
+  readonly network: string;
+  /** Extra `docker run` arguments. */
+  readonly args: readonly string[];
+}
+
+/** A published port on loopback with a host port the driver picks: the usual `-p` of a web container. */
+const PUBLISH = ['-p', '127.0.0.1::8080'];
+const CASES: readonly Case[] = [
+  { label: 'tsnet bridge', network: 'bench-tsnet', args: [] },
+  { label: "Docker's bridge", network: 'bench-builtin', args: [] },
+  { label: 'tsnet bridge, -p', network: 'bench-tsnet', args: PUBLISH },
+  { label: "Docker's bridge, -p", network: 'bench-builtin', args: PUBLISH },
+  { label: '--network none (baseline)', network: 'none', args: [] },
+];
+
+interface Result {
+  readonly docker: string;
+  readonly run: number;
+  readonly publish: number;
+}
+
+async function timeRun(host: SimulatedHost, image: string, c: Case): Promise<number> {
   const started = performance.now();
-  await host.docker(['run', '--rm', '--network', network, image, 'true']);
+  await host.docker(['run', '--rm', '--network', c.network, ...c.args, image, 'true']);
   return performance.now() - started;
 }
 
-async function main(): Promise<void> {
+async function measureOneDockerd(): Promise<void> {
   const host = await startSimulatedHost('bench');
   let tsnet: TsnetDaemon | undefined;
   try {
@@ -27,26 +56,23 @@ async function main(): Promise<void> {
     const image = await ensureTestImage(host);
     await host.docker(['network', 'create', '-d', 'tsnet', '--subnet', '10.240.0.0/16', 'bench-tsnet']);
     await host.docker(['network', 'create', '-d', 'bridge', '--subnet', '10.241.0.0/16', 'bench-builtin']);
-    const networks = ['bench-tsnet', 'bench-builtin', 'none'] as const;
-    const samples: Record<string, number[]> = { 'bench-tsnet': [], 'bench-builtin': [], none: [] };
-    for (let i = 0; i < WARMUP; i++) for (const n of networks) await timeRun(host, image, n);
+    const samples = CASES.map(() => [] as number[]);
+    for (let i = 0; i < WARMUP; i++) for (const c of CASES) await timeRun(host, image, c);
     for (let i = 0; i < RUNS; i++) {
-      // Rotate the order each round so neither driver always runs first.
-      const order = i % 2 === 0 ? networks : ([...networks].reverse() as typeof networks[number][]);
-      for (const n of order) samples[n]?.push(await timeRun(host, image, n));
+      // Rotate the order each round so that no case always runs first.
+      const order = CASES.map((_, k) => (k + i) % CASES.length);
+      for (const k of order) samples[k]?.push(await timeRun(host, image, CASES[k] as Case));
     }
-    const row = (label: string, values: number[]) => `${label.padEnd(28)} median ${fmt(median(values)).padStart(6)} ms   p90 ${fmt(percentile(values, 90)).padStart(6)} ms   n=${values.length}`;
-    const tsnetRuns = samples['bench-tsnet'] ?? [];
-    const builtinRuns = samples['bench-builtin'] ?? [];
-    const noneRuns = samples.none ?? [];
-    console.log(`\ndocker run --rm --network N ${image} true  (${RUNS} interleaved runs each, after ${WARMUP} warm-up)`);
-    console.log(row('tsnet bridge', tsnetRuns));
-    console.log(row('docker built-in bridge', builtinRuns));
-    console.log(row('--network none (baseline)', noneRuns));
-    console.log(`ratio tsnet / built-in (medians): ${(median(tsnetRuns) / median(builtinRuns)).toFixed(3)}   (target <= 1.10)`);
-    console.log(`network cost over none (medians): tsnet ${fmt(median(tsnetRuns) - median(noneRuns))} ms, built-in ${fmt(median(builtinRuns) - median(noneRuns))} ms`);
+    const med = samples.map((s) => median(s));
+    console.log(`\ndockerd ${DOCKER_VERSION}: docker run --rm --network N [-p] ${image} true  (${RUNS} interleaved runs each, after ${WARMUP} warm-up)`);
+    CASES.forEach((c, k) => console.log(`${c.label.padEnd(28)} median ${fmt(med[k] as number).padStart(6)} ms   p90 ${fmt(percentile(samples[k] as number[], 90)).padStart(6)} ms   n=${samples[k]?.length}`));
+    const [tsnetRun, builtinRun, tsnetPub, builtinPub, none] = med as [number, number, number, number, number];
+    const result: Result = { docker: DOCKER_VERSION, run: tsnetRun / builtinRun, publish: tsnetPub / builtinPub };
+    console.log(`ratio tsnet / Docker's bridge (medians): docker run ${result.run.toFixed(3)}, with -p ${result.publish.toFixed(3)}   (target <= 1.00)`);
+    console.log(`network cost over none (medians): tsnet ${fmt(tsnetRun - none)} ms, Docker's bridge ${fmt(builtinRun - none)} ms`);
     await printHandlingTimes(tsnet);
     await printStartupTime(host, tsnet);
+    console.log(`${RESULT_TAG}${JSON.stringify(result)}`);
   } finally {
     await tsnet?.process.stop(10_000);
     await host.stop();
@@ -86,7 +112,28 @@ async function printHandlingTimes(tsnet: TsnetDaemon): Promise<void> {
   console.log(`  all calls: own p50 ${fmt(median(all))} ms, p99 ${fmt(percentile(all, 99))} ms   (target p50 < 2 ms)`);
 }
 
-main().catch((err: unknown) => {
+/** Runs this file once per dockerd version, passing its output through, then sums up. */
+async function measureEveryDockerd(): Promise<void> {
+  const results: Result[] = [];
+  for (const docker of VERSIONS) {
+    const output = await new Promise<string>((resolve, reject) => {
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, TSNET_E2E_DOCKER: docker }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        process.stdout.write(chunk);
+      });
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`bench on dockerd ${docker} exited with ${code}`))));
+    });
+    const line = output.split('\n').find((l) => l.startsWith(RESULT_TAG));
+    if (line) results.push(JSON.parse(line.slice(RESULT_TAG.length)) as Result);
+  }
+  console.log("\nsummary: tsnet / Docker's bridge, ratio of median `docker run --rm` times (target <= 1.00)");
+  for (const r of results) console.log(`  dockerd ${r.docker.padEnd(6)} docker run ${r.run.toFixed(3)}   docker run -p ${r.publish.toFixed(3)}`);
+}
+
+(process.env.TSNET_E2E_DOCKER ? measureOneDockerd() : measureEveryDockerd()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -73,7 +73,7 @@ describe('Docker\'s bridge options through a real dockerd', () => {
     expect(links).not.toMatch(/: eth0@/);
   });
 
-  test('gateway_mode_ipv4=routed: the outside sees the container\'s own address and reaches its published port directly, not the others; no host port', async () => {
+  test('gateway_mode_ipv4=routed: the outside sees the container\'s own address and reaches its published port directly, not the others; no host port is taken', async () => {
     await createNet('routed', '10.236.4.0/24', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=routed');
     await runServer('rt1', 'routed', '-p', '18312:7000');
     const ip = await ipOf('rt1', 'routed');
@@ -85,6 +85,9 @@ describe('Docker\'s bridge options through a real dockerd', () => {
     await answers(`${ip}:7000 (published) to answer the outside directly`, () => fromOutside(ip, 7000), 'p7000-rt1');
     expect(await fromOutside(ip, 7001)).not.toContain('p7001-rt1');
     expect(await fromOutside(HOST_UPLINK_IP, 18312)).not.toContain('p7000-rt1');
+    // Docker ignores the host port in routed mode, so a second container may name the same one.
+    await runServer('rt2', 'routed', '-p', '18312:7000');
+    await answers('rt2\'s published port to answer the outside directly', async () => fromOutside(await ipOf('rt2', 'routed'), 7000), 'p7000-rt2');
     const nat = (await h().exec(['iptables-save', '-t', 'nat'])).stdout;
     expect(nat).not.toContain('10.236.4.0/24');
     expect(nat).not.toContain(`--to-destination ${ip}:7000`);

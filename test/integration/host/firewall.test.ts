@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { IptablesFirewall } from '../../../src/host/firewall-iptables.js';
+import type { Runner } from '../../../src/host/runner.js';
 import { log, runner, withTestNetns } from './netns-fixture.js';
 
 async function setup() {
@@ -33,6 +34,26 @@ describe('IptablesFirewall against a real kernel', () => {
     expect(after.filter((l) => l.includes('TSNET'))).toEqual([]);
     expect(after).toContain('-A FORWARD -j DOCKER-USER');
     expect(after).toContain(':FORWARD DROP');
+  });
+
+  test('a family whose rules did not change runs no program; one that changed is read and rewritten, hooks repaired', async () => {
+    const { ns, exec, save } = await setup();
+    const programs: string[] = [];
+    const counting: Runner = { run: (argv, options) => { programs.push(argv[4] ?? ''); return runner.run(argv, options); } };
+    const firewall = new IptablesFirewall({ runner: counting, log, wrap: ['ip', 'netns', 'exec', ns] });
+    const v4 = { family: 4, chain: 'TSNET-FORWARD', args: ['-i', 'tsnb-0000000001', '-j', 'ACCEPT'] } as const;
+    const v6 = { family: 6, chain: 'TSNET-FORWARD', args: ['-i', 'tsnb-0000000001', '-j', 'ACCEPT'] } as const;
+    await firewall.sync([v4, v6]);
+    expect(programs.sort()).toEqual(['ip6tables-restore', 'ip6tables-save', 'iptables-restore', 'iptables-save']);
+    programs.length = 0;
+    await firewall.sync([v4, v6]);
+    expect(programs).toEqual([]);
+    // Someone removes tsnet's hook; the next change of that family puts it back.
+    await exec(['iptables', '-D', 'FORWARD', '-j', 'TSNET-FORWARD']);
+    await firewall.sync([{ ...v4, args: ['-i', 'tsnb-0000000002', '-j', 'ACCEPT'] }, v6]);
+    expect(programs).toEqual(['iptables-save', 'iptables-restore']);
+    expect(await save()).toContain('-A FORWARD -j TSNET-FORWARD');
+    expect(await save()).toContain('-A TSNET-FORWARD -i tsnb-0000000002 -j ACCEPT');
   });
 
   test('a rule the kernel rejects leaves the previous ruleset in place (atomic)', async () => {

@@ -80,6 +80,32 @@ describe('Docker\'s bridge options through the service', () => {
     expect(repo.endpoint(NET_A, EP_1)?.ports.map((p) => `${p.hostIp}:${p.hostPort}`)).toEqual(['127.0.0.1:8080', '0.0.0.0:8443']);
     expect(firewall.dump()).toMatch(/-d 127\.0\.0\.1\/32 -p tcp -m tcp --dport 8080 .*-j DNAT --to-destination 10\.99\.0\.2:80/);
   });
+
+  test('gateway_mode_ipv4=routed: a published port takes no host port, so two containers may both say -p 8080:80 (as with Docker); a nat network still refuses', async () => {
+    const probed: number[] = [];
+    const { repo, firewall } = setup();
+    const probing = new NetworkService({ repo, drivers: new Map([['bridge', createBridgeDriver({ host: new RecordingHostNet(), log: silentLog })]]), firewall, probe: async (_proto, _ip, port) => { probed.push(port); return 'free'; }, log: silentLog, sandboxExists: () => true });
+    await probing.createNetwork(netInput(NET_A, '10.99.0.0/24', '10.99.0.1/24', { 'com.docker.network.bridge.gateway_mode_ipv4': 'routed' }));
+    await probing.createNetwork(netInput(NET_B, '10.98.0.0/24', '10.98.0.1/24'));
+    for (const [ep, address] of [[EP_1, '10.99.0.2/24'], [EP_2, '10.99.0.3/24']] as const) {
+      await probing.createEndpoint({ networkId: NET_A, endpointId: ep, address, exposedPorts: [] });
+      await probing.join(NET_A, ep, '/x');
+      await probing.programExternalConnectivity(NET_A, ep, [tcp(8080)]);
+      expect(repo.endpoint(NET_A, ep)?.ports).toEqual([{ ...tcp(0), port: 80 }]);
+    }
+    expect(probed).toEqual([]);
+    expect(firewall.dump(4)).toMatch(/-d 10\.99\.0\.3\/32 -o \S+ -p tcp -m tcp --dport 80 .*-j ACCEPT/);
+    expect(firewall.dump(4)).not.toContain('DNAT');
+    // Control: on a nat network the same host port is taken once.
+    const nat = ['e'.repeat(64), 'f'.repeat(64)];
+    for (const [n, ep] of nat.entries()) {
+      await probing.createEndpoint({ networkId: NET_B, endpointId: ep, address: `10.98.0.${n + 2}/24`, exposedPorts: [] });
+      await probing.join(NET_B, ep, '/y');
+    }
+    await probing.programExternalConnectivity(NET_B, nat[0] as string, [tcp(8080)]);
+    await expect(probing.programExternalConnectivity(NET_B, nat[1] as string, [tcp(8080)])).rejects.toThrow(/8080\/tcp is already published/);
+    expect(probed).toEqual([8080]);
+  });
 });
 
 describe('gateways per family (dockerd 29 re-sends ProgramExternalConnectivity when they change)', () => {
