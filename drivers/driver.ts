@@ -28,6 +28,12 @@ export interface GatewayNeeds {
   readonly ipv6: boolean;
 }
 
+/** What GwAllocCheck tells of the network to come: the user's `-o` options and `--internal`. */
+export interface GatewayRequest {
+  readonly options: Readonly<Record<string, string>>;
+  readonly internal: boolean;
+}
+
 /** What a driver that declares nothing gets: a gateway in both families, as Docker before 28 always reserved. */
 export const GATEWAY_IN_BOTH_FAMILIES: GatewayNeeds = { ipv4: true, ipv6: true };
 
@@ -53,10 +59,10 @@ export interface Driver {
    * Docker still reserves a gateway the user gave with `--gateway`, whatever this says (its
    * GwAllocCheck request does not even tell the driver), so a driver that uses a gateway only
    * when one is given (macvlan, ipvlan, null) declares false. Absent: {@link GATEWAY_IN_BOTH_FAMILIES}
-   * (a bridge is the containers' gateway). A declaration, not a computation: it must not
-   * depend on anything but the type, because GwAllocCheck comes before the network exists.
+   * (a bridge is the containers' gateway). It sees only the request's options, since the
+   * network does not exist yet, and must not refuse: CreateNetwork, which follows, checks them.
    */
-  readonly gatewayNeeds?: GatewayNeeds;
+  gatewayNeeds?(request: GatewayRequest): GatewayNeeds;
 
   /**
    * Validate the user's options and compute the driver state for a new network. Pure: called

@@ -6,7 +6,7 @@ import { bridgeEndpointOps, bridgeEndpointState, bridgeEndpointTeardownOps, brid
 import { bridgeFirewallRules } from './firewall.js';
 import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
 import { adoptionRestoreOps } from './adoption.js';
-import { bridgeConfigOf } from './options.js';
+import { bridgeConfigOf, bridgeGatewayNeeds } from './options.js';
 import { vethContainerGone } from '../veth.js';
 
 /**
@@ -17,6 +17,8 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
   const { host, log } = deps;
   return {
     type: 'bridge',
+
+    gatewayNeeds: (request) => bridgeGatewayNeeds(request),
 
     planNetwork: (network, others) => ({ ...planBridgeNetwork(network, others) }),
 

@@ -1,6 +1,7 @@
 import { invalid } from '../../src/core/errors.js';
 import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
 import type { HostOp } from '../../src/host/hostnet.js';
+import type { GatewayNeeds, GatewayRequest } from '../driver.js';
 import type { Family } from '../../src/host/firewall.js';
 import { parseIp } from '../../src/core/net.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
@@ -134,4 +135,23 @@ function checkFamilySwitch(key: string, value: string | undefined, present: bool
   if (enabled !== present) {
     throw invalid('TSNET_OPT_INVALID', `network option "${key}=${value}" contradicts the network: Docker sent ${present ? 'an' : 'no'} ${family} subnet`, enabled ? `pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'} (and a --subnet of that family) to docker network create instead` : `leave the option out, or pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'}=false instead`);
   }
+}
+
+/**
+ * Docker's rule for its own bridge (moby's bridge driver, GetSkipGwAlloc): an isolated family has
+ * no gateway, nor has IPv4 on an --internal network with inhibit_ipv4 (no address on the bridge
+ * and no route out). A value CreateNetwork will refuse keeps the gateway here.
+ */
+export function bridgeGatewayNeeds({ options, internal }: GatewayRequest): GatewayNeeds {
+  const inhibit = options[BRIDGE_OPTIONS.inhibitIpv4];
+  let inhibited = false;
+  try {
+    inhibited = inhibit !== undefined && parseBoolOption(BRIDGE_OPTIONS.inhibitIpv4, inhibit);
+  } catch {
+    // refused by CreateNetwork, with the reason
+  }
+  return {
+    ipv4: !(options[BRIDGE_OPTIONS.gatewayMode4] === 'isolated' || (inhibited && internal)),
+    ipv6: options[BRIDGE_OPTIONS.gatewayMode6] !== 'isolated',
+  };
 }

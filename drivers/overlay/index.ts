@@ -108,7 +108,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     type: 'overlay',
     // An overlay is a plain layer-2 segment: Join gives containers no gateway (Docker attaches
     // them to docker_gwbridge for outbound traffic), so Docker 28+ need not reserve one.
-    gatewayNeeds: { ipv4: false, ipv6: false },
+    gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
     programmer: (networkId) => active.get(networkId)?.programmer,
 
     planNetwork(network, others) {

@@ -34,7 +34,7 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
   define('NetworkDriver.GetCapabilities', methods['NetworkDriver.GetCapabilities'].request, () => ({ Scope: scope.scope, ConnectivityScope: scope.connectivityScope, GwAllocChecker: true }));
 
   define('NetworkDriver.GwAllocCheck', methods['NetworkDriver.GwAllocCheck'].request, (req) => {
-    const needs = service().gatewayNeeds(genericOptions(req.Options?.[GENERIC]));
+    const needs = service().gatewayNeeds(genericOptions(req.Options?.[GENERIC]), req.Options?.['com.docker.network.internal'] === true);
     return { SkipIPv4: !needs.ipv4, SkipIPv6: !needs.ipv6 };
   });
 

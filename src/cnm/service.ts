@@ -97,14 +97,14 @@ export class NetworkService {
 
   /**
    * GwAllocCheck (Docker 28+, before the IPAM calls of `docker network create`): which gateway
-   * addresses a network with these `-o` options needs, as its driver declares. Only the type
-   * is read; the other options are checked by CreateNetwork, which always follows. Stores
+   * addresses a network with these `-o` options needs, as its driver says. Only the type is
+   * checked; the other options are checked by CreateNetwork, which always follows. Stores
    * nothing. An unknown or unavailable `tsnet.type` is refused here already, before Docker
    * allocates anything.
    */
-  gatewayNeeds(options: Readonly<Record<string, string>>): GatewayNeeds {
+  gatewayNeeds(options: Readonly<Record<string, string>>, internal: boolean): GatewayNeeds {
     const type = parseNetworkType(options, [...this.deps.drivers.keys()]);
-    return this.driver(type).gatewayNeeds ?? GATEWAY_IN_BOTH_FAMILIES;
+    return this.driver(type).gatewayNeeds?.({ options, internal }) ?? GATEWAY_IN_BOTH_FAMILIES;
   }
 
   createNetwork(input: CreateNetworkInput, reply?: ReplyWatch): Promise<void> {

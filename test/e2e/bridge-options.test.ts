@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vit
 import { waitFor } from '../support/exec.js';
 import { ensureTestImage } from '../support/image.js';
 import { execIn } from '../support/netns.js';
-import { HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
+import { DOCKER_MAJOR, HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { startPeerObserver } from '../support/traffic.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
 import { stopHostAndTsnet } from '../support/teardown.js';
@@ -105,15 +105,23 @@ describe('Docker\'s bridge options through a real dockerd', () => {
   });
 
   test('isolated (--internal) and inhibit_ipv4: the bridge has no IPv4 address; containers of the network still talk', async () => {
-    await createNet('iso', '10.236.7.0/24', '--internal', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=isolated', '-o', 'com.docker.network.bridge.name=tsiso0');
+    // No --gateway: Docker reserves a gateway the user gives whatever the driver says.
+    await docker('network', 'create', '-d', 'tsnet', '--subnet', '10.236.7.0/24', '--internal', '-o', 'com.docker.network.bridge.gateway_mode_ipv4=isolated', '-o', 'com.docker.network.bridge.name=tsiso0', 'iso');
     await createNet('inh', '10.236.8.0/24', '-o', 'com.docker.network.bridge.inhibit_ipv4=true', '-o', 'com.docker.network.bridge.name=tsinh0');
     await createNet('internal-plain', '10.236.9.0/24', '--internal', '-o', 'com.docker.network.bridge.name=tsint0');
     expect(await addressesOf('tsiso0')).toBe('');
     expect(await addressesOf('tsinh0')).toBe('');
     expect(await addressesOf('tsint0')).toContain('10.236.9.1/24'); // control: --internal alone keeps it
+    // dockerd 28+ asks the driver first (GwAllocCheck) and reserves no gateway for an isolated
+    // network, as for its own bridge; 20.10 never asks and always reserves one.
+    const gatewayOf = async (network: string) => (JSON.parse((await docker('network', 'inspect', '-f', '{{json .IPAM.Config}}', network)).stdout) as Array<{ Gateway?: string }>)[0]?.Gateway ?? '';
+    if (DOCKER_MAJOR >= 28) expect(await gatewayOf('iso')).toBe('');
+    expect(await gatewayOf('internal-plain')).toBe('10.236.9.1'); // control: a user-given gateway
     await runServer('iso1', 'iso');
     await docker('run', '-d', '--name', 'iso2', '--network', 'iso', image, 'sleep', '600');
     const ip = await ipOf('iso1', 'iso');
+    // The first address goes to the first container on 28+; 20.10 kept it as an unused gateway.
+    expect(ip).toBe(DOCKER_MAJOR >= 28 ? '10.236.7.1' : '10.236.7.2');
     await waitFor(async () => (await tryDocker('exec', 'iso2', 'nc', '-w', '2', ip, '7000')).stdout.includes('p7000-iso1'), { what: 'iso2 to reach iso1', timeoutMs: 20_000, intervalMs: 300 });
     // The host has no address on the network, so it cannot reach the containers.
     expect(await fromHost(ip, 7000)).not.toContain('p7000-iso1');

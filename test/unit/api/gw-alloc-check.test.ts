@@ -70,6 +70,23 @@ describe('GwAllocChecker (Docker 28+)', () => {
     expect((await call('NetworkDriver.GwAllocCheck', {})).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
   });
 
+  test('a bridge family in isolated mode needs no gateway, nor IPv4 of an --internal network with inhibit_ipv4 (Docker\'s own rule)', async () => {
+    const { check } = setup();
+    const mode4 = 'com.docker.network.bridge.gateway_mode_ipv4';
+    const mode6 = 'com.docker.network.bridge.gateway_mode_ipv6';
+    const inhibit = 'com.docker.network.bridge.inhibit_ipv4';
+    const internal = { 'com.docker.network.internal': true };
+    expect((await check({ [mode4]: 'isolated' }, internal)).json).toEqual({ SkipIPv4: true, SkipIPv6: false });
+    expect((await check({ [mode4]: 'isolated', [mode6]: 'isolated' }, internal)).json).toEqual({ SkipIPv4: true, SkipIPv6: true });
+    expect((await check({ [mode6]: 'isolated' }, internal)).json).toEqual({ SkipIPv4: false, SkipIPv6: true });
+    expect((await check({ [inhibit]: 'true' }, internal)).json).toEqual({ SkipIPv4: true, SkipIPv6: false });
+    // Without --internal, inhibit_ipv4 leaves the gateway to the user, who still needs it reserved.
+    expect((await check({ [inhibit]: 'true' })).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
+    expect((await check({ [mode4]: 'routed' }, internal)).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
+    // A malformed value is CreateNetwork's to refuse (with the reason); the gateway is kept.
+    expect((await check({ [inhibit]: 'maybe' }, internal)).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
+  });
+
   test('an unknown or unavailable tsnet.type is refused with what to pass instead', async () => {
     const { check } = setup(['bridge']);
     expect(await check({ 'tsnet.type': 'vlan' })).toEqual({ status: 200, json: { Err: 'network option "tsnet.type": "vlan" is not a tsnet network type; use one of bridge, e.g. -o tsnet.type=bridge' } });
