@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { TsnetError, errorText } from '../core/errors.js';
-import { describeOp, renderOp, type HostNet, type HostOp } from './hostnet.js';
+import { describeOp, inverseOf, renderOp, type HostNet, type HostOp } from './hostnet.js';
 import { CommandError } from './runner.js';
 
 /**
@@ -21,10 +21,12 @@ export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logge
 
 async function rollback(host: HostNet, changed: HostOp[], log: Logger): Promise<void> {
   for (const op of [...changed].reverse()) {
-    try {
-      await host.undo(op);
-    } catch (err) {
-      log.warn({ err, op: renderOp(op) }, 'rollback step failed');
+    for (const inverse of inverseOf(op)) {
+      try {
+        await host.apply(inverse);
+      } catch (err) {
+        log.warn({ err, op: renderOp(op), undo: renderOp(inverse) }, 'rollback step failed');
+      }
     }
   }
 }

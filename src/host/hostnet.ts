@@ -84,8 +84,6 @@ export interface LinkInfo {
 export interface HostNet {
   /** Make the op's effect true. Resolves true when something changed, false when it already held. */
   apply(op: HostOp): Promise<boolean>;
-  /** Best-effort inverse of an op that `apply` reported as a change; "not found" is success. */
-  undo(op: HostOp): Promise<void>;
   /** Every link in the namespace (used by reconciliation and to validate parents). */
   listLinks(): Promise<LinkInfo[]>;
   /** One link, or undefined when it does not exist. */
@@ -102,6 +100,39 @@ export interface HostNet {
   ownerOf(address: string): Promise<{ dev: string; mtu: number } | undefined>;
   /** The underlay route towards `address`: source address and device MTU. */
   routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }>;
+}
+
+/**
+ * The ops that take back what `op` did when `apply` reported a change: the one place the undo
+ * rules live, so every HostNet (the kernel's, the recording fake) rolls back alike. A removal
+ * cannot be taken back, and the sysctls, MTUs and MACs tsnet sets are harmless to leave, so they
+ * have none. A veth pair goes with either end.
+ */
+export function inverseOf(op: HostOp): HostOp[] {
+  switch (op.op) {
+    case 'ensure-bridge':
+    case 'ensure-macvlan':
+    case 'ensure-ipvlan':
+    case 'ensure-vlan':
+    case 'ensure-vxlan':
+      return [{ op: 'remove-link', name: op.name }];
+    case 'ensure-veth': return [{ op: 'remove-link', name: op.host }];
+    case 'ensure-addr': return [{ op: 'remove-addr', dev: op.dev, cidr: op.cidr }];
+    case 'ensure-up': return [{ op: 'ensure-down', dev: op.dev }];
+    case 'ensure-fdb': return [{ op: 'remove-fdb', dev: op.dev, mac: op.mac, dst: op.dst }];
+    case 'ensure-flood': return [{ op: 'remove-flood', dev: op.dev, dst: op.dst }];
+    case 'ensure-neigh': return [{ op: 'remove-neigh', dev: op.dev, ip: op.ip }];
+    case 'ensure-mac':
+    case 'ensure-mtu':
+    case 'ensure-sysctl':
+    case 'ensure-down':
+    case 'remove-addr':
+    case 'remove-fdb':
+    case 'remove-flood':
+    case 'remove-neigh':
+    case 'remove-link':
+      return [];
+  }
 }
 
 /** Human-readable one-line rendering of an op, used in logs and in golden test dumps. */

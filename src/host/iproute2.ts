@@ -92,50 +92,6 @@ export class Iproute2HostNet implements HostNet {
     }
   }
 
-  async undo(op: HostOp): Promise<void> {
-    switch (op.op) {
-      case 'ensure-bridge':
-      case 'ensure-macvlan':
-      case 'ensure-ipvlan':
-      case 'ensure-vlan':
-        await this.removeLink(op.name);
-        return;
-      case 'ensure-veth':
-        await this.removeLink(op.host);
-        return;
-      case 'ensure-vxlan':
-        await this.removeLink(op.name);
-        return;
-      case 'ensure-fdb':
-        await this.apply({ op: 'remove-fdb', dev: op.dev, mac: op.mac, dst: op.dst });
-        return;
-      case 'ensure-flood':
-        await this.apply({ op: 'remove-flood', dev: op.dev, dst: op.dst });
-        return;
-      case 'ensure-neigh':
-        await this.apply({ op: 'remove-neigh', dev: op.dev, ip: op.ip });
-        return;
-      case 'ensure-addr':
-        await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], [2]);
-        return;
-      case 'ensure-up':
-        await this.ip(['link', 'set', 'dev', op.dev, 'down'], [1]);
-        return;
-      case 'remove-fdb':
-      case 'remove-flood':
-      case 'remove-neigh':
-      case 'remove-link':
-      case 'remove-addr':
-      case 'ensure-down':
-      case 'ensure-mtu':
-      case 'ensure-mac':
-      case 'ensure-sysctl':
-        // A removed entry or link cannot be restored, and the sysctls tsnet sets (forwarding,
-        // route_localnet on its own bridges) are harmless to leave behind.
-        return;
-    }
-  }
-
   async listLinks(): Promise<LinkInfo[]> {
     const { stdout } = await this.ip(['-json', '-details', 'link', 'show']);
     return (JSON.parse(stdout || '[]') as IpLinkJson[]).map(toLinkInfo);

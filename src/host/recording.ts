@@ -33,44 +33,6 @@ export class RecordingHostNet implements HostNet {
     return changed;
   }
 
-  async undo(op: HostOp): Promise<void> {
-    this.log.push(`undo  ${renderOp(op)}`);
-    switch (op.op) {
-      case 'ensure-bridge':
-      case 'ensure-macvlan':
-      case 'ensure-ipvlan':
-      case 'ensure-vlan':
-        this.deleteLink(op.name);
-        return;
-      case 'ensure-veth':
-        this.deleteLink(op.host);
-        this.deleteLink(op.peer);
-        return;
-      case 'ensure-addr':
-        this.addrs.get(op.dev)?.delete(op.cidr);
-        return;
-      case 'ensure-up': {
-        const link = this.links.get(op.dev);
-        if (link) link.up = false;
-        return;
-      }
-      case 'ensure-vxlan':
-        this.deleteLink(op.name);
-        return;
-      case 'ensure-fdb':
-        this.fdb.get(op.dev)?.delete(`${op.mac} ${op.dst}`);
-        return;
-      case 'ensure-flood':
-        this.fdb.get(op.dev)?.delete(`${ZERO_MAC} ${op.dst}`);
-        return;
-      case 'ensure-neigh':
-        this.neigh.get(op.dev)?.delete(op.ip);
-        return;
-      default:
-        return;
-    }
-  }
-
   async listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>> {
     return [...(this.fdb.get(dev) ?? [])].map((e) => {
       const [mac = '', dst = ''] = e.split(' ');

@@ -159,7 +159,7 @@ describe('bridge driver plan', () => {
     await expect(driver.createNetwork(plan())).rejects.toMatchObject({ code: 'TSNET_HOST_APPLY' });
     const bridge = linkName('b', NET_A);
     const create = `ensure-bridge name=${bridge} mtu=1500 mac=${bridgeMac(NET_A)}`;
-    expect(host.dump()).toBe([`apply ${create}`, `fail  ensure-addr dev=${bridge} cidr=10.99.0.1/24`, `undo  ${create}`].join('\n'));
+    expect(host.dump()).toBe([`apply ${create}`, `fail  ensure-addr dev=${bridge} cidr=10.99.0.1/24`, `apply remove-link name=${bridge}`].join('\n'));
     expect(await host.listLinks()).toEqual([]);
   });
 
