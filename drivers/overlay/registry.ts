@@ -1,8 +1,8 @@
+import { RETRY, casRetry } from '../../kvstore/cas.js';
 import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
 import { TsnetError, conflict } from '../../src/core/errors.js';
 import { MAX_VNI, type OverlaySpec } from './options.js';
 
-const MAX_RETRIES = 32;
 /** Automatic VNIs start here, leaving 1..4095 to users who pick their own (as Docker's overlay). */
 const FIRST_AUTO_VNI = 4096;
 
@@ -55,14 +55,13 @@ export class OverlayRegistry {
   /** Records the overlay (first host) or joins it, refusing options that disagree. */
   async join(spec: OverlaySpec & { subnets: readonly string[]; internal: boolean; defaultPort: number }, networkId: string): Promise<OverlayDefinition> {
     const key = overlayKeys.definition(spec.name);
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    return casRetry(async () => {
       const entry = await this.store.get(key);
       if (entry) {
         const def = JSON.parse(entry.value) as OverlayDefinition;
         checkSameOverlay(def, spec);
         const next: OverlayDefinition = { ...def, hosts: { ...def.hosts, [this.hostId]: networkId } };
-        if ((await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key, value: JSON.stringify(next) }])).succeeded) return next;
-        continue;
+        return (await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key, value: JSON.stringify(next) }])).succeeded ? next : RETRY;
       }
       const vni = spec.vni ?? (await this.freeVni());
       const def: OverlayDefinition = {
@@ -78,14 +77,14 @@ export class OverlayRegistry {
       if (spec.vni !== undefined && holder && holder.value !== spec.name) {
         throw conflict('TSNET_OVERLAY_VNI_TAKEN', `VNI ${vni} is already used by overlay ${holder.value}`, 'choose another -o tsnet.vni=N, or leave it out to get a free one');
       }
-    }
-    throw contended('join the overlay');
+      return RETRY;
+    }, () => contended('join the overlay'));
   }
 
   /** Removes this host; the last host out deletes the overlay and frees its VNI. */
   async leave(name: string): Promise<void> {
     const key = overlayKeys.definition(name);
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    await casRetry(async () => {
       const entry = await this.store.get(key);
       if (!entry) return;
       const def = JSON.parse(entry.value) as OverlayDefinition;
@@ -94,9 +93,8 @@ export class OverlayRegistry {
       const writes = Object.keys(hosts).length > 0
         ? [{ type: 'put' as const, key, value: JSON.stringify({ ...def, hosts }) }]
         : [{ type: 'delete' as const, key }, { type: 'delete' as const, key: overlayKeys.vni(def.vni) }, { type: 'delete-prefix' as const, prefix: overlayKeys.network(name) }];
-      if ((await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], writes)).succeeded) return;
-    }
-    throw contended('leave the overlay');
+      return (await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], writes)).succeeded ? undefined : RETRY;
+    }, () => contended('leave the overlay'));
   }
 
   async publishVtep(name: string, address: string, lease: LeaseId): Promise<void> {
@@ -116,7 +114,7 @@ export class OverlayRegistry {
   async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId): Promise<void> {
     const published: PublishedEndpoint = { ...endpoint, host: this.hostId };
     const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    await casRetry(async () => {
       const holders = await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
       const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
       if (taken) {
@@ -132,9 +130,8 @@ export class OverlayRegistry {
         ...endpoint.ips.map((ip) => ({ type: 'put' as const, key: overlayKeys.address(name, ip), value: claim, lease })),
         { type: 'put' as const, key: overlayKeys.endpoint(name, endpoint.id), value: JSON.stringify(published), lease },
       ];
-      if ((await this.store.txn(compares, writes)).succeeded) return;
-    }
-    throw contended('publish the endpoint');
+      return (await this.store.txn(compares, writes)).succeeded ? undefined : RETRY;
+    }, () => contended('publish the endpoint'));
   }
 
   async unpublishEndpoint(name: string, endpoint: { id: string; ips: readonly string[] }): Promise<void> {

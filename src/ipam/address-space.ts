@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RETRY, casRetry } from '../../kvstore/cas.js';
 import type { KvCompare, KvStore, KvWrite } from '../../kvstore/kvstore.js';
 import { TsnetError, conflict } from '../core/errors.js';
 import { bigIntToIp, ipToBigInt } from '../core/net.js';
@@ -7,8 +8,6 @@ import { addressInPool, formatAddress, poolGeometry, poolsOverlap, type PoolGeom
 import { loadPoolState, type PoolState } from './pool-state.js';
 import { poolKey, spaceKeys, type AddressRecord, type GatewayRecord, type PoolRecord } from './records.js';
 import { UnansweredAllocations, type AllocationCall } from './unanswered.js';
-
-const MAX_RETRIES = 64;
 
 export interface PoolRequest {
   /** Canonical pool to use, or a chooser that picks one given the pools already in the space. */
@@ -63,7 +62,7 @@ export class AddressSpace {
   }
 
   async requestPool(request: PoolRequest): Promise<string> {
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    return casRetry(async () => {
       const [version, entries] = await Promise.all([this.store.get(this.keys.poolsVersion), this.store.list(this.keys.pools)]);
       const existing = entries.map((e) => ({ entry: e, record: JSON.parse(e.value) as PoolRecord }));
       const geometries = existing.map((p) => poolGeometry(p.record.pool, p.record.subPool));
@@ -77,8 +76,7 @@ export class AddressSpace {
         const refs = { ...same.record.refs, [this.hostId]: (same.record.refs[this.hostId] ?? 0) + 1 };
         const touched = { ...same.record.touched, [this.hostId]: new Date().toISOString() };
         const ok = await this.store.txn([{ key: same.entry.key, kind: 'mod-revision', revision: same.entry.modRevision }], [{ type: 'put', key: same.entry.key, value: JSON.stringify({ ...same.record, refs, touched }) }]);
-        if (ok.succeeded) return geometry.pool;
-        continue;
+        return ok.succeeded ? geometry.pool : RETRY;
       }
       const clash = existing.find((p, i) => geometries[i] && poolsOverlap(geometries[i] as PoolGeometry, geometry));
       if (clash) {
@@ -92,14 +90,13 @@ export class AddressSpace {
         { type: 'put', key, value: JSON.stringify(record) },
         { type: 'put', key: this.keys.poolsVersion, value: String(Date.now()) },
       ]);
-      if (ok.succeeded) return geometry.pool;
-    }
-    throw this.contended('create the pool');
+      return ok.succeeded ? geometry.pool : RETRY;
+    }, () => this.contended('create the pool'));
   }
 
   async releasePool(pool: string, count = 1): Promise<void> {
     const key = this.keys.pool(poolKey(pool));
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    await casRetry(async () => {
       const entry = await this.store.get(key);
       if (!entry) return; // already gone: Docker may release twice
       const record = JSON.parse(entry.value) as PoolRecord;
@@ -119,12 +116,9 @@ export class AddressSpace {
             { type: 'delete' as const, key: this.keys.gateway(poolKey(pool)) },
             { type: 'put' as const, key: this.keys.poolsVersion, value: String(Date.now()) },
           ];
-      if ((await this.store.txn(compare, writes)).succeeded) {
-        if (Object.keys(refs).length === 0) await this.dropState(pool);
-        return;
-      }
-    }
-    throw this.contended('release the pool');
+      if (!(await this.store.txn(compare, writes)).succeeded) return RETRY;
+      if (Object.keys(refs).length === 0) await this.dropState(pool);
+    }, () => this.contended('release the pool'));
   }
 
   /**
@@ -147,7 +141,7 @@ export class AddressSpace {
       }
       return formatAddress(geometry, value);
     }
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    return casRetry(async () => {
       const value = gateway ? this.firstFree(state) : map.nextFree();
       if (value === undefined) {
         throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${geometry.subPool ?? geometry.pool} has no free address left (${map.size} in use)`, 'use a larger --subnet or --ip-range, or remove unused containers');
@@ -162,10 +156,9 @@ export class AddressSpace {
         map.unmark(value);
         throw err;
       }
-      if (claimed) return formatAddress(geometry, value);
-      // Another host took it between our read and our write: it stays marked; try the next one.
-    }
-    throw this.contended('allocate an address');
+      // Not claimed: another host took it between our read and our write; it stays marked.
+      return claimed ? formatAddress(geometry, value) : RETRY;
+    }, () => this.contended('allocate an address'));
   }
 
   async releaseAddress(pool: string, address: string): Promise<void> {
@@ -217,7 +210,7 @@ export class AddressSpace {
    */
   private async sharedGateway(key: string, address: string | undefined): Promise<string> {
     const gwKey = this.keys.gateway(key);
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    return casRetry(async () => {
       const state = await this.state(key);
       const entry = await this.store.get(gwKey);
       if (entry) {
@@ -226,10 +219,8 @@ export class AddressSpace {
           throw conflict('TSNET_IPAM_GATEWAY', `the gateway of pool ${state.geometry.pool} is already ${record.ip} (hosts ${record.hosts.join(', ')})`, `pass --gateway ${record.ip} on every host, or leave it out`);
         }
         const hosts = [...new Set([...record.hosts, this.hostId])];
-        if ((await this.store.txn([{ key: gwKey, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key: gwKey, value: JSON.stringify({ ...record, hosts }) }])).succeeded) {
-          return formatAddress(state.geometry, ipToBigInt(record.ip));
-        }
-        continue;
+        const ok = await this.store.txn([{ key: gwKey, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key: gwKey, value: JSON.stringify({ ...record, hosts }) }]);
+        return ok.succeeded ? formatAddress(state.geometry, ipToBigInt(record.ip)) : RETRY;
       }
       const value = address ? addressInPool(state.geometry, address) : this.firstFree(state);
       if (value === undefined) throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${state.geometry.pool} has no free address for a gateway`, 'use a larger --subnet');
@@ -244,14 +235,14 @@ export class AddressSpace {
         return formatAddress(state.geometry, value);
       }
       if (address && (await this.store.get(this.keys.addr(key, ip))) && !(await this.store.get(gwKey))) throw await this.inUse(key, state.geometry, value);
-    }
-    throw this.contended('allocate the gateway');
+      return RETRY;
+    }, () => this.contended('allocate the gateway'));
   }
 
   /** Drops this host from a shared gateway; true when `address` was that gateway. */
   private async releaseSharedGateway(key: string, address: string): Promise<boolean> {
     const gwKey = this.keys.gateway(key);
-    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+    return casRetry(async () => {
       const entry = await this.store.get(gwKey);
       if (!entry) return false;
       const record = JSON.parse(entry.value) as GatewayRecord;
@@ -261,9 +252,8 @@ export class AddressSpace {
       const writes = hosts.length > 0
         ? [{ type: 'put' as const, key: gwKey, value: JSON.stringify({ ...record, hosts }) }]
         : [{ type: 'delete' as const, key: gwKey }, { type: 'delete' as const, key: this.keys.addr(key, address) }];
-      if ((await this.store.txn(compare, writes)).succeeded) return true;
-    }
-    throw this.contended('release the gateway');
+      return (await this.store.txn(compare, writes)).succeeded ? true : RETRY;
+    }, () => this.contended('release the gateway'));
   }
 
   /** One transaction: the address key must be absent and the pool present. */
