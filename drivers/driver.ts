@@ -11,8 +11,8 @@ export interface DriverDeps {
 
 /** Join's answer, in domain terms; src/api translates it to Docker's JoinResponse. */
 export interface JoinInfo {
-  /** Interface in the host namespace that Docker moves into the sandbox. */
-  readonly srcName: string;
+  /** Interface in the host namespace that Docker moves into the sandbox; none for a null endpoint. */
+  readonly srcName?: string;
   /** Docker renames it to this prefix plus an index (eth0, eth1…). */
   readonly dstPrefix: string;
   readonly gateway?: string;
@@ -51,6 +51,13 @@ export interface NetworkView {
  */
 export interface Driver {
   readonly type: NetworkType;
+
+  /**
+   * False for a type whose endpoints have no interface (null): no MAC is made for them, Join
+   * names no interface, and their addresses are never routed, so the address plan Docker sends
+   * is not checked. Absent: true.
+   */
+  readonly endpointInterface?: boolean;
 
   /**
    * Whether this type's networks need a gateway address from Docker's IPAM, per family.

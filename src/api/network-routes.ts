@@ -165,7 +165,7 @@ function exposedPorts(list: ReadonlyArray<{ Proto: number; Port: number }> | nul
 
 function toJoinResponse(info: JoinInfo): Record<string, unknown> {
   return {
-    InterfaceName: { SrcName: info.srcName, DstPrefix: info.dstPrefix },
+    ...(info.srcName ? { InterfaceName: { SrcName: info.srcName, DstPrefix: info.dstPrefix } } : {}),
     ...(info.gateway ? { Gateway: info.gateway } : {}),
     ...(info.gatewayV6 ? { GatewayIPv6: info.gatewayV6 } : {}),
     StaticRoutes: info.staticRoutes.map((r) => ({ Destination: r.destination, RouteType: r.routeType, ...(r.nextHop ? { NextHop: r.nextHop } : {}) })),

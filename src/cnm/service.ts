@@ -111,9 +111,9 @@ export class NetworkService {
     return this.queue.run(input.id, async () => {
       const existing = this.deps.repo.network(input.id);
       if (existing) return this.checkSameNetwork(existing, input);
-      checkNetworkPools(input);
       const type = parseNetworkType(input.options, [...this.deps.drivers.keys()]);
       const driver = this.driver(type);
+      if (driver.endpointInterface !== false) checkNetworkPools(input);
       const { pending, token } = await this.queue.run(NETWORKS_QUEUE, async () => {
         const draft: NetworkRecord = { ...input, type, state: 'pending', createdAt: new Date().toISOString(), driverState: {} };
         const planned: NetworkRecord = { ...draft, driverState: await this.planAgainstOthers(driver, draft) };
@@ -183,10 +183,11 @@ export class NetworkService {
       checkEndpointMac(input.mac);
       await this.checkAddressesFree(network, input);
       const driver = this.driver(network.type);
-      const mac = input.mac || generateMac(input.address);
+      const hasInterface = driver.endpointInterface !== false;
+      const mac = input.mac || (hasInterface ? generateMac(input.address) : '');
       const draft: EndpointRecord = {
         networkId: input.networkId, id: input.endpointId, address: input.address || undefined, addressV6: input.addressV6 || undefined,
-        mac, macGenerated: !input.mac, state: 'pending', exposedPorts: input.exposedPorts, ports: [], createdAt: new Date().toISOString(), driverState: {},
+        mac, macGenerated: hasInterface && !input.mac, state: 'pending', exposedPorts: input.exposedPorts, ports: [], createdAt: new Date().toISOString(), driverState: {},
       };
       const pending: EndpointRecord = { ...draft, ...driver.planEndpoint(network, draft) };
       const token = await this.deps.repo.saveEndpoint(pending, reply ? 'CreateEndpoint' : undefined);
