@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { basename } from 'node:path';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
+import { createMacvlanDriver } from '../drivers/macvlan/index.js';
 import { createNullDriver } from '../drivers/null/index.js';
 import type { Driver } from '../drivers/driver.js';
 import type { KvStore } from '../kvstore/kvstore.js';
@@ -70,6 +71,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       global: etcd && liveness ? { store: etcd, lease: liveness } : undefined,
       underlay: () => findUnderlay(host, config),
     })],
+    ['macvlan', createMacvlanDriver({ host, log: log.child({ component: 'macvlan' }) })],
     ['null', createNullDriver()],
   ]);
   let resolveReady!: () => void;
