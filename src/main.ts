@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { basename } from 'node:path';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
+import { createIpvlanDriver } from '../drivers/ipvlan/index.js';
 import { createMacvlanDriver } from '../drivers/macvlan/index.js';
 import { createNullDriver } from '../drivers/null/index.js';
 import type { Driver } from '../drivers/driver.js';
@@ -72,6 +73,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       underlay: () => findUnderlay(host, config),
     })],
     ['macvlan', createMacvlanDriver({ host, log: log.child({ component: 'macvlan' }) })],
+    ['ipvlan', createIpvlanDriver({ host, log: log.child({ component: 'ipvlan' }) })],
     ['null', createNullDriver()],
   ]);
   let resolveReady!: () => void;

@@ -38,6 +38,8 @@ export type HostOp =
       readonly name: string;
       readonly parent: string;
       readonly mode: 'l2' | 'l3' | 'l3s';
+      /** Absent: the kernel's default, bridge. */
+      readonly flag?: 'bridge' | 'private' | 'vepa';
       readonly mtu?: number;
     }
   | { readonly op: 'ensure-vlan'; readonly name: string; readonly parent: string; readonly vlanId: number }

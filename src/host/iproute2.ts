@@ -64,7 +64,7 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-macvlan':
         return this.ensureSubInterface(op.name, op.parent, 'macvlan', ['mode', op.mode], op.mtu, op.mac);
       case 'ensure-ipvlan':
-        return this.ensureSubInterface(op.name, op.parent, 'ipvlan', ['mode', op.mode], op.mtu);
+        return this.ensureSubInterface(op.name, op.parent, 'ipvlan', ['mode', op.mode, ...(op.flag ? [op.flag] : [])], op.mtu);
       case 'ensure-vlan':
         return this.ensureSubInterface(op.name, op.parent, 'vlan', ['id', String(op.vlanId)]);
       case 'ensure-vxlan': return this.ensureVxlan(op);

@@ -16,8 +16,9 @@ const RULES: readonly Rule[] = [
   { from: /^src\/core\//, allow: [/^src\/core\//, NODE] },
   { from: /^src\/host\//, allow: [/^src\/host\//, /^src\/core\//, NODE, /^pino$/] },
   { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^cockatiel$/, /^vitest$/] },
-  { from: /^drivers\/(driver|veth)\.ts$/, allow: [/^src\/core\//, /^src\/host\//, /^pino$/] },
-  { from: /^drivers\/(\w+)\//, allow: [/^drivers\/(driver|veth)\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/] },
+  // drivers/*.ts: the contract and what several types share (veth pairs, parents, sub-interfaces).
+  { from: /^drivers\/[\w-]+\.ts$/, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^pino$/] },
+  { from: /^drivers\/(\w+)\//, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/] },
   { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/(kvstore|cas)\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
   { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },

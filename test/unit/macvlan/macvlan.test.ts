@@ -5,6 +5,8 @@ import type { NetworkRecord } from '../../../src/core/model.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
 import { EP_1, NET_A, NET_B, endpoint, network, silentLog } from '../bridge/fixtures.js';
 
+const probe = (networkId: string) => linkName('m', `probe:${networkId}`);
+
 async function setup() {
   const host = new RecordingHostNet();
   await host.apply({ op: 'ensure-bridge', name: 'eth0', mtu: 1500 }); // the host's uplink, as far as the fake can tell
@@ -27,6 +29,9 @@ describe('macvlan driver', () => {
     const { host, driver, create } = await setup();
     const net = await create({ parent: 'eth0', macvlan_mode: 'vepa' });
     expect(net.driverState).toMatchObject({ parent: 'eth0', mode: 'vepa', privateParent: false, createdParent: false });
+    // The kernel is asked for one macvlan link, removed at once, before the network counts as made.
+    expect(host.dump()).toBe([`apply ensure-macvlan name=${probe(NET_A)} parent=eth0 mode=vepa mac=02:70:00:00:00:01`, `apply remove-link name=${probe(NET_A)}`].join('\n'));
+    host.clearLog();
     const ep = endpoint({ driverState: driver.planEndpoint(net, endpoint()).driverState });
     await driver.createEndpoint(net, ep);
     const link = linkName('m', EP_1);
@@ -52,7 +57,7 @@ describe('macvlan driver', () => {
     const net = await create({});
     const parent = linkName('d', NET_A);
     expect(net.driverState).toMatchObject({ parent, privateParent: true, createdParent: true });
-    expect(host.dump()).toBe([`apply ensure-bridge name=${parent} mtu=1500`, `apply ensure-up dev=${parent}`].join('\n'));
+    expect(host.dump()).toBe([`apply ensure-bridge name=${parent} mtu=1500`, `apply ensure-up dev=${parent}`, `apply ensure-macvlan name=${probe(NET_A)} parent=${parent} mode=bridge mac=02:70:00:00:00:01`, `apply remove-link name=${probe(NET_A)}`].join('\n'));
     expect(driver.ownedLinks({ network: net, endpoints: [] })).toEqual([parent]);
     await driver.deleteNetwork(net);
     expect(await host.getLink(parent)).toBeUndefined();
@@ -69,7 +74,7 @@ describe('macvlan driver', () => {
     const { host, driver, create } = await setup();
     const net = await create({ parent: 'eth0.42' });
     expect(net.driverState).toMatchObject({ parent: 'eth0.42', vlan: { base: 'eth0', id: 42 }, createdParent: true });
-    expect(host.dump()).toBe(['apply ensure-vlan name=eth0.42 parent=eth0 vlanId=42', 'apply ensure-up dev=eth0.42'].join('\n'));
+    expect(host.dump()).toBe(['apply ensure-vlan name=eth0.42 parent=eth0 vlanId=42', 'apply ensure-up dev=eth0.42', `apply ensure-macvlan name=${probe(NET_A)} parent=eth0.42 mode=bridge mac=02:70:00:00:00:01`, `apply remove-link name=${probe(NET_A)}`].join('\n'));
     await driver.deleteNetwork(net);
     expect(await host.getLink('eth0.42')).toBeUndefined();
     await host.apply({ op: 'ensure-vlan', name: 'eth0.43', parent: 'eth0', vlanId: 43 });
@@ -98,6 +103,14 @@ describe('macvlan driver', () => {
     const first = plan({ parent: 'eth0' });
     expect(() => plan({ parent: 'eth0', macvlan_mode: 'passthru' }, { id: NET_B }, [first])).toThrow(/parent interface eth0 is already used by tsnet network aaaaaaaaaaaa/);
     expect(() => plan({ parent: 'eth0.42' }, { id: NET_B }, [first])).not.toThrow();
+  });
+
+  test('a kernel without the module refuses the network, and the VLAN parent made for it goes again', async () => {
+    const { host, create } = await setup();
+    host.failOn = (op) => op.op === 'ensure-macvlan';
+    await expect(create({ parent: 'eth0.42' })).rejects.toMatchObject({ code: 'TSNET_HOST_APPLY' });
+    host.failOn = undefined;
+    expect(await host.getLink('eth0.42')).toBeUndefined();
   });
 
   test('a failure while making the VLAN parent leaves nothing behind', async () => {
