@@ -49,7 +49,7 @@ export async function applyAllBestEffort(host: HostNet, ops: readonly HostOp[], 
 
 /** The kernel's own words (RTNETLINK's answer), without the command line around them. */
 function kernelReason(err: unknown): string {
-  if (err instanceof TsnetError) return err.userMessage();
   if (err instanceof CommandError) return `the kernel said "${(err.result.stderr.trim() || err.result.stdout.trim()).replace(/^RTNETLINK answers: /, '')}"`;
+  if (err instanceof TsnetError) return err.userMessage();
   return errorText(err);
 }

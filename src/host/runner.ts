@@ -65,11 +65,15 @@ export class ExecRunner implements Runner {
   }
 }
 
-/** The error a failed command becomes; `stderr` is kept because it names the kernel's reason. */
-export class CommandError extends Error {
-  override readonly name = 'CommandError';
+/**
+ * The error a failed command becomes; `stderr` is kept because it names the kernel's reason.
+ * Callers that expect a failure (a link that may not exist) catch it; one that reaches Docker
+ * unexpected is the host refusing, not a bug in tsnet, so it is a TsnetError ("unavailable")
+ * and Docker shows the command and the kernel's words rather than an internal error.
+ */
+export class CommandError extends TsnetError {
   constructor(readonly argv: readonly string[], readonly result: RunResult) {
-    super(`${argv.join(' ')}: exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+    super('TSNET_HOST_COMMAND', 'unavailable', `${argv.join(' ')}: exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`, 'the host refused a command tsnet ran; see the tsnet log, fix what it names, then retry');
   }
 }
 

@@ -10,6 +10,7 @@ import { NetworkService } from '../../../src/cnm/service.js';
 import type { NetworkType } from '../../../src/core/model.js';
 import { RecordingFirewall } from '../../../src/host/firewall.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
+import { CommandError } from '../../../src/host/runner.js';
 import { EP_1, NET_A, silentLog } from '../bridge/fixtures.js';
 import { MemoryKvStore } from '../cnm/memory-kv.js';
 
@@ -61,5 +62,28 @@ describe('the null type', () => {
     const r = await call('NetworkDriver.CreateNetwork', { NetworkID: NET_A, Options: nullOptions({ parent: 'eth0' }), IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.237.0.0/24' }] });
     expect(r.json.Err).toMatch(/^the null driver does not know network option "parent"; known options: tsnet\.type/);
     expect(await store.list('')).toEqual([]);
+  });
+});
+
+describe('a command the host refuses where tsnet expected none to fail', () => {
+  test('reaches Docker as a clear refusal (the command and the kernel\'s words), not as an internal error', async () => {
+    const host = new RecordingHostNet();
+    const failing: Driver = {
+      ...createNullDriver(),
+      createEndpoint: async () => {
+        throw new CommandError(['ip', '-json', 'link', 'show', 'dev', 'eth9'], { code: 255, stdout: '', stderr: 'Error: Operation not permitted' });
+      },
+    };
+    const drivers = new Map<NetworkType, Driver>([['null', failing]]);
+    const service = new NetworkService({ repo: new CnmRepository(new MemoryKvStore()), drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, sandboxExists: () => true });
+    const app = buildApp({ log: silentLog, ready: Promise.resolve(), handlerTimeoutMs: 5_000, bodyLimit: 1024 * 1024 }, (define) => {
+      registerNetworkRoutes(define, { service: () => service, scope: { scope: 'local', connectivityScope: 'local' } });
+    });
+    const post = (method: string, body: unknown) => app.inject({ method: 'POST', url: `/${method}`, payload: JSON.stringify(body) });
+    expect((await post('NetworkDriver.CreateNetwork', { NetworkID: NET_A, Options: nullOptions(), IPv4Data: [] })).statusCode).toBe(200);
+    const reply = await post('NetworkDriver.CreateEndpoint', { NetworkID: NET_A, EndpointID: EP_1, Interface: {} });
+    expect(reply.statusCode).toBe(200);
+    expect(reply.json()).toEqual({ Err: 'ip -json link show dev eth9: exit 255: Error: Operation not permitted; the host refused a command tsnet ran; see the tsnet log, fix what it names, then retry' });
+    expect(host.dump()).toBe('');
   });
 });
