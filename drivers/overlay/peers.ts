@@ -1,3 +1,4 @@
+import { callDeadline } from '../../src/core/deadline.js';
 import type { Logger } from 'pino';
 import type { KvEvent, KvStore, KvWatch } from '../../kvstore/kvstore.js';
 import { errorText } from '../../src/core/errors.js';
@@ -39,9 +40,12 @@ export class PeerProgrammer {
   constructor(private readonly deps: PeerProgrammerDeps, readonly name: string, private readonly vxlan: string) {}
 
   start(): void {
-    void this.connect();
-    this.resync = setInterval(() => void this.converge(), RESYNC_MS);
-    this.resync.unref();
+    // Outside the context of the call that started it: it outlives that call and its deadline.
+    callDeadline.exit(() => {
+      void this.connect();
+      this.resync = setInterval(() => void this.converge(), RESYNC_MS);
+      this.resync.unref();
+    });
   }
 
   async stop(): Promise<void> {

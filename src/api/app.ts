@@ -5,6 +5,7 @@ import { formatZodIssues } from '../../plugin-spec/format.js';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { ReplyWatch } from '../cnm/service.js';
 import { callTiming } from '../core/call-timing.js';
+import { callDeadline } from '../core/deadline.js';
 import { isClientGone, parseJsonBody, readBody } from './body.js';
 import { CLIENT_TIMEOUTS, createPluginServer, type ClientTimeouts } from './http-server.js';
 import type { Socket } from 'node:net';
@@ -160,13 +161,22 @@ function idsOf(body: unknown): Record<string, string> {
   return ids;
 }
 
+/**
+ * Answers Docker when `ms` pass, and tells the work so (callDeadline): it stops at its next step
+ * and rolls back, rather than finish behind Docker's back.
+ */
 async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string): Promise<T> {
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TsnetError('TSNET_DEADLINE', 'unavailable', `${name} did not finish within ${ms} ms`, 'the host may be overloaded; see the tsnet log, then retry')), ms);
+    timer = setTimeout(() => {
+      const err = new TsnetError('TSNET_DEADLINE', 'unavailable', `${name} did not finish within ${ms} ms`, 'the host may be overloaded; see the tsnet log, then retry (what the call had done was rolled back)');
+      controller.abort(err);
+      reject(err);
+    }, ms);
   });
   try {
-    return await Promise.race([work(), deadline]);
+    return await Promise.race([callDeadline.run(controller.signal, work), deadline]);
   } finally {
     clearTimeout(timer);
   }

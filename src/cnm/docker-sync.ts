@@ -1,3 +1,4 @@
+import { callDeadline } from '../core/deadline.js';
 import type { Logger } from 'pino';
 import { errorText } from '../core/errors.js';
 import { isDockerDriverName, shortId } from '../core/ids.js';
@@ -114,6 +115,11 @@ export class DockerSync {
    * which dockerd this plugin serves, before tsnet might be stopped and the network removed).
    */
   soon(delayMs: number): void {
+    // Called from inside a protocol call: the timer must not carry that call's deadline along.
+    callDeadline.exit(() => this.soonOutsideCalls(delayMs));
+  }
+
+  private soonOutsideCalls(delayMs: number): void {
     if (this.stopped) return;
     if (this.timer) {
       clearTimeout(this.timer);

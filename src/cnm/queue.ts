@@ -1,3 +1,5 @@
+import { checkDeadline } from '../core/deadline.js';
+
 /**
  * Serialises async work per key: mutations of one network run one at a time, in arrival order
  * (libnetwork's per-driver op routine), while different networks proceed in parallel.
@@ -7,7 +9,12 @@ export class KeyedQueue {
 
   run<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(work, work);
+    // A call whose deadline passed while it waited its turn does not start: Docker has its answer.
+    const start = () => {
+      checkDeadline();
+      return work();
+    };
+    const result = previous.then(start, start);
     const tail = result.catch(() => undefined);
     this.tails.set(key, tail);
     void tail.then(() => {

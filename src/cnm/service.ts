@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { GATEWAY_IN_BOTH_FAMILIES, type Driver, type GatewayNeeds, type JoinInfo, type NetworkView } from '../../drivers/driver.js';
+import { checkDeadline } from '../core/deadline.js';
 import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import { joinSettled, type EndpointRecord, type ExposedPort, type NetworkRecord, type NetworkType, type PortBinding } from '../core/model.js';
@@ -131,6 +132,7 @@ export class NetworkService {
       const ready: NetworkRecord = { ...pending, state: 'ready', driverState: { ...pending.driverState, ...learned } };
       await this.deps.repo.saveNetwork(ready);
       try {
+        checkDeadline();
         await this.syncFirewall();
       } catch (err) {
         await this.undoNetwork(driver, ready);
@@ -194,6 +196,13 @@ export class NetworkService {
       try {
         await driver.createEndpoint(network, pending);
       } catch (err) {
+        await this.deps.repo.deleteEndpoint(input.networkId, input.endpointId);
+        throw err;
+      }
+      try {
+        checkDeadline();
+      } catch (err) {
+        await driver.deleteEndpoint(network, pending).catch((e: unknown) => this.deps.log.warn({ err: e, endpointId: input.endpointId }, 'could not remove an endpoint whose call ran past its deadline'));
         await this.deps.repo.deleteEndpoint(input.networkId, input.endpointId);
         throw err;
       }

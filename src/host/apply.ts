@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { checkDeadline } from '../core/deadline.js';
 import { TsnetError, errorText } from '../core/errors.js';
 import { describeOp, inverseOf, renderOp, type HostNet, type HostOp } from './hostnet.js';
 import { CommandError } from './runner.js';
@@ -11,9 +12,11 @@ export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logge
   const changed: HostOp[] = [];
   for (const op of ops) {
     try {
+      checkDeadline();
       if (await host.apply(op)) changed.push(op);
     } catch (err) {
       await rollback(host, changed, log);
+      if (err instanceof TsnetError && err.code === 'TSNET_DEADLINE') throw err;
       throw new TsnetError('TSNET_HOST_APPLY', 'unavailable', `could not ${describeOp(op)}: ${kernelReason(err)}`, 'nothing was left half-done: the changes made before it were rolled back', { cause: err });
     }
   }
