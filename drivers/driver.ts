@@ -131,4 +131,10 @@ export interface Driver {
 
   /** At start-up: recreate what the records say exists and the kernel lacks. */
   reconcile(view: NetworkView): Promise<void>;
+
+  /**
+   * At shutdown, after the last call: stop background work (watches, timers). The kernel is left
+   * as it is, so containers keep their network while tsnet is down. Optional: nothing to stop.
+   */
+  stop?(): Promise<void>;
 }

@@ -121,6 +121,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       await app.close();
       await dockerSync?.stop();
       await service?.drain();
+      for (const driver of drivers.values()) await driver.stop?.().catch((err: unknown) => log.warn({ err, type: driver.type }, 'a driver did not stop cleanly'));
       await liveness?.stop();
       await localIpam?.close();
       await globalSpace?.close();

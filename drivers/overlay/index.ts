@@ -190,6 +190,11 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
       return [state.bridge, state.vxlan, ...view.endpoints.flatMap((e) => [vethNames(e.id).hostIf, vethNames(e.id).peerIf])];
     },
 
+    async stop() {
+      // The devices and forwarding entries stay: the overlay keeps working while tsnet restarts.
+      await Promise.all([...active.values()].map((entry) => entry.programmer.stop()));
+    },
+
     async reconcile(view) {
       if (view.endpoints.length === 0) return;
       const entry = await activate(view.network);

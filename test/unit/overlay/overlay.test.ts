@@ -95,6 +95,27 @@ describe('overlay driver on two hosts', () => {
     expect(await a.host.listLinks()).toEqual([]);
   });
 
+  test('stop() (daemon shutdown) ends the peer watch but leaves the devices and entries: the overlay keeps working while tsnet is down', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
+    const vxA = linkName('x', 'net-a');
+    await eventually('host A to learn host B', async () => (await a.host.listNeigh(vxA)).length === 1);
+    await a.driver.stop?.();
+    const log = a.host.dump();
+    // A new peer appears while host A's tsnet is stopped: nothing programs it on host A.
+    const c = await overlayHost(store, 'host-c', '198.19.0.3', 'net-c');
+    await c.addEndpoint('ep-c', '10.88.0.4/24', '02:74:0a:58:00:04');
+    await eventually('host B (still running) to learn host C, so the event has been sent', async () => (await b.host.listNeigh(linkName('x', 'net-b'))).length === 2);
+    expect(a.host.dump()).toBe(log);
+    expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
+    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('p', 'ep-a'), linkName('v', 'ep-a'), vxA].sort());
+    await b.driver.stop?.();
+    await c.driver.stop?.();
+  });
+
   test('a host that disappears (its lease expires) is removed from the others', async () => {
     const store = new MemoryKvStore();
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
