@@ -1,39 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
-import { ensureTestImage } from '../support/image.js';
-import { OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { stopHostAndTsnet } from '../support/teardown.js';
+import { useOneHost } from '../support/one-host.js';
+import { OUTSIDE_IP } from '../support/sim-host.js';
 
 // ipvlan networks (-o tsnet.type=ipvlan) through a real dockerd, on the simulated host's uplink0
 // (a veth whose peer is the "outside" namespace). Where the kernel has no ipvlan (this project's
 // CI machines), the network must be refused when it is created, saying which module to load, and
 // leave nothing behind: that is checked instead, with a SKIP line saying so.
 
-let host: SimulatedHost | undefined;
-let tsnet: TsnetDaemon | undefined;
-let image: string;
+const { host: h, image: testImage, docker, tryDocker, hostLinks } = useOneHost('ipvlan');
 let kernelLacks: string | undefined;
 
 beforeAll(async () => {
-  host = await startSimulatedHost({ name: 'ipvlan' });
-  tsnet = await startTsnetDaemon(host);
-  image = await ensureTestImage(host);
   // Asked of the kernel directly (not through tsnet), so the branch taken does not depend on the code under test.
-  const probe = await host.exec(['ip', 'link', 'add', 'link', 'uplink0', 'name', 'ipvprobe0', 'type', 'ipvlan', 'mode', 'l2'], { allowFail: true });
-  if (probe.code === 0) await host.exec(['ip', 'link', 'del', 'ipvprobe0']);
+  const probe = await h().exec(['ip', 'link', 'add', 'link', 'uplink0', 'name', 'ipvprobe0', 'type', 'ipvlan', 'mode', 'l2'], { allowFail: true });
+  if (probe.code === 0) await h().exec(['ip', 'link', 'del', 'ipvprobe0']);
   else kernelLacks = probe.stderr.trim();
 });
 
-afterAll(() => stopHostAndTsnet(host, tsnet));
-
-const h = (): SimulatedHost => {
-  if (!host) throw new Error('the simulated host did not start');
-  return host;
-};
-const docker = (...args: string[]) => h().docker(args);
-const tryDocker = (...args: string[]) => h().docker(args, { allowFail: true });
-const hostLinks = async () => (await h().exec(['ip', '-o', 'link'])).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0] ?? '').sort();
 const pings = async (from: string, to: string) => (await tryDocker('exec', from, 'ping', '-c', '1', '-W', '1', to)).code === 0;
 
 describe('ipvlan networks (-o tsnet.type=ipvlan)', () => {
@@ -50,8 +34,8 @@ describe('ipvlan networks (-o tsnet.type=ipvlan)', () => {
       return;
     }
     expect(create.code, create.stderr).toBe(0);
-    await docker('run', '-d', '--name', 'v1', '--network', 'ipv', '--ip', '198.18.0.161', image, 'sleep', '600');
-    await docker('run', '-d', '--name', 'v2', '--network', 'ipv', '--ip', '198.18.0.162', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'v1', '--network', 'ipv', '--ip', '198.18.0.161', testImage(), 'sleep', '600');
+    await docker('run', '-d', '--name', 'v2', '--network', 'ipv', '--ip', '198.18.0.162', testImage(), 'sleep', '600');
     await waitFor(() => pings('v1', '198.18.0.162'), { what: 'v1 to ping v2', timeoutMs: 15_000, intervalMs: 300 });
     await waitFor(() => pings('v1', OUTSIDE_IP), { what: 'v1 to ping the outside', timeoutMs: 15_000, intervalMs: 300 });
     await docker('rm', '-f', 'v1', 'v2');
@@ -67,8 +51,8 @@ describe('ipvlan networks (-o tsnet.type=ipvlan)', () => {
       return;
     }
     await docker('network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=ipvlan', '-o', 'ipvlan_mode=l3', '--subnet', '10.239.0.0/24', 'ipv3');
-    await docker('run', '-d', '--name', 'l1', '--network', 'ipv3', image, 'sleep', '600');
-    await docker('run', '-d', '--name', 'l2', '--network', 'ipv3', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'l1', '--network', 'ipv3', testImage(), 'sleep', '600');
+    await docker('run', '-d', '--name', 'l2', '--network', 'ipv3', testImage(), 'sleep', '600');
     expect((await docker('exec', 'l1', 'ip', 'route')).stdout).toMatch(/^default dev eth0/m);
     const ip2 = (await docker('inspect', '-f', '{{(index .NetworkSettings.Networks "ipv3").IPAddress}}', 'l2')).stdout.trim();
     await waitFor(() => pings('l1', ip2), { what: 'l1 to ping l2', timeoutMs: 15_000, intervalMs: 300 });

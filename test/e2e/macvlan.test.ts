@@ -1,35 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
-import { ensureTestImage } from '../support/image.js';
+import { useOneHost } from '../support/one-host.js';
 import { execIn } from '../support/netns.js';
-import { OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { stopHostAndTsnet } from '../support/teardown.js';
+import { OUTSIDE_IP } from '../support/sim-host.js';
 
 // macvlan networks (-o tsnet.type=macvlan) through a real dockerd. The parent is the simulated
 // host's uplink0, a veth whose peer is the "outside" namespace (OUTSIDE_IP, 198.18.0.2/24): the
 // containers sit on that segment next to it.
 
-let host: SimulatedHost | undefined;
-let tsnet: TsnetDaemon | undefined;
-let image: string;
-
-beforeAll(async () => {
-  host = await startSimulatedHost({ name: 'macvlan' });
-  tsnet = await startTsnetDaemon(host);
-  image = await ensureTestImage(host);
-});
-
-afterAll(() => stopHostAndTsnet(host, tsnet));
-
-const h = (): SimulatedHost => {
-  if (!host) throw new Error('the simulated host did not start');
-  return host;
-};
-const docker = (...args: string[]) => h().docker(args);
-const tryDocker = (...args: string[]) => h().docker(args, { allowFail: true });
-const hostLinks = async () => (await h().exec(['ip', '-o', 'link'])).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0] ?? '').sort();
-const sleeper = (name: string, network: string, ...extra: string[]) => docker('run', '-d', '--name', name, '--network', network, ...extra, image, 'sleep', '600');
+const { host: h, image: testImage, docker, tryDocker, hostLinks } = useOneHost('macvlan');
+const sleeper = (name: string, network: string, ...extra: string[]) => docker('run', '-d', '--name', name, '--network', network, ...extra, testImage(), 'sleep', '600');
 const pings = async (from: string, to: string) => (await tryDocker('exec', from, 'ping', '-c', '1', '-W', '1', to)).code === 0;
 const SEGMENT = ['--subnet', '198.18.0.0/24', '--ip-range', '198.18.0.128/26', '--gateway', OUTSIDE_IP];
 

@@ -1,37 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ensureTestImage } from '../support/image.js';
-import { DOCKER_MAJOR, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { stopHostAndTsnet } from '../support/teardown.js';
+import { describe, expect, test } from 'vitest';
+import { useOneHost } from '../support/one-host.js';
+import { DOCKER_MAJOR } from '../support/sim-host.js';
 
 // The null type (-o tsnet.type=null) through a real dockerd: containers that bring their own
 // networking get only `lo`, and Docker attaches no docker_gwbridge to them.
 
-let host: SimulatedHost | undefined;
-let tsnet: TsnetDaemon | undefined;
-let image: string;
-
-beforeAll(async () => {
-  host = await startSimulatedHost({ name: 'null' });
-  tsnet = await startTsnetDaemon(host);
-  image = await ensureTestImage(host);
-});
-
-afterAll(() => stopHostAndTsnet(host, tsnet));
-
-const h = (): SimulatedHost => {
-  if (!host) throw new Error('the simulated host did not start');
-  return host;
-};
-const docker = (...args: string[]) => h().docker(args);
-const tryDocker = (...args: string[]) => h().docker(args, { allowFail: true });
-const hostLinks = async () => (await h().exec(['ip', '-o', 'link'])).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0] ?? '').sort();
+const { host: h, image: testImage, docker, tryDocker, hostLinks } = useOneHost('null');
 
 describe('null networks (-o tsnet.type=null)', () => {
   test('a container on a null network has only lo, no docker_gwbridge, and the host gains no link', async () => {
     const before = await hostLinks();
     await docker('network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=null', '--subnet', '10.237.0.0/24', 'nul');
-    await docker('run', '-d', '--name', 'n1', '--network', 'nul', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'n1', '--network', 'nul', testImage(), 'sleep', '600');
     const links = (await docker('exec', 'n1', 'ip', '-o', 'link')).stdout.split('\n').filter(Boolean);
     expect(links.map((l) => l.split(': ')[1])).toEqual(['lo']);
     const networks = Object.keys(JSON.parse((await docker('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'n1')).stdout) as Record<string, unknown>);
@@ -49,7 +29,7 @@ describe('null networks (-o tsnet.type=null)', () => {
 
   test('no gateway address is reserved on dockerd 28+ (GwAllocCheck); 20.10 never asks', async () => {
     await docker('network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=null', '--subnet', '10.237.2.0/24', 'nulgw');
-    await docker('run', '-d', '--name', 'n2', '--network', 'nulgw', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'n2', '--network', 'nulgw', testImage(), 'sleep', '600');
     const ip = (await docker('inspect', '-f', '{{(index .NetworkSettings.Networks "nulgw").IPAddress}}', 'n2')).stdout.trim();
     expect(ip).toBe(DOCKER_MAJOR >= 28 ? '10.237.2.1' : '10.237.2.2');
     await docker('rm', '-f', 'n2');
@@ -58,7 +38,7 @@ describe('null networks (-o tsnet.type=null)', () => {
 
   test('--ipam-driver null: no address at all, and the container still runs', async () => {
     await docker('network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=null', '--ipam-driver', 'null', 'nulnoip');
-    const run = await docker('run', '--rm', '--network', 'nulnoip', image, 'ip', '-o', 'addr');
+    const run = await docker('run', '--rm', '--network', 'nulnoip', testImage(), 'ip', '-o', 'addr');
     expect(run.stdout.split('\n').filter(Boolean).every((l) => l.includes(' lo '))).toBe(true);
     await docker('network', 'rm', 'nulnoip');
   });
