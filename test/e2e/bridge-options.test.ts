@@ -1,41 +1,22 @@
-import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { waitFor } from '../support/exec.js';
-import { ensureTestImage } from '../support/image.js';
 import { execIn } from '../support/netns.js';
-import { DOCKER_MAJOR, HOST_UPLINK_IP, OUTSIDE_IP, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
+import { useOneHost } from '../support/one-host.js';
+import { DOCKER_MAJOR, HOST_UPLINK_IP, OUTSIDE_IP } from '../support/sim-host.js';
 import { startPeerObserver } from '../support/traffic.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { stopHostAndTsnet } from '../support/teardown.js';
 
 // Docker's bridge options (issue 8, item 3) through a real dockerd, checked with real traffic
 // between the simulated host, its containers and the "outside" namespace beyond its uplink.
 // dockerd passes `-o` options of a remote driver through untouched, so these work on every
 // Docker version the suite runs against. Each "cannot reach" follows a positive control.
 
-let host: SimulatedHost | undefined;
-let tsnet: TsnetDaemon | undefined;
-let image: string;
-
-beforeAll(async () => {
-  host = await startSimulatedHost({ name: 'bropts' });
-  tsnet = await startTsnetDaemon(host);
-  image = await ensureTestImage(host);
-});
-
-afterAll(() => stopHostAndTsnet(host, tsnet));
-
-const h = (): SimulatedHost => {
-  if (!host) throw new Error('the simulated host did not start');
-  return host;
-};
-const docker = (...args: string[]) => h().docker(args);
-const tryDocker = (...args: string[]) => h().docker(args, { allowFail: true });
+const { host: h, image: testImage, docker, tryDocker } = useOneHost('bropts');
 const ipOf = async (container: string, network: string) => (await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container)).stdout.trim();
 const createNet = (name: string, subnet: string, ...extra: string[]) =>
   docker('network', 'create', '-d', 'tsnet', '--subnet', subnet, '--gateway', subnet.replace(/0\/24$/, '1'), ...extra, name);
 /** A container answering `p7000-NAME` on TCP 7000 and `p7001-NAME` on TCP 7001, again and again. */
 const runServer = (name: string, network: string, ...extra: string[]) =>
-  docker('run', '-d', '--name', name, '--network', network, ...extra, image, 'sh', '-c',
+  docker('run', '-d', '--name', name, '--network', network, ...extra, testImage(), 'sh', '-c',
     `(while true; do echo p7001-${name} | nc -l -p 7001; done) & while true; do echo p7000-${name} | nc -l -p 7000; done`);
 /** One TCP connection from a namespace (the simulated host's, or the outside's): what it read. */
 const fromHost = async (ip: string, port: number) => (await h().exec(['busybox', 'nc', '-w', '2', ip, String(port)], { allowFail: true, timeoutMs: 10_000 })).stdout;
@@ -67,7 +48,7 @@ describe('Docker\'s bridge options through a real dockerd', () => {
 
   test('container_iface_prefix=app: the container\'s interface is app0', async () => {
     await createNet('pfx', '10.236.3.0/24', '-o', 'com.docker.network.container_iface_prefix=app');
-    await docker('run', '-d', '--name', 'pfx1', '--network', 'pfx', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'pfx1', '--network', 'pfx', testImage(), 'sleep', '600');
     const links = (await docker('exec', 'pfx1', 'ip', '-o', 'link')).stdout;
     expect(links).toMatch(/: app0@/);
     expect(links).not.toMatch(/: eth0@/);
@@ -118,7 +99,7 @@ describe('Docker\'s bridge options through a real dockerd', () => {
     if (DOCKER_MAJOR >= 28) expect(await gatewayOf('iso')).toBe('');
     expect(await gatewayOf('internal-plain')).toBe('10.236.9.1'); // control: a user-given gateway
     await runServer('iso1', 'iso');
-    await docker('run', '-d', '--name', 'iso2', '--network', 'iso', image, 'sleep', '600');
+    await docker('run', '-d', '--name', 'iso2', '--network', 'iso', testImage(), 'sleep', '600');
     const ip = await ipOf('iso1', 'iso');
     // The first address goes to the first container on 28+; 20.10 kept it as an unused gateway.
     expect(ip).toBe(DOCKER_MAJOR >= 28 ? '10.236.7.1' : '10.236.7.2');

@@ -1,39 +1,20 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
 import { DOCKER_MAJOR, DOCKER_VERSION } from '../support/dockerd.js';
 import { waitFor } from '../support/exec.js';
-import { ensureTestImage } from '../support/image.js';
 import { execIn } from '../support/netns.js';
-import { HOST_UPLINK_IP, HOST_UPLINK_IP6, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { stopHostAndTsnet } from '../support/teardown.js';
+import { useOneHost } from '../support/one-host.js';
+import { HOST_UPLINK_IP, HOST_UPLINK_IP6 } from '../support/sim-host.js';
 
 // What Docker 28 added to the way users make networks (issue 8, items 4 and 5), through the
 // dockerd under test: IPv6-only networks and gateway priorities. On 20.10 the client has neither
 // flag: that is checked as such (the flag is refused by the client, and nothing reaches tsnet).
 
-let host: SimulatedHost | undefined;
-let tsnet: TsnetDaemon | undefined;
-let image: string;
-
-beforeAll(async () => {
-  console.log(`dockerd under test: ${DOCKER_VERSION}`);
-  host = await startSimulatedHost({ name: 'docker28' });
-  tsnet = await startTsnetDaemon(host);
-  image = await ensureTestImage(host);
-});
-
-afterAll(() => stopHostAndTsnet(host, tsnet));
-
-const h = (): SimulatedHost => {
-  if (!host) throw new Error('the simulated host did not start');
-  return host;
-};
-const docker = (...args: string[]) => h().docker(args);
-const tryDocker = (...args: string[]) => h().docker(args, { allowFail: true });
+beforeAll(() => console.log(`dockerd under test: ${DOCKER_VERSION}`));
+const { host: h, image: testImage, docker, tryDocker } = useOneHost('docker28');
 const inspect = async (container: string, format: string) => (await docker('inspect', '-f', format, container)).stdout.trim();
 const fromOutside = async (ip: string, port: number) => (await execIn(h().outside, ['busybox', 'nc', '-w', '2', ip, String(port)], { allowFail: true, timeoutMs: 10_000 })).stdout;
 const serve = (name: string, ...networkArgs: string[]) =>
-  docker('run', '-d', '--name', name, ...networkArgs, image, 'sh', '-c', `while true; do echo p7000-${name} | nc -l -p 7000; done`);
+  docker('run', '-d', '--name', name, ...networkArgs, testImage(), 'sh', '-c', `while true; do echo p7000-${name} | nc -l -p 7000; done`);
 const defaultRoute = async (container: string) => (await docker('exec', container, 'ip', 'route', 'show', 'default')).stdout.trim();
 const tsnetDnat = async (port: number) => (await h().exec(['iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.includes('TSNET-PORTS') && l.includes(`--dport ${port} `));
 
