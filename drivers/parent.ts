@@ -1,4 +1,4 @@
-import { conflict, invalid } from '../src/core/errors.js';
+import { tsnetError } from '../src/core/errors.js';
 import { checkInterfaceName, isTsnetLinkName, linkName, truncate } from '../src/core/ids.js';
 import type { NetworkRecord } from '../src/core/model.js';
 
@@ -27,16 +27,16 @@ export interface ParentState {
 export function planParent(network: NetworkRecord, others: readonly NetworkRecord[], kind: string): ParentState {
   const given = network.options[PARENT_OPTION];
   if (network.internal && given) {
-    throw invalid('TSNET_PARENT_INVALID', `an --internal ${kind} network has no parent: its containers reach only each other`, `leave -o ${PARENT_OPTION}=${truncate(given)} out, or drop --internal`);
+    throw tsnetError('TSNET_PARENT_INVALID', `an --internal ${kind} network has no parent: its containers reach only each other`, `leave -o ${PARENT_OPTION}=${truncate(given)} out, or drop --internal`);
   }
   if (!given) return { parent: linkName('d', network.id), privateParent: true };
   const parent = checkInterfaceName(given, `network option "${PARENT_OPTION}"`);
   if (isTsnetLinkName(parent)) {
-    throw invalid('TSNET_PARENT_INVALID', `network option "${PARENT_OPTION}": ${parent} is an interface tsnet made for another network or container`, 'give the host interface that leads to the network the containers should join, e.g. eth0');
+    throw tsnetError('TSNET_PARENT_INVALID', `network option "${PARENT_OPTION}": ${parent} is an interface tsnet made for another network or container`, 'give the host interface that leads to the network the containers should join, e.g. eth0');
   }
   const holder = others.find((o) => (o.type === 'macvlan' || o.type === 'ipvlan') && parentOf(o) === parent);
   if (holder) {
-    throw conflict('TSNET_PARENT_BUSY', `parent interface ${parent} is already used by tsnet network ${holder.id.slice(0, 12)}`, 'use another parent (or another VLAN, e.g. parent=eth0.20), or remove that network first');
+    throw tsnetError('TSNET_PARENT_BUSY', `parent interface ${parent} is already used by tsnet network ${holder.id.slice(0, 12)}`, 'use another parent (or another VLAN, e.g. parent=eth0.20), or remove that network first');
   }
   return { parent, vlan: parseVlan(parent), privateParent: false };
 }
@@ -46,7 +46,7 @@ export function parseChoice<T extends string>(options: Readonly<Record<string, s
   const value = options[key];
   if (value === undefined) return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw invalid('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not ${what}`, `use one of ${allowed.join(', ')}, e.g. -o ${key}=${fallback}`);
+  throw tsnetError('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not ${what}`, `use one of ${allowed.join(', ')}, e.g. -o ${key}=${fallback}`);
 }
 
 function parentOf(network: NetworkRecord): string | undefined {
@@ -64,7 +64,7 @@ function parseVlan(parent: string): { base: string; id: number } | undefined {
   const [, base = '', text = ''] = match;
   const id = Number(text);
   if (!(id >= 1 && id <= 4094) || text.length > 4) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${PARENT_OPTION}": "${truncate(parent)}" names VLAN ${truncate(text)}, which is not a VLAN id`, `write parent=${truncate(base)}.N with N from 1 to 4094`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${PARENT_OPTION}": "${truncate(parent)}" names VLAN ${truncate(text)}, which is not a VLAN id`, `write parent=${truncate(base)}.N with N from 1 to 4094`);
   }
   return { base, id };
 }

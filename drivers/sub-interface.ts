@@ -115,7 +115,7 @@ async function parentOps(host: HostNet, state: ParentState, networkId: string): 
     return { ops: [{ op: 'ensure-vlan', name: state.parent, parent: state.vlan.base, vlanId: state.vlan.id }, { op: 'ensure-up', dev: state.parent }], created: true };
   }
   const missing = state.vlan ? `${state.vlan.base} (the link of VLAN ${state.vlan.id})` : state.parent;
-  throw new TsnetError('TSNET_PARENT_MISSING', 'invalid', `network option "${PARENT_OPTION}": interface ${missing} does not exist on this host`, `give an interface this host has (ip link show), e.g. -o ${PARENT_OPTION}=eth0; network ${networkId.slice(0, 12)} was not created`);
+  throw new TsnetError('TSNET_PARENT_MISSING', `network option "${PARENT_OPTION}": interface ${missing} does not exist on this host`, `give an interface this host has (ip link show), e.g. -o ${PARENT_OPTION}=eth0; network ${networkId.slice(0, 12)} was not created`);
 }
 
 function gatewayOf(network: NetworkRecord, family: 4 | 6): string | undefined {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig } from './config-etcd.js';
 import { DAEMON_HELP, parseDaemonConfig } from './config.js';
-import { invalid } from './core/errors.js';
+import { tsnetError } from './core/errors.js';
 import { releaseHost } from './ipam/release-host.js';
 import { isTsnetError } from './core/errors.js';
 import { startDaemon } from './main.js';
@@ -96,9 +96,9 @@ async function runIpam(args: string[]): Promise<number> {
     return 0;
   }
   const [host] = positionals;
-  if (!host || positionals.length > 1) throw invalid('TSNET_CLI_ARGS', 'tsnet ipam release-host takes exactly one HOST', 'e.g. tsnet ipam release-host node-3 --etcd-endpoints http://10.0.0.5:2379');
+  if (!host || positionals.length > 1) throw tsnetError('TSNET_CLI_ARGS', 'tsnet ipam release-host takes exactly one HOST', 'e.g. tsnet ipam release-host node-3 --etcd-endpoints http://10.0.0.5:2379');
   const etcd = parseEtcdConfig(values, process.env);
-  if (!etcd) throw invalid('TSNET_CLI_ARGS', 'release-host needs etcd', 'pass --etcd-endpoints (or set TSNET_ETCD_ENDPOINTS)');
+  if (!etcd) throw tsnetError('TSNET_CLI_ARGS', 'release-host needs etcd', 'pass --etcd-endpoints (or set TSNET_ETCD_ENDPOINTS)');
   const store = new EtcdKvStore(etcd);
   try {
     const report = await releaseHost(store, host);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { EtcdKvStoreOptions } from '../kvstore/etcd/etcd-kv-store.js';
-import { invalid } from './core/errors.js';
+import { tsnetError } from './core/errors.js';
 
 /** How to reach etcd: the etcd store's options (secrets are read from files or the environment, never argv). */
 export type EtcdConfig = Omit<EtcdKvStoreOptions, 'log'>;
@@ -39,10 +39,10 @@ export function parseEtcdConfig(values: EtcdValues, env: NodeJS.ProcessEnv): Etc
   const endpoints = endpointsText.split(',').map((e) => e.trim()).filter(Boolean);
   for (const endpoint of endpoints) {
     if (!/^https?:\/\/[^/\s]+\/?$/.test(endpoint)) {
-      throw invalid('TSNET_CLI_ARGS', `--etcd-endpoints entry "${endpoint.replace(/\/\/[^@/]*@/, '//')}" is not http(s)://HOST:PORT`, 'e.g. --etcd-endpoints http://10.0.0.5:2379,http://10.0.0.6:2379');
+      throw tsnetError('TSNET_CLI_ARGS', `--etcd-endpoints entry "${endpoint.replace(/\/\/[^@/]*@/, '//')}" is not http(s)://HOST:PORT`, 'e.g. --etcd-endpoints http://10.0.0.5:2379,http://10.0.0.6:2379');
     }
     if (endpoint.includes('@')) {
-      throw invalid('TSNET_CLI_ARGS', 'an --etcd-endpoints URL carries credentials', 'pass them with --etcd-user and --etcd-password-file instead, so they never show in process lists');
+      throw tsnetError('TSNET_CLI_ARGS', 'an --etcd-endpoints URL carries credentials', 'pass them with --etcd-user and --etcd-password-file instead, so they never show in process lists');
     }
   }
   const file = (flag: keyof typeof ETCD_FLAGS, envName: string) => {
@@ -51,17 +51,17 @@ export function parseEtcdConfig(values: EtcdValues, env: NodeJS.ProcessEnv): Etc
     try {
       return readFileSync(path);
     } catch (err) {
-      throw invalid('TSNET_CLI_ARGS', `--${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'check the path and its permissions');
+      throw tsnetError('TSNET_CLI_ARGS', `--${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, 'check the path and its permissions');
     }
   };
   const ca = file('etcd-ca', 'TSNET_ETCD_CA');
   const cert = file('etcd-cert', 'TSNET_ETCD_CERT');
   const key = file('etcd-key', 'TSNET_ETCD_KEY');
-  if ((cert || key) && !ca) throw invalid('TSNET_CLI_ARGS', '--etcd-cert/--etcd-key need --etcd-ca', 'pass the CA that signed the etcd server certificate');
+  if ((cert || key) && !ca) throw tsnetError('TSNET_CLI_ARGS', '--etcd-cert/--etcd-key need --etcd-ca', 'pass the CA that signed the etcd server certificate');
   const username = values['etcd-user'] ?? env.TSNET_ETCD_USER;
   const passwordFile = file('etcd-password-file', 'TSNET_ETCD_PASSWORD_FILE');
   const password = passwordFile?.toString('utf8').trim() ?? env.TSNET_ETCD_PASSWORD;
-  if (username && password === undefined) throw invalid('TSNET_CLI_ARGS', '--etcd-user needs a password', 'pass --etcd-password-file FILE or set TSNET_ETCD_PASSWORD');
+  if (username && password === undefined) throw tsnetError('TSNET_CLI_ARGS', '--etcd-user needs a password', 'pass --etcd-password-file FILE or set TSNET_ETCD_PASSWORD');
   return {
     endpoints,
     prefix: values['etcd-prefix'] ?? env.TSNET_ETCD_PREFIX ?? 'tsnet/',
@@ -74,6 +74,6 @@ export function parseEtcdConfig(values: EtcdValues, env: NodeJS.ProcessEnv): Etc
 
 function millis(flag: string, text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 100 || n > 120_000) throw invalid('TSNET_CLI_ARGS', `--${flag} "${text}" is not an integer between 100 and 120000`);
+  if (!Number.isInteger(n) || n < 100 || n > 120_000) throw tsnetError('TSNET_CLI_ARGS', `--${flag} "${text}" is not an integer between 100 and 120000`);
   return n;
 }

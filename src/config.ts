@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig, type EtcdConfig } from './config-etcd.js';
-import { invalid } from './core/errors.js';
+import { tsnetError } from './core/errors.js';
 import { DEFAULT_POOLS, parseDefaultPool, type DefaultPool } from './ipam/default-pools.js';
 
 export interface DaemonConfig {
@@ -109,7 +109,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
       allowPositionals: false,
     }));
   } catch (err) {
-    throw invalid('TSNET_CLI_ARGS', (err as Error).message, 'see tsnet daemon --help');
+    throw tsnetError('TSNET_CLI_ARGS', (err as Error).message, 'see tsnet daemon --help');
   }
   if (values.help) return 'help';
   const socketPath = values.socket ?? env.TSNET_SOCKET ?? DEFAULTS.socketPath;
@@ -117,30 +117,30 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const logLevel = values['log-level'] ?? env.TSNET_LOG_LEVEL ?? DEFAULTS.logLevel;
   const timeout = values['handler-timeout-ms'] ?? env.TSNET_HANDLER_TIMEOUT_MS ?? String(DEFAULTS.handlerTimeoutMs);
   if (!socketPath.startsWith('/') || !socketPath.endsWith('.sock')) {
-    throw invalid('TSNET_CLI_ARGS', `--socket "${socketPath}" must be an absolute path ending in .sock`, 'Docker derives the driver name from NAME.sock');
+    throw tsnetError('TSNET_CLI_ARGS', `--socket "${socketPath}" must be an absolute path ending in .sock`, 'Docker derives the driver name from NAME.sock');
   }
-  if (!stateDir.startsWith('/')) throw invalid('TSNET_CLI_ARGS', `--state-dir "${stateDir}" must be an absolute path`);
+  if (!stateDir.startsWith('/')) throw tsnetError('TSNET_CLI_ARGS', `--state-dir "${stateDir}" must be an absolute path`);
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw invalid('TSNET_CLI_ARGS', `--log-level "${logLevel}" is not a level`, `use one of ${LOG_LEVELS.join(', ')}`);
+    throw tsnetError('TSNET_CLI_ARGS', `--log-level "${logLevel}" is not a level`, `use one of ${LOG_LEVELS.join(', ')}`);
   }
   const handlerTimeoutMs = Number(timeout);
   if (!Number.isInteger(handlerTimeoutMs) || handlerTimeoutMs < 100 || handlerTimeoutMs > 600_000) {
-    throw invalid('TSNET_CLI_ARGS', `--handler-timeout-ms "${timeout}" is not an integer between 100 and 600000`);
+    throw tsnetError('TSNET_CLI_ARGS', `--handler-timeout-ms "${timeout}" is not an integer between 100 and 600000`);
   }
   const hostId = values['host-id'] ?? env.TSNET_HOST_ID ?? DEFAULTS.hostId;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(hostId)) {
-    throw invalid('TSNET_CLI_ARGS', `--host-id "${hostId.slice(0, 64)}" is not a host name`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
+    throw tsnetError('TSNET_CLI_ARGS', `--host-id "${hostId.slice(0, 64)}" is not a host name`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
   }
   const poolFlags = values['default-address-pool'] ?? [];
   const vxlanLocalIp = values['vxlan-local-ip'] ?? env.TSNET_VXLAN_LOCAL_IP;
-  if (vxlanLocalIp !== undefined && isIP(vxlanLocalIp) === 0) throw invalid('TSNET_CLI_ARGS', `--vxlan-local-ip "${vxlanLocalIp.slice(0, 64)}" is not an IP address`);
+  if (vxlanLocalIp !== undefined && isIP(vxlanLocalIp) === 0) throw tsnetError('TSNET_CLI_ARGS', `--vxlan-local-ip "${vxlanLocalIp.slice(0, 64)}" is not an IP address`);
   const vxlanPortText = values['vxlan-port'] ?? env.TSNET_VXLAN_PORT ?? String(DEFAULTS.vxlanPort);
   const vxlanPort = Number(vxlanPortText);
-  if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw invalid('TSNET_CLI_ARGS', `--vxlan-port "${vxlanPortText.slice(0, 16)}" is not a port number`, 'e.g. --vxlan-port 4789');
+  if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) throw tsnetError('TSNET_CLI_ARGS', `--vxlan-port "${vxlanPortText.slice(0, 16)}" is not a port number`, 'e.g. --vxlan-port 4789');
   const driverScope = values['driver-scope'] ?? env.TSNET_DRIVER_SCOPE ?? DEFAULTS.driverScope;
-  if (driverScope !== 'local' && driverScope !== 'global') throw invalid('TSNET_CLI_ARGS', `--driver-scope "${driverScope.slice(0, 16)}" is not local or global`);
+  if (driverScope !== 'local' && driverScope !== 'global') throw tsnetError('TSNET_CLI_ARGS', `--driver-scope "${driverScope.slice(0, 16)}" is not local or global`);
   const dockerHost = values['docker-host'] ?? env.TSNET_DOCKER_HOST ?? DEFAULTS.dockerHost;
-  if (dockerHost !== 'none' && !/^unix:\/\/\/\S+$/.test(dockerHost)) throw invalid('TSNET_CLI_ARGS', `--docker-host "${dockerHost.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
+  if (dockerHost !== 'none' && !/^unix:\/\/\/\S+$/.test(dockerHost)) throw tsnetError('TSNET_CLI_ARGS', `--docker-host "${dockerHost.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
   return {
     socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,

@@ -22,7 +22,7 @@ import { CnmRepository } from './cnm/repository.js';
 import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
 import { dockerEngineFor } from './docker/engine.js';
-import { TsnetError, errorText, invalid } from './core/errors.js';
+import { errorText, TsnetError, tsnetError } from './core/errors.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
 import { AddressSpace } from './ipam/address-space.js';
@@ -142,17 +142,17 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
 async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promise<Underlay> {
   if (config.vxlanLocalIp) {
     const owner = await host.ownerOf(config.vxlanLocalIp);
-    if (!owner) throw invalid('TSNET_UNDERLAY', `--vxlan-local-ip ${config.vxlanLocalIp} is not an address of this host`, 'pass an address the host has, or leave it out');
+    if (!owner) throw tsnetError('TSNET_UNDERLAY', `--vxlan-local-ip ${config.vxlanLocalIp} is not an address of this host`, 'pass an address the host has, or leave it out');
     return { address: config.vxlanLocalIp, mtu: owner.mtu };
   }
   const endpoint = config.etcd?.endpoints[0];
-  if (!endpoint) throw invalid('TSNET_UNDERLAY', 'no underlay address: there is no etcd to route towards', 'pass --vxlan-local-ip');
+  if (!endpoint) throw tsnetError('TSNET_UNDERLAY', 'no underlay address: there is no etcd to route towards', 'pass --vxlan-local-ip');
   const hostname = new URL(endpoint).hostname.replace(/^\[|\]$/g, '');
   const { address } = await lookup(hostname).catch((err: unknown) => {
-    throw new TsnetError('TSNET_UNDERLAY', 'unavailable', `cannot resolve the etcd host ${hostname} to find the underlay: ${errorText(err)}`, 'fix the name in --etcd-endpoints, or pass --vxlan-local-ip');
+    throw new TsnetError('TSNET_UNDERLAY_DNS', `cannot resolve the etcd host ${hostname} to find the underlay: ${errorText(err)}`, 'fix the name in --etcd-endpoints, or pass --vxlan-local-ip');
   });
   const route = await host.routeTo(address);
-  if (route.dev === 'lo') throw invalid('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
+  if (route.dev === 'lo') throw tsnetError('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
   return { address: route.source, mtu: route.mtu };
 }
 

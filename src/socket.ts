@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { chmod, mkdir, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { conflict } from './core/errors.js';
+import { tsnetError } from './core/errors.js';
 
 /**
  * Makes the socket path usable: refuses when another live process answers on it (a second
@@ -12,7 +12,7 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
   const exists = await stat(socketPath).then(() => true, () => false);
   if (!exists) return;
   if (await isListening(socketPath)) {
-    throw conflict('TSNET_SOCKET_BUSY', `another process is already serving ${socketPath}`, 'stop the other tsnet daemon first, or pass a different --socket');
+    throw tsnetError('TSNET_SOCKET_BUSY', `another process is already serving ${socketPath}`, 'stop the other tsnet daemon first, or pass a different --socket');
   }
   await unlink(socketPath);
 }

@@ -1,4 +1,4 @@
-import { conflict } from '../../src/core/errors.js';
+import { tsnetError } from '../../src/core/errors.js';
 import { bridgeMac, shortId } from '../../src/core/ids.js';
 import type { NetworkRecord } from '../../src/core/model.js';
 import { cidrsOverlap, networkOf, parseCidr } from '../../src/core/net.js';
@@ -14,12 +14,12 @@ export function planBridgeNetwork(network: NetworkRecord, others: readonly Netwo
   for (const other of others.filter((o) => o.type === 'bridge' && o.id !== network.id)) {
     const otherConfig = bridgeConfigOf(other.driverState);
     if (otherConfig.bridge === config.bridge) {
-      throw conflict('TSNET_BRIDGE_NAME_TAKEN', `bridge name ${config.bridge} is already used by tsnet network ${shortId(other.id)}`, 'choose another com.docker.network.bridge.name');
+      throw tsnetError('TSNET_BRIDGE_NAME_TAKEN', `bridge name ${config.bridge} is already used by tsnet network ${shortId(other.id)}`, 'choose another com.docker.network.bridge.name');
     }
     for (const pool of [...network.ipv4, ...network.ipv6]) {
       const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), parseCidr(pool.pool, 'pool')));
       if (clash) {
-        throw conflict('TSNET_SUBNET_OVERLAP', `subnet ${networkOf(parseCidr(pool.pool, 'pool'))} overlaps ${clash.pool} of tsnet network ${shortId(other.id)} on this host`, 'choose a subnet that does not overlap (--subnet)');
+        throw tsnetError('TSNET_SUBNET_OVERLAP', `subnet ${networkOf(parseCidr(pool.pool, 'pool'))} overlaps ${clash.pool} of tsnet network ${shortId(other.id)} on this host`, 'choose a subnet that does not overlap (--subnet)');
       }
     }
   }

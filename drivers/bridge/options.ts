@@ -1,4 +1,4 @@
-import { invalid } from '../../src/core/errors.js';
+import { tsnetError } from '../../src/core/errors.js';
 import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import type { GatewayNeeds, GatewayRequest } from '../driver.js';
@@ -100,7 +100,7 @@ function parseHostBindingIp(value: string): string {
   try {
     return parseIp(value, `network option "${BRIDGE_OPTIONS.hostBindingIp}"`).address;
   } catch {
-    throw invalid('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.hostBindingIp}": "${truncate(value)}" is not an IP address`, `pass a host address, e.g. -o ${BRIDGE_OPTIONS.hostBindingIp}=127.0.0.1`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.hostBindingIp}": "${truncate(value)}" is not an IP address`, `pass a host address, e.g. -o ${BRIDGE_OPTIONS.hostBindingIp}=127.0.0.1`);
   }
 }
 
@@ -108,7 +108,7 @@ function parseIfacePrefix(value: string): string {
   // Docker appends the interface's number: keep room for it within Linux's 15 bytes.
   checkInterfaceName(value, `network option "${BRIDGE_OPTIONS.ifacePrefix}"`);
   if (Buffer.byteLength(value) > 12 || !/^[A-Za-z][A-Za-z0-9_-]*$/.test(value)) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.ifacePrefix}": "${truncate(value)}" is not a usable interface name prefix`, `use 1 to 12 letters, digits, "_" or "-", starting with a letter, e.g. -o ${BRIDGE_OPTIONS.ifacePrefix}=app`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${BRIDGE_OPTIONS.ifacePrefix}": "${truncate(value)}" is not a usable interface name prefix`, `use 1 to 12 letters, digits, "_" or "-", starting with a letter, e.g. -o ${BRIDGE_OPTIONS.ifacePrefix}=app`);
   }
   return value;
 }
@@ -116,10 +116,10 @@ function parseIfacePrefix(value: string): string {
 function parseGatewayMode(key: string, value: string | undefined, shape: BridgeNetworkShape): GatewayMode {
   if (value === undefined || value === '') return 'nat';
   if (!(GATEWAY_MODES as readonly string[]).includes(value)) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not a gateway mode`, `use one of ${GATEWAY_MODES.join(', ')}, e.g. -o ${key}=routed`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not a gateway mode`, `use one of ${GATEWAY_MODES.join(', ')}, e.g. -o ${key}=routed`);
   }
   if (value === 'isolated' && !shape.internal) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${key}": "isolated" needs an internal network`, 'add --internal to docker network create, or use another gateway mode');
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${key}": "isolated" needs an internal network`, 'add --internal to docker network create, or use another gateway mode');
   }
   return value as GatewayMode;
 }
@@ -133,7 +133,7 @@ function checkFamilySwitch(key: string, value: string | undefined, present: bool
   if (value === undefined) return;
   const enabled = parseBoolOption(key, value);
   if (enabled !== present) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${key}=${value}" contradicts the network: Docker sent ${present ? 'an' : 'no'} ${family} subnet`, enabled ? `pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'} (and a --subnet of that family) to docker network create instead` : `leave the option out, or pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'}=false instead`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${key}=${value}" contradicts the network: Docker sent ${present ? 'an' : 'no'} ${family} subnet`, enabled ? `pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'} (and a --subnet of that family) to docker network create instead` : `leave the option out, or pass --${family === 'IPv4' ? 'ipv4' : 'ipv6'}=false instead`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
-import { invalid, unavailable } from '../../src/core/errors.js';
+import { tsnetError } from '../../src/core/errors.js';
 import { shortId } from '../../src/core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { addressOf } from '../../src/core/net.js';
@@ -51,12 +51,12 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
   const active = new Map<string, { network: NetworkRecord; endpoints: Map<string, EndpointRecord>; programmer: PeerProgrammer; local: string; mtu: number }>();
 
   const need = (): OverlayRegistry => {
-    if (!registry) throw unavailable('TSNET_OVERLAY_NO_ETCD', 'overlay networks need etcd, and this tsnet daemon runs without it', 'start tsnet daemon with --etcd-endpoints http://HOST:2379 on every host');
+    if (!registry) throw tsnetError('TSNET_OVERLAY_NO_ETCD', 'overlay networks need etcd, and this tsnet daemon runs without it', 'start tsnet daemon with --etcd-endpoints http://HOST:2379 on every host');
     return registry;
   };
   const lease = (): LeaseId => {
     const id = deps.global?.lease.current();
-    if (!id) throw unavailable('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
+    if (!id) throw tsnetError('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
     return id;
   };
   const ipsOf = (e: EndpointRecord) => [e.address, e.addressV6].filter((a): a is string => Boolean(a)).map(addressOf);
@@ -115,8 +115,8 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
       need();
       const state = parseOverlayOptions(network.id, network.options, deps.globalScope);
       const twin = others.find((o) => o.type === 'overlay' && o.id !== network.id && overlayStateOf(o.driverState).name === state.name);
-      if (twin) throw invalid('TSNET_OVERLAY_DUPLICATE', `overlay ${state.name} is already created on this host as network ${shortId(twin.id)}`, 'each host creates a given overlay once');
-      if (network.ipv4.length + network.ipv6.length === 0) throw invalid('TSNET_OVERLAY_SUBNET', `overlay ${state.name} has no subnet`, 'pass --subnet');
+      if (twin) throw tsnetError('TSNET_OVERLAY_DUPLICATE', `overlay ${state.name} is already created on this host as network ${shortId(twin.id)}`, 'each host creates a given overlay once');
+      if (network.ipv4.length + network.ipv6.length === 0) throw tsnetError('TSNET_OVERLAY_SUBNET', `overlay ${state.name} has no subnet`, 'pass --subnet');
       return { ...state };
     },
 
@@ -215,7 +215,7 @@ export function effectiveMtu(userMtu: number | undefined, underlayMtu: number): 
   const limit = underlayMtu - VXLAN_OVERHEAD;
   if (userMtu === undefined) return limit;
   if (userMtu > limit) {
-    throw invalid('TSNET_OVERLAY_MTU', `MTU ${userMtu} does not fit: the underlay MTU is ${underlayMtu} and VXLAN needs ${VXLAN_OVERHEAD} bytes of it`, `use -o com.docker.network.driver.mtu=${limit} or less, or leave it out`);
+    throw tsnetError('TSNET_OVERLAY_MTU', `MTU ${userMtu} does not fit: the underlay MTU is ${underlayMtu} and VXLAN needs ${VXLAN_OVERHEAD} bytes of it`, `use -o com.docker.network.driver.mtu=${limit} or less, or leave it out`);
   }
   return userMtu;
 }

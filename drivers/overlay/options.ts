@@ -1,4 +1,4 @@
-import { invalid } from '../../src/core/errors.js';
+import { tsnetError } from '../../src/core/errors.js';
 import { linkName, truncate } from '../../src/core/ids.js';
 import { parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
 
@@ -35,10 +35,10 @@ export function parseOverlayOptions(networkId: string, options: Readonly<Record<
   rejectUnknownOptions(options, Object.values(OVERLAY_OPTIONS), 'overlay');
   const name = options[OVERLAY_OPTIONS.name] ?? (globalScope ? networkId : undefined);
   if (!name) {
-    throw invalid('TSNET_OVERLAY_NAME', `an overlay network needs a name that is the same on every host`, `pass -o ${OVERLAY_OPTIONS.name}=NAME (the same NAME on each host)`);
+    throw tsnetError('TSNET_OVERLAY_NAME', `an overlay network needs a name that is the same on every host`, `pass -o ${OVERLAY_OPTIONS.name}=NAME (the same NAME on each host)`);
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
-    throw invalid('TSNET_OVERLAY_NAME', `overlay name "${truncate(name)}" is not valid`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
+    throw tsnetError('TSNET_OVERLAY_NAME', `overlay name "${truncate(name)}" is not valid`, 'use letters, digits, ".", "_" or "-", at most 63 characters');
   }
   const vni = options[OVERLAY_OPTIONS.vni];
   const port = options[OVERLAY_OPTIONS.port];

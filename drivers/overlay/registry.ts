@@ -1,6 +1,6 @@
 import { RETRY, casRetry } from '../../kvstore/cas.js';
 import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
-import { TsnetError, conflict } from '../../src/core/errors.js';
+import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import { MAX_VNI, type OverlaySpec } from './options.js';
 
 /** Automatic VNIs start here, leaving 1..4095 to users who pick their own (as Docker's overlay). */
@@ -75,7 +75,7 @@ export class OverlayRegistry {
       if (created.succeeded) return def;
       const holder = await this.store.get(overlayKeys.vni(vni));
       if (spec.vni !== undefined && holder && holder.value !== spec.name) {
-        throw conflict('TSNET_OVERLAY_VNI_TAKEN', `VNI ${vni} is already used by overlay ${holder.value}`, 'choose another -o tsnet.vni=N, or leave it out to get a free one');
+        throw tsnetError('TSNET_OVERLAY_VNI_TAKEN', `VNI ${vni} is already used by overlay ${holder.value}`, 'choose another -o tsnet.vni=N, or leave it out to get a free one');
       }
       return RETRY;
     }, () => contended('join the overlay'));
@@ -119,7 +119,7 @@ export class OverlayRegistry {
       const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
       if (taken) {
         const other = JSON.parse(taken.value) as { endpoint: string; host: string };
-        throw conflict('TSNET_OVERLAY_ADDR_TAKEN', `address ${taken.key.split('/').pop()} is already used on overlay ${name} by endpoint ${other.endpoint.slice(0, 12)} on host ${other.host}`,
+        throw tsnetError('TSNET_OVERLAY_ADDR_TAKEN', `address ${taken.key.split('/').pop()} is already used on overlay ${name} by endpoint ${other.endpoint.slice(0, 12)} on host ${other.host}`,
           'create the network with --ipam-driver tsnet --ipam-opt tsnet.scope=global on every host, so addresses come from one shared pool');
       }
       const compares = endpoint.ips.map((ip, i) => {
@@ -146,7 +146,7 @@ export class OverlayRegistry {
   private async freeVni(): Promise<number> {
     const used = new Set((await this.store.list(overlayKeys.vnis)).map((e) => Number(e.key.slice(overlayKeys.vnis.length))));
     for (let vni = FIRST_AUTO_VNI; vni <= MAX_VNI; vni++) if (!used.has(vni)) return vni;
-    throw conflict('TSNET_OVERLAY_NO_VNI', 'every VNI is in use', 'remove unused overlay networks');
+    throw tsnetError('TSNET_OVERLAY_NO_VNI', 'every VNI is in use', 'remove unused overlay networks');
   }
 }
 
@@ -156,10 +156,10 @@ function checkSameOverlay(def: OverlayDefinition, spec: OverlaySpec & { subnets:
   const differs = (Object.keys(asked) as Array<keyof typeof asked>).filter((k) => asked[k] !== recorded[k]);
   if (differs.length === 0) return;
   const show = (o: Record<string, unknown>) => differs.map((k) => `${k}=${o[k] === undefined ? '(unset)' : String(o[k])}`).join(' ');
-  throw conflict('TSNET_OVERLAY_MISMATCH', `overlay ${def.name} exists (created by host ${def.createdBy}) with ${show(recorded)}, but this host asked for ${show(asked)}`,
+  throw tsnetError('TSNET_OVERLAY_MISMATCH', `overlay ${def.name} exists (created by host ${def.createdBy}) with ${show(recorded)}, but this host asked for ${show(asked)}`,
     'create it with the same --subnet and -o options on every host, or pick another -o tsnet.overlay.name');
 }
 
 function contended(what: string): TsnetError {
-  return new TsnetError('TSNET_OVERLAY_CONTENDED', 'unavailable', `could not ${what}: too many concurrent changes in etcd`, 'retry the command', { retryable: true });
+  return new TsnetError('TSNET_OVERLAY_CONTENDED', `could not ${what}: too many concurrent changes in etcd`, 'retry the command');
 }

@@ -1,7 +1,7 @@
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { CompareResult, CompareTarget, Etcd3, GRPCUnavailableError, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
 import type { Logger } from 'pino';
-import { TsnetError, invalid } from '../../src/core/errors.js';
+import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
 import { watchPrefix } from './etcd-watch.js';
 
@@ -150,7 +150,7 @@ export class EtcdKvStore implements KvStore {
 
   /** Every etcd call goes through here, so every failure names etcd and the endpoints. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', 'unavailable', `${this.description} client is closed`);
+    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} client is closed`);
     try {
       return await fn();
     } catch (err) {
@@ -166,7 +166,7 @@ export class EtcdKvStore implements KvStore {
     const reason = authProblem ? 'etcd refused the credentials or permissions'
       : resting ? 'etcd was unreachable moments ago, and the client waits a few seconds before trying it again'
         : scrub(raw, this.options.auth?.password);
-    return new TsnetError('TSNET_ETCD_UNAVAILABLE', 'unavailable', `could not ${what} in ${this.description}: ${reason}`,
+    return new TsnetError('TSNET_ETCD_UNAVAILABLE', `could not ${what} in ${this.description}: ${reason}`,
       authProblem ? 'check --etcd-user/--etcd-password-file and the role of that user' : 'check that etcd is running and reachable at that address; networks that need only local state keep working', { cause: err });
   }
 }
@@ -184,7 +184,7 @@ export function prefixEnd(prefix: Buffer): Buffer {
 }
 
 function checkKey(key: string): string {
-  if (typeof key !== 'string' || key.length === 0 || key.includes('\0') || key.length > 4096) throw invalid('TSNET_KV_KEY', `store key ${JSON.stringify(String(key).slice(0, 64))} is not a non-empty string without NUL of at most 4096 characters`);
+  if (typeof key !== 'string' || key.length === 0 || key.includes('\0') || key.length > 4096) throw tsnetError('TSNET_KV_KEY', `store key ${JSON.stringify(String(key).slice(0, 64))} is not a non-empty string without NUL of at most 4096 characters`);
   return key;
 }
 

@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { TsnetError, errorText } from '../../src/core/errors.js';
+import { errorText, TsnetError } from '../../src/core/errors.js';
 import type { AppliedChange } from './image.js';
 import { encodeRecord } from './wal.js';
 
@@ -175,7 +175,7 @@ export class CommitLog {
   }
 
   private ioError(what: string, err: unknown, hint?: string): TsnetError {
-    return new TsnetError('TSNET_KV_IO', 'unavailable', `could not ${what} the store log ${this.path}: ${errorText(err)}`,
+    return new TsnetError('TSNET_KV_IO', `could not ${what} the store log ${this.path}: ${errorText(err)}`,
       hint ?? 'check free disk space and the permissions of the state directory; the transaction was not applied', { cause: err });
   }
 }

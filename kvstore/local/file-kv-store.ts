@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TsnetError, errorText } from '../../src/core/errors.js';
+import { errorText, TsnetError } from '../../src/core/errors.js';
 import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
 import { CommitLog, openLogFile, type LogFile } from './commit-log.js';
 import type { AppliedChange, Change, StoreImage } from './image.js';
@@ -133,7 +133,7 @@ export class FileKvStore implements KvStore {
     this.checkOpen();
     checkPrefix(prefix);
     const from = options?.fromRevision;
-    if (from !== undefined && (!Number.isInteger(from) || from < 0)) throw new TsnetError('TSNET_KV_REVISION', 'invalid', `watch revision ${from} is not a whole number >= 0`);
+    if (from !== undefined && (!Number.isInteger(from) || from < 0)) throw new TsnetError('TSNET_KV_REVISION', `watch revision ${from} is not a whole number >= 0`);
     return this.hub.add(prefix, handlers, from);
   }
 
@@ -264,7 +264,7 @@ export class FileKvStore implements KvStore {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', 'unavailable', `${this.description} is closed`, 'the daemon is shutting down; retry after it restarts');
+    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} is closed`, 'the daemon is shutting down; retry after it restarts');
   }
 }
 
@@ -273,6 +273,6 @@ async function ioStep<T>(what: string, step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (err) {
     if (err instanceof TsnetError) throw err;
-    throw new TsnetError('TSNET_KV_IO', 'unavailable', `could not ${what}: ${errorText(err)}`, 'check free disk space and the permissions of the state directory', { cause: err });
+    throw new TsnetError('TSNET_KV_IO', `could not ${what}: ${errorText(err)}`, 'check free disk space and the permissions of the state directory', { cause: err });
   }
 }

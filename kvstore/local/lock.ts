@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsnetError, errorText } from '../../src/core/errors.js';
+import { errorText, TsnetError } from '../../src/core/errors.js';
 
 const LOCK_FILE = 'LOCK';
 const ATTEMPTS = 5;
@@ -71,7 +71,7 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new TsnetError('TSNET_KV_IO', 'unavailable', `could not create the store lock ${path}: ${errorText(err)}`, 'check that the state directory is writable', { cause: err });
+    throw new TsnetError('TSNET_KV_IO', `could not create the store lock ${path}: ${errorText(err)}`, 'check that the state directory is writable', { cause: err });
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -145,6 +145,6 @@ async function processStartTime(pid: number): Promise<string | undefined> {
 
 function locked(dir: string, pid: number | undefined, why?: string): TsnetError {
   const holder = pid === undefined ? '' : ` by process ${pid}`;
-  return new TsnetError('TSNET_KV_LOCKED', 'conflict', `state directory ${dir} is in use${holder}${why ? ` (${why})` : ''}`,
+  return new TsnetError('TSNET_KV_LOCKED', `state directory ${dir} is in use${holder}${why ? ` (${why})` : ''}`,
     `stop the other tsnet daemon or pass a different --state-dir; if the holder is not a tsnet daemon, delete ${join(dir, LOCK_FILE)}`);
 }

@@ -1,6 +1,6 @@
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TsnetError, errorText } from '../../src/core/errors.js';
+import { errorText, TsnetError } from '../../src/core/errors.js';
 import type { KvEvent, LeaseId } from '../kvstore.js';
 import { StoreImage, makeEntry, type ImageData } from './image.js';
 import { decodeRecords } from './wal.js';
@@ -87,7 +87,7 @@ async function loadSnapshot(path: string, image: StoreImage): Promise<number> {
     if (typeof snapshot.revision !== 'number' || !Array.isArray(snapshot.entries)) throw new Error('not a tsnet store snapshot');
   } catch (err) {
     // Snapshots are renamed into place whole, so this is damage from outside, not a crash.
-    throw new TsnetError('TSNET_KV_CORRUPT', 'unavailable', `store snapshot ${path} is damaged: ${errorText(err)}`,
+    throw new TsnetError('TSNET_KV_CORRUPT', `store snapshot ${path} is damaged: ${errorText(err)}`,
       'restore the state directory from a backup, or move it away to start with an empty store', { cause: err });
   }
   for (const [id, ttl] of snapshot.leases ?? []) image.leases.add(id, ttl);
@@ -101,6 +101,6 @@ async function readOptional(path: string): Promise<Buffer> {
     return await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Buffer.alloc(0);
-    throw new TsnetError('TSNET_KV_IO', 'unavailable', `could not read ${path}: ${errorText(err)}`, 'check the permissions of the state directory', { cause: err });
+    throw new TsnetError('TSNET_KV_IO', `could not read ${path}: ${errorText(err)}`, 'check the permissions of the state directory', { cause: err });
   }
 }

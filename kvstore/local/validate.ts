@@ -1,4 +1,4 @@
-import { TsnetError, invalid } from '../../src/core/errors.js';
+import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import type { KvWrite } from '../kvstore.js';
 import type { PlainWrite, StoreImage } from './image.js';
 
@@ -9,7 +9,7 @@ const MAX_TTL = 9_000_000_000;
 /** Keys are non-empty strings without NUL (etcd allows NUL, but tsnet's key paths never hold one). */
 export function checkKey(key: unknown): string {
   if (typeof key !== 'string' || key.length === 0 || key.includes('\0') || key.length > MAX_KEY) {
-    throw invalid('TSNET_KV_KEY', `store key ${JSON.stringify(String(key).slice(0, 64))} is not a non-empty string without NUL of at most ${MAX_KEY} characters`);
+    throw tsnetError('TSNET_KV_KEY', `store key ${JSON.stringify(String(key).slice(0, 64))} is not a non-empty string without NUL of at most ${MAX_KEY} characters`);
   }
   return key;
 }
@@ -22,7 +22,7 @@ export function checkPrefix(prefix: unknown): string {
 
 export function checkTtl(ttlSeconds: unknown): void {
   if (typeof ttlSeconds !== 'number' || !Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TTL) {
-    throw invalid('TSNET_KV_LEASE', `lease TTL ${String(ttlSeconds)} is not a whole number of seconds between 1 and ${MAX_TTL}`);
+    throw tsnetError('TSNET_KV_LEASE', `lease TTL ${String(ttlSeconds)} is not a whole number of seconds between 1 and ${MAX_TTL}`);
   }
 }
 
@@ -41,7 +41,7 @@ export function validateWrites(writes: readonly KvWrite[]): void {
     else if (w.type === 'delete') deletes.add(checkKey(w.key));
     else {
       checkKey(w.key);
-      if (typeof w.value !== 'string') throw invalid('TSNET_KV_VALUE', `value for store key ${w.key} is not a string`);
+      if (typeof w.value !== 'string') throw tsnetError('TSNET_KV_VALUE', `value for store key ${w.key} is not a string`);
       if (puts.has(w.key)) throw duplicate(w.key);
       puts.add(w.key);
     }
@@ -65,7 +65,7 @@ export function expandWrites(writes: readonly KvWrite[], image: StoreImage): Pla
     else if (w.type === 'delete') addDelete(w.key);
     else {
       if (w.lease !== undefined && !image.leases.has(w.lease)) {
-        throw new TsnetError('TSNET_KV_LEASE', 'not-found', `lease ${w.lease} for store key ${w.key} does not exist (it expired or was revoked)`, 'grant a new lease and write the key again');
+        throw new TsnetError('TSNET_KV_LEASE_GONE', `lease ${w.lease} for store key ${w.key} does not exist (it expired or was revoked)`, 'grant a new lease and write the key again');
       }
       out.push(w);
     }
@@ -74,5 +74,5 @@ export function expandWrites(writes: readonly KvWrite[], image: StoreImage): Pla
 }
 
 function duplicate(key: string): TsnetError {
-  return invalid('TSNET_KV_TXN', `store key ${key} is written more than once in one transaction`, 'write each key once per transaction');
+  return tsnetError('TSNET_KV_TXN', `store key ${key} is written more than once in one transaction`, 'write each key once per transaction');
 }

@@ -9,7 +9,7 @@ import { callDeadline } from '../core/deadline.js';
 import { isClientGone, parseJsonBody, readBody } from './body.js';
 import { CLIENT_TIMEOUTS, createPluginServer, type ClientTimeouts } from './http-server.js';
 import type { Socket } from 'node:net';
-import { TsnetError, isTsnetError } from '../core/errors.js';
+import { isTsnetError, TsnetError } from '../core/errors.js';
 
 /** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
 export const PLUGIN_MEDIA_TYPE = 'application/vnd.docker.plugins.v1+json';
@@ -139,7 +139,7 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
         return reply.code(503).send({ Err: err.message });
       }
       if (isTsnetError(err)) {
-        finish('refused', { code: err.code, reason: err.message });
+        finish('refused', { code: err.code, kind: err.kind, retryable: err.retryable, reason: err.message });
         // libnetwork's IPAM client reads refusals from "Error"; every other interface uses "Err".
         return name.startsWith('IpamDriver.') ? { Error: err.userMessage() } : { Err: err.userMessage() };
       }
@@ -170,7 +170,7 @@ async function withDeadline<T>(work: () => Promise<T>, ms: number, name: string)
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      const err = new TsnetError('TSNET_DEADLINE', 'unavailable', `${name} did not finish within ${ms} ms`, 'the host may be overloaded; see the tsnet log, then retry (what the call had done was rolled back)');
+      const err = new TsnetError('TSNET_DEADLINE', `${name} did not finish within ${ms} ms`, 'the host may be overloaded; see the tsnet log, then retry (what the call had done was rolled back)');
       controller.abort(err);
       reject(err);
     }, ms);

@@ -4,7 +4,7 @@ import type { ExposedPort, IpPool, PortBinding } from '../core/model.js';
 import { protocolName, protocolNumber } from '../core/model.js';
 import type { NetworkService } from '../cnm/service.js';
 import type { MethodRegistrar } from './app.js';
-import { invalid } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 
 const PORTMAP = 'com.docker.network.portmap';
 /**
@@ -128,7 +128,7 @@ function genericOptions(value: unknown): Record<string, string> {
   for (const [key, raw] of Object.entries(value as Record<string, unknown>)) {
     if (typeof raw !== 'string') {
       const kind = raw === null ? 'null' : Array.isArray(raw) ? 'list' : typeof raw;
-      throw invalid('TSNET_OPT_INVALID', `network option ${JSON.stringify(key)} has a ${kind} value; option values are strings`, `pass it as -o ${key}=VALUE`);
+      throw tsnetError('TSNET_OPT_INVALID', `network option ${JSON.stringify(key)} has a ${kind} value; option values are strings`, `pass it as -o ${key}=VALUE`);
     }
     result[key] = raw;
   }
@@ -144,7 +144,7 @@ function endpointMac(fromInterface: string | undefined, fromOption: string | und
   const option = fromOption ? [...Buffer.from(fromOption, 'base64')].map((b) => b.toString(16).padStart(2, '0')).join(':') : undefined;
   const iface = fromInterface ? fromInterface.toLowerCase() : undefined;
   if (iface && option && iface !== option) {
-    throw invalid('TSNET_MAC_INVALID', `Interface.MacAddress ${iface} and option ${MAC_OPTION} (${option}) disagree`, 'give one MAC address (--mac-address)');
+    throw tsnetError('TSNET_MAC_INVALID', `Interface.MacAddress ${iface} and option ${MAC_OPTION} (${option}) disagree`, 'give one MAC address (--mac-address)');
   }
   return iface ?? option;
 }

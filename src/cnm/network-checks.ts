@@ -1,4 +1,4 @@
-import { invalid } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import type { IpPool, NetworkRecord } from '../core/model.js';
 import { addressOf, cidrContains, cidrRange, cidrsOverlap, ipToBigInt, networkOf, parseCidr, type Cidr, type Family } from '../core/net.js';
 
@@ -38,13 +38,13 @@ export function checkNetworkPools(network: Pick<NetworkRecord, 'ipv4' | 'ipv6'>)
     for (const pool of pools) {
       const cidr = parseCidr(pool.pool, `${SLOT[family].data} pool`);
       if (cidr.family !== family) {
-        throw invalid('TSNET_POOL_FAMILY', `pool ${pool.pool} is an IPv${cidr.family} subnet but arrived among the IPv${family} pools (${SLOT[family].data})`, `pass IPv${cidr.family} subnets only as ${SLOT[cidr.family].flag}`);
+        throw tsnetError('TSNET_POOL_FAMILY', `pool ${pool.pool} is an IPv${cidr.family} subnet but arrived among the IPv${family} pools (${SLOT[family].data})`, `pass IPv${cidr.family} subnets only as ${SLOT[cidr.family].flag}`);
       }
       checkNotReserved(cidr, pool.pool);
       const twin = seen.find((s) => cidrsOverlap(s.cidr, cidr));
       if (twin) {
         const same = networkOf(twin.cidr) === networkOf(cidr);
-        throw invalid('TSNET_POOL_DUPLICATE', `pool ${pool.pool} ${same ? 'is given twice' : `overlaps pool ${twin.pool.pool}`} in the same network`, 'give each --subnet once, and subnets that do not overlap');
+        throw tsnetError('TSNET_POOL_DUPLICATE', `pool ${pool.pool} ${same ? 'is given twice' : `overlaps pool ${twin.pool.pool}`} in the same network`, 'give each --subnet once, and subnets that do not overlap');
       }
       seen.push({ pool, cidr });
       if (pool.gateway) checkGateway(pool.gateway, cidr, pool.pool);
@@ -56,7 +56,7 @@ export function checkNetworkPools(network: Pick<NetworkRecord, 'ipv4' | 'ipv6'>)
 function checkNotReserved(cidr: Cidr, text: string): void {
   for (const reserved of RESERVED[cidr.family]) {
     if (cidrsOverlap(parseCidr(reserved.cidr, 'reserved range'), cidr)) {
-      throw invalid('TSNET_POOL_RESERVED', `pool ${text} covers ${reserved.what}, which cannot be routed to a container network`, 'choose a private subnet such as 10.1.0.0/24 or fd00:1::/64');
+      throw tsnetError('TSNET_POOL_RESERVED', `pool ${text} covers ${reserved.what}, which cannot be routed to a container network`, 'choose a private subnet such as 10.1.0.0/24 or fd00:1::/64');
     }
   }
 }
@@ -64,23 +64,23 @@ function checkNotReserved(cidr: Cidr, text: string): void {
 function checkGateway(gateway: string, pool: Cidr, poolText: string): void {
   const cidr = parseCidr(gateway, 'gateway');
   if (cidr.family !== pool.family) {
-    throw invalid('TSNET_GATEWAY_INVALID', `gateway ${gateway} is an IPv${cidr.family} address in the IPv${pool.family} pool ${poolText}`, `give a gateway inside ${poolText} (--gateway)`);
+    throw tsnetError('TSNET_GATEWAY_INVALID', `gateway ${gateway} is an IPv${cidr.family} address in the IPv${pool.family} pool ${poolText}`, `give a gateway inside ${poolText} (--gateway)`);
   }
   if (!cidrContains(pool, cidr.address)) {
-    throw invalid('TSNET_GATEWAY_INVALID', `gateway ${addressOf(gateway)} is outside its pool ${poolText}`, `give a gateway inside ${poolText} (--gateway), or leave it out`);
+    throw tsnetError('TSNET_GATEWAY_INVALID', `gateway ${addressOf(gateway)} is outside its pool ${poolText}`, `give a gateway inside ${poolText} (--gateway), or leave it out`);
   }
   if (cidr.prefix !== pool.prefix) {
-    throw invalid('TSNET_GATEWAY_INVALID', `gateway ${gateway} has prefix length /${cidr.prefix} but its pool ${poolText} has /${pool.prefix}`, `write the gateway with the pool's prefix, e.g. ${addressOf(gateway)}/${pool.prefix}`);
+    throw tsnetError('TSNET_GATEWAY_INVALID', `gateway ${gateway} has prefix length /${cidr.prefix} but its pool ${poolText} has /${pool.prefix}`, `write the gateway with the pool's prefix, e.g. ${addressOf(gateway)}/${pool.prefix}`);
   }
   const special = specialAddress(pool, cidr.address);
-  if (special) throw invalid('TSNET_GATEWAY_INVALID', `gateway ${addressOf(gateway)} is the ${special} of ${poolText}`, 'give another address of the pool as --gateway, or leave it out');
+  if (special) throw tsnetError('TSNET_GATEWAY_INVALID', `gateway ${addressOf(gateway)} is the ${special} of ${poolText}`, 'give another address of the pool as --gateway, or leave it out');
 }
 
 function checkAuxAddress(name: string, aux: string, pool: Cidr, poolText: string): void {
   const ip = addressOf(aux);
   parseCidr(aux.includes('/') ? aux : `${aux}/${pool.family === 4 ? 32 : 128}`, `aux address "${name}"`);
   if (!cidrContains(pool, ip)) {
-    throw invalid('TSNET_AUX_INVALID', `aux address ${name}=${ip} is outside its pool ${poolText}`, 'give --aux-address values inside the subnet');
+    throw tsnetError('TSNET_AUX_INVALID', `aux address ${name}=${ip} is outside its pool ${poolText}`, 'give --aux-address values inside the subnet');
   }
 }
 

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { conflict, invalid } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import type { EndpointRecord, PortBinding, Protocol } from '../core/model.js';
 
@@ -47,7 +47,7 @@ export async function resolvePortBindings(
       }
       const state = await probe(binding.proto, binding.hostIp, port);
       if (state === 'no-such-address') {
-        throw invalid('TSNET_PORT_HOSTIP', `host IP ${binding.hostIp} in -p ${binding.hostIp}:${binding.hostPort}:${binding.port} is not an address of this host`, 'publish on an address the host has, or leave the host IP out');
+        throw tsnetError('TSNET_PORT_HOSTIP', `host IP ${binding.hostIp} in -p ${binding.hostIp}:${binding.hostPort}:${binding.port} is not an address of this host`, 'publish on an address the host has, or leave the host IP out');
       }
       if (state === 'in-use') {
         lastProblem = `host port ${describe(binding.hostIp, port, binding.proto)} is in use by another program on this host`;
@@ -57,7 +57,7 @@ export async function resolvePortBindings(
       break;
     }
     if (chosen === undefined) {
-      throw conflict('TSNET_PORT_TAKEN', lastProblem || `no free host port for container port ${binding.port}/${binding.proto}`, 'choose another host port with -p HOSTPORT:PORT, or stop what holds it');
+      throw tsnetError('TSNET_PORT_TAKEN', lastProblem || `no free host port for container port ${binding.port}/${binding.proto}`, 'choose another host port with -p HOSTPORT:PORT, or stop what holds it');
     }
     const done: PortBinding = { ...binding, hostPort: chosen, hostPortEnd: chosen };
     resolved.push(done);
@@ -78,10 +78,10 @@ export function claimsHeldPort(requested: PortBinding, held: PortBinding): boole
 
 function checkBinding(binding: PortBinding): void {
   if (binding.port < 1 || binding.port > 65535) {
-    throw invalid('TSNET_PORT_INVALID', `container port ${binding.port} is out of range`, 'use 1 to 65535');
+    throw tsnetError('TSNET_PORT_INVALID', `container port ${binding.port} is out of range`, 'use 1 to 65535');
   }
   if (binding.hostPortEnd !== 0 && binding.hostPortEnd < binding.hostPort) {
-    throw invalid('TSNET_PORT_INVALID', `host port range ${binding.hostPort}-${binding.hostPortEnd} ends before it starts`, 'write the range low-high, e.g. -p 8000-8010:80');
+    throw tsnetError('TSNET_PORT_INVALID', `host port range ${binding.hostPort}-${binding.hostPortEnd} ends before it starts`, 'write the range low-high, e.g. -p 8000-8010:80');
   }
 }
 

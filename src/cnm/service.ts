@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { GATEWAY_IN_BOTH_FAMILIES, type Driver, type GatewayNeeds, type JoinInfo, type NetworkView } from '../../drivers/driver.js';
 import { checkDeadline } from '../core/deadline.js';
-import { TsnetError, conflict, invalid, notFound } from '../core/errors.js';
+import { TsnetError, tsnetError } from '../core/errors.js';
 import { shortId } from '../core/ids.js';
 import { joinSettled, type EndpointRecord, type ExposedPort, type NetworkRecord, type NetworkType, type PortBinding } from '../core/model.js';
 import { addressOf, cidrsOverlap, parseCidr } from '../core/net.js';
@@ -227,10 +227,10 @@ export class NetworkService {
       const endpoint = this.readyEndpoint(networkId, endpointId);
       // Docker joins an endpoint once; a repeat with the same sandbox is a retry.
       if (endpoint.sandboxKey && endpoint.sandboxKey !== sandboxKey) {
-        throw conflict('TSNET_ENDPOINT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is already joined to sandbox ${endpoint.sandboxKey}`, 'disconnect the container first; Docker makes a new endpoint for every connect');
+        throw tsnetError('TSNET_ENDPOINT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is already joined to sandbox ${endpoint.sandboxKey}`, 'disconnect the container first; Docker makes a new endpoint for every connect');
       }
       if (endpoint.leftAt) {
-        throw conflict('TSNET_ENDPOINT_LEFT', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} has left its sandbox and can only be deleted`, 'connect the container again; Docker makes a new endpoint for it');
+        throw tsnetError('TSNET_ENDPOINT_LEFT', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} has left its sandbox and can only be deleted`, 'connect the container again; Docker makes a new endpoint for it');
       }
       const info = await this.driver(network.type).join(network, endpoint, sandboxKey);
       const token = await this.deps.repo.saveEndpoint({ ...endpoint, sandboxKey, joinedAt: endpoint.joinedAt ?? new Date(this.now()).toISOString() }, reply ? 'Join' : undefined);
@@ -261,7 +261,7 @@ export class NetworkService {
       const network = this.readyNetwork(networkId);
       const endpoint = this.readyEndpoint(networkId, endpointId);
       if (!endpoint.sandboxKey) {
-        throw invalid('TSNET_ENDPOINT_NOT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is not joined to a container`, 'Docker publishes ports after Join; connect the container first');
+        throw tsnetError('TSNET_ENDPOINT_NOT_JOINED', `endpoint ${shortId(endpointId)} on network ${shortId(networkId)} is not joined to a container`, 'Docker publishes ports after Join; connect the container first');
       }
       if (network.internal || (asked.length === 0 && endpoint.ports.length === 0)) return;
       const defaultHostIp = this.driver(network.type).defaultHostIp?.(network);
@@ -390,7 +390,7 @@ export class NetworkService {
         await this.removeEndpointNow(network, other);
         continue;
       }
-      throw conflict('TSNET_ADDR_TAKEN', `address ${shared} is already used by endpoint ${shortId(other.id)} on network ${shortId(network.id)}`, 'pick another --ip, or remove the container that has it');
+      throw tsnetError('TSNET_ADDR_TAKEN', `address ${shared} is already used by endpoint ${shortId(other.id)} on network ${shortId(network.id)}`, 'pick another --ip, or remove the container that has it');
     }
   }
 
@@ -444,28 +444,28 @@ export class NetworkService {
 
   private checkSameNetwork(existing: NetworkRecord, input: CreateNetworkInput): void {
     const same = JSON.stringify([existing.ipv4, existing.ipv6, existing.internal, existing.options]) === JSON.stringify([input.ipv4, input.ipv6, input.internal, input.options]);
-    if (!same) throw conflict('TSNET_NETWORK_EXISTS', `network ${shortId(existing.id)} already exists with different settings`, 'remove it first with docker network rm');
+    if (!same) throw tsnetError('TSNET_NETWORK_EXISTS', `network ${shortId(existing.id)} already exists with different settings`, 'remove it first with docker network rm');
   }
 
   private checkSameEndpoint(existing: EndpointRecord, input: CreateEndpointInput): { macAddress?: string } {
     const differs = (existing.address ?? '') !== (input.address ?? '') || (existing.addressV6 ?? '') !== (input.addressV6 ?? '') || (input.mac !== undefined && input.mac !== existing.mac);
     if (differs) {
       const shown = (e: { address?: string; addressV6?: string; mac?: string }) => [e.address, e.addressV6, e.mac].filter(Boolean).join(' ') || 'no address';
-      throw conflict('TSNET_ENDPOINT_EXISTS', `endpoint ${shortId(existing.id)} already exists on network ${shortId(existing.networkId)} with different settings (${shown(existing)}, asked: ${shown(input)})`, 'remove the endpoint first (docker network disconnect)');
+      throw tsnetError('TSNET_ENDPOINT_EXISTS', `endpoint ${shortId(existing.id)} already exists on network ${shortId(existing.networkId)} with different settings (${shown(existing)}, asked: ${shown(input)})`, 'remove the endpoint first (docker network disconnect)');
     }
     return existing.macGenerated ? { macAddress: existing.mac } : {};
   }
 
   private driver(type: NetworkType): Driver {
     const driver = this.deps.drivers.get(type);
-    if (!driver) throw invalid('TSNET_TYPE_UNAVAILABLE', `network type "${type}" is not available in this tsnet daemon`, `available types: ${[...this.deps.drivers.keys()].join(', ')}`);
+    if (!driver) throw tsnetError('TSNET_TYPE_UNAVAILABLE', `network type "${type}" is not available in this tsnet daemon`, `available types: ${[...this.deps.drivers.keys()].join(', ')}`);
     return driver;
   }
 
   private readyNetwork(networkId: string): NetworkRecord {
     const network = this.deps.repo.network(networkId);
     if (!network || network.state !== 'ready') {
-      throw notFound('TSNET_NETWORK_UNKNOWN', `tsnet has no network ${shortId(networkId)}`, 'it may predate a loss of tsnet state; remove it with docker network rm and create it again');
+      throw tsnetError('TSNET_NETWORK_UNKNOWN', `tsnet has no network ${shortId(networkId)}`, 'it may predate a loss of tsnet state; remove it with docker network rm and create it again');
     }
     return network;
   }
@@ -473,7 +473,7 @@ export class NetworkService {
   private readyEndpoint(networkId: string, endpointId: string): EndpointRecord {
     const endpoint = this.deps.repo.endpoint(networkId, endpointId);
     if (!endpoint || endpoint.state !== 'ready') {
-      throw notFound('TSNET_ENDPOINT_UNKNOWN', `tsnet has no endpoint ${shortId(endpointId)} on network ${shortId(networkId)}`, 'disconnect and reconnect the container');
+      throw tsnetError('TSNET_ENDPOINT_UNKNOWN', `tsnet has no endpoint ${shortId(endpointId)} on network ${shortId(networkId)}`, 'disconnect and reconnect the container');
     }
     return endpoint;
   }
@@ -506,7 +506,7 @@ function checkBindingFamilies(requested: readonly PortBinding[], endpoint: Endpo
     const has = family === 4 ? endpoint.address : endpoint.addressV6;
     if (!has) {
       const shown = family === 6 ? `[${binding.hostIp}]` : binding.hostIp;
-      throw invalid('TSNET_PORT_FAMILY', `-p ${shown}:${binding.hostPort}:${binding.port}/${binding.proto} publishes on an IPv${family} address, but the container has no IPv${family} address on network ${shortId(network.id)}`, family === 6 ? 'publish on an IPv4 address, or create the network with --ipv6' : 'publish on an IPv6 address, or give the network an IPv4 subnet');
+      throw tsnetError('TSNET_PORT_FAMILY', `-p ${shown}:${binding.hostPort}:${binding.port}/${binding.proto} publishes on an IPv${family} address, but the container has no IPv${family} address on network ${shortId(network.id)}`, family === 6 ? 'publish on an IPv4 address, or create the network with --ipv6' : 'publish on an IPv6 address, or give the network an IPv4 subnet');
     }
   }
 }

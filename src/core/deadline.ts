@@ -12,5 +12,5 @@ export const callDeadline = new AsyncLocalStorage<AbortSignal>();
 /** Throws the deadline's error when the current call's deadline has passed; a no-op outside calls. */
 export function checkDeadline(): void {
   const signal = callDeadline.getStore();
-  if (signal?.aborted) throw signal.reason instanceof TsnetError ? signal.reason : new TsnetError('TSNET_DEADLINE', 'unavailable', 'the call\'s deadline passed', 'retry');
+  if (signal?.aborted) throw signal.reason instanceof TsnetError ? signal.reason : new TsnetError('TSNET_DEADLINE', 'the call\'s deadline passed', 'retry');
 }

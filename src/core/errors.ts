@@ -1,24 +1,32 @@
-/**
- * The one error type tsnet raises on purpose. `kind` classifies behaviour (libnetwork's error
- * classes as a field): the API layer maps every TsnetError to HTTP 200 `{"Err": …}` so Docker
- * shows the message verbatim; anything else is a bug and becomes a 500 with a request id.
- */
-export type ErrorKind = 'invalid' | 'not-found' | 'conflict' | 'unavailable' | 'internal';
+import { ERROR_CATALOGUE, type ErrorCode, type ErrorKind } from './error-catalogue.js';
 
+export type { ErrorCode, ErrorKind } from './error-catalogue.js';
+
+/**
+ * The one error type tsnet raises on purpose. Its code names an entry of the error catalogue,
+ * which gives its kind and whether a retry may succeed: the API layer maps every TsnetError to
+ * HTTP 200 `{"Err": …}` so Docker shows the message verbatim, and logs kind and retryable;
+ * anything else is a bug and becomes a 500 with a request id.
+ */
 export class TsnetError extends Error {
   override readonly name = 'TsnetError';
-  /** Optimistic-concurrency conflicts are retried inside tsnet and never shown to Docker. */
-  readonly retryable: boolean;
 
   constructor(
-    readonly code: `TSNET_${string}`,
-    readonly kind: ErrorKind,
+    readonly code: ErrorCode,
     message: string,
     readonly hint?: string,
-    options?: { cause?: unknown; retryable?: boolean },
+    options?: { cause?: unknown },
   ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = options?.retryable ?? false;
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_CATALOGUE[this.code].kind;
+  }
+
+  /** The same request may succeed later without the user changing anything. */
+  get retryable(): boolean {
+    return ERROR_CATALOGUE[this.code].retryable;
   }
 
   /** The text Docker shows the user: what is wrong, then what to do about it. */
@@ -31,21 +39,9 @@ export function isTsnetError(err: unknown): err is TsnetError {
   return err instanceof TsnetError;
 }
 
-export const invalid = (code: `TSNET_${string}`, message: string, hint?: string): TsnetError =>
-  new TsnetError(code, 'invalid', message, hint);
-
-export const notFound = (code: `TSNET_${string}`, message: string, hint?: string): TsnetError =>
-  new TsnetError(code, 'not-found', message, hint);
-
-export const conflict = (code: `TSNET_${string}`, message: string, hint?: string): TsnetError =>
-  new TsnetError(code, 'conflict', message, hint);
-
-export const unavailable = (
-  code: `TSNET_${string}`,
-  message: string,
-  hint?: string,
-  cause?: unknown,
-): TsnetError => new TsnetError(code, 'unavailable', message, hint, { cause });
+/** A TsnetError; the catalogue says how it behaves. */
+export const tsnetError = (code: ErrorCode, message: string, hint?: string, cause?: unknown): TsnetError =>
+  new TsnetError(code, message, hint, cause === undefined ? undefined : { cause });
 
 /** Text of any thrown value, for wrapping causes into messages. */
 export function errorText(err: unknown): string {

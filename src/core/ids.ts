@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { invalid } from './errors.js';
+import { tsnetError } from './errors.js';
 
 /**
  * Kernel object names. Every link tsnet creates is `tsn` + a kind letter + `-` + 10 hex digits
@@ -48,10 +48,10 @@ export function linkKindOf(name: string): LinkKind | undefined {
 export function checkInterfaceName(name: string, what: string): string {
   const bytes = Buffer.byteLength(name);
   if (bytes === 0 || bytes > 15) {
-    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is ${bytes} bytes long`, 'Linux interface names are 1 to 15 bytes');
+    throw tsnetError('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is ${bytes} bytes long`, 'Linux interface names are 1 to 15 bytes');
   }
   if (name === '.' || name === '..' || /[\s/:%]/.test(name) || !/^[\x21-\x7e]+$/.test(name)) {
-    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is not a valid Linux interface name`, 'use letters, digits, "-", "_" or "."');
+    throw tsnetError('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" is not a valid Linux interface name`, 'use letters, digits, "-", "_" or "."');
   }
   return name;
 }
@@ -69,7 +69,7 @@ export function checkFirewallInterfaceName(name: string, what: string): string {
     const why = name.includes('+') ? '"+" is a wildcard in firewall rules'
       : /^[-!]/.test(name) ? `a leading "${name[0]}" would be read as an option or a negation by iptables`
       : 'only letters, digits, "_", "-" and "." are allowed';
-    throw invalid('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" cannot be used as an interface name in tsnet's firewall rules (${why})`, 'use letters, digits, "_", "-" or "." and start with a letter or digit, e.g. br-app');
+    throw tsnetError('TSNET_IFNAME_INVALID', `${what}: "${truncate(name)}" cannot be used as an interface name in tsnet's firewall rules (${why})`, 'use letters, digits, "_", "-" or "." and start with a letter or digit, e.g. br-app');
   }
   return name;
 }

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { invalid } from './errors.js';
+import { tsnetError } from './errors.js';
 import { truncate } from './ids.js';
 
 /**
@@ -20,7 +20,7 @@ const BITS: Record<Family, number> = { 4: 32, 6: 128 };
 export function parseIp(text: string, what: string): { family: Family; address: string } {
   const family = isIP(text);
   if (family === 0) {
-    throw invalid('TSNET_ADDR_INVALID', `${what} "${truncate(text)}" is not an IP address`, 'write it like 10.1.2.3 or fd00::3');
+    throw tsnetError('TSNET_ADDR_INVALID', `${what} "${truncate(text)}" is not an IP address`, 'write it like 10.1.2.3 or fd00::3');
   }
   return { family: family as Family, address: text };
 }
@@ -28,13 +28,13 @@ export function parseIp(text: string, what: string): { family: Family; address: 
 export function parseCidr(text: string, what: string): Cidr {
   const slash = text.indexOf('/');
   if (slash < 0) {
-    throw invalid('TSNET_CIDR_INVALID', `${what} "${truncate(text)}" is not in CIDR form`, 'write it like 10.1.2.0/24');
+    throw tsnetError('TSNET_CIDR_INVALID', `${what} "${truncate(text)}" is not in CIDR form`, 'write it like 10.1.2.0/24');
   }
   const { family, address } = parseIp(text.slice(0, slash), what);
   const prefixText = text.slice(slash + 1);
   const prefix = Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText) || prefix > BITS[family]) {
-    throw invalid('TSNET_CIDR_INVALID', `${what} "${truncate(text)}" has prefix length "${truncate(prefixText, 8)}"`, `use 0 to ${BITS[family]}`);
+    throw tsnetError('TSNET_CIDR_INVALID', `${what} "${truncate(text)}" has prefix length "${truncate(prefixText, 8)}"`, `use 0 to ${BITS[family]}`);
   }
   return { family, address, prefix };
 }

@@ -1,4 +1,4 @@
-import { invalid } from './errors.js';
+import { tsnetError } from './errors.js';
 import { truncate } from './ids.js';
 import { NETWORK_TYPES, type NetworkType } from './model.js';
 
@@ -20,20 +20,20 @@ export function parseNetworkType(options: Readonly<Record<string, string>>, avai
   if (value === undefined || value === '') return 'bridge';
   if ((available as readonly string[]).includes(value)) return value as NetworkType;
   const known = (NETWORK_TYPES as readonly string[]).includes(value);
-  throw invalid('TSNET_OPT_INVALID', `network option "${TYPE_OPTION}": "${truncate(value)}" is not ${known ? 'available in this tsnet daemon' : 'a tsnet network type'}`, `use one of ${available.join(', ')}, e.g. -o ${TYPE_OPTION}=bridge`);
+  throw tsnetError('TSNET_OPT_INVALID', `network option "${TYPE_OPTION}": "${truncate(value)}" is not ${known ? 'available in this tsnet daemon' : 'a tsnet network type'}`, `use one of ${available.join(', ')}, e.g. -o ${TYPE_OPTION}=bridge`);
 }
 
 export function parseBoolOption(key: string, value: string): boolean {
   const lower = value.toLowerCase();
   if (['true', '1', 'yes', 'on'].includes(lower)) return true;
   if (['false', '0', 'no', 'off'].includes(lower)) return false;
-  throw invalid('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not true or false`, `pass e.g. -o ${key}=true`);
+  throw tsnetError('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not true or false`, `pass e.g. -o ${key}=true`);
 }
 
 export function parseIntOption(key: string, value: string, min: number, max: number, example: number): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw invalid('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not an integer between ${min} and ${max}`, `pass e.g. -o ${key}=${example}`);
+    throw tsnetError('TSNET_OPT_INVALID', `network option "${key}": "${truncate(value)}" is not an integer between ${min} and ${max}`, `pass e.g. -o ${key}=${example}`);
   }
   return n;
 }
@@ -43,5 +43,5 @@ export function rejectUnknownOptions(options: Readonly<Record<string, string>>, 
   const unknown = Object.keys(options).filter((key) => !known.includes(key) && !COMMON_OPTIONS.includes(key));
   if (unknown.length === 0) return;
   const listed = unknown.slice(0, 5).map((k) => JSON.stringify(k)).join(', ');
-  throw invalid('TSNET_OPT_UNKNOWN', `the ${driver} driver does not know network option${unknown.length > 1 ? 's' : ''} ${listed}`, `known options: ${[...COMMON_OPTIONS, ...known].join(', ')}`);
+  throw tsnetError('TSNET_OPT_UNKNOWN', `the ${driver} driver does not know network option${unknown.length > 1 ? 's' : ''} ${listed}`, `known options: ${[...COMMON_OPTIONS, ...known].join(', ')}`);
 }

@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { TsnetError, errorText } from '../core/errors.js';
+import { errorText, TsnetError } from '../core/errors.js';
 
 /**
  * A read-only client of the Docker Engine API, for the little tsnet needs to converge with
@@ -91,13 +91,13 @@ export class UnixDockerEngine implements DockerEngine {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
-      req.on('error', (err) => reject(new TsnetError('TSNET_DOCKER_UNREACHABLE', 'unavailable', `cannot reach the Docker API at ${this.description}: ${errorText(err)}`, 'check that dockerd runs and that --docker-host points at its API socket')));
+      req.on('error', (err) => reject(new TsnetError('TSNET_DOCKER_UNREACHABLE', `cannot reach the Docker API at ${this.description}: ${errorText(err)}`, 'check that dockerd runs and that --docker-host points at its API socket')));
       req.end();
     });
   }
 
   private failed(path: string, status: number, body: string): TsnetError {
-    return new TsnetError('TSNET_DOCKER_API', 'unavailable', `the Docker API at ${this.description} answered ${status} to GET ${path}: ${body.slice(0, 200)}`);
+    return new TsnetError('TSNET_DOCKER_API', `the Docker API at ${this.description} answered ${status} to GET ${path}: ${body.slice(0, 200)}`);
   }
 }
 
@@ -117,6 +117,6 @@ function toSummary(n: NetworkJson): DockerNetworkSummary {
 export function dockerEngineFor(host: string): DockerEngine | undefined {
   if (host === 'none') return undefined;
   const match = /^unix:\/\/(\/.+)$/.exec(host);
-  if (!match?.[1]) throw new TsnetError('TSNET_CLI_ARGS', 'invalid', `--docker-host "${host.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
+  if (!match?.[1]) throw new TsnetError('TSNET_CLI_ARGS', `--docker-host "${host.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
   return new UnixDockerEngine(match[1]);
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { checkDeadline } from '../core/deadline.js';
-import { TsnetError, errorText } from '../core/errors.js';
+import { errorText, TsnetError } from '../core/errors.js';
 import { describeOp, inverseOf, renderOp, type HostNet, type HostOp } from './hostnet.js';
 import { CommandError } from './runner.js';
 
@@ -17,7 +17,7 @@ export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logge
     } catch (err) {
       await rollback(host, changed, log);
       if (err instanceof TsnetError && err.code === 'TSNET_DEADLINE') throw err;
-      throw new TsnetError('TSNET_HOST_APPLY', 'unavailable', `could not ${describeOp(op)}: ${kernelReason(err)}`, 'nothing was left half-done: the changes made before it were rolled back', { cause: err });
+      throw new TsnetError('TSNET_HOST_APPLY', `could not ${describeOp(op)}: ${kernelReason(err)}`, 'nothing was left half-done: the changes made before it were rolled back', { cause: err });
     }
   }
 }
@@ -46,7 +46,7 @@ export async function applyAllBestEffort(host: HostNet, ops: readonly HostOp[], 
     }
   }
   if (failures.length > 0) {
-    throw new TsnetError('TSNET_HOST_TEARDOWN', 'unavailable', `could not remove everything: ${failures.join('; ')}`, 'see the tsnet log for each step; retrying the command repeats only what is left');
+    throw new TsnetError('TSNET_HOST_TEARDOWN', `could not remove everything: ${failures.join('; ')}`, 'see the tsnet log for each step; retrying the command repeats only what is left');
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { TsnetError, errorText } from '../core/errors.js';
+import { errorText, TsnetError } from '../core/errors.js';
 import { HOOKS, TSNET_CHAINS, checkRules, type Family, type Firewall, type FirewallRule, type Table, type TsnetChain } from './firewall.js';
 import { CommandError, type Runner } from './runner.js';
 
@@ -64,7 +64,7 @@ export class IptablesFirewall implements Firewall {
           this.options.log.debug({ err }, 'ip6tables unavailable and not needed');
           continue;
         }
-        throw new TsnetError('TSNET_FIREWALL', 'unavailable', `cannot read the IPv${family} firewall: ${errorText(err)}`, 'install iptables (apt-get install iptables)', { cause: err });
+        throw new TsnetError('TSNET_FIREWALL', `cannot read the IPv${family} firewall: ${errorText(err)}`, 'install iptables (apt-get install iptables)', { cause: err });
       }
       // No tsnet network needs this family: leave no chain or hook of ours behind.
       const input = familyRules.length === 0 ? renderRemoval(saved) : renderRestore(familyRules, saved);
@@ -114,7 +114,7 @@ export class IptablesFirewall implements Firewall {
       const rule = line ? input.split('\n')[Number(line) - 1] : undefined;
       const reason = stderr.split('\n')[0]?.replace(/^\S+-restore v[\d.]+ \(\w+\): /, '') ?? '';
       const what = rule ? `the rule "${rule}" was refused (${reason})` : `${program} failed: ${stderr}`;
-      throw new TsnetError('TSNET_FIREWALL', 'unavailable', `could not program the IPv${family} firewall, nothing was changed: ${what}`, `check that the ${family === 4 ? 'iptables' : 'ip6tables'} kernel modules this rule needs are available, and see the tsnet log`, { cause: err });
+      throw new TsnetError('TSNET_FIREWALL', `could not program the IPv${family} firewall, nothing was changed: ${what}`, `check that the ${family === 4 ? 'iptables' : 'ip6tables'} kernel modules this rule needs are available, and see the tsnet log`, { cause: err });
     }
   }
 }

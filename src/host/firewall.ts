@@ -63,7 +63,7 @@ export function checkRules(rules: readonly FirewallRule[]): void {
 }
 
 function badRule(rule: FirewallRule, problem: string): TsnetError {
-  return new TsnetError('TSNET_FIREWALL_RULE', 'invalid', `refusing the firewall rule "-A ${rule.chain} ${rule.args.join(' ')}": ${problem}`, 'check the network options and addresses given to docker network create');
+  return new TsnetError('TSNET_FIREWALL_RULE', `refusing the firewall rule "-A ${rule.chain} ${rule.args.join(' ')}": ${problem}`, 'check the network options and addresses given to docker network create');
 }
 
 export interface Firewall {

@@ -160,7 +160,7 @@ class BatchProcess {
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => this.onStderr(chunk));
     child.stdin.on('error', () => undefined); // reported by 'close' below
-    child.on('error', (error) => this.fail(new TsnetError('TSNET_HOST_EXEC', 'unavailable', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
+    child.on('error', (error) => this.fail(new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
     child.on('close', (code, signal) => {
       this.child = undefined;
       this.fail(new CommandError(this.pending?.argv ?? argv, { code: code ?? -1, stdout: '', stderr: signal ? `${this.stderr} (killed by ${signal})` : this.stderr }));

@@ -140,7 +140,7 @@ export class Iproute2HostNet implements HostNet {
   async routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }> {
     const { stdout } = await this.ip(['-json', 'route', 'get', address]);
     const [route] = JSON.parse(stdout || '[]') as Array<{ prefsrc?: string; dev?: string }>;
-    if (!route?.prefsrc || !route.dev) throw new TsnetError('TSNET_HOST_NO_ROUTE', 'unavailable', `no route with a source address towards ${address}`, 'pass the underlay address with --vxlan-local-ip');
+    if (!route?.prefsrc || !route.dev) throw new TsnetError('TSNET_HOST_NO_ROUTE', `no route with a source address towards ${address}`, 'pass the underlay address with --vxlan-local-ip');
     const link = await this.getLink(route.dev);
     return { source: route.prefsrc, dev: route.dev, mtu: link?.mtu ?? 1500 };
   }
@@ -149,14 +149,14 @@ export class Iproute2HostNet implements HostNet {
     const existing = await this.getLink(op.name);
     let created = false;
     if (existing && existing.kind !== 'vxlan') {
-      throw new TsnetError('TSNET_HOST_NOT_VXLAN', 'conflict', `interface ${op.name} exists and is a ${existing.kind ?? 'physical device'}, not a VXLAN device`, 'remove it, then retry');
+      throw new TsnetError('TSNET_HOST_NOT_VXLAN', `interface ${op.name} exists and is a ${existing.kind ?? 'physical device'}, not a VXLAN device`, 'remove it, then retry');
     }
     if (!existing) {
       try {
         await this.change(['link', 'add', 'name', op.name, 'mtu', String(op.mtu), 'type', 'vxlan', 'id', String(op.vni), 'local', op.local, 'dstport', String(op.port), 'nolearning', 'proxy']);
       } catch (err) {
         if (err instanceof CommandError && /File exists|already exists/.test(err.result.stderr)) {
-          throw new TsnetError('TSNET_VXLAN_BUSY', 'conflict', `another VXLAN device already uses VNI ${op.vni} on UDP port ${op.port} on this host`, 'choose another VNI with -o tsnet.vni=N', { cause: err });
+          throw new TsnetError('TSNET_VXLAN_BUSY', `another VXLAN device already uses VNI ${op.vni} on UDP port ${op.port} on this host`, 'choose another VNI with -o tsnet.vni=N', { cause: err });
         }
         throw err;
       }
@@ -177,7 +177,7 @@ export class Iproute2HostNet implements HostNet {
     const existing = await this.getLink(name);
     if (existing) {
       if (existing.kind !== 'bridge') {
-        throw new TsnetError('TSNET_HOST_NOT_BRIDGE', 'conflict', `interface ${name} exists and is a ${existing.kind ?? 'physical device'}, not a bridge`, 'choose another com.docker.network.bridge.name');
+        throw new TsnetError('TSNET_HOST_NOT_BRIDGE', `interface ${name} exists and is a ${existing.kind ?? 'physical device'}, not a bridge`, 'choose another com.docker.network.bridge.name');
       }
       if (existing.mtu !== mtu) await this.change(['link', 'set', 'dev', name, 'mtu', String(mtu)]);
       if (mac && existing.mac !== mac) await this.change(['link', 'set', 'dev', name, 'address', mac]);
@@ -228,7 +228,7 @@ export class Iproute2HostNet implements HostNet {
       await this.change(argv);
     } catch (err) {
       if (err instanceof CommandError && /Unknown device type|Operation not supported/.test(err.result.stderr)) {
-        throw new TsnetError('TSNET_KERNEL_UNSUPPORTED', 'unavailable', `this kernel cannot create ${kind} interfaces (${err.result.stderr.trim()})`, `load the ${kind === 'vlan' ? '8021q' : kind} kernel module (modprobe ${kind === 'vlan' ? '8021q' : kind}) or use a kernel built with it`, { cause: err });
+        throw new TsnetError('TSNET_KERNEL_UNSUPPORTED', `this kernel cannot create ${kind} interfaces (${err.result.stderr.trim()})`, `load the ${kind === 'vlan' ? '8021q' : kind} kernel module (modprobe ${kind === 'vlan' ? '8021q' : kind}) or use a kernel built with it`, { cause: err });
       }
       throw err;
     }

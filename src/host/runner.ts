@@ -49,7 +49,7 @@ export class ExecRunner implements Runner {
       const err: Buffer[] = [];
       child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      child.on('error', (error) => reject(new TsnetError('TSNET_HOST_EXEC', 'unavailable', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
+      child.on('error', (error) => reject(new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
       child.on('close', (code, signal) => {
         const ms = performance.now() - started;
         addKernelTime(ms);
@@ -73,7 +73,7 @@ export class ExecRunner implements Runner {
  */
 export class CommandError extends TsnetError {
   constructor(readonly argv: readonly string[], readonly result: RunResult) {
-    super('TSNET_HOST_COMMAND', 'unavailable', `${argv.join(' ')}: exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`, 'the host refused a command tsnet ran; see the tsnet log, fix what it names, then retry');
+    super('TSNET_HOST_COMMAND', `${argv.join(' ')}: exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`, 'the host refused a command tsnet ran; see the tsnet log, fix what it names, then retry');
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { RETRY, casRetry } from '../../kvstore/cas.js';
 import type { KvCompare, KvStore, KvWrite } from '../../kvstore/kvstore.js';
-import { TsnetError, conflict } from '../core/errors.js';
+import { TsnetError, tsnetError } from '../core/errors.js';
 import { bigIntToIp, ipToBigInt } from '../core/net.js';
 import type { ReplyWatch } from '../core/reply.js';
 import { addressInPool, formatAddress, poolGeometry, poolsOverlap, type PoolGeometry } from './pool-geometry.js';
@@ -71,7 +71,7 @@ export class AddressSpace {
       const same = existing.find((p) => p.record.pool === geometry.pool);
       if (same) {
         if ((same.record.subPool ?? '') !== (geometry.subPool ?? '')) {
-          throw conflict('TSNET_IPAM_POOL_EXISTS', `pool ${geometry.pool} already exists in address space ${this.name} with ip-range ${same.record.subPool ?? '(none)'}`, 'use the same --ip-range as the existing network, or another --subnet');
+          throw tsnetError('TSNET_IPAM_POOL_EXISTS', `pool ${geometry.pool} already exists in address space ${this.name} with ip-range ${same.record.subPool ?? '(none)'}`, 'use the same --ip-range as the existing network, or another --subnet');
         }
         const refs = { ...same.record.refs, [this.hostId]: (same.record.refs[this.hostId] ?? 0) + 1 };
         const touched = { ...same.record.touched, [this.hostId]: new Date().toISOString() };
@@ -80,7 +80,7 @@ export class AddressSpace {
       }
       const clash = existing.find((p, i) => geometries[i] && poolsOverlap(geometries[i] as PoolGeometry, geometry));
       if (clash) {
-        throw conflict('TSNET_IPAM_POOL_OVERLAP', `pool ${geometry.pool} overlaps pool ${clash.record.pool} already in address space ${this.name}`, 'choose a --subnet that does not overlap, or remove the network that uses the other pool');
+        throw tsnetError('TSNET_IPAM_POOL_OVERLAP', `pool ${geometry.pool} overlaps pool ${clash.record.pool} already in address space ${this.name}`, 'choose a --subnet that does not overlap, or remove the network that uses the other pool');
       }
       const now = new Date().toISOString();
       const record: PoolRecord = { pool: geometry.pool, subPool: geometry.subPool, v6: request.v6, refs: { [this.hostId]: 1 }, touched: { [this.hostId]: now }, options: request.options, createdAt: now };
@@ -144,7 +144,7 @@ export class AddressSpace {
     return casRetry(async () => {
       const value = gateway ? this.firstFree(state) : map.nextFree();
       if (value === undefined) {
-        throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${geometry.subPool ?? geometry.pool} has no free address left (${map.size} in use)`, 'use a larger --subnet or --ip-range, or remove unused containers');
+        throw tsnetError('TSNET_IPAM_EXHAUSTED', `pool ${geometry.subPool ?? geometry.pool} has no free address left (${map.size} in use)`, 'use a larger --subnet or --ip-range, or remove unused containers');
       }
       // Reserve in memory first so that concurrent requests on this host pick different addresses.
       map.mark(value);
@@ -216,14 +216,14 @@ export class AddressSpace {
       if (entry) {
         const record = JSON.parse(entry.value) as GatewayRecord;
         if (address && address !== record.ip) {
-          throw conflict('TSNET_IPAM_GATEWAY', `the gateway of pool ${state.geometry.pool} is already ${record.ip} (hosts ${record.hosts.join(', ')})`, `pass --gateway ${record.ip} on every host, or leave it out`);
+          throw tsnetError('TSNET_IPAM_GATEWAY', `the gateway of pool ${state.geometry.pool} is already ${record.ip} (hosts ${record.hosts.join(', ')})`, `pass --gateway ${record.ip} on every host, or leave it out`);
         }
         const hosts = [...new Set([...record.hosts, this.hostId])];
         const ok = await this.store.txn([{ key: gwKey, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key: gwKey, value: JSON.stringify({ ...record, hosts }) }]);
         return ok.succeeded ? formatAddress(state.geometry, ipToBigInt(record.ip)) : RETRY;
       }
       const value = address ? addressInPool(state.geometry, address) : this.firstFree(state);
-      if (value === undefined) throw conflict('TSNET_IPAM_EXHAUSTED', `pool ${state.geometry.pool} has no free address for a gateway`, 'use a larger --subnet');
+      if (value === undefined) throw tsnetError('TSNET_IPAM_EXHAUSTED', `pool ${state.geometry.pool} has no free address for a gateway`, 'use a larger --subnet');
       const ip = bigIntToIp(value, state.geometry.family);
       const record: AddressRecord = { host: this.hostId, at: new Date().toISOString(), kind: 'gateway' };
       const ok = await this.store.txn(
@@ -264,7 +264,7 @@ export class AddressSpace {
     const result = await this.store.txn([{ key: this.keys.addr(key, ip), kind: 'absent' }, { key: this.keys.pool(key), kind: 'present' }], writes);
     if (!result.succeeded && !(await this.store.get(this.keys.pool(key)))) {
       await this.dropState(key.replace('_', '/'));
-      throw new TsnetError('TSNET_IPAM_POOL_UNKNOWN', 'not-found', `pool ${key.replace('_', '/')} was released while allocating`, 're-create the network');
+      throw new TsnetError('TSNET_IPAM_POOL_UNKNOWN', `pool ${key.replace('_', '/')} was released while allocating`, 're-create the network');
     }
     if (result.succeeded && record.call) reply?.onDelivered(() => this.unanswered.answered(key, ip));
     return result.succeeded;
@@ -310,7 +310,7 @@ export class AddressSpace {
     const entry = await this.store.get(this.keys.addr(key, ip)).catch(() => undefined);
     const holder = entry ? (JSON.parse(entry.value) as AddressRecord) : undefined;
     const who = holder ? ` (held by host ${holder.host} since ${holder.at})` : '';
-    return conflict('TSNET_IPAM_ADDR_IN_USE', `address ${ip} is already in use in pool ${geometry.pool}${who}`, 'pick another --ip, or leave it out to get a free one');
+    return tsnetError('TSNET_IPAM_ADDR_IN_USE', `address ${ip} is already in use in pool ${geometry.pool}${who}`, 'pick another --ip, or leave it out to get a free one');
   }
 
   private state(key: string): Promise<PoolState> {
@@ -331,6 +331,6 @@ export class AddressSpace {
   }
 
   private contended(what: string): TsnetError {
-    return new TsnetError('TSNET_IPAM_CONTENDED', 'unavailable', `could not ${what} in address space ${this.name}: too many concurrent changes`, 'retry the command', { retryable: true });
+    return new TsnetError('TSNET_IPAM_CONTENDED', `could not ${what} in address space ${this.name}: too many concurrent changes`, 'retry the command');
   }
 }

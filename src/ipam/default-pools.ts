@@ -1,4 +1,4 @@
-import { conflict, invalid } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { bigIntToIp, cidrRange, parseCidr, type Family } from '../core/net.js';
 import { poolGeometry, poolsOverlap, type PoolGeometry } from './pool-geometry.js';
 
@@ -19,12 +19,12 @@ export function parseDefaultPool(text: string): DefaultPool {
   const base = fields.base;
   const size = Number(fields.size);
   if (!base || !Number.isInteger(size)) {
-    throw invalid('TSNET_CLI_ARGS', `--default-address-pool "${text}" is not base=CIDR,size=N`, 'e.g. --default-address-pool base=10.224.0.0/12,size=24');
+    throw tsnetError('TSNET_CLI_ARGS', `--default-address-pool "${text}" is not base=CIDR,size=N`, 'e.g. --default-address-pool base=10.224.0.0/12,size=24');
   }
   const cidr = parseCidr(base, '--default-address-pool base');
   const bits = cidr.family === 4 ? 32 : 128;
   if (size < cidr.prefix || size > bits) {
-    throw invalid('TSNET_CLI_ARGS', `--default-address-pool size ${size} must be between the base prefix ${cidr.prefix} and ${bits}`, 'e.g. base=10.224.0.0/12,size=24');
+    throw tsnetError('TSNET_CLI_ARGS', `--default-address-pool size ${size} must be between the base prefix ${cidr.prefix} and ${bits}`, 'e.g. base=10.224.0.0/12,size=24');
   }
   poolGeometry(base);
   return { base, size };
@@ -50,5 +50,5 @@ export function chooseDefaultPool(pools: readonly DefaultPool[], family: Family,
       if (blockerEnd > start + step - 1n) start = ((blockerEnd + 1n - first) / step) * step + first - step;
     }
   }
-  throw conflict('TSNET_IPAM_NO_DEFAULT_POOL', `no free IPv${family} network is left in the default address pools (${pools.filter((p) => parseCidr(p.base, 'pool').family === family).map((p) => `${p.base} size ${p.size}`).join(', ') || 'none configured'})`, 'pass --subnet, or add a pool with tsnet daemon --default-address-pool base=CIDR,size=N');
+  throw tsnetError('TSNET_IPAM_NO_DEFAULT_POOL', `no free IPv${family} network is left in the default address pools (${pools.filter((p) => parseCidr(p.base, 'pool').family === family).map((p) => `${p.base} size ${p.size}`).join(', ') || 'none configured'})`, 'pass --subnet, or add a pool with tsnet daemon --default-address-pool base=CIDR,size=N');
 }

@@ -1,4 +1,4 @@
-import { invalid, notFound, unavailable } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { truncate } from '../core/ids.js';
 import { parseCidr } from '../core/net.js';
 import type { ReplyWatch } from '../core/reply.js';
@@ -74,15 +74,15 @@ export class IpamService {
   async requestPool(input: RequestPoolInput): Promise<{ poolId: string; pool: string }> {
     const unknown = Object.keys(input.options).filter((k) => !KNOWN_POOL_OPTIONS.includes(k) && !DOCKER_POOL_OPTIONS.includes(k));
     if (unknown.length > 0) {
-      throw invalid('TSNET_IPAM_OPT_UNKNOWN', `the tsnet IPAM does not know --ipam-opt ${unknown.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}`, `known options: ${KNOWN_POOL_OPTIONS.join(', ')}`);
+      throw tsnetError('TSNET_IPAM_OPT_UNKNOWN', `the tsnet IPAM does not know --ipam-opt ${unknown.slice(0, 3).map((k) => JSON.stringify(k)).join(', ')}`, `known options: ${KNOWN_POOL_OPTIONS.join(', ')}`);
     }
     const serial = input.options[DOCKER_IPAM_OPTIONS.serial];
     if (serial !== undefined && serial !== 'true') {
-      throw invalid('TSNET_IPAM_OPT_INVALID', `--ipam-opt ${DOCKER_IPAM_OPTIONS.serial}="${truncate(serial)}" asks for lowest-free-first allocation, which tsnet does not do: it always hands out addresses serially`, `leave the option out, or pass ${DOCKER_IPAM_OPTIONS.serial}=true`);
+      throw tsnetError('TSNET_IPAM_OPT_INVALID', `--ipam-opt ${DOCKER_IPAM_OPTIONS.serial}="${truncate(serial)}" asks for lowest-free-first allocation, which tsnet does not do: it always hands out addresses serially`, `leave the option out, or pass ${DOCKER_IPAM_OPTIONS.serial}=true`);
     }
-    if (input.subPool && !input.pool) throw invalid('TSNET_IPAM_SUBPOOL', `ip-range ${input.subPool} was given without a subnet`, 'pass --subnet along with --ip-range');
+    if (input.subPool && !input.pool) throw tsnetError('TSNET_IPAM_SUBPOOL', `ip-range ${input.subPool} was given without a subnet`, 'pass --subnet along with --ip-range');
     if (input.pool && parseCidr(input.pool, 'Pool').family !== (input.v6 ? 6 : 4)) {
-      throw invalid('TSNET_IPAM_FAMILY', `pool ${input.pool} is not an IPv${input.v6 ? 6 : 4} subnet`, 'check the --subnet values');
+      throw tsnetError('TSNET_IPAM_FAMILY', `pool ${input.pool} is not an IPv${input.v6 ? 6 : 4} subnet`, 'check the --subnet values');
     }
     const space = this.space(input.addressSpace, input.options[SCOPE_OPTION]);
     const family = input.v6 ? 6 : 4;
@@ -112,22 +112,22 @@ export class IpamService {
 
   private space(name: string, scope: string | undefined): AddressSpace {
     if (scope !== undefined && scope !== 'local' && scope !== 'global') {
-      throw invalid('TSNET_IPAM_OPT_INVALID', `--ipam-opt ${SCOPE_OPTION}="${truncate(scope)}" is not local or global`, `pass --ipam-opt ${SCOPE_OPTION}=global to share the pool between hosts`);
+      throw tsnetError('TSNET_IPAM_OPT_INVALID', `--ipam-opt ${SCOPE_OPTION}="${truncate(scope)}" is not local or global`, `pass --ipam-opt ${SCOPE_OPTION}=global to share the pool between hosts`);
     }
     const wantGlobal = scope === 'global' || (scope === undefined && name === GLOBAL_SPACE);
     if (!wantGlobal && scope === undefined && name !== LOCAL_SPACE) {
-      throw notFound('TSNET_IPAM_SPACE_UNKNOWN', `address space "${truncate(name)}" is not one of tsnet's (${LOCAL_SPACE}, ${GLOBAL_SPACE})`, 'let Docker choose the address space');
+      throw tsnetError('TSNET_IPAM_SPACE_UNKNOWN', `address space "${truncate(name)}" is not one of tsnet's (${LOCAL_SPACE}, ${GLOBAL_SPACE})`, 'let Docker choose the address space');
     }
     if (!wantGlobal) return this.deps.local;
     if (!this.deps.global) {
-      throw unavailable('TSNET_IPAM_NO_ETCD', 'the global address space needs etcd, and this tsnet daemon runs without it', 'start tsnet daemon with --etcd-endpoints http://HOST:2379, or use a local pool');
+      throw tsnetError('TSNET_IPAM_NO_ETCD', 'the global address space needs etcd, and this tsnet daemon runs without it', 'start tsnet daemon with --etcd-endpoints http://HOST:2379, or use a local pool');
     }
     return this.deps.global;
   }
 
   private parsePoolId(poolId: string): { space: AddressSpace; pool: string } {
     const match = /^([^/]+)\/([^/]+\/\d{1,3})\/(.*)$/.exec(poolId);
-    if (!match) throw invalid('TSNET_IPAM_POOL_ID', `pool id "${truncate(poolId)}" is not one tsnet issued`, 'the network may have been created with another IPAM driver');
+    if (!match) throw tsnetError('TSNET_IPAM_POOL_ID', `pool id "${truncate(poolId)}" is not one tsnet issued`, 'the network may have been created with another IPAM driver');
     const [, spaceName = '', pool = ''] = match;
     return { space: this.space(spaceName, spaceName === GLOBAL_SPACE ? 'global' : spaceName === LOCAL_SPACE ? 'local' : undefined), pool };
   }

@@ -1,4 +1,4 @@
-import { invalid } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { bigIntToIp, cidrRange, ipToBigInt, networkOf, parseCidr, parseIp, type Family } from '../core/net.js';
 
 /**
@@ -24,7 +24,7 @@ export function poolGeometry(poolText: string, subPoolText?: string): PoolGeomet
   const cidr = parseCidr(poolText, 'Pool');
   const canonical = networkOf(cidr);
   if (bigIntToIp(ipToBigInt(cidr.address), cidr.family) !== canonical.split('/')[0]) {
-    throw invalid('TSNET_IPAM_POOL_ALIGN', `pool ${poolText} has host bits set`, `use the network address, e.g. --subnet ${canonical}`);
+    throw tsnetError('TSNET_IPAM_POOL_ALIGN', `pool ${poolText} has host bits set`, `use the network address, e.g. --subnet ${canonical}`);
   }
   const { first, last } = cidrRange(cidr);
   const bits = cidr.family === 4 ? 32 : 128;
@@ -39,7 +39,7 @@ export function poolGeometry(poolText: string, subPoolText?: string): PoolGeomet
     const sub = parseCidr(subPoolText, 'SubPool (--ip-range)');
     const subRange = cidrRange(sub);
     if (sub.family !== cidr.family || subRange.first < first || subRange.last > last) {
-      throw invalid('TSNET_IPAM_SUBPOOL', `ip-range ${subPoolText} is not inside the subnet ${canonical}`, `choose an --ip-range within ${canonical}`);
+      throw tsnetError('TSNET_IPAM_SUBPOOL', `ip-range ${subPoolText} is not inside the subnet ${canonical}`, `choose an --ip-range within ${canonical}`);
     }
     subPool = networkOf(sub);
     autoFirst = subRange.first > usableFirst ? subRange.first : usableFirst;
@@ -54,7 +54,7 @@ export function addressInPool(geometry: PoolGeometry, text: string): bigint {
   const value = ipToBigInt(text);
   if (family !== geometry.family || value < geometry.usableFirst || value > geometry.usableLast) {
     const why = family === geometry.family && value >= geometry.usableFirst - 1n && value <= geometry.usableLast + 1n ? 'is the network or broadcast address of' : 'is outside';
-    throw invalid('TSNET_IPAM_ADDR_OUTSIDE', `address ${text} ${why} pool ${geometry.pool}`, `pick an address between ${bigIntToIp(geometry.usableFirst, geometry.family)} and ${bigIntToIp(geometry.usableLast, geometry.family)}`);
+    throw tsnetError('TSNET_IPAM_ADDR_OUTSIDE', `address ${text} ${why} pool ${geometry.pool}`, `pick an address between ${bigIntToIp(geometry.usableFirst, geometry.family)} and ${bigIntToIp(geometry.usableLast, geometry.family)}`);
   }
   return value;
 }

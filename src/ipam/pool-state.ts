@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { KvStore, KvWatch } from '../../kvstore/kvstore.js';
 import { ipToBigInt } from '../core/net.js';
-import { notFound } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { AllocationMap } from './allocation-map.js';
 import { poolGeometry, type PoolGeometry } from './pool-geometry.js';
 import type { PoolRecord } from './records.js';
@@ -25,7 +25,7 @@ export async function loadPoolState(opts: { store: KvStore; space: string; key: 
   const revision = opts.shared ? await opts.store.revision() : 0;
   const entry = await opts.store.get(keys.pool(opts.key));
   if (!entry) {
-    throw notFound('TSNET_IPAM_POOL_UNKNOWN', `pool ${opts.key.replace('_', '/')} is not known in address space ${opts.space}`, 'it was released or never requested; remove and re-create the network');
+    throw tsnetError('TSNET_IPAM_POOL_UNKNOWN', `pool ${opts.key.replace('_', '/')} is not known in address space ${opts.space}`, 'it was released or never requested; remove and re-create the network');
   }
   const record = JSON.parse(entry.value) as PoolRecord;
   const geometry = poolGeometry(record.pool, record.subPool);

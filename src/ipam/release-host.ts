@@ -1,5 +1,5 @@
 import type { KvStore } from '../../kvstore/kvstore.js';
-import { conflict } from '../core/errors.js';
+import { tsnetError } from '../core/errors.js';
 import { GLOBAL_SPACE } from './ipam-service.js';
 import { hostKey, spaceKeys, type AddressRecord, type GatewayRecord, type PoolRecord } from './records.js';
 
@@ -18,7 +18,7 @@ export interface ReleaseReport {
 export async function releaseHost(store: KvStore, hostId: string): Promise<ReleaseReport> {
   const alive = await store.get(hostKey(hostId));
   if (alive) {
-    throw conflict('TSNET_HOST_ALIVE', `host ${hostId} is alive in etcd (registered ${(JSON.parse(alive.value) as { since?: string }).since ?? 'at an unknown time'})`, 'stop tsnet on that host first, or wait for its lease to expire');
+    throw tsnetError('TSNET_HOST_ALIVE', `host ${hostId} is alive in etcd (registered ${(JSON.parse(alive.value) as { since?: string }).since ?? 'at an unknown time'})`, 'stop tsnet on that host first, or wait for its lease to expire');
   }
   const keys = spaceKeys(GLOBAL_SPACE);
   const base = keys.pools.replace(/pools\/$/, '');

@@ -43,7 +43,7 @@ describe('MemoryKvStore test hooks', () => {
     expect((await store.list('e/')).map((e) => e.key)).toEqual(['e/c']);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(events).toEqual([[await store.revision(), [{ type: 'delete', key: 'e/a', modRevision: await store.revision() }, { type: 'delete', key: 'e/b', modRevision: await store.revision() }]]]);
-    await expect(store.put('e/d', '4', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE', kind: 'not-found' });
+    await expect(store.put('e/d', '4', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE_GONE', kind: 'not-found' });
     const late: string[] = [];
     lease.onLost((reason) => late.push(reason)); // registered after the loss: told at once
     await new Promise((resolve) => setTimeout(resolve, 0));

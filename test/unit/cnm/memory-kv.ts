@@ -81,7 +81,7 @@ export class MemoryKvStore implements KvStore {
     this.checkOpen();
     checkPrefix(prefix);
     const from = options?.fromRevision;
-    if (from !== undefined && (!Number.isInteger(from) || from < 0)) throw new TsnetError('TSNET_KV_REVISION', 'invalid', `watch revision ${from} is not a whole number >= 0`);
+    if (from !== undefined && (!Number.isInteger(from) || from < 0)) throw new TsnetError('TSNET_KV_REVISION', `watch revision ${from} is not a whole number >= 0`);
     const watcher: MemoryWatcher = { prefix, handlers, queue: [], cancelled: false, draining: false };
     if (from !== undefined) for (const change of this.history) if (change.revision > from) this.enqueue(watcher, change.events, change.revision);
     this.watchers.add(watcher);
@@ -141,7 +141,7 @@ export class MemoryKvStore implements KvStore {
     validateWrites(onFailure);
     const succeeded = compares.every((c) => this.holds(c));
     const writes = this.resolve(succeeded ? onSuccess : onFailure);
-    if (writes.length > 0 && this.failWrites) throw new TsnetError('TSNET_KV_IO', 'unavailable', 'injected store failure', 'the test set failWrites');
+    if (writes.length > 0 && this.failWrites) throw new TsnetError('TSNET_KV_IO', 'injected store failure', 'the test set failWrites');
     if (writes.length === 0) return { succeeded, revision: this.rev, changed: false };
     const revision = ++this.rev;
     const events = writes.map((w) => this.applyWrite(w, revision));
@@ -170,7 +170,7 @@ export class MemoryKvStore implements KvStore {
         if (this.data.has(w.key)) out.push(w);
       } else {
         if (w.lease !== undefined && !this.leases.has(w.lease)) {
-          throw new TsnetError('TSNET_KV_LEASE', 'not-found', `lease ${w.lease} for store key ${w.key} does not exist (it expired or was revoked)`, 'grant a new lease and write the key again');
+          throw new TsnetError('TSNET_KV_LEASE_GONE', `lease ${w.lease} for store key ${w.key} does not exist (it expired or was revoked)`, 'grant a new lease and write the key again');
         }
         out.push(w);
       }
@@ -222,7 +222,7 @@ export class MemoryKvStore implements KvStore {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', 'unavailable', `${this.description} is closed`);
+    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} is closed`);
   }
 }
 

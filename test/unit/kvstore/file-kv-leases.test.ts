@@ -52,7 +52,7 @@ describe('FileKvStore leases', () => {
     await waitUntil(() => deleted.length === 1, 3_000);
     expect(deleted).toEqual(['l/held']);
     expect((await b.list('l/')).map((e) => e.key)).toEqual(['l/plain']);
-    await expect(b.put('l/again', 'z', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE', kind: 'not-found' });
+    await expect(b.put('l/again', 'z', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE_GONE', kind: 'not-found' });
     await b.close();
     const c = await openFileKvStore({ dir }); // the expiry itself was logged
     expect((await c.list('l/')).map((e) => e.key)).toEqual(['l/plain']);
@@ -68,7 +68,7 @@ describe('FileKvStore leases', () => {
     await a.close();
     const b = await openFileKvStore({ dir });
     expect(await b.list('l/')).toEqual([]);
-    await expect(b.put('l/a', 'x', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE' });
+    await expect(b.put('l/a', 'x', { lease: lease.id })).rejects.toMatchObject({ code: 'TSNET_KV_LEASE_GONE' });
     await b.close();
   });
 
