@@ -88,9 +88,6 @@ export interface Driver {
   /** Remove every kernel object of the network. Idempotent; not-found is success. */
   deleteNetwork(network: NetworkRecord): Promise<void>;
 
-  /** Compute the endpoint's driver state (pure), before the endpoint is stored. */
-  planEndpoint(network: NetworkRecord, endpoint: EndpointRecord): { driverState: Record<string, unknown> };
-
   createEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
   deleteEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
 

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { tsnetError } from '../src/core/errors.js';
 import { checkInterfaceName, isTsnetLinkName, linkName, truncate } from '../src/core/ids.js';
 import type { NetworkRecord } from '../src/core/model.js';
@@ -19,6 +20,14 @@ export interface ParentState {
   /** Learned at creation: tsnet made the parent (the VLAN sub-interface), so it removes it again. */
   readonly createdParent?: boolean;
 }
+
+/** ParentState as a stored record holds it. */
+export const parentStateSchema = z.object({
+  parent: z.string(),
+  vlan: z.object({ base: z.string(), id: z.number().int() }).optional(),
+  privateParent: z.boolean(),
+  createdParent: z.boolean().optional(),
+});
 
 /**
  * The parent a network's `-o parent` (or its absence, or --internal) asks for, checked against

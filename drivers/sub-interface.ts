@@ -1,3 +1,4 @@
+import type { z } from 'zod';
 import { TsnetError } from '../src/core/errors.js';
 import { linkName, type LinkKind } from '../src/core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../src/core/model.js';
@@ -6,7 +7,8 @@ import { addressOf } from '../src/core/net.js';
 import { applyAllBestEffort, applyOps } from '../src/host/apply.js';
 import { inverseOf, type HostNet, type HostOp } from '../src/host/hostnet.js';
 import type { Driver, DriverDeps, JoinInfo } from './driver.js';
-import { PARENT_OPTION, planParent, type ParentState } from './parent.js';
+import { PARENT_OPTION, parentStateSchema, planParent, type ParentState } from './parent.js';
+import { stateCodec } from './state.js';
 
 /**
  * What distinguishes one sub-interface type (macvlan, ipvlan) from another: its options besides
@@ -18,6 +20,8 @@ export interface SubInterfaceType<Mode> {
   readonly linkKind: LinkKind;
   /** Option names besides `parent`. */
   readonly options: readonly string[];
+  /** The parsed mode as a stored record holds it. */
+  readonly modeSchema: z.ZodType<Mode, unknown>;
   /** The type's own options, parsed (throws naming the option on bad input). */
   planMode(options: Readonly<Record<string, string>>): Mode;
   /** The op that makes an endpoint's link. */
@@ -26,15 +30,15 @@ export interface SubInterfaceType<Mode> {
   routedJoin?(mode: Mode): boolean;
 }
 
-type State<Mode> = ParentState & { readonly mode: Mode };
 
 /** The endpoint a kernel probe pretends to be (a MAC no container uses: locally administered, 0x70 'p'). */
 const PROBE_ENDPOINT: EndpointRecord = {
-  networkId: '', id: '', mac: '02:70:00:00:00:01', macGenerated: true, state: 'pending', exposedPorts: [], ports: [], createdAt: '', driverState: {},
+  networkId: '', id: '', mac: '02:70:00:00:00:01', macGenerated: true, state: 'pending', exposedPorts: [], ports: [], createdAt: '',
 };
 
 export function createSubInterfaceDriver<Mode>(spec: SubInterfaceType<Mode>, { host, log }: DriverDeps): Driver {
-  const stateOf = (network: NetworkRecord) => network.driverState as unknown as State<Mode>;
+  const state = stateCodec<ParentState & { readonly mode: Mode }>(spec.type, parentStateSchema.extend({ mode: spec.modeSchema }));
+  const stateOf = (network: NetworkRecord) => state.of(network);
   const endpointLink = (endpoint: EndpointRecord) => linkName(spec.linkKind, endpoint.id);
 
   return {
@@ -62,7 +66,6 @@ export function createSubInterfaceDriver<Mode>(spec: SubInterfaceType<Mode>, { h
       if (state.createdParent) await applyAllBestEffort(host, [{ op: 'remove-link', name: state.parent }], log);
     },
 
-    planEndpoint: (_network, endpoint) => ({ driverState: { link: endpointLink(endpoint) } }),
 
     async createEndpoint(network, endpoint) {
       const state = stateOf(network);

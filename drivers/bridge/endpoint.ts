@@ -2,12 +2,8 @@ import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { addressOf, cidrContains, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import type { JoinInfo } from '../driver.js';
-import { vethNames, vethOps, vethTeardownOps, type VethNames } from '../veth.js';
-import { bridgeConfigOf, type BridgeConfig } from './options.js';
-
-export type BridgeEndpointState = VethNames;
-
-export const bridgeEndpointState = vethNames;
+import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
+import { bridgeState, type BridgeConfig } from './options.js';
 
 /** The veth pair: host end on the bridge, container end carrying the endpoint's MAC. */
 export function bridgeEndpointOps(config: BridgeConfig, endpoint: EndpointRecord): HostOp[] {
@@ -22,8 +18,8 @@ export const bridgeEndpointTeardownOps = vethTeardownOps;
  * Docker not to add docker_gwbridge, so they have no way out.
  */
 export function bridgeJoinInfo(network: NetworkRecord, endpoint: EndpointRecord): JoinInfo {
-  const { peerIf } = bridgeEndpointState(endpoint.id);
-  const config = bridgeConfigOf(network.driverState);
+  const { peerIf } = vethNames(endpoint.id);
+  const config = bridgeState.of(network);
   const gateway = network.internal ? undefined : gatewayFor(network.ipv4, endpoint.address);
   const gatewayV6 = network.internal ? undefined : gatewayFor(network.ipv6, endpoint.addressV6);
   return { srcName: peerIf, dstPrefix: config.ifacePrefix, gateway, gatewayV6, staticRoutes: [], disableGatewayService: network.internal };

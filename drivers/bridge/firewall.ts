@@ -3,7 +3,7 @@ import type { EndpointRecord, NetworkRecord, PortBinding } from '../../src/core/
 import { addressOf, networkOf, parseCidr } from '../../src/core/net.js';
 import type { Family, FirewallRule, TsnetChain } from '../../src/host/firewall.js';
 import type { NetworkView } from '../driver.js';
-import { bridgeConfigOf } from './options.js';
+import { bridgeState } from './options.js';
 
 /**
  * Firewall rules of one bridge network, modelled on what Docker's bridge driver installs
@@ -16,7 +16,7 @@ import { bridgeConfigOf } from './options.js';
  */
 export function bridgeFirewallRules(view: NetworkView): FirewallRule[] {
   const { network, endpoints } = view;
-  const config = bridgeConfigOf(network.driverState);
+  const config = bridgeState.of(network);
   const bridge = config.bridge;
   const rules: FirewallRule[] = [];
   for (const family of familiesOf(network)) {

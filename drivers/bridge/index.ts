@@ -2,11 +2,12 @@ import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostOp, LinkInfo } from '../../src/host/hostnet.js';
 import type { Driver, DriverDeps, NetworkView } from '../driver.js';
-import { bridgeEndpointOps, bridgeEndpointState, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
+import { vethLinks, vethNames } from '../veth.js';
+import { bridgeEndpointOps, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
 import { bridgeFirewallRules } from './firewall.js';
 import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
 import { adoptionRestoreOps } from './adoption.js';
-import { bridgeConfigOf, bridgeGatewayNeeds } from './options.js';
+import { bridgeState, bridgeGatewayNeeds } from './options.js';
 import { vethContainerGone } from '../veth.js';
 
 /**
@@ -23,7 +24,7 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     planNetwork: (network, others) => ({ ...planBridgeNetwork(network, others) }),
 
     async createNetwork(network) {
-      const config = bridgeConfigOf(network.driverState);
+      const config = bridgeState.of(network);
       // A user-named bridge that exists before we touch it is the user's: adopt, never delete,
       // and remember how to put back what tsnet changes on it.
       const existing = config.userNamed ? await host.getLink(config.bridge) : undefined;
@@ -40,13 +41,12 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     },
 
     async deleteNetwork(network) {
-      await applyAllBestEffort(host, bridgeTeardownOps(bridgeConfigOf(network.driverState)), log);
+      await applyAllBestEffort(host, bridgeTeardownOps(bridgeState.of(network)), log);
     },
 
-    planEndpoint: (_network, endpoint) => ({ driverState: { ...bridgeEndpointState(endpoint.id) } }),
 
     async createEndpoint(network, endpoint) {
-      await applyOps(host, bridgeEndpointOps(bridgeConfigOf(network.driverState), endpoint), log);
+      await applyOps(host, bridgeEndpointOps(bridgeState.of(network), endpoint), log);
     },
 
     async deleteEndpoint(_network, endpoint) {
@@ -67,20 +67,18 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
 
     firewallRules: (view) => bridgeFirewallRules(view),
 
-    isolationInterfaces: (network) => [bridgeConfigOf(network.driverState).bridge],
+    isolationInterfaces: (network) => [bridgeState.of(network).bridge],
 
     // "0.0.0.0" means every address of both families to Docker, as no host IP does.
     defaultHostIp: (network) => {
-      const ip = bridgeConfigOf(network.driverState).hostBindingIp;
+      const ip = bridgeState.of(network).hostBindingIp;
       return ip === '0.0.0.0' ? undefined : ip;
     },
 
-    publishesDirectly: (network, family) => bridgeConfigOf(network.driverState).gatewayMode[family] === 'routed',
+    publishesDirectly: (network, family) => bridgeState.of(network).gatewayMode[family] === 'routed',
 
     ownedLinks(view) {
-      const config = bridgeConfigOf(view.network.driverState);
-      const links = view.endpoints.flatMap((e) => [bridgeEndpointState(e.id).hostIf, bridgeEndpointState(e.id).peerIf]);
-      return [config.bridge, ...links];
+      return [bridgeState.of(view.network).bridge, ...vethLinks(view.endpoints)];
     },
 
     async reconcile(view) {
@@ -98,10 +96,10 @@ function pinMac(link: LinkInfo | undefined): HostOp[] {
 }
 
 async function reconcileBridge({ host, log }: DriverDeps, network: NetworkRecord, endpoints: readonly EndpointRecord[]): Promise<void> {
-  const config = bridgeConfigOf(network.driverState);
+  const config = bridgeState.of(network);
   await applyOps(host, bridgeNetworkOps(network, config), log);
   for (const endpoint of endpoints) {
-    const { hostIf } = bridgeEndpointState(endpoint.id);
+    const { hostIf } = vethNames(endpoint.id);
     if (endpoint.sandboxKey && !(await host.getLink(hostIf))) {
       // The container end lived in a sandbox that is gone (the container stopped while tsnet
       // was down); Docker will call Leave and DeleteEndpoint, nothing to rebuild until then.

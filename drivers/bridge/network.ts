@@ -3,7 +3,7 @@ import { bridgeMac, shortId } from '../../src/core/ids.js';
 import type { NetworkRecord } from '../../src/core/model.js';
 import { cidrsOverlap, networkOf, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
-import { bridgeConfigOf, parseBridgeOptions, type BridgeConfig } from './options.js';
+import { bridgeState, parseBridgeOptions, type BridgeConfig } from './options.js';
 
 /**
  * Validates a new bridge network against the ones that exist (pure). Two bridges on one host
@@ -12,7 +12,7 @@ import { bridgeConfigOf, parseBridgeOptions, type BridgeConfig } from './options
 export function planBridgeNetwork(network: NetworkRecord, others: readonly NetworkRecord[]): BridgeConfig {
   const config = parseBridgeOptions(network.id, network.options, { internal: network.internal, hasIpv4: network.ipv4.length > 0, hasIpv6: network.ipv6.length > 0 });
   for (const other of others.filter((o) => o.type === 'bridge' && o.id !== network.id)) {
-    const otherConfig = bridgeConfigOf(other.driverState);
+    const otherConfig = bridgeState.of(other);
     if (otherConfig.bridge === config.bridge) {
       throw tsnetError('TSNET_BRIDGE_NAME_TAKEN', `bridge name ${config.bridge} is already used by tsnet network ${shortId(other.id)}`, 'choose another com.docker.network.bridge.name');
     }

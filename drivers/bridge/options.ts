@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { tsnetError } from '../../src/core/errors.js';
 import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
 import type { HostOp } from '../../src/host/hostnet.js';
@@ -5,6 +6,7 @@ import type { GatewayNeeds, GatewayRequest } from '../driver.js';
 import type { Family } from '../../src/host/firewall.js';
 import { parseIp } from '../../src/core/net.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
+import { stateCodec } from '../state.js';
 
 /**
  * How a network's containers reach beyond it, per address family, with the names and meaning
@@ -89,11 +91,31 @@ export function parseBridgeOptions(networkId: string, options: Readonly<Record<s
   return config;
 }
 
-/** Reads back a persisted BridgeConfig (written by this driver); records of older versions lack the later fields. */
-export function bridgeConfigOf(driverState: Readonly<Record<string, unknown>>): BridgeConfig {
-  const stored = driverState as unknown as Partial<BridgeConfig> & Pick<BridgeConfig, 'bridge' | 'userNamed' | 'mtu' | 'icc' | 'masquerade'>;
-  return { ifacePrefix: 'eth', gatewayMode: { 4: 'nat', 6: 'nat' }, trustedInterfaces: [], inhibitIpv4: false, ...stored };
-}
+const gatewayModeSchema = z.enum(GATEWAY_MODES);
+
+/** The changes tsnet undoes on an adopted bridge (adoption.ts makes only these). */
+const restoreOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('remove-addr'), dev: z.string(), cidr: z.string() }),
+  z.object({ op: z.literal('ensure-sysctl'), key: z.string(), value: z.string() }),
+  z.object({ op: z.literal('ensure-mtu'), dev: z.string(), mtu: z.number().int() }),
+  z.object({ op: z.literal('ensure-down'), dev: z.string() }),
+]);
+
+/** A bridge network's stored state; records of older versions lack the later fields, which get Docker's defaults. */
+export const bridgeState = stateCodec<BridgeConfig>('bridge', z.object({
+  bridge: z.string(),
+  userNamed: z.boolean(),
+  mtu: z.number().int(),
+  icc: z.boolean(),
+  masquerade: z.boolean(),
+  hostBindingIp: z.string().optional(),
+  ifacePrefix: z.string().default('eth'),
+  gatewayMode: z.object({ 4: gatewayModeSchema, 6: gatewayModeSchema }).default({ 4: 'nat', 6: 'nat' }),
+  trustedInterfaces: z.array(z.string()).default([]),
+  inhibitIpv4: z.boolean().default(false),
+  adopted: z.boolean().optional(),
+  restoreOps: z.array(restoreOpSchema).optional(),
+}));
 
 function parseHostBindingIp(value: string): string {
   // Docker's option is named for IPv4 but takes an IPv6 address too (its documentation says so).

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Driver, DriverDeps } from '../driver.js';
 import { parseChoice } from '../parent.js';
 import { createSubInterfaceDriver } from '../sub-interface.js';
@@ -23,6 +24,7 @@ export function createIpvlanDriver(deps: DriverDeps): Driver {
     type: 'ipvlan',
     linkKind: 'i',
     options: Object.values(IPVLAN_OPTIONS),
+    modeSchema: z.object({ mode: z.enum(IPVLAN_MODES), flag: z.enum(IPVLAN_FLAGS) }),
     planMode: (options) => ({
       mode: parseChoice(options, IPVLAN_OPTIONS.mode, IPVLAN_MODES, 'l2', 'an ipvlan mode'),
       flag: parseChoice(options, IPVLAN_OPTIONS.flag, IPVLAN_FLAGS, 'bridge', 'an ipvlan flag'),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Driver, DriverDeps } from '../driver.js';
 import { parseChoice } from '../parent.js';
 import { createSubInterfaceDriver } from '../sub-interface.js';
@@ -16,6 +17,7 @@ export function createMacvlanDriver(deps: DriverDeps): Driver {
     type: 'macvlan',
     linkKind: 'm',
     options: [MACVLAN_MODE_OPTION],
+    modeSchema: z.enum(MACVLAN_MODES),
     planMode: (options) => parseChoice(options, MACVLAN_MODE_OPTION, MACVLAN_MODES, 'bridge', 'a macvlan mode'),
     endpointOp: (name, parent, mode, endpoint) => ({ op: 'ensure-macvlan', name, parent, mode, mac: endpoint.mac }),
   }, deps);

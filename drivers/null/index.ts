@@ -19,7 +19,6 @@ export function createNullDriver(): Driver {
     },
     createNetwork: async () => ({}),
     deleteNetwork: async () => undefined,
-    planEndpoint: () => ({ driverState: {} }),
     createEndpoint: async () => undefined,
     deleteEndpoint: async () => undefined,
     join: async () => ({ dstPrefix: '', staticRoutes: [], disableGatewayService: true }),

@@ -1,9 +1,9 @@
 import { bridgeMac } from '../../src/core/ids.js';
 import type { HostOp } from '../../src/host/hostnet.js';
-import type { OverlayState } from './options.js';
+import type { JoinedOverlayState, OverlayState } from './options.js';
 
 /** The per-host data path of an overlay: a bridge with the VXLAN device on it. */
-export function overlayDeviceOps(state: OverlayState & { vni: number; port: number }, local: string, mtu: number): HostOp[] {
+export function overlayDeviceOps(state: JoinedOverlayState, local: string, mtu: number): HostOp[] {
   return [
     { op: 'ensure-bridge', name: state.bridge, mtu, mac: bridgeMac(state.bridge) },
     // The bridge only switches frames; its own IPv6 link-local chatter would be flooded to

@@ -8,9 +8,9 @@ import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver, NetworkView } from '../driver.js';
-import { vethContainerGone, vethNames, vethOps, vethTeardownOps } from '../veth.js';
+import { vethContainerGone, vethLinks, vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
-import { VXLAN_OVERHEAD, overlayStateOf, parseOverlayOptions } from './options.js';
+import { VXLAN_OVERHEAD, joinedOverlayState, overlayState, parseOverlayOptions } from './options.js';
 import { PeerProgrammer } from './peers.js';
 import { OverlayRegistry } from './registry.js';
 
@@ -65,7 +65,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
   async function activate(network: NetworkRecord): Promise<NonNullable<ReturnType<typeof active.get>>> {
     const existing = active.get(network.id);
     if (existing) return existing;
-    const state = overlayStateOf(network.driverState);
+    const state = joinedOverlayState.of(network);
     const underlay = await deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
     await applyOps(host, overlayDeviceOps(state, underlay.address, mtu), log);
@@ -83,13 +83,13 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     if (!entry) return;
     active.delete(networkId);
     await entry.programmer.stop();
-    const state = overlayStateOf(entry.network.driverState);
+    const state = overlayState.of(entry.network);
     await registry?.unpublishVtep(state.name).catch((err: unknown) => log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
     await applyAllBestEffort(host, overlayDeviceTeardownOps(state), log);
   }
 
   async function publish(network: NetworkRecord, endpoint: EndpointRecord, local: string): Promise<void> {
-    const state = overlayStateOf(network.driverState);
+    const state = overlayState.of(network);
     const id = lease();
     await need().publishVtep(state.name, local, id);
     await need().publishEndpoint(state.name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint) }, id);
@@ -114,14 +114,14 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     planNetwork(network, others) {
       need();
       const state = parseOverlayOptions(network.id, network.options, deps.globalScope);
-      const twin = others.find((o) => o.type === 'overlay' && o.id !== network.id && overlayStateOf(o.driverState).name === state.name);
+      const twin = others.find((o) => o.type === 'overlay' && o.id !== network.id && overlayState.of(o).name === state.name);
       if (twin) throw tsnetError('TSNET_OVERLAY_DUPLICATE', `overlay ${state.name} is already created on this host as network ${shortId(twin.id)}`, 'each host creates a given overlay once');
       if (network.ipv4.length + network.ipv6.length === 0) throw tsnetError('TSNET_OVERLAY_SUBNET', `overlay ${state.name} has no subnet`, 'pass --subnet');
       return { ...state };
     },
 
     async createNetwork(network) {
-      const state = overlayStateOf(network.driverState);
+      const state = overlayState.of(network);
       const underlay = await deps.underlay();
       effectiveMtu(state.mtu, underlay.mtu);
       const def = await need().join({ ...state, subnets: [...network.ipv4, ...network.ipv6].map((p) => p.pool), internal: network.internal, defaultPort: deps.defaultPort }, network.id);
@@ -130,15 +130,14 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     async deleteNetwork(network) {
       await deactivate(network.id);
-      await need().leave(overlayStateOf(network.driverState).name);
+      await need().leave(overlayState.of(network).name);
     },
 
-    planEndpoint: (_network, endpoint) => ({ driverState: { ...vethNames(endpoint.id) } }),
 
     async createEndpoint(network, endpoint) {
       const wasActive = active.has(network.id);
       const entry = await activate(network);
-      const state = overlayStateOf(network.driverState);
+      const state = overlayState.of(network);
       try {
         await applyOps(host, vethOps(state.bridge, entry.mtu, endpoint), log);
         try {
@@ -155,7 +154,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     },
 
     async deleteEndpoint(network, endpoint) {
-      const state = overlayStateOf(network.driverState);
+      const state = overlayState.of(network);
       await registry?.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) });
       await applyAllBestEffort(host, vethTeardownOps(endpoint), log);
       const entry = active.get(network.id);
@@ -178,16 +177,16 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     firewallRules(view: NetworkView): FirewallRule[] {
       // With br_netfilter loaded (dockerd loads it), bridged frames traverse FORWARD, whose
       // policy dockerd sets to DROP: overlay traffic between local ports and the tunnel must pass.
-      const { bridge } = overlayStateOf(view.network.driverState);
+      const { bridge } = overlayState.of(view.network);
       const comment = ['-m', 'comment', '--comment', `tsnet:${shortId(view.network.id)}`];
       return ([4, 6] as const).map((family) => ({ family, chain: 'TSNET-FORWARD' as const, args: ['-i', bridge, '-o', bridge, ...comment, '-j', 'ACCEPT'] }));
     },
 
-    isolationInterfaces: (network) => [overlayStateOf(network.driverState).bridge],
+    isolationInterfaces: (network) => [overlayState.of(network).bridge],
 
     ownedLinks(view) {
-      const state = overlayStateOf(view.network.driverState);
-      return [state.bridge, state.vxlan, ...view.endpoints.flatMap((e) => [vethNames(e.id).hostIf, vethNames(e.id).peerIf])];
+      const state = overlayState.of(view.network);
+      return [state.bridge, state.vxlan, ...vethLinks(view.endpoints)];
     },
 
     async stop() {
@@ -201,7 +200,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
       for (const endpoint of view.endpoints) {
         entry.endpoints.set(endpoint.id, endpoint);
         if (!endpoint.sandboxKey && !(await host.getLink(vethNames(endpoint.id).hostIf))) {
-          await applyOps(host, vethOps(overlayStateOf(view.network.driverState).bridge, entry.mtu, endpoint), log);
+          await applyOps(host, vethOps(overlayState.of(view.network).bridge, entry.mtu, endpoint), log);
         }
         // etcd may be down now; the lease renewal re-publishes once it is back.
         await publish(view.network, endpoint, entry.local).catch((err: unknown) => log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));

@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import { tsnetError } from '../../src/core/errors.js';
 import { linkName, truncate } from '../../src/core/ids.js';
 import { parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
+import { stateCodec } from '../state.js';
 
 export const OVERLAY_OPTIONS = {
   name: 'tsnet.overlay.name',
@@ -53,6 +55,23 @@ export function parseOverlayOptions(networkId: string, options: Readonly<Record<
   };
 }
 
-export function overlayStateOf(driverState: Readonly<Record<string, unknown>>): OverlayState & { vni: number; port: number } {
-  return driverState as unknown as OverlayState & { vni: number; port: number };
+/** The state of an overlay on this host that createNetwork has joined: its VNI and port are fixed. */
+export interface JoinedOverlayState extends OverlayState {
+  readonly vni: number;
+  readonly port: number;
 }
+
+const plannedSchema = z.object({
+  name: z.string(),
+  vni: z.number().int().optional(),
+  port: z.number().int().optional(),
+  mtu: z.number().int().optional(),
+  bridge: z.string(),
+  vxlan: z.string(),
+});
+
+/** An overlay's state on this host, from planNetwork on: the VNI and port may still be open (a pending record). */
+export const overlayState = stateCodec<OverlayState>('overlay', plannedSchema);
+
+/** A created overlay's state, with the VNI and port every host agreed on. */
+export const joinedOverlayState = stateCodec<JoinedOverlayState>('overlay', plannedSchema.extend({ vni: z.number().int(), port: z.number().int() }));

@@ -187,11 +187,10 @@ export class NetworkService {
       const driver = this.driver(network.type);
       const hasInterface = driver.endpointInterface !== false;
       const mac = input.mac || (hasInterface ? generateMac(input.address) : '');
-      const draft: EndpointRecord = {
+      const pending: EndpointRecord = {
         networkId: input.networkId, id: input.endpointId, address: input.address || undefined, addressV6: input.addressV6 || undefined,
-        mac, macGenerated: hasInterface && !input.mac, state: 'pending', exposedPorts: input.exposedPorts, ports: [], createdAt: new Date().toISOString(), driverState: {},
+        mac, macGenerated: hasInterface && !input.mac, state: 'pending', exposedPorts: input.exposedPorts, ports: [], createdAt: new Date().toISOString(),
       };
-      const pending: EndpointRecord = { ...draft, ...driver.planEndpoint(network, draft) };
       const token = await this.deps.repo.saveEndpoint(pending, reply ? 'CreateEndpoint' : undefined);
       try {
         await driver.createEndpoint(network, pending);

@@ -103,6 +103,7 @@ export const ERROR_CATALOGUE = {
   // The stores.
   TSNET_KV_CLOSED: unavailable('the store is closed (the daemon is stopping)'),
   TSNET_KV_CORRUPT: unavailable('the store on disk cannot be read back', false),
+  TSNET_STATE_CORRUPT: unavailable('a network record whose driver state does not fit its type', false),
   TSNET_KV_IO: unavailable('the store could not read or write its files'),
   TSNET_KV_KEY: invalid('a key the store refuses'),
   TSNET_KV_LEASE: invalid('a lease TTL out of range'),

@@ -76,7 +76,6 @@ export interface EndpointRecord {
   /** Port bindings in force (host ports resolved), set by ProgramExternalConnectivity. */
   readonly ports: readonly PortBinding[];
   readonly createdAt: string;
-  readonly driverState: Readonly<Record<string, unknown>>;
 }
 
 /**

@@ -17,8 +17,9 @@ const RULES: readonly Rule[] = [
   { from: /^src\/host\//, allow: [/^src\/host\//, /^src\/core\//, NODE, /^pino$/] },
   { from: /^kvstore\//, allow: [/^kvstore\//, /^src\/core\//, NODE, /^pino$/, /^etcd3$/, /^cockatiel$/, /^vitest$/] },
   // drivers/*.ts: the contract and what several types share (veth pairs, parents, sub-interfaces).
-  { from: /^drivers\/[\w-]+\.ts$/, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^pino$/] },
-  { from: /^drivers\/(\w+)\//, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/] },
+  // zod: each type's stored state has a schema (drivers/state.ts).
+  { from: /^drivers\/[\w-]+\.ts$/, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^pino$/, /^zod$/] },
+  { from: /^drivers\/(\w+)\//, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/, /^zod$/] },
   { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/(kvstore|cas)\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
   { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },

@@ -7,7 +7,7 @@ import { EP_1, NET_A } from './fixtures.js';
 const JOINED_AT = Date.parse('2026-12-02T00:00:00.000Z');
 const endpoint = (joinedAt: string | null = new Date(JOINED_AT).toISOString()): EndpointRecord => ({
   networkId: NET_A, id: EP_1, mac: '02:42:0a:00:00:02', macGenerated: false, state: 'ready', sandboxKey: '/var/run/docker/netns/x',
-  ...(joinedAt ? { joinedAt } : {}), exposedPorts: [], ports: [], createdAt: new Date(JOINED_AT).toISOString(), driverState: {},
+  ...(joinedAt ? { joinedAt } : {}), exposedPorts: [], ports: [], createdAt: new Date(JOINED_AT).toISOString(),
 });
 /** A host namespace holding exactly the links named. */
 const hostWith = (...names: string[]) => ({ getLink: async (name: string): Promise<LinkInfo | undefined> => (names.includes(name) ? { name, index: 7, mtu: 1500, up: true } : undefined) });

@@ -74,7 +74,7 @@ describe('bridge driver plan', () => {
     const net = plan({ internal: true });
     await driver.createNetwork(net);
     expect(host.dump()).not.toContain('ip_forward');
-    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    const ep = endpoint();
     const join = await driver.join(net, ep, '/var/run/docker/netns/x');
     expect(join).toMatchObject({ gateway: undefined, disableGatewayService: true, dstPrefix: 'eth' });
   });
@@ -108,7 +108,7 @@ describe('bridge driver plan', () => {
     const net = plan({ options: { 'com.docker.network.container_iface_prefix': 'app', 'com.docker.network.bridge.inhibit_ipv4': 'true', 'com.docker.network.enable_ipv4': 'true' } });
     await driver.createNetwork(net);
     expect(host.dump()).not.toContain('10.99.0.1/24');
-    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    const ep = endpoint();
     expect(await driver.join(net, ep, '/var/run/docker/netns/x')).toMatchObject({ dstPrefix: 'app', gateway: '10.99.0.1' });
     const isolated = setup();
     const internal = isolated.plan({ internal: true, options: { 'com.docker.network.bridge.gateway_mode_ipv4': 'isolated' } });
@@ -130,7 +130,7 @@ describe('bridge driver plan', () => {
   test('records of an older tsnet, without the later options, read back with Docker\'s defaults', async () => {
     const { driver } = setup();
     const old = network({ driverState: { bridge: 'tsbr9', userNamed: true, mtu: 1500, icc: true, masquerade: true } });
-    const ep = { ...endpoint(), ...driver.planEndpoint(old, endpoint()) };
+    const ep = endpoint();
     expect(await driver.join(old, ep, '/x')).toMatchObject({ dstPrefix: 'eth', gateway: '10.99.0.1' });
   });
 
@@ -168,7 +168,7 @@ describe('bridge driver plan', () => {
     const net = plan();
     await driver.createNetwork(net);
     host.clearLog();
-    const ep = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    const ep = endpoint();
     await driver.createEndpoint(net, ep);
     const hostIf = linkName('v', EP_1);
     const peerIf = linkName('p', EP_1);
@@ -187,9 +187,9 @@ describe('bridge driver plan', () => {
   test('reconcile recreates a missing bridge and an unjoined endpoint, re-attaches a joined one', async () => {
     const { host, driver, plan } = setup();
     const net = plan();
-    const unjoined = { ...endpoint(), ...driver.planEndpoint(net, endpoint()) };
+    const unjoined = endpoint();
     host.addExistingLink(linkName('v', 'joined'), 'veth', 'elsewhere');
-    const joined = { ...endpoint({ id: 'joined', sandboxKey: '/var/run/docker/netns/j' }), ...driver.planEndpoint(net, endpoint({ id: 'joined' })) };
+    const joined = endpoint({ id: 'joined', sandboxKey: '/var/run/docker/netns/j' });
     await driver.reconcile({ network: net, endpoints: [unjoined, joined] });
     const links = await host.listLinks();
     expect(links.map((l) => `${l.name}:${l.master ?? ''}`).sort()).toEqual([

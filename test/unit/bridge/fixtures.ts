@@ -35,7 +35,6 @@ export function endpoint(overrides: Partial<EndpointRecord> = {}): EndpointRecor
     exposedPorts: [],
     ports: [],
     createdAt: '2026-11-22T00:00:00.000Z',
-    driverState: {},
     ...overrides,
   };
 }

@@ -32,7 +32,7 @@ describe('macvlan driver', () => {
     // The kernel is asked for one macvlan link, removed at once, before the network counts as made.
     expect(host.dump()).toBe([`apply ensure-macvlan name=${probe(NET_A)} parent=eth0 mode=vepa mac=02:70:00:00:00:01`, `apply remove-link name=${probe(NET_A)}`].join('\n'));
     host.clearLog();
-    const ep = endpoint({ driverState: driver.planEndpoint(net, endpoint()).driverState });
+    const ep = endpoint();
     await driver.createEndpoint(net, ep);
     const link = linkName('m', EP_1);
     expect(host.dump()).toBe(`apply ensure-macvlan name=${link} parent=eth0 mode=vepa mac=02:74:0a:63:00:02`);

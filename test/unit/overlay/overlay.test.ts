@@ -24,7 +24,7 @@ async function overlayHost(store: MemoryKvStore, hostId: string, underlay: strin
   const net = { ...planned, driverState: { ...planned.driverState, ...(await driver.createNetwork(planned)) } };
   const addEndpoint = async (id: string, address: string, mac: string): Promise<EndpointRecord> => {
     const ep = endpoint({ networkId, id, address, mac });
-    const full = { ...ep, ...driver.planEndpoint(net, ep) };
+    const full = ep;
     await driver.createEndpoint(net, full);
     return full;
   };
