@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { tsnetError } from '../../src/core/errors.js';
 import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
-import type { HostOp } from '../../src/host/hostnet.js';
 import type { GatewayNeeds, GatewayRequest } from '../driver.js';
-import type { Family } from '../../src/host/firewall.js';
 import { parseIp } from '../../src/core/net.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
 import { stateCodec } from '../state.js';
@@ -21,28 +19,45 @@ import { stateCodec } from '../state.js';
 export const GATEWAY_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'] as const;
 export type GatewayMode = (typeof GATEWAY_MODES)[number];
 
-/** The bridge driver's view of a network, persisted as its driver state. */
-export interface BridgeConfig {
-  readonly bridge: string;
+const gatewayModeSchema = z.enum(GATEWAY_MODES);
+
+/** The changes tsnet undoes on an adopted bridge (adoption.ts makes only these). */
+const restoreOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('remove-addr'), dev: z.string(), cidr: z.string() }),
+  z.object({ op: z.literal('ensure-sysctl'), key: z.string(), value: z.string() }),
+  z.object({ op: z.literal('ensure-mtu'), dev: z.string(), mtu: z.number().int() }),
+  z.object({ op: z.literal('ensure-down'), dev: z.string() }),
+]);
+
+/**
+ * The bridge driver's view of a network, persisted as its driver state. Records of older
+ * versions lack the later fields, which get Docker's defaults when read back.
+ */
+const bridgeConfigSchema = z.object({
+  bridge: z.string(),
   /** True when the user named the bridge (com.docker.network.bridge.name). */
-  readonly userNamed: boolean;
-  readonly mtu: number;
-  readonly icc: boolean;
-  readonly masquerade: boolean;
+  userNamed: z.boolean(),
+  mtu: z.number().int(),
+  icc: z.boolean(),
+  masquerade: z.boolean(),
   /** Host IP for a published port given without one (`-p 8080:80`). */
-  readonly hostBindingIp?: string;
+  hostBindingIp: z.string().optional(),
   /** Join's DstPrefix: the container's interface is this plus a number. */
-  readonly ifacePrefix: string;
-  readonly gatewayMode: Readonly<Record<Family, GatewayMode>>;
+  ifacePrefix: z.string().default('eth'),
+  gatewayMode: z.object({ 4: gatewayModeSchema, 6: gatewayModeSchema }).default({ 4: 'nat', 6: 'nat' }),
   /** Host interfaces from which containers are reachable directly, even on ports published to loopback. */
-  readonly trustedInterfaces: readonly string[];
+  trustedInterfaces: z.array(z.string()).default([]),
   /** The IPv4 gateway address is not put on the bridge (the user manages it). */
-  readonly inhibitIpv4: boolean;
+  inhibitIpv4: z.boolean().default(false),
   /** Learned at creation: the bridge existed and was the user's (never deleted by tsnet). */
-  readonly adopted?: boolean;
+  adopted: z.boolean().optional(),
   /** For an adopted bridge: the ops that undo what tsnet changed on it. */
-  readonly restoreOps?: readonly HostOp[];
-}
+  restoreOps: z.array(restoreOpSchema).optional(),
+});
+
+export type BridgeConfig = Readonly<z.output<typeof bridgeConfigSchema>>;
+
+export const bridgeState = stateCodec<BridgeConfig>('bridge', bridgeConfigSchema);
 
 /** Option keys, named as Docker's own bridge driver names them so users need learn nothing new. */
 export const BRIDGE_OPTIONS = {
@@ -90,32 +105,6 @@ export function parseBridgeOptions(networkId: string, options: Readonly<Record<s
   checkFamilySwitch(BRIDGE_OPTIONS.enableIpv6, o('enableIpv6'), shape.hasIpv6, 'IPv6');
   return config;
 }
-
-const gatewayModeSchema = z.enum(GATEWAY_MODES);
-
-/** The changes tsnet undoes on an adopted bridge (adoption.ts makes only these). */
-const restoreOpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('remove-addr'), dev: z.string(), cidr: z.string() }),
-  z.object({ op: z.literal('ensure-sysctl'), key: z.string(), value: z.string() }),
-  z.object({ op: z.literal('ensure-mtu'), dev: z.string(), mtu: z.number().int() }),
-  z.object({ op: z.literal('ensure-down'), dev: z.string() }),
-]);
-
-/** A bridge network's stored state; records of older versions lack the later fields, which get Docker's defaults. */
-export const bridgeState = stateCodec<BridgeConfig>('bridge', z.object({
-  bridge: z.string(),
-  userNamed: z.boolean(),
-  mtu: z.number().int(),
-  icc: z.boolean(),
-  masquerade: z.boolean(),
-  hostBindingIp: z.string().optional(),
-  ifacePrefix: z.string().default('eth'),
-  gatewayMode: z.object({ 4: gatewayModeSchema, 6: gatewayModeSchema }).default({ 4: 'nat', 6: 'nat' }),
-  trustedInterfaces: z.array(z.string()).default([]),
-  inhibitIpv4: z.boolean().default(false),
-  adopted: z.boolean().optional(),
-  restoreOps: z.array(restoreOpSchema).optional(),
-}));
 
 function parseHostBindingIp(value: string): string {
   // Docker's option is named for IPv4 but takes an IPv6 address too (its documentation says so).

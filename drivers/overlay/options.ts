@@ -14,20 +14,26 @@ export const OVERLAY_OPTIONS = {
 export const VXLAN_OVERHEAD = 50;
 export const MAX_VNI = 16_777_215;
 
-/** What the user asked for; unset fields are decided by the first host (VNI) or the underlay (MTU). */
-export interface OverlaySpec {
+/** The overlay driver's state for one network on this host, from planNetwork on (a pending record's VNI and port may be open). */
+const overlayStateSchema = z.object({
   /** The overlay's identity across hosts: Docker gives each host its own network id. */
-  readonly name: string;
-  readonly vni?: number;
-  readonly port?: number;
-  readonly mtu?: number;
-}
+  name: z.string(),
+  /** Unset ones are decided by the first host (VNI, port) or each host's underlay (MTU). */
+  vni: z.number().int().optional(),
+  port: z.number().int().optional(),
+  mtu: z.number().int().optional(),
+  bridge: z.string(),
+  vxlan: z.string(),
+});
+/** Once createNetwork has joined the overlay: the VNI and port every host agreed on. */
+const joinedSchema = overlayStateSchema.extend({ vni: z.number().int(), port: z.number().int() });
 
-/** The overlay driver's state for one network on this host. */
-export interface OverlayState extends OverlaySpec {
-  readonly bridge: string;
-  readonly vxlan: string;
-}
+export type OverlayState = Readonly<z.output<typeof overlayStateSchema>>;
+export type OverlaySpec = Omit<OverlayState, 'bridge' | 'vxlan'>;
+export type JoinedOverlayState = Readonly<z.output<typeof joinedSchema>>;
+
+export const overlayState = stateCodec<OverlayState>('overlay', overlayStateSchema);
+export const joinedOverlayState = stateCodec<JoinedOverlayState>('overlay', joinedSchema);
 
 /**
  * Parses `-o` options of an overlay network. With a driver scope of "global" (swarm), Docker
@@ -54,24 +60,3 @@ export function parseOverlayOptions(networkId: string, options: Readonly<Record<
     vxlan: linkName('x', networkId),
   };
 }
-
-/** The state of an overlay on this host that createNetwork has joined: its VNI and port are fixed. */
-export interface JoinedOverlayState extends OverlayState {
-  readonly vni: number;
-  readonly port: number;
-}
-
-const plannedSchema = z.object({
-  name: z.string(),
-  vni: z.number().int().optional(),
-  port: z.number().int().optional(),
-  mtu: z.number().int().optional(),
-  bridge: z.string(),
-  vxlan: z.string(),
-});
-
-/** An overlay's state on this host, from planNetwork on: the VNI and port may still be open (a pending record). */
-export const overlayState = stateCodec<OverlayState>('overlay', plannedSchema);
-
-/** A created overlay's state, with the VNI and port every host agreed on. */
-export const joinedOverlayState = stateCodec<JoinedOverlayState>('overlay', plannedSchema.extend({ vni: z.number().int(), port: z.number().int() }));

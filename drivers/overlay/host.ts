@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
+import { tsnetError } from '../../src/core/errors.js';
+import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
+import { addressOf } from '../../src/core/net.js';
+import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
+import type { HostNet } from '../../src/host/hostnet.js';
+import type { NetworkView } from '../driver.js';
+import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
+import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
+import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
+import { PeerProgrammer } from './peers.js';
+import { OverlayRegistry } from './registry.js';
+
+/** This host's side of the underlay: the address VXLAN packets leave from, and its MTU. */
+export interface Underlay {
+  readonly address: string;
+  readonly mtu: number;
+}
+
+/** The host's etcd lease, kept by the daemon; endpoints and VTEPs are published under it. */
+export interface HostLease {
+  current(): LeaseId | undefined;
+  /** Called each time the lease is (re)granted: what was published under a lost lease is gone. */
+  onRenewed(listener: () => void): void;
+}
+
+export interface OverlayHostDeps {
+  readonly host: HostNet;
+  readonly log: Logger;
+  readonly hostId: string;
+  readonly store: KvStore;
+  readonly lease: HostLease;
+  readonly underlay: () => Promise<Underlay>;
+  readonly defaultPort: number;
+}
+
+/** An overlay with devices on this host. The underlay is looked up once, when they are made. */
+interface ActiveOverlay {
+  readonly network: NetworkRecord;
+  readonly endpoints: Map<string, EndpointRecord>;
+  readonly programmer: PeerProgrammer;
+  readonly local: string;
+  readonly mtu: number;
+}
+
+/**
+ * This host's part in every overlay, with etcd: the overlay's definition and this host's VTEP and
+ * endpoints are published there, and the bridge and VXLAN device exist on this host only while
+ * it has an endpoint on the overlay (made with the first, removed with the last), each with a
+ * peer programmer that keeps the kernel's forwarding entries in line with etcd.
+ */
+export class OverlayHost {
+  private readonly registry: OverlayRegistry;
+  private readonly active = new Map<string, ActiveOverlay>();
+
+  constructor(private readonly deps: OverlayHostDeps) {
+    this.registry = new OverlayRegistry(deps.store, deps.hostId);
+    // A new lease means etcd forgot what this host published: publish it all again.
+    deps.lease.onRenewed(() => {
+      for (const entry of this.active.values()) {
+        for (const endpoint of entry.endpoints.values()) {
+          this.publish(entry.network, endpoint, entry.local).catch((err: unknown) => deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint'));
+        }
+      }
+    });
+  }
+
+  programmer(networkId: string): PeerProgrammer | undefined {
+    return this.active.get(networkId)?.programmer;
+  }
+
+  /** Registers this host's network under the overlay's definition in etcd; returns what all hosts agreed on. */
+  async join(network: NetworkRecord): Promise<{ vni: number; port: number; mtu?: number }> {
+    const state = overlayState.of(network);
+    effectiveMtu(state.mtu, (await this.deps.underlay()).mtu);
+    const subnets = [...network.ipv4, ...network.ipv6].map((p) => p.pool);
+    const def = await this.registry.join({ ...state, subnets, internal: network.internal, defaultPort: this.deps.defaultPort }, network.id);
+    return { vni: def.vni, port: def.port, mtu: def.mtu };
+  }
+
+  async leave(network: NetworkRecord): Promise<void> {
+    await this.deactivate(network.id);
+    await this.registry.leave(overlayState.of(network).name);
+  }
+
+  async addEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    const wasActive = this.active.has(network.id);
+    const entry = await this.activate(network);
+    try {
+      await applyOps(this.deps.host, vethOps(overlayState.of(network).bridge, entry.mtu, endpoint), this.deps.log);
+      try {
+        await this.publish(network, endpoint, entry.local);
+      } catch (err) {
+        await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log).catch(() => undefined);
+        throw err;
+      }
+    } catch (err) {
+      if (!wasActive) await this.deactivate(network.id).catch(() => undefined);
+      throw err;
+    }
+    entry.endpoints.set(endpoint.id, endpoint);
+  }
+
+  async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    await this.registry.unpublishEndpoint(overlayState.of(network).name, { id: endpoint.id, ips: ipsOf(endpoint) });
+    await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log);
+    const entry = this.active.get(network.id);
+    entry?.endpoints.delete(endpoint.id);
+    if (entry && entry.endpoints.size === 0) await this.deactivate(network.id);
+  }
+
+  /** At start-up: devices for a network with endpoints, missing veths of unjoined endpoints, and the endpoints published again. */
+  async reconcile(view: NetworkView): Promise<void> {
+    const entry = await this.activate(view.network);
+    for (const endpoint of view.endpoints) {
+      entry.endpoints.set(endpoint.id, endpoint);
+      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(vethNames(endpoint.id).hostIf))) {
+        await applyOps(this.deps.host, vethOps(overlayState.of(view.network).bridge, entry.mtu, endpoint), this.deps.log);
+      }
+      // etcd may be down now; the lease renewal re-publishes once it is back.
+      await this.publish(view.network, endpoint, entry.local).catch((err: unknown) => this.deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));
+    }
+  }
+
+  /** The devices and forwarding entries stay: the overlay keeps working while tsnet restarts. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.active.values()].map((entry) => entry.programmer.stop()));
+  }
+
+  /** Brings up the bridge and VXLAN device and the peer watch for a network, once. */
+  private async activate(network: NetworkRecord): Promise<ActiveOverlay> {
+    const existing = this.active.get(network.id);
+    if (existing) return existing;
+    const { host, store, hostId, log } = this.deps;
+    const state = joinedOverlayState.of(network);
+    const underlay = await this.deps.underlay();
+    const mtu = effectiveMtu(state.mtu, underlay.mtu);
+    await applyOps(host, overlayDeviceOps(state, underlay.address, mtu), log);
+    const programmer = new PeerProgrammer({ host, store, hostId, log }, state.name, state.vxlan);
+    const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
+    this.active.set(network.id, entry);
+    programmer.start();
+    return entry;
+  }
+
+  private async deactivate(networkId: string): Promise<void> {
+    const entry = this.active.get(networkId);
+    if (!entry) return;
+    this.active.delete(networkId);
+    await entry.programmer.stop();
+    const state = overlayState.of(entry.network);
+    await this.registry.unpublishVtep(state.name).catch((err: unknown) => this.deps.log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
+    await applyAllBestEffort(this.deps.host, overlayDeviceTeardownOps(state), this.deps.log);
+  }
+
+  private async publish(network: NetworkRecord, endpoint: EndpointRecord, local: string): Promise<void> {
+    const { name } = overlayState.of(network);
+    const lease = this.deps.lease.current();
+    if (!lease) throw tsnetError('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
+    await this.registry.publishVtep(name, local, lease);
+    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint) }, lease);
+  }
+}
+
+const ipsOf = (e: EndpointRecord): string[] => [e.address, e.addressV6].filter((a): a is string => Boolean(a)).map(addressOf);
+
+/** Underlay MTU minus the VXLAN overhead, or the user's value when it is smaller. */
+export function effectiveMtu(userMtu: number | undefined, underlayMtu: number): number {
+  const limit = underlayMtu - VXLAN_OVERHEAD;
+  if (userMtu === undefined) return limit;
+  if (userMtu > limit) {
+    throw tsnetError('TSNET_OVERLAY_MTU', `MTU ${userMtu} does not fit: the underlay MTU is ${underlayMtu} and VXLAN needs ${VXLAN_OVERHEAD} bytes of it`, `use -o com.docker.network.driver.mtu=${limit} or less, or leave it out`);
+  }
+  return userMtu;
+}
