@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { checkDeadline } from '../core/deadline.js';
+import { forwardStep } from '../core/deadline.js';
 import { errorText, TsnetError } from '../core/errors.js';
 import { describeOp, inverseOf, renderOp, type HostNet, type HostOp } from './hostnet.js';
 import { CommandError } from './runner.js';
@@ -12,8 +12,7 @@ export async function applyOps(host: HostNet, ops: readonly HostOp[], log: Logge
   const changed: HostOp[] = [];
   for (const op of ops) {
     try {
-      checkDeadline();
-      if (await host.apply(op)) changed.push(op);
+      if (await forwardStep(() => host.apply(op))) changed.push(op);
     } catch (err) {
       await rollback(host, changed, log);
       if (err instanceof TsnetError && err.code === 'TSNET_DEADLINE') throw err;

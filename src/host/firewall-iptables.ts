@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { forwardStep } from '../core/deadline.js';
 import { errorText, TsnetError } from '../core/errors.js';
 import { HOOKS, TSNET_CHAINS, checkRules, type Family, type Firewall, type FirewallRule, type Table, type TsnetChain } from './firewall.js';
 import { CommandError, type Runner } from './runner.js';
@@ -58,8 +59,9 @@ export class IptablesFirewall implements Firewall {
       if (this.applied.get(family) === rendered) continue;
       let saved: string;
       try {
-        saved = await this.save(family);
+        saved = await forwardStep(() => this.save(family));
       } catch (err) {
+        if (isDeadline(err)) throw err;
         if (family === 6 && familyRules.length === 0) {
           this.options.log.debug({ err }, 'ip6tables unavailable and not needed');
           continue;
@@ -74,7 +76,7 @@ export class IptablesFirewall implements Firewall {
     const applied: Array<{ family: Family; saved: string }> = [];
     for (const plan of plans) {
       try {
-        await this.restore(plan.family, plan.input);
+        await forwardStep(() => this.restore(plan.family, plan.input));
         applied.push(plan);
         this.applied.set(plan.family, plan.rendered);
       } catch (err) {
@@ -100,14 +102,16 @@ export class IptablesFirewall implements Firewall {
   /** Every table of one family in one run (only filter and nat are read from it). */
   private async save(family: Family): Promise<string> {
     const program = family === 4 ? 'iptables-save' : 'ip6tables-save';
-    return (await this.options.runner.run([...(this.options.wrap ?? []), program])).stdout;
+    return (await this.options.runner.run([...(this.options.wrap ?? []), program], { cancellable: true })).stdout;
   }
 
   private async restore(family: Family, input: string): Promise<void> {
     const program = family === 4 ? 'iptables-restore' : 'ip6tables-restore';
     try {
-      await this.options.runner.run([...(this.options.wrap ?? []), program, '-w', '10', '--noflush'], { input });
+      // All or nothing (one COMMIT per table): killed while it waits for the xtables lock, it changed nothing.
+      await this.options.runner.run([...(this.options.wrap ?? []), program, '-w', '10', '--noflush'], { input, cancellable: true });
     } catch (err) {
+      if (isDeadline(err)) throw err;
       const stderr = err instanceof CommandError ? err.result.stderr.trim() : errorText(err);
       // iptables-restore names the input line: "Error occurred at line: N" or "line N failed".
       const line = /line:? (\d+)/.exec(stderr)?.[1];
@@ -210,4 +214,8 @@ export function renderPutBack(saved: string, current: string): string {
     lines.push('COMMIT');
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+function isDeadline(err: unknown): boolean {
+  return err instanceof TsnetError && err.code === 'TSNET_DEADLINE';
 }

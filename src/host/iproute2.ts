@@ -1,7 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { TsnetError } from '../core/errors.js';
 import type { HostNet, HostOp, LinkInfo } from './hostnet.js';
-import { CommandError, type Runner } from './runner.js';
+import { CommandError, type RunOptions, type Runner } from './runner.js';
+
+/** A read-only query may be killed at a call's deadline: that changes nothing. */
+const QUERY: RunOptions = { cancellable: true };
 
 export interface Iproute2Options {
   readonly runner: Runner;
@@ -47,7 +50,7 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-addr': return this.ensureAddr(op.dev, op.cidr);
       case 'ensure-up': return this.ensureUp(op.dev);
       case 'remove-addr':
-        return (await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], [2])).code === 0;
+        return (await this.ip(['addr', 'del', op.cidr, 'dev', op.dev], { okCodes: [2] })).code === 0;
       case 'ensure-down': {
         const link = await this.getLink(op.dev);
         if (!link?.up) return false;
@@ -72,7 +75,7 @@ export class Iproute2HostNet implements HostNet {
         await this.bridge(['fdb', 'replace', op.mac, 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
         return true;
       case 'remove-fdb':
-        return (await this.bridge(['fdb', 'del', op.mac, 'dev', op.dev, 'dst', op.dst, 'self'], [1, 2, 255])).code === 0;
+        return (await this.bridge(['fdb', 'del', op.mac, 'dev', op.dev, 'dst', op.dst, 'self'], { okCodes: [1, 2, 255] })).code === 0;
       case 'ensure-flood': {
         // All-zero MAC entries form a list (one per remote VTEP), so they are appended; the
         // kernel accepts a repeated append silently, hence the look first.
@@ -81,24 +84,24 @@ export class Iproute2HostNet implements HostNet {
         return true;
       }
       case 'remove-flood':
-        return (await this.bridge(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self'], [1, 2, 255])).code === 0;
+        return (await this.bridge(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self'], { okCodes: [1, 2, 255] })).code === 0;
       case 'ensure-neigh':
         await this.change(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
         return true;
       case 'remove-neigh':
-        return (await this.ip(['neigh', 'del', op.ip, 'dev', op.dev], [1, 2, 255])).code === 0;
+        return (await this.ip(['neigh', 'del', op.ip, 'dev', op.dev], { okCodes: [1, 2, 255] })).code === 0;
       case 'remove-link': return this.removeLink(op.name);
       case 'ensure-sysctl': return this.ensureSysctl(op.key, op.value);
     }
   }
 
   async listLinks(): Promise<LinkInfo[]> {
-    const { stdout } = await this.ip(['-json', '-details', 'link', 'show']);
+    const { stdout } = await this.ip(['-json', '-details', 'link', 'show'], QUERY);
     return (JSON.parse(stdout || '[]') as IpLinkJson[]).map(toLinkInfo);
   }
 
   async getLink(name: string): Promise<LinkInfo | undefined> {
-    const { code, stdout } = await this.ip(['-json', '-details', 'link', 'show', 'dev', name], [1]);
+    const { code, stdout } = await this.ip(['-json', '-details', 'link', 'show', 'dev', name], { ...QUERY, okCodes: [1] });
     if (code !== 0) return undefined;
     const [link] = JSON.parse(stdout || '[]') as IpLinkJson[];
     return link ? toLinkInfo(link) : undefined;
@@ -113,32 +116,32 @@ export class Iproute2HostNet implements HostNet {
   }
 
   async listAddrs(dev: string): Promise<string[]> {
-    const { stdout } = await this.ip(['-json', 'addr', 'show', 'dev', dev]);
+    const { stdout } = await this.ip(['-json', 'addr', 'show', 'dev', dev], QUERY);
     const [entry] = JSON.parse(stdout || '[]') as Array<{ addr_info?: Array<{ local: string; prefixlen: number; scope?: string }> }>;
     return (entry?.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
   }
 
   async listFdb(dev: string): Promise<Array<{ mac: string; dst: string }>> {
-    const { stdout } = await this.bridge(['-json', 'fdb', 'show', 'dev', dev]);
+    const { stdout } = await this.bridge(['-json', 'fdb', 'show', 'dev', dev], QUERY);
     return (JSON.parse(stdout || '[]') as Array<{ mac: string; dst?: string; flags?: string[] }>)
       .filter((e) => e.dst !== undefined && e.flags?.includes('self'))
       .map((e) => ({ mac: e.mac, dst: e.dst as string }));
   }
 
   async listNeigh(dev: string): Promise<Array<{ ip: string; mac: string }>> {
-    const { stdout } = await this.ip(['-json', 'neigh', 'show', 'dev', dev, 'nud', 'permanent']);
+    const { stdout } = await this.ip(['-json', 'neigh', 'show', 'dev', dev, 'nud', 'permanent'], QUERY);
     return (JSON.parse(stdout || '[]') as Array<{ dst: string; lladdr?: string }>).filter((e) => e.lladdr).map((e) => ({ ip: e.dst, mac: e.lladdr as string }));
   }
 
   async ownerOf(address: string): Promise<{ dev: string; mtu: number } | undefined> {
-    const { stdout } = await this.ip(['-json', 'addr', 'show']);
+    const { stdout } = await this.ip(['-json', 'addr', 'show'], QUERY);
     const links = JSON.parse(stdout || '[]') as Array<{ ifname: string; mtu: number; addr_info?: Array<{ local: string }> }>;
     const owner = links.find((l) => l.addr_info?.some((a) => a.local === address));
     return owner ? { dev: owner.ifname, mtu: owner.mtu } : undefined;
   }
 
   async routeTo(address: string): Promise<{ source: string; dev: string; mtu: number }> {
-    const { stdout } = await this.ip(['-json', 'route', 'get', address]);
+    const { stdout } = await this.ip(['-json', 'route', 'get', address], QUERY);
     const [route] = JSON.parse(stdout || '[]') as Array<{ prefsrc?: string; dev?: string }>;
     if (!route?.prefsrc || !route.dev) throw new TsnetError('TSNET_HOST_NO_ROUTE', `no route with a source address towards ${address}`, 'pass the underlay address with --vxlan-local-ip');
     const link = await this.getLink(route.dev);
@@ -168,9 +171,9 @@ export class Iproute2HostNet implements HostNet {
     return created;
   }
 
-  private bridge(args: string[], okCodes: number[] = []) {
+  private bridge(args: string[], options: RunOptions = {}) {
     const prefix = this.options.netns ? ['ip', 'netns', 'exec', this.options.netns] : [];
-    return this.runner.run([...prefix, 'bridge', ...args], { okCodes });
+    return this.runner.run([...prefix, 'bridge', ...args], options);
   }
 
   private async ensureBridge(name: string, mtu: number, mac: string | undefined): Promise<boolean> {
@@ -258,8 +261,8 @@ export class Iproute2HostNet implements HostNet {
     return true;
   }
 
-  private ip(args: string[], okCodes: number[] = []) {
-    return this.runner.run(['ip', ...this.nsArgs, ...args], { okCodes });
+  private ip(args: string[], options: RunOptions = {}) {
+    return this.runner.run(['ip', ...this.nsArgs, ...args], options);
   }
 
   /** A command that changes the kernel and prints nothing: success or iproute2's message. */

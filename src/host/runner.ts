@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { addKernelTime } from '../core/call-timing.js';
+import { cancellationSignal, deadlineError } from '../core/deadline.js';
 import { TsnetError } from '../core/errors.js';
 
 /** Result of one program run. */
@@ -21,6 +22,11 @@ export interface RunOptions {
    * command may run in a long-lived `ip -batch` process (see ip-batch.ts) instead of its own.
    */
   readonly batchable?: boolean;
+  /**
+   * Killing the program part-way leaves nothing half-done (it only reads, or applies all or
+   * nothing): inside a call's forward step it is killed when the call's deadline passes.
+   */
+  readonly cancellable?: boolean;
 }
 
 /**
@@ -42,21 +48,24 @@ export class ExecRunner implements Runner {
   run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [program, ...args] = argv;
     if (!program) return Promise.reject(new Error('ExecRunner.run needs a program name'));
+    const deadline = options.cancellable ? cancellationSignal() : undefined;
+    if (deadline?.aborted) return Promise.reject(deadlineError(deadline));
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'], timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, ...(deadline ? { signal: deadline } : {}) });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
       child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
-      child.on('error', (error) => reject(new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
+      child.on('error', (error) => reject(deadline?.aborted ? deadlineError(deadline) : new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
       child.on('close', (code, signal) => {
         const ms = performance.now() - started;
         addKernelTime(ms);
         const result = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
         const level = ms > SLOW_CALL_MS ? 'warn' : 'debug';
         this.log[level]({ argv, code: result.code, signal, ms: Math.round(ms * 10) / 10 }, 'exec');
-        if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
+        if (deadline?.aborted) reject(deadlineError(deadline));
+        else if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
         else reject(commandFailed(argv, result, signal));
       });
       child.stdin.on('error', () => undefined); // the program may exit before reading its input
