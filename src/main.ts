@@ -8,7 +8,6 @@ import { createIpvlanDriver } from '../drivers/ipvlan/index.js';
 import { createMacvlanDriver } from '../drivers/macvlan/index.js';
 import { createNullDriver } from '../drivers/null/index.js';
 import type { Driver } from '../drivers/driver.js';
-import type { KvStore } from '../kvstore/kvstore.js';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
 import { buildApp } from './api/app.js';
@@ -23,6 +22,7 @@ import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
 import { dockerEngineFor } from './docker/engine.js';
 import { errorText, TsnetError, tsnetError } from './core/errors.js';
+import { Lifecycles } from './core/lifecycle.js';
 import type { NetworkType } from './core/model.js';
 import { IptablesFirewall } from './host/firewall-iptables.js';
 import { AddressSpace } from './ipam/address-space.js';
@@ -52,13 +52,13 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const execLog = log.child({ component: 'exec' });
   const ipBatch = new IpBatch({ log: execLog });
   const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog);
+  const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
+  await parts.start('ip-batch', { stop: () => ipBatch.close() });
   const host = new Iproute2HostNet({ runner });
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
-  let store: KvStore | undefined;
-  let localIpam: AddressSpace | undefined;
   let dockerSync: DockerSync | undefined;
   const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
@@ -76,6 +76,11 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     ['ipvlan', createIpvlanDriver({ host, log: log.child({ component: 'ipvlan' }) })],
     ['null', createNullDriver()],
   ]);
+  if (etcd) await parts.start('etcd', { stop: () => etcd.close() });
+  if (globalSpace) await parts.start('global-ipam', { stop: () => globalSpace.close() });
+  for (const driver of drivers.values()) {
+    if (driver.stop) await parts.start(`driver:${driver.type}`, { stop: () => driver.stop?.() ?? Promise.resolve() });
+  }
   let resolveReady!: () => void;
   let rejectReady!: (err: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
@@ -95,19 +100,22 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
 
   const startup = (async () => {
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
-    store = opened;
+    await parts.start('store', { stop: () => opened.close() });
     const repo = new CnmRepository(opened);
-    service = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
-    const localSpace = (localIpam = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000));
+    const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000);
+    await parts.start('local-ipam', { stop: () => localSpace.close() });
+    // Before the calls: an overlay call in flight at shutdown still publishes under the lease.
+    if (liveness) await parts.start('host-liveness', liveness);
+    const calls = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
+    await parts.start('calls', { stop: () => calls.drain() });
+    service = calls;
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
-    liveness?.start();
-    await reconcile({ repo, service, drivers, host, log: log.child({ component: 'reconcile' }) });
+    await reconcile({ repo, service: calls, drivers, host, log: log.child({ component: 'reconcile' }) });
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');
       const ipamSync = new IpamSync({ spaces: globalSpace ? [localSpace, globalSpace] : [localSpace], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
-      dockerSync = new DockerSync({ repo, service, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) });
-      dockerSync.start();
+      dockerSync = await parts.start('docker-sync', new DockerSync({ repo, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) }));
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
     }
@@ -119,15 +127,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     stopping ??= (async () => {
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
-      await dockerSync?.stop();
-      await service?.drain();
-      for (const driver of drivers.values()) await driver.stop?.().catch((err: unknown) => log.warn({ err, type: driver.type }, 'a driver did not stop cleanly'));
-      await liveness?.stop();
-      await localIpam?.close();
-      await globalSpace?.close();
-      await etcd?.close();
-      await store?.close();
-      await ipBatch.close();
+      await parts.stop();
       log.info('stopped; networks and containers keep working');
     })();
     return stopping;
