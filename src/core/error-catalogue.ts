@@ -60,6 +60,7 @@ export const ERROR_CATALOGUE = {
   TSNET_HOST_COMMAND: unavailable('the host refused a command tsnet did not expect to fail'),
   TSNET_HOST_EXEC: unavailable('a program tsnet needs is missing', false),
   TSNET_HOST_NOT_BRIDGE: conflict('an interface of the wanted name exists and is not a bridge'),
+  TSNET_HOST_LINK_EXISTS: conflict('an interface of the wanted name exists and is of another kind'),
   TSNET_HOST_NOT_VXLAN: conflict('an interface of the wanted name exists and is not a VXLAN device'),
   TSNET_HOST_NO_ROUTE: unavailable('no route with a source address towards the underlay target'),
   TSNET_KERNEL_UNSUPPORTED: unavailable('the kernel lacks the module an interface kind needs', false),

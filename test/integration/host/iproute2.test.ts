@@ -129,6 +129,15 @@ describe('Iproute2HostNet against a real kernel', () => {
     });
   }
 
+  test('a sub-interface whose name is taken by a link of another kind is refused naming it, and that link is left alone', async () => {
+    const { ns, host } = await withTestNetns();
+    await sh(['ip', '-n', ns, 'link', 'add', 'name', 'parent0', 'type', 'veth', 'peer', 'name', 'parent1']);
+    await sh(['ip', '-n', ns, 'link', 'add', 'name', 'tsnm-0000000005', 'type', 'veth', 'peer', 'name', 'other1']);
+    const err = await host.apply({ op: 'ensure-macvlan', name: 'tsnm-0000000005', parent: 'parent0', mode: 'bridge' }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TSNET_HOST_LINK_EXISTS', message: 'interface tsnm-0000000005 exists and is a veth, not a macvlan link' });
+    expect((await host.getLink('tsnm-0000000005'))?.kind).toBe('veth');
+  });
+
   test('sysctls are set inside the namespace only', async () => {
     const { ns, host } = await withTestNetns();
     await host.apply({ op: 'ensure-sysctl', key: 'net/ipv4/ip_forward', value: '1' });
