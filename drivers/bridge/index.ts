@@ -2,13 +2,12 @@ import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostOp, LinkInfo } from '../../src/host/hostnet.js';
 import type { Driver, DriverDeps, NetworkView } from '../driver.js';
-import { vethLinks, vethNames } from '../veth.js';
+import { vethContainerGone, vethLinks, vethNames } from '../veth.js';
 import { bridgeEndpointOps, bridgeEndpointTeardownOps, bridgeJoinInfo } from './endpoint.js';
 import { bridgeFirewallRules } from './firewall.js';
 import { bridgeNetworkOps, bridgeTeardownOps, planBridgeNetwork } from './network.js';
 import { adoptionRestoreOps } from './adoption.js';
 import { bridgeState, bridgeGatewayNeeds } from './options.js';
-import { vethContainerGone } from '../veth.js';
 
 /**
  * The bridge driver: one Linux bridge per network with the gateway address on it, one veth pair
@@ -43,7 +42,6 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
     async deleteNetwork(network) {
       await applyAllBestEffort(host, bridgeTeardownOps(bridgeState.of(network)), log);
     },
-
 
     async createEndpoint(network, endpoint) {
       await applyOps(host, bridgeEndpointOps(bridgeState.of(network), endpoint), log);
