@@ -66,7 +66,6 @@ export function createSubInterfaceDriver<Mode>(spec: SubInterfaceType<Mode>, { h
       if (state.createdParent) await applyAllBestEffort(host, [{ op: 'remove-link', name: state.parent }], log);
     },
 
-
     async createEndpoint(network, endpoint) {
       const state = stateOf(network);
       await applyOps(host, [spec.endpointOp(endpointLink(endpoint), state.parent, state.mode, endpoint)], log);
