@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig } from './config-etcd.js';
@@ -7,7 +6,9 @@ import { DAEMON_HELP, parseDaemonConfig } from './config.js';
 import { tsnetError } from './core/errors.js';
 import { releaseHost } from './ipam/release-host.js';
 import { isTsnetError } from './core/errors.js';
+import { runAdminCommand } from './cli-admin.js';
 import { startDaemon } from './main.js';
+import { version } from './version.js';
 
 const HELP = `Usage: tsnet <command> [options]
 
@@ -17,6 +18,11 @@ shared by hosts through etcd.
 
 Commands:
   daemon                  serve the plugin socket (see tsnet daemon --help)
+  status                  the running daemon: store, etcd, Docker, counts
+  networks                every tsnet network of this host
+  network NAME|ID         one network with its devices, endpoints and ports
+  ports [CONTAINER]       published ports (what docker port cannot show)
+                          (all four: --json for scripts; see tsnet status --help)
   ipam release-host HOST  free everything a dead host held in the global address
                           space (see tsnet ipam release-host --help)
   version                 print the version
@@ -33,6 +39,11 @@ async function main(argv: string[]): Promise<number> {
       return runDaemon(rest);
     case 'ipam':
       return runIpam(rest);
+    case 'status':
+    case 'networks':
+    case 'network':
+    case 'ports':
+      return runAdminCommand(command, rest, process.env, (text) => process.stdout.write(text));
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);
@@ -109,16 +120,12 @@ async function runIpam(args: string[]): Promise<number> {
   }
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     const message = isTsnetError(err) ? err.userMessage() : err instanceof Error ? err.stack ?? err.message : String(err);
     process.stderr.write(`tsnet: ${message}\n`);
-    process.exit(1);
+    // 2 for a command line tsnet cannot use (as for an unknown command), 1 for anything else.
+    process.exit(isTsnetError(err) && err.code === 'TSNET_CLI_ARGS' ? 2 : 1);
   },
 );

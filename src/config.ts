@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -26,6 +27,8 @@ export interface DaemonConfig {
   readonly kernelTiming: boolean;
   /** The Docker API tsnet converges with (`unix:///…`), or `none`. */
   readonly dockerHost: string;
+  /** The admin API's socket (root only) for the `tsnet` CLI's views, or `none`. */
+  readonly adminSocket: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -40,7 +43,22 @@ export const DEFAULTS: DaemonConfig = {
   driverScope: 'local',
   kernelTiming: false,
   dockerHost: 'unix:///var/run/docker.sock',
+  adminSocket: '/run/tsnet/admin.sock',
 };
+
+/**
+ * The admin socket of a daemon with this state directory: the default one for the default
+ * directory, else one inside the directory, so two daemons of one machine (a lab, a test) never
+ * share it. The CLI applies the same rule to find the daemon it is asked about.
+ */
+export function defaultAdminSocket(stateDir: string): string {
+  if (stateDir === DEFAULTS.stateDir) return DEFAULTS.adminSocket;
+  const inside = `${stateDir.replace(/\/+$/, '')}/admin.sock`;
+  // A unix socket path has room for about 100 bytes: a deep state directory gets one named after it.
+  return Buffer.byteLength(inside) <= MAX_SOCKET_PATH ? inside : `/run/tsnet/admin-${createHash('sha256').update(stateDir).digest('hex').slice(0, 16)}.sock`;
+}
+
+const MAX_SOCKET_PATH = 100;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
@@ -80,6 +98,10 @@ Options (each also read from the environment variable shown):
                            to remove networks and endpoints Docker does not have
                            (left by calls Docker saw fail). "none": never ask;
                            such leftovers are then only reported
+  --admin-socket PATH      root-only socket of the admin API that tsnet status,
+                           networks, network and ports read (TSNET_ADMIN_SOCKET),
+                           default ${DEFAULTS.adminSocket} (with another
+                           --state-dir: DIR/admin.sock); "none": no admin API
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -102,6 +124,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'driver-scope': { type: 'string' },
         'kernel-timing': { type: 'boolean' },
         'docker-host': { type: 'string' },
+        'admin-socket': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -141,8 +164,13 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
   if (driverScope !== 'local' && driverScope !== 'global') throw tsnetError('TSNET_CLI_ARGS', `--driver-scope "${driverScope.slice(0, 16)}" is not local or global`);
   const dockerHost = values['docker-host'] ?? env.TSNET_DOCKER_HOST ?? DEFAULTS.dockerHost;
   if (dockerHost !== 'none' && !/^unix:\/\/\/\S+$/.test(dockerHost)) throw tsnetError('TSNET_CLI_ARGS', `--docker-host "${dockerHost.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');
+  const adminSocket = values['admin-socket'] ?? env.TSNET_ADMIN_SOCKET ?? defaultAdminSocket(stateDir);
+  if (adminSocket !== 'none' && (!adminSocket.startsWith('/') || Buffer.byteLength(adminSocket) > MAX_SOCKET_PATH)) {
+    throw tsnetError('TSNET_CLI_ARGS', `--admin-socket "${adminSocket.slice(0, 120)}" is not an absolute path of at most 100 bytes`, 'e.g. --admin-socket /run/tsnet/admin.sock, or none to serve no admin API');
+  }
+  if (adminSocket === socketPath) throw tsnetError('TSNET_CLI_ARGS', '--admin-socket must not be the plugin socket', 'the admin API is root-only and never served where Docker looks for plugins');
   return {
-    socketPath, stateDir, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
+    socketPath, stateDir, adminSocket, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,

@@ -10,12 +10,15 @@ import { createNullDriver } from '../drivers/null/index.js';
 import type { Driver } from '../drivers/driver.js';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
+import { askDockerNames } from './admin/docker-names.js';
+import { buildAdminApp } from './admin/server.js';
+import { networkView, type DockerNames } from './admin/views.js';
 import { buildApp } from './api/app.js';
 import { registerIpamRoutes } from './api/ipam-routes.js';
 import { registerNetworkRoutes } from './api/network-routes.js';
 import { registerPluginRoutes } from './api/plugin-routes.js';
 import { bindProbe } from './cnm/ports.js';
-import { DockerSync } from './cnm/docker-sync.js';
+import { DockerSync, type DockerSyncReport } from './cnm/docker-sync.js';
 import { reconcile } from './cnm/reconcile.js';
 import { CnmRepository } from './cnm/repository.js';
 import { NetworkService } from './cnm/service.js';
@@ -32,7 +35,8 @@ import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
 import { BatchingRunner, IpBatch } from './host/ip-batch.js';
 import { ExecRunner } from './host/runner.js';
-import { prepareSocketPath, restrictSocket } from './socket.js';
+import { listenRootOnly, prepareSocketPath, restrictSocket } from './socket.js';
+import { version } from './version.js';
 
 export interface RunningDaemon {
   readonly log: Logger;
@@ -60,6 +64,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let dockerSync: DockerSync | undefined;
+  let repo: CnmRepository | undefined;
+  let started = false;
+  const startedAt = new Date().toISOString();
   const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
@@ -101,32 +108,53 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const startup = (async () => {
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     await parts.start('store', { stop: () => opened.close() });
-    const repo = new CnmRepository(opened);
+    const records = (repo = new CnmRepository(opened));
     const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000);
     await parts.start('local-ipam', { stop: () => localSpace.close() });
     // Before the calls: an overlay call in flight at shutdown still publishes under the lease.
     if (liveness) await parts.start('host-liveness', liveness);
-    const calls = new NetworkService({ repo, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
+    const calls = new NetworkService({ repo: records, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
     await parts.start('calls', { stop: () => calls.drain() });
     service = calls;
     ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
-    await reconcile({ repo, service: calls, drivers, host, log: log.child({ component: 'reconcile' }) });
+    await reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }) });
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');
       const ipamSync = new IpamSync({ spaces: globalSpace ? [localSpace, globalSpace] : [localSpace], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
-      dockerSync = await parts.start('docker-sync', new DockerSync({ repo, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) }));
+      dockerSync = await parts.start('docker-sync', new DockerSync({ repo: records, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) }));
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
     }
   })();
-  startup.then(resolveReady, rejectReady);
+  startup.then(() => { started = true; resolveReady(); }, rejectReady);
+
+  const admin = config.adminSocket === 'none' ? undefined : buildAdminApp({
+    ready: () => started,
+    facts: () => ({
+      version: version(), pid: process.pid, hostId: config.hostId, startedAt, pluginSocket: config.socketPath, stateDir: config.stateDir,
+      ...(etcd ? { etcd: { endpoints: etcd.description, leaseHeld: liveness?.current() !== undefined } } : {}),
+      ...(docker ? { docker: dockerFacts(docker.description, dockerSync?.last) } : {}),
+    }),
+    networks: (names) => (repo ? adminNetworkViews(repo, drivers, names) : []),
+    dockerNames: () => askDockerNames(docker, repo?.allNetworks().map((n) => n.id) ?? []),
+  }, log.child({ component: 'admin' }));
+  if (admin) {
+    try {
+      await listenRootOnly(() => admin.listen({ path: config.adminSocket }), config.adminSocket);
+      log.info({ adminSocket: config.adminSocket }, 'admin API listening');
+    } catch (err) {
+      // The plugin matters more than its views: Docker keeps working without the admin API.
+      log.error({ err, adminSocket: config.adminSocket }, 'admin API not available: tsnet status and the other views will not answer');
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
+      await admin?.close();
       await parts.stop();
       log.info('stopped; networks and containers keep working');
     })();
@@ -154,6 +182,27 @@ async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promis
   const route = await host.routeTo(address);
   if (route.dev === 'lo') throw tsnetError('TSNET_UNDERLAY', `etcd is on this host (${address}), so the route to it does not show the underlay`, 'pass --vxlan-local-ip with the address other hosts reach this one at');
   return { address: route.source, mtu: route.mtu };
+}
+
+/** Every record of the daemon as the admin API shows it, with each type's own device names. */
+function adminNetworkViews(repo: CnmRepository, drivers: ReadonlyMap<NetworkType, Driver>, names: DockerNames) {
+  return repo.allNetworks().map((network) => networkView(network, repo.endpointsOf(network.id), names, (n, endpoints) => {
+    const driver = drivers.get(n.type);
+    try {
+      return driver ? driver.ownedLinks({ network: n, endpoints }) : [];
+    } catch {
+      return []; // a record the driver cannot read (TSNET_STATE_CORRUPT) still shows, without devices
+    }
+  }));
+}
+
+function dockerFacts(host: string, last: DockerSyncReport | undefined) {
+  return {
+    host,
+    ...(last ? { lastLook: last.at, reachable: last.reachable, ...(last.error ? { error: last.error } : {}) } : {}),
+    suspectedOrphans: last?.suspected ?? [],
+    lost: last?.lost ?? [],
+  };
 }
 
 /** Test-only fault injection; see AppOptions.killBeforeReply. Logged loudly when set. */

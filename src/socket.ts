@@ -33,3 +33,20 @@ function isListening(socketPath: string): Promise<boolean> {
 export async function restrictSocket(socketPath: string): Promise<void> {
   await chmod(socketPath, 0o660);
 }
+
+/**
+ * Listens on a root-only socket (0600, its directory 0700 when tsnet makes it): the admin API
+ * shows every network, address and published port of the host. The umask covers the bind
+ * itself, so the socket is never reachable with a looser mode, not even for a moment.
+ */
+export async function listenRootOnly(listen: () => Promise<unknown>, socketPath: string): Promise<void> {
+  await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+  await prepareSocketPath(socketPath);
+  const previous = process.umask(0o177);
+  try {
+    await listen();
+  } finally {
+    process.umask(previous);
+  }
+  await chmod(socketPath, 0o600);
+}

@@ -114,6 +114,10 @@ export const ERROR_CATALOGUE = {
   TSNET_KV_TXN: invalid('a transaction the store refuses'),
   TSNET_KV_VALUE: invalid('a value the store refuses'),
   TSNET_ETCD_UNAVAILABLE: unavailable('etcd cannot be reached'),
+  // The admin API and its CLI.
+  TSNET_ADMIN_UNREACHABLE: unavailable('the daemon\'s admin API cannot be reached'),
+  TSNET_ADMIN_REFUSED: notFound('the admin API has no such network, container or endpoint'),
+  TSNET_ADMIN_REPLY: unavailable('the admin socket answered something that is not tsnet', false),
   // Start-up and the protocol.
   TSNET_CLI_ARGS: invalid('a command-line argument is wrong'),
   TSNET_ETCD_CA: invalid('the etcd CA file cannot be read'),

@@ -22,6 +22,7 @@ const RULES: readonly Rule[] = [
   { from: /^drivers\/(\w+)\//, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/, /^zod$/] },
   { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/(kvstore|cas)\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
+  { from: /^src\/admin\//, allow: [/^src\/admin\//, /^src\/core\//, /^src\/docker\//, /^fastify$/, /^pino$/, NODE] },
   { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },
   { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/ipam\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },
 ];

@@ -1,0 +1,87 @@
+import type { NetworkView, PortView } from './views.js';
+
+/** Human tables for the CLI (pure); `--json` prints the views themselves instead. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+const short = (id: string) => id.slice(0, 12);
+
+export function renderNetworks(networks: readonly NetworkView[]): string {
+  if (networks.length === 0) return 'no tsnet networks\n';
+  return table(['NETWORK ID', 'NAME', 'TYPE', 'SUBNETS', 'DEVICES', 'ENDPOINTS'], networks.map((n) => [
+    short(n.id), n.name ?? '-', n.type + (n.internal ? ' (internal)' : '') + (n.state === 'ready' ? '' : ` [${n.state}]`),
+    n.subnets.map((s) => s.subnet).join(',') || '-', n.devices.join(',') || '-', String(n.endpoints.length),
+  ]));
+}
+
+export function renderNetwork(n: NetworkView): string {
+  const options = Object.entries(n.options).map(([k, v]) => `${k}=${v}`);
+  const head = [
+    `Network:   ${n.name ?? '(Docker name unknown)'} ${n.id}`,
+    `Type:      ${n.type}${n.internal ? ', internal' : ''}, ${n.state}, created ${n.createdAt}`,
+    `Subnets:   ${n.subnets.map((s) => (s.gateway ? `${s.subnet} gateway ${s.gateway.split('/')[0]}` : s.subnet)).join('; ') || '-'}`,
+    `Devices:   ${n.devices.join(', ') || '-'}`,
+    `Options:   ${options.join(' ') || '-'}`,
+    '',
+  ].join('\n');
+  if (n.endpoints.length === 0) return `${head}\nno endpoints\n`;
+  return `${head}\n${table(['ENDPOINT', 'CONTAINER', 'ADDRESS', 'MAC', 'LINKS', 'PORTS'], n.endpoints.map((e) => [
+    short(e.id), e.container ?? (e.containerId ? short(e.containerId) : '-'),
+    [e.address, e.addressV6].filter(Boolean).join(',') || '-', e.mac ?? '-', e.links.join(',') || '-',
+    e.ports.map(portText).join(',') || (e.joined ? '-' : '(not joined)'),
+  ]))}`;
+}
+
+export function renderPorts(ports: readonly PortView[]): string {
+  if (ports.length === 0) return 'no published ports\n';
+  return table(['CONTAINER', 'NETWORK', 'PROTO', 'CONTAINER PORT', 'HOST'], ports.map((p) => [
+    p.container ?? short(p.endpoint), p.networkName ?? short(p.network), p.proto,
+    `${p.containerIp ?? '?'}:${p.containerPort}`, hostText(p),
+  ]));
+}
+
+function hostText(p: PortView): string {
+  const ports = p.hostPortEnd > p.hostPort ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort);
+  const ip = p.hostIp === '' ? '0.0.0.0' : p.hostIp.includes(':') ? `[${p.hostIp}]` : p.hostIp;
+  return p.hostPort === 0 ? '(on the container address)' : `${ip}:${ports}`;
+}
+
+function portText(p: PortView): string {
+  return `${hostText(p)}->${p.containerPort}/${p.proto}`;
+}
+
+export interface StatusView {
+  readonly version: string;
+  readonly pid: number;
+  readonly hostId: string;
+  readonly ready: boolean;
+  readonly uptimeSeconds: number;
+  readonly pluginSocket: string;
+  readonly stateDir: string;
+  readonly etcd?: { readonly endpoints: string; readonly leaseHeld: boolean };
+  readonly docker?: { readonly host: string; readonly lastLook?: string; readonly reachable?: boolean; readonly error?: string; readonly suspectedOrphans: readonly string[]; readonly lost: readonly string[] };
+  readonly networks: Readonly<Record<string, number>>;
+  readonly endpoints: number;
+  readonly ports: number;
+}
+
+export function renderStatus(s: StatusView): string {
+  const byType = Object.entries(s.networks).map(([t, n]) => `${n} ${t}`).join(', ') || 'none';
+  const docker = s.docker
+    ? `${s.docker.host}: ${s.docker.lastLook === undefined ? 'not asked yet' : s.docker.reachable ? `reachable (last look ${s.docker.lastLook})` : `NOT reachable (${s.docker.error ?? 'unknown error'})`}`
+    : 'not asked (--docker-host none)';
+  const lines = [
+    `tsnet ${s.version}, pid ${s.pid}, host ${s.hostId}, ${s.ready ? 'ready' : 'STARTING'}, up ${s.uptimeSeconds} s`,
+    `plugin socket: ${s.pluginSocket}`,
+    `store:         ${s.stateDir} (embedded)`,
+    `etcd:          ${s.etcd ? `${s.etcd.endpoints}, host lease ${s.etcd.leaseHeld ? 'held' : 'NOT held'}` : 'none (overlay and global pools off)'}`,
+    `docker:        ${docker}`,
+    `networks:      ${byType}; ${s.endpoints} endpoint(s), ${s.ports} published port(s)`,
+  ];
+  if (s.docker?.suspectedOrphans.length) lines.push(`suspected orphans (kept until Docker can be asked): ${s.docker.suspectedOrphans.join(', ')}`);
+  if (s.docker?.lost.length) lines.push(`networks Docker has and tsnet lost (remove and re-create them): ${s.docker.lost.join(', ')}`);
+  return lines.join('\n') + '\n';
+}

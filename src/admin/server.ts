@@ -1,0 +1,70 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { countsOf, endpointsMatching, findNetwork, portsOf, type DockerNames, type NetworkView } from './views.js';
+
+/** Facts of the running daemon that the status view shows besides its records. */
+export interface DaemonFacts {
+  readonly version: string;
+  readonly pid: number;
+  readonly hostId: string;
+  readonly startedAt: string;
+  readonly pluginSocket: string;
+  readonly stateDir: string;
+  readonly etcd?: { readonly endpoints: string; readonly leaseHeld: boolean };
+  readonly docker?: {
+    readonly host: string;
+    readonly lastLook?: string;
+    readonly reachable?: boolean;
+    readonly error?: string;
+    /** Records whose creating call may never have been answered, kept while Docker cannot be asked. */
+    readonly suspectedOrphans: readonly string[];
+    /** Networks Docker has with this driver that tsnet has no record of. */
+    readonly lost: readonly string[];
+  };
+}
+
+/** What the admin interface reads; the daemon provides it from its own state. */
+export interface AdminSource {
+  /** True once start-up is complete (store open, kernel reconciled). */
+  ready(): boolean;
+  facts(): DaemonFacts;
+  networks(names: DockerNames): NetworkView[];
+  /** Docker's names, asked of the Docker API now (never from inside a plugin call); empty when Docker cannot say. */
+  dockerNames(): Promise<DockerNames>;
+}
+
+/**
+ * The admin API: read-only JSON views for the `tsnet` CLI, on a socket of its own (never the
+ * plugin socket, which Docker may find and which any member of its group may use).
+ */
+export function buildAdminApp(source: AdminSource, log: Logger): FastifyInstance {
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+  const views = async () => source.networks(await source.dockerNames());
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => (source.ready() ? { ready: true } : reply.code(503).send({ ready: false, error: 'tsnet is starting: the store is opening or the kernel is being reconciled' })));
+
+  app.get('/v1/status', async () => {
+    const facts = source.facts();
+    const networks = source.ready() ? await views() : [];
+    return { ...facts, ready: source.ready(), uptimeSeconds: Math.round((Date.now() - Date.parse(facts.startedAt)) / 1000), ...countsOf(networks) };
+  });
+
+  app.get('/v1/networks', async () => views());
+
+  app.get<{ Params: { ref: string } }>('/v1/networks/:ref', async (request, reply) => {
+    const network = findNetwork(await views(), request.params.ref);
+    return network ?? reply.code(404).send({ error: `no tsnet network is named or has the id "${request.params.ref.slice(0, 80)}"`, hint: 'see tsnet networks' });
+  });
+
+  app.get<{ Querystring: { ref?: string } }>('/v1/ports', async (request, reply) => {
+    const networks = await views();
+    const ref = request.query.ref;
+    if (ref !== undefined && endpointsMatching(networks, ref).length === 0) {
+      return reply.code(404).send({ error: `no container or endpoint "${ref.slice(0, 80)}" is on a tsnet network`, hint: 'give a container name or id, or an endpoint id (see tsnet network NAME)' });
+    }
+    return portsOf(networks, ref);
+  });
+
+  return app;
+}

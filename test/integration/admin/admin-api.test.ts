@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { postPlugin } from '../../../plugin-spec/conformance/client.js';
+import { createNetns, deleteNetns, netnsPath, uniqueNetnsName } from '../../support/netns.js';
+import { startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
+
+// The admin API and the CLI views through a real daemon (in a namespace of its own, without
+// Docker: names are then unknown and every view shows ids).
+
+const ns = uniqueNetnsName('admin');
+let dir = '';
+let daemon: TsnetDaemon | undefined;
+const NET = `ad${'0'.repeat(61)}1`;
+const EP = `ae${'0'.repeat(61)}1`;
+
+afterAll(async () => {
+  await daemon?.process.stop(10_000);
+  await deleteNetns(ns);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tsnet-admin-'));
+  await createNetns(ns);
+  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn'] });
+}, 120_000);
+
+const call = (method: string, body: unknown) => postPlugin((daemon as TsnetDaemon).socketPath, method, JSON.stringify(body), 30_000);
+
+/** Runs the built CLI as a user would; never throws, so exit status and stderr can be checked. */
+async function tsnet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['dist/src/cli.js', ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('the admin API and tsnet status / networks / network / ports', () => {
+  test('the admin socket is root-only and separate from the plugin socket', async () => {
+    const socket = join((daemon as TsnetDaemon).stateDir, 'admin.sock');
+    expect(((await stat(socket)).mode & 0o777).toString(8)).toBe('600');
+    expect(socket).not.toBe((daemon as TsnetDaemon).socketPath);
+  });
+
+  test('every view shows what the daemon did, by id, and --json parses', async () => {
+    const stateDir = (daemon as TsnetDaemon).stateDir;
+    const status = await tsnet('status', '--state-dir', stateDir, '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ ready: true, pid: expect.any(Number), stateDir, networks: {}, endpoints: 0, ports: 0 });
+    expect((await tsnet('networks', '--state-dir', stateDir)).stdout).toBe('no tsnet networks\n');
+
+    const created = await call('NetworkDriver.CreateNetwork', {
+      NetworkID: NET, Options: { 'com.docker.network.generic': { 'com.docker.network.bridge.name': 'tsadmin0' } },
+      IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.133.0.0/24', Gateway: '10.133.0.1/24' }], IPv6Data: [],
+    });
+    expect(created.status).toBe(200);
+    expect((await call('NetworkDriver.CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: { Address: '10.133.0.2/24' }, Options: {} })).status).toBe(200);
+    expect((await call('NetworkDriver.Join', { NetworkID: NET, EndpointID: EP, SandboxKey: '/var/run/docker/netns/tsnet-admin-test', Options: {} })).status).toBe(200);
+    const ports = [{ Proto: 6, Port: 80, HostIP: '127.0.0.1', HostPort: 18080, HostPortEnd: 18080 }];
+    expect((await call('NetworkDriver.ProgramExternalConnectivity', { NetworkID: NET, EndpointID: EP, Options: { 'com.docker.network.portmap': ports } })).status).toBe(200);
+
+    const networks = JSON.parse((await tsnet('networks', '--state-dir', stateDir, '--json')).stdout) as Array<{ id: string; devices: string[]; endpoints: Array<{ id: string; address: string; links: string[] }> }>;
+    expect(networks).toHaveLength(1);
+    expect(networks[0]).toMatchObject({ id: NET, type: 'bridge', devices: ['tsadmin0'], endpoints: [{ id: EP, address: '10.133.0.2/24', joined: true }] });
+    expect(networks[0]?.endpoints[0]?.links).toHaveLength(2); // both ends of the veth pair
+
+    const one = await tsnet('network', NET.slice(0, 12), '--state-dir', stateDir);
+    expect(one.stdout).toContain(`Network:   (Docker name unknown) ${NET}`);
+    expect(one.stdout).toContain('127.0.0.1:18080->80/tcp');
+    const byEndpoint = JSON.parse((await tsnet('ports', EP.slice(0, 8), '--state-dir', stateDir, '--json')).stdout) as unknown[];
+    expect(byEndpoint).toEqual([expect.objectContaining({ network: NET, endpoint: EP, proto: 'tcp', containerIp: '10.133.0.2', containerPort: 80, hostIp: '127.0.0.1', hostPort: 18080 })]);
+    expect(JSON.parse((await tsnet('status', '--state-dir', stateDir, '--json')).stdout)).toMatchObject({ networks: { bridge: 1 }, endpoints: 1, ports: 1 });
+
+    await call('NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET, EndpointID: EP });
+    await call('NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP });
+    await call('NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP });
+    await call('NetworkDriver.DeleteNetwork', { NetworkID: NET });
+  }, 60_000);
+
+  test('bad input and a missing daemon: a clear message and a non-zero exit', async () => {
+    const stateDir = (daemon as TsnetDaemon).stateDir;
+    const unknown = await tsnet('network', 'nosuchnet', '--state-dir', stateDir);
+    expect(unknown).toMatchObject({ code: 1, stdout: '' });
+    expect(unknown.stderr).toBe('tsnet: no tsnet network is named or has the id "nosuchnet"; see tsnet networks\n');
+    const noContainer = await tsnet('ports', 'nosuchcontainer', '--state-dir', stateDir);
+    expect(noContainer.code).toBe(1);
+    expect(noContainer.stderr).toContain('no container or endpoint "nosuchcontainer" is on a tsnet network');
+    expect(await tsnet('networks', 'extra', '--state-dir', stateDir)).toMatchObject({ code: 2, stderr: 'tsnet: tsnet networks takes no arguments; see tsnet status --help\n' });
+    expect((await tsnet('status', '--bogus')).code).toBe(2);
+    const missing = await tsnet('status', '--admin-socket', join(dir, 'none.sock'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`cannot reach the tsnet admin API at ${join(dir, 'none.sock')}: no tsnet daemon serves it`);
+    expect((await tsnet('status', '--help')).stdout).toContain('tsnet ports [CONTAINER|ENDPOINT]');
+  }, 60_000);
+});
