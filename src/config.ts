@@ -29,6 +29,8 @@ export interface DaemonConfig {
   readonly dockerHost: string;
   /** The admin API's socket (root only) for the `tsnet` CLI's views, or `none`. */
   readonly adminSocket: string;
+  /** Also serve /metrics, /healthz and /readyz on this TCP address. */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -101,7 +103,10 @@ Options (each also read from the environment variable shown):
   --admin-socket PATH      root-only socket of the admin API that tsnet status,
                            networks, network and ports read (TSNET_ADMIN_SOCKET),
                            default ${DEFAULTS.adminSocket} (with another
-                           --state-dir: DIR/admin.sock); "none": no admin API
+                           --state-dir: DIR/admin.sock); "none": no admin API;
+                           it also serves /metrics (Prometheus), /healthz, /readyz
+  --metrics-listen ADDR:PORT  serve /metrics, /healthz and /readyz on TCP too
+                           (TSNET_METRICS_LISTEN), e.g. 127.0.0.1:9474
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -125,6 +130,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'kernel-timing': { type: 'boolean' },
         'docker-host': { type: 'string' },
         'admin-socket': { type: 'string' },
+        'metrics-listen': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -169,12 +175,25 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw tsnetError('TSNET_CLI_ARGS', `--admin-socket "${adminSocket.slice(0, 120)}" is not an absolute path of at most 100 bytes`, 'e.g. --admin-socket /run/tsnet/admin.sock, or none to serve no admin API');
   }
   if (adminSocket === socketPath) throw tsnetError('TSNET_CLI_ARGS', '--admin-socket must not be the plugin socket', 'the admin API is root-only and never served where Docker looks for plugins');
+  const metricsText = values['metrics-listen'] ?? env.TSNET_METRICS_LISTEN;
+  const metricsListen = metricsText === undefined ? undefined : parseListen(metricsText);
   return {
-    socketPath, stateDir, adminSocket, logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
+    socketPath, stateDir, adminSocket, ...(metricsListen ? { metricsListen } : {}), logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,
     kernelTiming: values['kernel-timing'] === true || env.TSNET_KERNEL_TIMING === '1',
     dockerHost,
   };
+}
+
+/** `ADDR:PORT` or `[IPv6]:PORT` for --metrics-listen. */
+function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text);
+  const host = match?.[1] ?? match?.[2];
+  const port = Number(match?.[3]);
+  if (!host || isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw tsnetError('TSNET_CLI_ARGS', `--metrics-listen "${text.slice(0, 80)}" is not ADDR:PORT`, 'e.g. --metrics-listen 127.0.0.1:9474 or [::1]:9474');
+  }
+  return { host, port };
 }

@@ -11,7 +11,8 @@ import type { Driver } from '../drivers/driver.js';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
 import { askDockerNames } from './admin/docker-names.js';
-import { buildAdminApp } from './admin/server.js';
+import { TsnetMetrics } from './admin/metrics.js';
+import { buildAdminApp, buildMetricsApp } from './admin/server.js';
 import { networkView, type DockerNames } from './admin/views.js';
 import { buildApp } from './api/app.js';
 import { registerIpamRoutes } from './api/ipam-routes.js';
@@ -55,7 +56,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const log = pino({ level: config.logLevel, base: { service: 'tsnet', pid: process.pid } });
   const execLog = log.child({ component: 'exec' });
   const ipBatch = new IpBatch({ log: execLog });
-  const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog);
+  let repo: CnmRepository | undefined;
+  const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [] }));
+  const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog, (program) => metrics.kernel(program));
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
   await parts.start('ip-batch', { stop: () => ipBatch.close() });
   const host = new Iproute2HostNet({ runner });
@@ -64,7 +67,6 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let dockerSync: DockerSync | undefined;
-  let repo: CnmRepository | undefined;
   let started = false;
   const startedAt = new Date().toISOString();
   const docker = dockerEngineFor(config.dockerHost);
@@ -93,7 +95,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const ready = new Promise<void>((resolve, reject) => { resolveReady = resolve; rejectReady = reject; });
   ready.catch(() => undefined); // observed by callers; avoid an unhandled rejection here
 
-  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming, killBeforeReply: faultInjection(process.env) }, (define) => {
+  const app: FastifyInstance = buildApp({ log, ready, handlerTimeoutMs: config.handlerTimeoutMs, bodyLimit: config.bodyLimit, kernelTiming: config.kernelTiming, killBeforeReply: faultInjection(process.env), onCall: (call) => metrics.call(call) }, (define) => {
     registerPluginRoutes(define);
     registerNetworkRoutes(define, { service: () => required(service), scope: { scope: config.driverScope, connectivityScope: 'global' } });
     registerIpamRoutes(define, () => required(ipam));
@@ -138,7 +140,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     }),
     networks: (names) => (repo ? adminNetworkViews(repo, drivers, names) : []),
     dockerNames: () => askDockerNames(docker, repo?.allNetworks().map((n) => n.id) ?? []),
-  }, log.child({ component: 'admin' }));
+  }, metrics, log.child({ component: 'admin' }));
   if (admin) {
     try {
       await listenRootOnly(() => admin.listen({ path: config.adminSocket }), config.adminSocket);
@@ -148,6 +150,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.error({ err, adminSocket: config.adminSocket }, 'admin API not available: tsnet status and the other views will not answer');
     }
   }
+  const metricsApp = config.metricsListen ? buildMetricsApp({ ready: () => started }, metrics, log.child({ component: 'metrics' })) : undefined;
+  if (metricsApp && config.metricsListen) {
+    try {
+      await metricsApp.listen(config.metricsListen);
+      log.info({ metricsListen: config.metricsListen }, 'metrics listening');
+    } catch (err) {
+      log.error({ err, metricsListen: config.metricsListen }, 'metrics not served on TCP');
+    }
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -155,6 +166,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info('stopping: no new calls, finishing the ones in flight');
       await app.close();
       await admin?.close();
+      await metricsApp?.close();
       await parts.stop();
       log.info('stopped; networks and containers keep working');
     })();
@@ -194,6 +206,14 @@ function adminNetworkViews(repo: CnmRepository, drivers: ReadonlyMap<NetworkType
       return []; // a record the driver cannot read (TSNET_STATE_CORRUPT) still shows, without devices
     }
   }));
+}
+
+/** Per network: its type, endpoints and published ports (the metrics' gauges). */
+function inventoryOf(repo: CnmRepository) {
+  return repo.allNetworks().map((n) => {
+    const endpoints = repo.endpointsOf(n.id);
+    return { type: n.type, endpoints: endpoints.length, ports: endpoints.reduce((sum, e) => sum + e.ports.length, 0) };
+  });
 }
 
 function dockerFacts(host: string, last: DockerSyncReport | undefined) {

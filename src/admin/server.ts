@@ -37,12 +37,9 @@ export interface AdminSource {
  * The admin API: read-only JSON views for the `tsnet` CLI, on a socket of its own (never the
  * plugin socket, which Docker may find and which any member of its group may use).
  */
-export function buildAdminApp(source: AdminSource, log: Logger): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Logger): FastifyInstance {
+  const app = buildMetricsApp(source, metrics, log);
   const views = async () => source.networks(await source.dockerNames());
-
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async (_request, reply) => (source.ready() ? { ready: true } : reply.code(503).send({ ready: false, error: 'tsnet is starting: the store is opening or the kernel is being reconciled' })));
 
   app.get('/v1/status', async () => {
     const facts = source.facts();
@@ -66,5 +63,23 @@ export function buildAdminApp(source: AdminSource, log: Logger): FastifyInstance
     return portsOf(networks, ref);
   });
 
+  return app;
+}
+
+/** The Prometheus text and its content type (TsnetMetrics provides them). */
+export interface MetricsText {
+  text(): Promise<string>;
+  readonly contentType: string;
+}
+
+/**
+ * Health, readiness and metrics only: what `--metrics-listen` serves on TCP, where anyone who
+ * can reach the port may read it (no network, address or container is named there).
+ */
+export function buildMetricsApp(source: Pick<AdminSource, 'ready'>, metrics: MetricsText, log: Logger): FastifyInstance {
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_request, reply) => (source.ready() ? { ready: true } : reply.code(503).send({ ready: false, error: 'tsnet is starting: the store is opening or the kernel is being reconciled' })));
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
   return app;
 }

@@ -33,6 +33,8 @@ export interface AppOptions {
    * written, which is the moment a real crash leaves Docker believing the call failed.
    */
   readonly killBeforeReply?: ReadonlySet<string>;
+  /** Told of every answered call (for metrics), after its log line. Must not throw. */
+  readonly onCall?: (call: { readonly method: string; readonly outcome: string; readonly ms: number; readonly code?: string }) => void;
 }
 
 export type MethodName = `${'Plugin' | 'NetworkDriver' | 'IpamDriver'}.${string}`;
@@ -107,8 +109,11 @@ function defineMethod<S extends z.ZodType, R>(app: FastifyInstance, options: App
     void reply.type(PLUGIN_MEDIA_TYPE);
     const ids = idsOf(request.body);
     const kernel = options.kernelTiming ? () => ({ kernelMs: round(timing.kernelMs) }) : () => ({});
-    const finish = (outcome: string, extra: Record<string, unknown> = {}) =>
-      request.log.info({ method: name, ...ids, ms: round(performance.now() - started), ...kernel(), outcome, ...extra }, 'call');
+    const finish = (outcome: string, extra: { code?: string } & Record<string, unknown> = {}) => {
+      const ms = round(performance.now() - started);
+      request.log.info({ method: name, ...ids, ms, ...kernel(), outcome, ...extra }, 'call');
+      options.onCall?.({ method: name, outcome, ms, ...(extra.code ? { code: extra.code } : {}) });
+    };
     const reserved = findReservedKey(request.body);
     if (reserved) {
       finish('invalid', { reason: reserved });

@@ -199,9 +199,29 @@ class BatchProcess {
  * {@link IpBatch}, everything else starts a program as before.
  */
 export class BatchingRunner implements Runner {
-  constructor(private readonly exec: Runner, private readonly batch: IpBatch, private readonly log: Logger) {}
+  constructor(
+    private readonly exec: Runner,
+    private readonly batch: IpBatch,
+    private readonly log: Logger,
+    /** Told of every program run, batched or not (for metrics). Must not throw. */
+    private readonly onProgram?: (run: { readonly program: string; readonly ms: number; readonly ok: boolean }) => void,
+  ) {}
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    if (!this.onProgram) return this.runOnce(argv, options);
+    const started = performance.now();
+    const program = programName(argv);
+    try {
+      const result = await this.runOnce(argv, options);
+      this.onProgram({ program, ms: performance.now() - started, ok: true });
+      return result;
+    } catch (err) {
+      this.onProgram({ program, ms: performance.now() - started, ok: false });
+      throw err;
+    }
+  }
+
+  private async runOnce(argv: readonly string[], options: RunOptions): Promise<RunResult> {
     const args = options.batchable === true && options.input === undefined && !options.okCodes?.length ? this.batch.lineOf(argv) : undefined;
     if (!args) return this.exec.run(argv, options);
     try {
@@ -211,4 +231,10 @@ export class BatchingRunner implements Runner {
       return this.exec.run(argv, options);
     }
   }
+}
+
+/** The program a command line runs, past `ip netns exec NS` (tests run tsnet's commands in a namespace). */
+function programName(argv: readonly string[]): string {
+  const inner = argv[0] === 'ip' && argv[1] === 'netns' && argv[2] === 'exec' ? argv.slice(4) : argv;
+  return (inner[0] ?? '').split('/').pop() ?? '';
 }

@@ -16,6 +16,8 @@ export interface OneHost {
   tryDocker(...args: string[]): Promise<ExecResult>;
   /** Names of the links in the host's namespace, sorted (to check that nothing was left). */
   hostLinks(): Promise<string[]>;
+  /** tsnet's state directory (the CLI finds the daemon's admin socket by it). */
+  stateDir(): string;
 }
 
 /**
@@ -44,6 +46,10 @@ export function useOneHost(name: string): OneHost {
     },
     docker: (...args) => h().docker(args),
     tryDocker: (...args) => h().docker(args, { allowFail: true }),
+    stateDir: () => {
+      if (!tsnet) throw new Error('tsnet did not start');
+      return tsnet.stateDir;
+    },
     hostLinks: async () => (await h().exec(['ip', '-o', 'link'])).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0] ?? '').sort(),
   };
 }

@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { postPlugin } from '../../../plugin-spec/conformance/client.js';
-import { createNetns, deleteNetns, netnsPath, uniqueNetnsName } from '../../support/netns.js';
+import { createNetns, deleteNetns, execIn, netnsPath, uniqueNetnsName } from '../../support/netns.js';
 import { startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
 
 // The admin API and the CLI views through a real daemon (in a namespace of its own, without
@@ -26,8 +27,26 @@ afterAll(async () => {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsnet-admin-'));
   await createNetns(ns);
-  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn'] });
+  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn', '--metrics-listen', `127.0.0.1:${METRICS_PORT}`] });
 }, 120_000);
+
+const METRICS_PORT = 19474;
+
+/** GET on the admin socket, as Prometheus would scrape it (plain text). */
+function scrape(path = '/metrics'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: join((daemon as TsnetDaemon).stateDir, 'admin.sock'), path, headers: { host: 'tsnet' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString() }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A sample's value in Prometheus text, or 0 when the series is absent. */
+const sample = (text: string, series: string): number => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
 
 const call = (method: string, body: unknown) => postPlugin((daemon as TsnetDaemon).socketPath, method, JSON.stringify(body), 30_000);
 
@@ -83,6 +102,31 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     await call('NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP });
     await call('NetworkDriver.DeleteNetwork', { NetworkID: NET });
   }, 60_000);
+
+  test('metrics: counters move with the calls made, on the admin socket and on --metrics-listen; health and readiness answer', async () => {
+    const before = (await scrape()).body;
+    const refused = await call('NetworkDriver.CreateNetwork', { NetworkID: NET, Options: { 'com.docker.network.generic': { 'tsnet.type': 'nosuchtype' } }, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.134.0.0/24', Gateway: '10.134.0.1/24' }], IPv6Data: [] });
+    expect(refused.status).toBe(200);
+    await call('Plugin.Activate', undefined);
+    const after = await scrape();
+    expect(after.type).toMatch(/^text\/plain/);
+    const activate = 'tsnet_calls_total{method="Plugin.Activate",outcome="ok"}';
+    expect(sample(after.body, activate) - sample(before, activate)).toBe(1);
+    const create = 'tsnet_calls_total{method="NetworkDriver.CreateNetwork",outcome="refused"}';
+    expect(sample(after.body, create) - sample(before, create)).toBe(1);
+    expect(after.body).toMatch(/tsnet_refusals_total\{code="TSNET_[A-Z_]+"\} \d/);
+    expect(after.body).toMatch(/tsnet_kernel_program_duration_seconds_count\{program="(ip|iptables-save|iptables-restore)"\} [1-9]/);
+    // As the README shows it.
+    const curl = await promisify(execFile)('curl', ['-sf', '--unix-socket', join((daemon as TsnetDaemon).stateDir, 'admin.sock'), 'http://tsnet/metrics']);
+    expect(curl.stdout).toContain('tsnet_up 1');
+    expect((await scrape('/healthz')).status).toBe(200);
+    expect(JSON.parse((await scrape('/readyz')).body)).toEqual({ ready: true });
+    // The TCP listener is in the daemon's namespace: scraped from inside it.
+    const tcp = await execIn(ns, ['busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${METRICS_PORT}/metrics`]);
+    expect(sample(tcp.stdout, activate)).toBeGreaterThanOrEqual(1);
+    const views = await execIn(ns, ['busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${METRICS_PORT}/v1/networks`], { allowFail: true });
+    expect(views.code).not.toBe(0); // the views are on the root-only socket only
+  });
 
   test('bad input and a missing daemon: a clear message and a non-zero exit', async () => {
     const stateDir = (daemon as TsnetDaemon).stateDir;

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** One protocol call as the API layer saw it (src/api/app.ts reports each). */
+export interface CallObservation {
+  readonly method: string;
+  /** ok, refused, invalid, error, unavailable. */
+  readonly outcome: string;
+  readonly ms: number;
+  /** The refusal's error code (TSNET_…), for a refused call. */
+  readonly code?: string;
+}
+
+/** One program tsnet ran against the kernel (ip, bridge, iptables-restore…). */
+export interface KernelObservation {
+  readonly program: string;
+  readonly ms: number;
+  readonly ok: boolean;
+}
+
+/** Counts of what the daemon holds now, read at each scrape. */
+export interface Inventory {
+  readonly networks: ReadonlyArray<{ readonly type: string; readonly endpoints: number; readonly ports: number }>;
+}
+
+const CALL_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+
+/**
+ * tsnet's Prometheus metrics, in a registry of its own (not prom-client's global one, so that
+ * two daemons in one test process never mix). Recording is a few map updates per call: the
+ * API layer reports after the reply is decided, never in the way of it.
+ */
+export class TsnetMetrics {
+  readonly registry = new Registry();
+  private readonly calls = new Counter({ name: 'tsnet_calls_total', help: 'Plugin protocol calls answered, by method and outcome', labelNames: ['method', 'outcome'], registers: [this.registry] });
+  private readonly callSeconds = new Histogram({ name: 'tsnet_call_duration_seconds', help: 'Time from request to reply of plugin protocol calls', labelNames: ['method'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
+  private readonly refusals = new Counter({ name: 'tsnet_refusals_total', help: 'Calls refused with a tsnet error, by error code', labelNames: ['code'], registers: [this.registry] });
+  private readonly kernelSeconds = new Histogram({ name: 'tsnet_kernel_program_duration_seconds', help: 'Time of each kernel program tsnet ran (ip, bridge, iptables-restore…)', labelNames: ['program'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
+  private readonly kernelFailures = new Counter({ name: 'tsnet_kernel_program_failures_total', help: 'Kernel programs that exited with an error', labelNames: ['program'], registers: [this.registry] });
+
+  constructor(inventory: () => Inventory) {
+    // Read at scrape time from the daemon's records: never out of step with them.
+    const byType = (name: string, help: string, count: (n: Inventory['networks'][number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['type'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const n of inventory().networks) this.inc({ type: n.type }, count(n));
+        },
+      });
+    byType('tsnet_networks', 'Networks tsnet holds, by type', () => 1);
+    byType('tsnet_endpoints', 'Endpoints tsnet holds, by network type', (n) => n.endpoints);
+    byType('tsnet_published_ports', 'Published port mappings in force, by network type', (n) => n.ports);
+    new Gauge({ name: 'tsnet_up', help: '1 while the daemon serves', registers: [this.registry] }).set(1);
+  }
+
+  call(c: CallObservation): void {
+    this.calls.inc({ method: c.method, outcome: c.outcome });
+    this.callSeconds.observe({ method: c.method }, c.ms / 1000);
+    if (c.code) this.refusals.inc({ code: c.code });
+  }
+
+  kernel(k: KernelObservation): void {
+    this.kernelSeconds.observe({ program: k.program }, k.ms / 1000);
+    if (!k.ok) this.kernelFailures.inc({ program: k.program });
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,40 @@
+import { describe, expect, test } from 'vitest';
+import { TsnetMetrics, type Inventory } from '../../../src/admin/metrics.js';
+
+describe('metrics: Prometheus text of calls, refusals, kernel programs and what the daemon holds', () => {
+  test('calls by method and outcome, latency, refusals by code, kernel programs, and gauges read at scrape time', async () => {
+    let inventory: Inventory = { networks: [{ type: 'bridge', endpoints: 2, ports: 3 }, { type: 'bridge', endpoints: 1, ports: 0 }, { type: 'macvlan', endpoints: 4, ports: 0 }] };
+    const metrics = new TsnetMetrics(() => inventory);
+    metrics.call({ method: 'NetworkDriver.CreateNetwork', outcome: 'ok', ms: 3.2 });
+    metrics.call({ method: 'NetworkDriver.CreateNetwork', outcome: 'refused', ms: 0.4, code: 'TSNET_SUBNET_OVERLAP' });
+    metrics.call({ method: 'NetworkDriver.Join', outcome: 'ok', ms: 1.1 });
+    metrics.kernel({ program: 'ip', ms: 1.5, ok: true });
+    metrics.kernel({ program: 'iptables-restore', ms: 12, ok: false });
+    const text = await metrics.text();
+    expect(text).toContain('tsnet_calls_total{method="NetworkDriver.CreateNetwork",outcome="ok"} 1');
+    expect(text).toContain('tsnet_calls_total{method="NetworkDriver.CreateNetwork",outcome="refused"} 1');
+    expect(text).toContain('tsnet_refusals_total{code="TSNET_SUBNET_OVERLAP"} 1');
+    expect(text).toContain('tsnet_call_duration_seconds_count{method="NetworkDriver.CreateNetwork"} 2');
+    expect(text).toContain('tsnet_call_duration_seconds_bucket{le="0.005",method="NetworkDriver.CreateNetwork"} 2');
+    expect(text).toContain('tsnet_kernel_program_duration_seconds_count{program="ip"} 1');
+    expect(text).toContain('tsnet_kernel_program_failures_total{program="iptables-restore"} 1');
+    expect(text).toContain('tsnet_networks{type="bridge"} 2');
+    expect(text).toContain('tsnet_endpoints{type="macvlan"} 4');
+    expect(text).toContain('tsnet_published_ports{type="bridge"} 3');
+    expect(text).toContain('tsnet_up 1');
+    expect(metrics.contentType).toMatch(/^text\/plain/);
+
+    inventory = { networks: [] };
+    const after = await metrics.text();
+    expect(after).not.toContain('tsnet_networks{type="bridge"}');
+    expect(after).toContain('tsnet_calls_total{method="NetworkDriver.Join",outcome="ok"} 1');
+  });
+
+  test('two daemons in one process keep their own counts', async () => {
+    const a = new TsnetMetrics(() => ({ networks: [] }));
+    const b = new TsnetMetrics(() => ({ networks: [] }));
+    a.call({ method: 'Plugin.Activate', outcome: 'ok', ms: 0.1 });
+    expect(await a.text()).toContain('tsnet_calls_total{method="Plugin.Activate",outcome="ok"} 1');
+    expect(await b.text()).not.toContain('Plugin.Activate');
+  });
+});
