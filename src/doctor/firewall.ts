@@ -19,7 +19,10 @@ export const ipForwardCheck: Check = async ({ probe }) => {
 export const forwardCheck: Check = async ({ probe, facts }) => {
   const id = 'firewall.forward';
   const state = await probe.iptables();
-  if (!state.forward) return fail(id, `cannot read the FORWARD chain: ${state.error ?? 'iptables is not installed'}`, 'apt-get install iptables');
+  if (!state.forward) {
+    // Installed but refusing (not root, xtables lock held) needs no package.
+    return state.version ? fail(id, `cannot read the FORWARD chain: ${state.error ?? 'iptables -S FORWARD failed'}`) : fail(id, `cannot read the FORWARD chain: ${state.error ?? 'iptables is not installed'}`, 'apt-get install iptables');
+  }
   const { policy, jumps } = state.forward;
   const hooked = jumps.includes('TSNET-FORWARD');
   const order = jumps.length > 0 ? `; jumps in order: ${jumps.join(', ')}` : '';

@@ -36,6 +36,9 @@ describe('firewall.forward', () => {
   test('iptables missing: FAIL with the package to install', async () => {
     const result = await one(forwardCheck(context(healthyProbe({ iptables: async () => ({ dockerChains: {}, error: 'could not run iptables' }) }))));
     expect(result).toMatchObject({ status: 'FAIL', fix: 'apt-get install iptables' });
+    const refused = healthyProbe({ iptables: async () => healthyIptables({ forward: undefined, error: 'Permission denied (you must be root)' }) });
+    const notRoot = await one(forwardCheck(context(refused)));
+    expect(notRoot).toEqual({ id: 'firewall.forward', status: 'FAIL', message: 'cannot read the FORWARD chain: Permission denied (you must be root)' });
   });
 });
 
