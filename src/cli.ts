@@ -3,12 +3,18 @@ import { parseArgs } from 'node:util';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { ETCD_FLAGS, ETCD_HELP, parseEtcdConfig } from './config-etcd.js';
 import { DAEMON_HELP, parseDaemonConfig } from './config.js';
+import { DOCTOR_HELP, parseDoctorArgs } from './config-doctor.js';
 import { tsnetError } from './core/errors.js';
 import { releaseHost } from './ipam/release-host.js';
 import { isTsnetError } from './core/errors.js';
 import { runAdminCommand } from './cli-admin.js';
 import { startDaemon } from './main.js';
 import { version } from './version.js';
+import { exitStatus, runDoctor } from './doctor/doctor.js';
+import { createHostProbe } from './doctor/real-probe.js';
+import { renderJson, renderText } from './doctor/render.js';
+import { ExecRunner } from './host/runner.js';
+import { pino } from 'pino';
 
 const HELP = `Usage: tsnet <command> [options]
 
@@ -23,6 +29,8 @@ Commands:
   network NAME|ID         one network with its devices, endpoints and ports
   ports [CONTAINER]       published ports (what docker port cannot show)
                           (all four: --json for scripts; see tsnet status --help)
+  doctor                  check whether this host is ready for tsnet; exit 0
+                          when it is (see tsnet doctor --help)
   ipam release-host HOST  free everything a dead host held in the global address
                           space (see tsnet ipam release-host --help)
   version                 print the version
@@ -44,6 +52,8 @@ async function main(argv: string[]): Promise<number> {
     case 'network':
     case 'ports':
       return runAdminCommand(command, rest, process.env, (text) => process.stdout.write(text));
+    case 'doctor':
+      return runDoctorCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);
@@ -85,6 +95,26 @@ async function runDaemon(args: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>(() => undefined); // runs until a signal
+}
+
+/** `tsnet doctor`: bad flags exit 2 with a message; every finding is a line of the report, never a stack. */
+async function runDoctorCommand(args: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseDoctorArgs>;
+  try {
+    parsed = parseDoctorArgs(args, process.env);
+  } catch (err) {
+    if (!isTsnetError(err)) throw err;
+    process.stderr.write(`tsnet doctor: ${err.userMessage()}\n`);
+    return 2;
+  }
+  if (parsed === 'help') {
+    process.stdout.write(DOCTOR_HELP);
+    return 0;
+  }
+  const runner = new ExecRunner(pino({ level: 'silent' }));
+  const results = await runDoctor(createHostProbe({ runner }, parsed.options), parsed.options);
+  process.stdout.write(parsed.json ? renderJson(results) : renderText(results));
+  return exitStatus(results);
 }
 
 const RELEASE_HOST_HELP = `Usage: tsnet ipam release-host HOST --etcd-endpoints URLS [etcd options]

@@ -12,6 +12,8 @@ export interface DockerNetworkSummary {
   readonly name: string;
   readonly driver: string;
   readonly ipamDriver: string;
+  /** The network's driver options (`-o key=value`); absent in summaries made by tests. */
+  readonly options?: Readonly<Record<string, string>>;
   readonly subnets: ReadonlyArray<{ readonly subnet: string; readonly ipRange?: string; readonly gateway?: string; readonly aux: readonly string[] }>;
 }
 
@@ -38,6 +40,7 @@ interface NetworkJson {
   Id: string;
   Name?: string;
   Driver?: string;
+  Options?: Record<string, string> | null;
   IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string; IPRange?: string; Gateway?: string; AuxiliaryAddresses?: Record<string, string> | null }> | null };
   Containers?: Record<string, { Name?: string; EndpointID?: string; IPv4Address?: string; IPv6Address?: string }> | null;
 }
@@ -77,6 +80,14 @@ export class UnixDockerEngine implements DockerEngine {
     return `${info.ID ?? ''}@${info.Name ?? ''}`;
   }
 
+  /** dockerd's version and API version (`docker version`), for `tsnet doctor`. */
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const { status, body } = await this.get('/version');
+    if (status !== 200) throw this.failed('/version', status, body);
+    const json = JSON.parse(body) as { Version?: string; ApiVersion?: string };
+    return { version: json.Version ?? 'unknown', apiVersion: json.ApiVersion ?? 'unknown' };
+  }
+
   private get(path: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const req = request({ socketPath: this.socketPath, path, method: 'GET', headers: { host: 'docker' }, timeout: TIMEOUT_MS }, (res) => {
@@ -107,6 +118,7 @@ function toSummary(n: NetworkJson): DockerNetworkSummary {
     name: n.Name ?? '',
     driver: n.Driver ?? '',
     ipamDriver: n.IPAM?.Driver ?? '',
+    options: n.Options ?? {},
     subnets: (n.IPAM?.Config ?? []).filter((c) => c.Subnet).map((c) => ({
       subnet: c.Subnet as string, ipRange: c.IPRange || undefined, gateway: c.Gateway || undefined, aux: Object.values(c.AuxiliaryAddresses ?? {}),
     })),

@@ -453,7 +453,6 @@ export class Fuzzer {
   private checkMessage(step: Step, as: string, message: string, report: (cls: string, answer: string, detail: string) => void, shownAnswer: string): void {
     const raw = RAW_TOOL_TEXT.exec(message);
     if (raw) report(`refusal quotes raw tool or runtime text ("${raw[0].trim()}") | ${step.method}`, shownAnswer, message);
-    if (/tsnet doctor/.test(message)) report(`refusal points to "tsnet doctor", which does not exist | ${step.method}`, shownAnswer, message);
     // Whether the message names what was wrong is checked where that is decidable: one hostile
     // slot, and a refusal by the schema (4xx) or, for a 200 refusal, one about a value rather
     // than about an object that does not exist or conflicts (which may be the real reason).
