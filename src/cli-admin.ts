@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
 import { getAdmin } from './admin/client.js';
-import { renderNetwork, renderNetworks, renderPorts, renderStatus, type StatusView } from './admin/render.js';
-import type { NetworkView, PortView } from './admin/views.js';
+import { renderIpam, renderNetwork, renderNetworks, renderPeers, renderPorts, renderStatus, type StatusView } from './admin/render.js';
+import type { IpamSpaceView, NetworkView, PeerView, PortView } from './admin/views.js';
 import { DEFAULTS, defaultAdminSocket } from './config.js';
 import { tsnetError } from './core/errors.js';
 
-export const ADMIN_COMMANDS = ['status', 'networks', 'network', 'ports'] as const;
+export const ADMIN_COMMANDS = ['status', 'networks', 'network', 'ports', 'peers', 'ipam'] as const;
 type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 export const ADMIN_HELP = `Usage: tsnet status                       the daemon, its store, etcd and Docker, counts
@@ -44,9 +44,9 @@ export async function runAdminCommand(command: AdminCommand, args: string[], env
     out(ADMIN_HELP);
     return 0;
   }
-  const maxArgs = command === 'network' || command === 'ports' ? 1 : 0;
+  const maxArgs = command === 'network' || command === 'ports' || command === 'peers' ? 1 : 0;
   if (positionals.length > maxArgs || (command === 'network' && positionals.length === 0)) {
-    throw tsnetError('TSNET_CLI_ARGS', `tsnet ${command} takes ${command === 'network' ? 'one NAME or ID' : command === 'ports' ? 'at most one CONTAINER or ENDPOINT' : 'no arguments'}`, 'see tsnet status --help');
+    throw tsnetError('TSNET_CLI_ARGS', `tsnet ${command} takes ${command === 'network' ? 'one NAME or ID' : command === 'ports' ? 'at most one CONTAINER or ENDPOINT' : command === 'peers' ? 'at most one NETWORK' : 'no arguments'}`, 'see tsnet status --help');
   }
   const stateDir = values['state-dir'] ?? env.TSNET_STATE_DIR;
   const socket = values['admin-socket'] ?? env.TSNET_ADMIN_SOCKET ?? (stateDir ? defaultAdminSocket(stateDir) : DEFAULTS.adminSocket);
@@ -61,6 +61,12 @@ export async function runAdminCommand(command: AdminCommand, args: string[], env
       break;
     case 'network':
       print((await getAdmin(socket, `/v1/networks/${encodeURIComponent(ref ?? '')}`)) as NetworkView, renderNetwork);
+      break;
+    case 'peers':
+      print((await getAdmin(socket, ref === undefined ? '/v1/peers' : `/v1/peers?network=${encodeURIComponent(ref)}`)) as PeerView[], renderPeers);
+      break;
+    case 'ipam':
+      print((await getAdmin(socket, '/v1/ipam')) as IpamSpaceView[], renderIpam);
       break;
     case 'ports':
       print((await getAdmin(socket, ref === undefined ? '/v1/ports' : `/v1/ports?ref=${encodeURIComponent(ref)}`)) as PortView[], renderPorts);

@@ -28,7 +28,9 @@ Commands:
   networks                every tsnet network of this host
   network NAME|ID         one network with its devices, endpoints and ports
   ports [CONTAINER]       published ports (what docker port cannot show)
-                          (all four: --json for scripts; see tsnet status --help)
+  peers [NETWORK]         overlay peers and whether the kernel matches etcd
+  ipam                    address pools: usage and holders per host
+                          (all six: --json for scripts; see tsnet status --help)
   doctor                  check whether this host is ready for tsnet; exit 0
                           when it is (see tsnet doctor --help)
   ipam release-host HOST  free everything a dead host held in the global address
@@ -51,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
     case 'networks':
     case 'network':
     case 'ports':
+    case 'peers':
       return runAdminCommand(command, rest, process.env, (text) => process.stdout.write(text));
     case 'doctor':
       return runDoctorCommand(rest);
@@ -127,6 +130,8 @@ ${ETCD_HELP}`;
 
 async function runIpam(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  // `tsnet ipam [--json …]` is the pools view; `tsnet ipam release-host HOST` the repair.
+  if (sub === undefined || sub.startsWith('-')) return runAdminCommand('ipam', args, process.env, (text) => process.stdout.write(text));
   if (sub !== 'release-host') {
     process.stderr.write(`tsnet ipam: unknown command "${sub ?? ''}"\n\n${RELEASE_HOST_HELP}`);
     return 2;

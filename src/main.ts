@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { basename } from 'node:path';
 import { createBridgeDriver } from '../drivers/bridge/index.js';
 import { createOverlayDriver, type Underlay } from '../drivers/overlay/index.js';
+import { overlayState } from '../drivers/overlay/options.js';
 import { createIpvlanDriver } from '../drivers/ipvlan/index.js';
 import { createMacvlanDriver } from '../drivers/macvlan/index.js';
 import { createNullDriver } from '../drivers/null/index.js';
@@ -74,13 +75,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE }), config.handlerTimeoutMs + 5_000) : undefined;
   const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
+  const overlay = createOverlayDriver({
+    host, log: log.child({ component: 'overlay' }), hostId: config.hostId, defaultPort: config.vxlanPort, globalScope: config.driverScope === 'global',
+    global: etcd && liveness ? { store: etcd, lease: liveness } : undefined,
+    underlay: () => findUnderlay(host, config),
+  });
+  let localSpace: AddressSpace | undefined;
   const drivers = new Map<NetworkType, Driver>([
     ['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })],
-    ['overlay', createOverlayDriver({
-      host, log: log.child({ component: 'overlay' }), hostId: config.hostId, defaultPort: config.vxlanPort, globalScope: config.driverScope === 'global',
-      global: etcd && liveness ? { store: etcd, lease: liveness } : undefined,
-      underlay: () => findUnderlay(host, config),
-    })],
+    ['overlay', overlay],
     ['macvlan', createMacvlanDriver({ host, log: log.child({ component: 'macvlan' }) })],
     ['ipvlan', createIpvlanDriver({ host, log: log.child({ component: 'ipvlan' }) })],
     ['null', createNullDriver()],
@@ -111,19 +114,19 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     const opened = await openFileKvStore({ dir: config.stateDir, log: log.child({ component: 'store' }) });
     await parts.start('store', { stop: () => opened.close() });
     const records = (repo = new CnmRepository(opened));
-    const localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000);
-    await parts.start('local-ipam', { stop: () => localSpace.close() });
+    const local = (localSpace = new AddressSpace(LOCAL_SPACE, false, opened, config.hostId, log.child({ component: 'ipam', space: LOCAL_SPACE }), config.handlerTimeoutMs + 5_000));
+    await parts.start('local-ipam', { stop: () => local.close() });
     // Before the calls: an overlay call in flight at shutdown still publishes under the lease.
     if (liveness) await parts.start('host-liveness', liveness);
     const calls = new NetworkService({ repo: records, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
     await parts.start('calls', { stop: () => calls.drain() });
     service = calls;
-    ipam = new IpamService({ local: localSpace, global: globalSpace, defaultPools: config.defaultPools });
+    ipam = new IpamService({ local, global: globalSpace, defaultPools: config.defaultPools });
     await reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }) });
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');
-      const ipamSync = new IpamSync({ spaces: globalSpace ? [localSpace, globalSpace] : [localSpace], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
+      const ipamSync = new IpamSync({ spaces: globalSpace ? [local, globalSpace] : [local], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
       dockerSync = await parts.start('docker-sync', new DockerSync({ repo: records, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) }));
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
@@ -139,6 +142,18 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       ...(docker ? { docker: dockerFacts(docker.description, dockerSync?.last) } : {}),
     }),
     networks: (names) => (repo ? adminNetworkViews(repo, drivers, names) : []),
+    peers: async (names) => Promise.all((repo?.allNetworks() ?? []).filter((n) => n.type === 'overlay').map(async (n) => {
+      const name = names.networks.get(n.id);
+      const peers = await overlay.programmer(n.id)?.report();
+      return { network: n.id, ...(name ? { name } : {}), overlay: overlayState.of(n).name, ...(peers ? { peers } : {}) };
+    })),
+    ipam: () => Promise.all([localSpace, globalSpace].filter((s): s is AddressSpace => s !== undefined).map(async (space) => {
+      try {
+        return { space: space.name, shared: space.shared, pools: await space.usage() };
+      } catch (err) {
+        return { space: space.name, shared: space.shared, pools: [], error: errorText(err) };
+      }
+    })),
     dockerNames: () => askDockerNames(docker, repo?.allNetworks().map((n) => n.id) ?? []),
   }, metrics, log.child({ component: 'admin' }));
   if (admin) {

@@ -10,6 +10,27 @@ const ZERO_MAC = '00:00:00:00:00:00';
 const RESYNC_MS = 30_000;
 const MAX_BACKOFF_MS = 10_000;
 
+/** One overlay's peers as this host knows them from etcd, and whether the kernel matches (for `tsnet peers`). */
+export interface PeerReport {
+  readonly overlay: string;
+  readonly device: string;
+  readonly vteps: ReadonlyArray<{
+    readonly host: string;
+    readonly address: string;
+    readonly local: boolean;
+    /** When this host last saw the VTEP published (it is withdrawn with its host's lease). */
+    readonly seenAt?: string;
+    readonly endpoints: ReadonlyArray<{ readonly id: string; readonly mac: string; readonly ips: readonly string[] }>;
+  }>;
+  /** Kernel entries etcd asks for that the VXLAN device lacks (`fdb MAC dst IP`, `neigh IP MAC`). */
+  readonly missing: readonly string[];
+  /** Kernel entries no peer in etcd asks for. */
+  readonly stale: readonly string[];
+  /** When the kernel was last changed to match etcd. */
+  readonly lastConverged?: string;
+  readonly watching: boolean;
+}
+
 export interface PeerProgrammerDeps {
   readonly host: HostNet;
   readonly store: KvStore;
@@ -27,6 +48,8 @@ export interface PeerProgrammerDeps {
 export class PeerProgrammer {
   private readonly endpoints = new Map<string, PublishedEndpoint>();
   private readonly vteps = new Map<string, string>();
+  private readonly seenAt = new Map<string, string>();
+  private lastConverged?: string;
   private watch?: KvWatch;
   private running?: Promise<void>;
   private again = false;
@@ -119,15 +142,53 @@ export class PeerProgrammer {
       if (event.type === 'put') this.endpoints.set(id, JSON.parse(event.entry.value) as PublishedEndpoint);
       else this.endpoints.delete(id);
     } else if (kind === 'vtep') {
-      if (event.type === 'put') this.vteps.set(id, (JSON.parse(event.entry.value) as PublishedVtep).address);
-      else this.vteps.delete(id);
+      if (event.type === 'put') {
+        this.vteps.set(id, (JSON.parse(event.entry.value) as PublishedVtep).address);
+        this.seenAt.set(id, new Date().toISOString());
+      } else {
+        this.vteps.delete(id);
+        this.seenAt.delete(id);
+      }
     }
   }
 
-  /** Desired entries from the recorded state, diffed against what the kernel has. */
+  /** The peers as recorded from etcd, and how the kernel differs from them now. */
+  async report(): Promise<PeerReport> {
+    const diff = await this.diff();
+    const vteps = [...this.vteps].map(([host, address]) => ({
+      host, address, local: host === this.deps.hostId,
+      ...(this.seenAt.has(host) ? { seenAt: this.seenAt.get(host) } : {}),
+      endpoints: [...this.endpoints].filter(([, e]) => e.host === host).map(([id, e]) => ({ id, mac: e.mac, ips: e.ips })),
+    }));
+    const describe = (op: HostOp): string =>
+      op.op === 'ensure-fdb' || op.op === 'remove-fdb' ? `fdb ${op.mac} dst ${op.dst}`
+        : op.op === 'ensure-flood' || op.op === 'remove-flood' ? `flood dst ${op.dst}`
+          : op.op === 'ensure-neigh' ? `neigh ${op.ip} lladdr ${op.mac}` : op.op === 'remove-neigh' ? `neigh ${op.ip}` : op.op;
+    return {
+      overlay: this.name, device: this.vxlan, vteps,
+      missing: (diff?.filter((op) => op.op.startsWith('ensure-')) ?? []).map(describe),
+      stale: (diff?.filter((op) => op.op.startsWith('remove-')) ?? []).map(describe),
+      ...(this.lastConverged ? { lastConverged: this.lastConverged } : {}),
+      watching: this.watch !== undefined && !this.stopped,
+    };
+  }
+
   private async pass(): Promise<void> {
+    const ops = await this.diff();
+    if (!ops) return;
+    for (const op of ops) {
+      await this.deps.host.apply(op).catch((err: unknown) => this.deps.log.warn({ err: errorText(err), op }, 'could not program a peer entry'));
+    }
+    if (ops.length > 0) {
+      this.lastConverged = new Date().toISOString();
+      this.onConverged?.(ops.length);
+    }
+  }
+
+  /** The ops that make the kernel match the recorded state; undefined while the device does not exist. */
+  private async diff(): Promise<HostOp[] | undefined> {
     const { host } = this.deps;
-    if (!(await host.getLink(this.vxlan))) return;
+    if (!(await host.getLink(this.vxlan))) return undefined;
     const fdb = new Set<string>();
     const neigh = new Map<string, string>();
     for (const [vtepHost, address] of this.vteps) if (vtepHost !== this.deps.hostId) fdb.add(`${ZERO_MAC} ${address}`);
@@ -145,10 +206,7 @@ export class PeerProgrammer {
     for (const [ip, mac] of currentNeigh) if (neigh.get(ip) !== mac) ops.push({ op: 'remove-neigh', dev, ip });
     for (const entry of fdb) if (!currentFdb.has(entry)) ops.push(fdbOp('ensure', dev, entry));
     for (const [ip, mac] of neigh) if (currentNeigh.get(ip) !== mac) ops.push({ op: 'ensure-neigh', dev, ip, mac });
-    for (const op of ops) {
-      await host.apply(op).catch((err: unknown) => this.deps.log.warn({ err: errorText(err), op }, 'could not program a peer entry'));
-    }
-    if (ops.length > 0) this.onConverged?.(ops.length);
+    return ops;
   }
 }
 

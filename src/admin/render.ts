@@ -1,4 +1,4 @@
-import type { NetworkView, PortView } from './views.js';
+import type { IpamSpaceView, NetworkView, PeerView, PortView } from './views.js';
 
 /** Human tables for the CLI (pure); `--json` prints the views themselves instead. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -84,4 +84,33 @@ export function renderStatus(s: StatusView): string {
   if (s.docker?.suspectedOrphans.length) lines.push(`suspected orphans (kept until Docker can be asked): ${s.docker.suspectedOrphans.join(', ')}`);
   if (s.docker?.lost.length) lines.push(`networks Docker has and tsnet lost (remove and re-create them): ${s.docker.lost.join(', ')}`);
   return lines.join('\n') + '\n';
+}
+
+export function renderPeers(views: readonly PeerView[]): string {
+  if (views.length === 0) return 'no overlay networks on this host\n';
+  return views.map((v) => {
+    const title = `Overlay ${v.overlay} (network ${v.name ?? short(v.network)})`;
+    const p = v.peers;
+    if (!p) return `${title}: no endpoint on this host, so no VXLAN device and no peers programmed\n`;
+    const sync = p.missing.length + p.stale.length === 0 ? 'kernel matches etcd' : `kernel DIFFERS from etcd: ${p.missing.length} missing, ${p.stale.length} stale`;
+    const lines = [`${title}: device ${p.device}, ${sync}${p.watching ? '' : ', NOT watching etcd'}${p.lastConverged ? `, last programmed ${p.lastConverged}` : ''}`];
+    lines.push(table(['HOST', 'VTEP', 'ENDPOINTS', 'SEEN SINCE'], p.vteps.map((t) => [
+      t.host + (t.local ? ' (this host)' : ''), t.address,
+      t.endpoints.map((e) => `${e.ips.join(',') || short(e.id)} ${e.mac}`).join('; ') || '-', t.seenAt ?? '-',
+    ])).trimEnd());
+    for (const m of p.missing) lines.push(`  missing in the kernel: ${m}`);
+    for (const m of p.stale) lines.push(`  stale in the kernel:   ${m}`);
+    return lines.join('\n') + '\n';
+  }).join('\n');
+}
+
+export function renderIpam(spaces: readonly IpamSpaceView[]): string {
+  return spaces.map((s) => {
+    const title = `${s.space} (${s.shared ? 'shared by hosts through etcd' : 'this host'})`;
+    if (s.error) return `${title}: cannot be read: ${s.error}\n`;
+    if (s.pools.length === 0) return `${title}: no pools\n`;
+    return `${title}\n${table(['POOL', 'SUB-POOL', 'GATEWAY', 'USED', 'HOLDERS (references/addresses)'], s.pools.map((p) => [
+      p.pool, p.subPool ?? '-', p.gateway ?? '-', `${p.allocated}/${p.size}`, p.holders.map((h) => `${h.host} ${h.refs}/${h.addresses}`).join(', ') || '-',
+    ]))}`;
+  }).join('\n');
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { countsOf, endpointsMatching, findNetwork, portsOf, type DockerNames, type NetworkView } from './views.js';
+import { countsOf, endpointsMatching, findNetwork, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
 
 /** Facts of the running daemon that the status view shows besides its records. */
 export interface DaemonFacts {
@@ -29,6 +29,10 @@ export interface AdminSource {
   ready(): boolean;
   facts(): DaemonFacts;
   networks(names: DockerNames): NetworkView[];
+  /** Every overlay network of this host with its peers as etcd and the kernel show them. */
+  peers(names: DockerNames): Promise<PeerView[]>;
+  /** The tsnet IPAM's address spaces and pools. */
+  ipam(): Promise<IpamSpaceView[]>;
   /** Docker's names, asked of the Docker API now (never from inside a plugin call); empty when Docker cannot say. */
   dockerNames(): Promise<DockerNames>;
 }
@@ -53,6 +57,17 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
     const network = findNetwork(await views(), request.params.ref);
     return network ?? reply.code(404).send({ error: `no tsnet network is named or has the id "${request.params.ref.slice(0, 80)}"`, hint: 'see tsnet networks' });
   });
+
+  app.get<{ Querystring: { network?: string } }>('/v1/peers', async (request, reply) => {
+    const names = await source.dockerNames();
+    const all = await source.peers(names);
+    const ref = request.query.network;
+    if (ref === undefined) return all;
+    const chosen = all.filter((p) => p.name === ref || p.overlay === ref || p.network === ref || (ref.length >= 4 && p.network.startsWith(ref)));
+    return chosen.length > 0 ? chosen : reply.code(404).send({ error: `no overlay network of this host is named or has the id "${ref.slice(0, 80)}"`, hint: 'see tsnet networks' });
+  });
+
+  app.get('/v1/ipam', async () => source.ipam());
 
   app.get<{ Querystring: { ref?: string } }>('/v1/ports', async (request, reply) => {
     const networks = await views();

@@ -1,4 +1,6 @@
+import type { PeerReport } from '../../drivers/overlay/peers.js';
 import type { EndpointRecord, NetworkRecord, PortBinding } from '../core/model.js';
+import type { PoolUsage } from '../ipam/address-space.js';
 
 /**
  * What the admin interface shows, built from the daemon's own records (pure). Docker's names
@@ -138,3 +140,20 @@ export function countsOf(networks: readonly NetworkView[]): { networks: Record<s
   return { networks: byType, endpoints: endpoints.length, ports: endpoints.reduce((sum, e) => sum + e.ports.length, 0) };
 }
 
+
+/** One overlay network of this host and its peers (`tsnet peers`). */
+export interface PeerView {
+  readonly network: string;
+  readonly name?: string;
+  readonly overlay: string;
+  /** Absent while this host has no endpoint on the overlay (then it has no VXLAN device and programs no peers). */
+  readonly peers?: PeerReport;
+}
+
+/** One address space of the tsnet IPAM (`tsnet ipam`); `error` when its store cannot be read (etcd down). */
+export interface IpamSpaceView {
+  readonly space: string;
+  readonly shared: boolean;
+  readonly pools: readonly PoolUsage[];
+  readonly error?: string;
+}

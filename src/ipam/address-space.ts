@@ -37,6 +37,20 @@ export interface HostHoldings {
   readonly sharedGateway?: string;
 }
 
+/** One pool of a space with every host's share of it (for `tsnet ipam`). */
+export interface PoolUsage {
+  readonly pool: string;
+  readonly subPool?: string;
+  readonly v6: boolean;
+  /** Addresses that may be handed out (the sub-pool's when there is one); a string, as IPv6 counts exceed a double's precision. */
+  readonly size: string;
+  readonly allocated: number;
+  readonly gateway?: string;
+  /** Per host: its RequestPool references and the addresses it holds. */
+  readonly holders: ReadonlyArray<{ readonly host: string; readonly refs: number; readonly addresses: number }>;
+  readonly createdAt: string;
+}
+
 /**
  * One address space: its pools and their allocations, in one KvStore. A local space lives in
  * the host's file store; the global space lives in etcd and is shared by every host. Every
@@ -194,6 +208,28 @@ export class AddressSpace {
       const sharesGateway = gateway?.hosts.includes(this.hostId) ? gateway.ip : undefined;
       if (refs === 0 && addresses.length === 0 && !sharesGateway) continue;
       result.push({ pool: record.pool, v6: record.v6, refs, touched: record.touched?.[this.hostId] ?? record.createdAt, addresses, sharedGateway: sharesGateway });
+    }
+    return result;
+  }
+
+  /** Every pool of the space with its usage per host, read from the store (never inside a plugin call's queue). */
+  async usage(): Promise<PoolUsage[]> {
+    const result: PoolUsage[] = [];
+    for (const entry of await this.store.list(this.keys.pools)) {
+      const record = JSON.parse(entry.value) as PoolRecord;
+      const key = poolKey(record.pool);
+      const prefix = this.keys.addrs(key);
+      const addresses = (await this.store.list(prefix)).map((a) => ({ ip: a.key.slice(prefix.length), record: JSON.parse(a.value) as AddressRecord }));
+      const gwEntry = this.shared ? await this.store.get(this.keys.gateway(key)) : undefined;
+      const gateway = gwEntry ? (JSON.parse(gwEntry.value) as GatewayRecord).ip : addresses.find((a) => a.record.kind === 'gateway')?.ip;
+      const hosts = new Set([...Object.keys(record.refs), ...addresses.map((a) => a.record.host)]);
+      const geometry = poolGeometry(record.pool, record.subPool);
+      result.push({
+        pool: record.pool, ...(record.subPool ? { subPool: record.subPool } : {}), v6: record.v6,
+        size: String(geometry.autoLast - geometry.autoFirst + 1n), allocated: addresses.length, ...(gateway ? { gateway } : {}),
+        holders: [...hosts].sort().map((host) => ({ host, refs: record.refs[host] ?? 0, addresses: addresses.filter((a) => a.record.host === host).length })),
+        createdAt: record.createdAt,
+      });
     }
     return result;
   }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { waitFor } from '../support/exec.js';
+import { run, waitFor } from '../support/exec.js';
 import { DOCKER_MAJOR, DOCKER_VERSION } from '../support/dockerd.js';
 import { startLab, type Lab } from '../support/lab.js';
 
@@ -115,6 +115,20 @@ describe('overlay across hosts', () => {
     await reaches('h2', 'c2', ip1, 5_000);
     // The container learnt the peer by ARP: no entry was put into it by hand.
     expect((await docker('h1', 'exec', 'c1', 'arp', '-n')).stdout).toContain(ip2);
+  });
+
+  test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
+    const ip2 = await ipOf('h2', 'c2');
+    const peers = await run([process.execPath, 'dist/src/cli.js', 'peers', 'blue', '--json', '--state-dir', lab.stateDir('h1')]);
+    const [view] = JSON.parse(peers.stdout) as Array<{ name: string; overlay: string; peers: { vteps: Array<{ host: string; address: string; local: boolean; endpoints: Array<{ ips: string[]; mac: string }> }>; missing: string[]; stale: string[]; watching: boolean } }>;
+    expect(view).toMatchObject({ name: 'blue', overlay: 'blue', peers: { missing: [], stale: [], watching: true } });
+    expect(view?.peers.vteps.find((t) => t.host === 'h2')).toMatchObject({ address: VTEP.h2, local: false, endpoints: [{ ips: [ip2], mac: await macOf('h2', 'c2') }] });
+    expect(view?.peers.vteps.find((t) => t.host === 'h1')).toMatchObject({ address: VTEP.h1, local: true });
+    const text = (await run([process.execPath, 'dist/src/cli.js', 'peers', '--state-dir', lab.stateDir('h1')])).stdout;
+    expect(text).toContain('Overlay blue (network blue): device tsnx-');
+    expect(text).toContain('kernel matches etcd');
+    const ipam = JSON.parse((await run([process.execPath, 'dist/src/cli.js', 'ipam', '--json', '--state-dir', lab.stateDir('h2')])).stdout) as Array<{ space: string; pools: Array<{ pool: string; holders: Array<{ host: string }> }> }>;
+    expect(ipam.find((s) => s.space === 'tsnet-global')?.pools.find((p) => p.pool === '10.61.0.0/24')?.holders.map((h) => h.host)).toEqual(['h1', 'h2']);
   });
 
   test('the container MTU is the underlay MTU minus 50, and a full-size packet with DF set crosses', async () => {

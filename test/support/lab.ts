@@ -20,6 +20,8 @@ export interface Lab {
   docker(host: string, args: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
   /** A command in a host's namespace ("ul" is the underlay, where etcd runs). */
   exec(host: string, argv: readonly string[], options?: { allowFail?: boolean; timeoutMs?: number }): Promise<ExecResult>;
+  /** tsnet's state directory on a lab host (lab.sh: $TSNET_LAB_DATA/HOST/tsnet): the CLI finds its admin socket by it. */
+  stateDir(host: string): string;
   /** PID of what the lab started as `name` (`h2-tsnet`, `h1-dockerd`, `etcd`), from its PID file. */
   pid(name: string): Promise<number>;
   /**
@@ -74,6 +76,7 @@ export async function startLab(hosts: number): Promise<Lab> {
     name,
     etcdEndpoint: 'http://198.19.10.254:2379',
     runDir,
+    stateDir: (host) => join(env.TSNET_LAB_DATA, host, 'tsnet'),
     lab: async (args, options = {}) => {
       try {
         return await run(['bash', LAB_SCRIPT, ...args], { env, timeoutMs: options.timeoutMs ?? 180_000, allowFail: options.allowFail });

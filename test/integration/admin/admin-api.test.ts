@@ -97,6 +97,15 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     expect(byEndpoint).toEqual([expect.objectContaining({ network: NET, endpoint: EP, proto: 'tcp', containerIp: '10.133.0.2', containerPort: 80, hostIp: '127.0.0.1', hostPort: 18080 })]);
     expect(JSON.parse((await tsnet('status', '--state-dir', stateDir, '--json')).stdout)).toMatchObject({ networks: { bridge: 1 }, endpoints: 1, ports: 1 });
 
+    expect((await tsnet('peers', '--state-dir', stateDir)).stdout).toBe('no overlay networks on this host\n');
+    const pool = await call('IpamDriver.RequestPool', { AddressSpace: 'tsnet-local', Pool: '10.135.0.0/24', Options: {}, V6: false });
+    const poolId = String(pool.json?.PoolID);
+    await call('IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+    const spaces = JSON.parse((await tsnet('ipam', '--state-dir', stateDir, '--json')).stdout) as Array<{ space: string; pools: unknown[] }>;
+    expect(spaces).toEqual([{ space: 'tsnet-local', shared: false, pools: [expect.objectContaining({ pool: '10.135.0.0/24', size: '254', allocated: 1, gateway: '10.135.0.1' })] }]);
+    expect((await tsnet('ipam', '--state-dir', stateDir)).stdout).toContain('10.135.0.0/24');
+    await call('IpamDriver.ReleaseAddress', { PoolID: poolId, Address: '10.135.0.1' });
+    await call('IpamDriver.ReleasePool', { PoolID: poolId });
     await call('NetworkDriver.RevokeExternalConnectivity', { NetworkID: NET, EndpointID: EP });
     await call('NetworkDriver.Leave', { NetworkID: NET, EndpointID: EP });
     await call('NetworkDriver.DeleteEndpoint', { NetworkID: NET, EndpointID: EP });

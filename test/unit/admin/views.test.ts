@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { renderNetwork, renderNetworks, renderPorts, renderStatus, table } from '../../../src/admin/render.js';
+import { renderIpam, renderNetwork, renderNetworks, renderPeers, renderPorts, renderStatus, table } from '../../../src/admin/render.js';
 import { NO_NAMES, countsOf, findNetwork, networkView, portsOf, type DockerNames } from '../../../src/admin/views.js';
 import { EP_1, EP_2, NET_A, NET_B, endpoint, network } from '../bridge/fixtures.js';
 
@@ -55,5 +55,35 @@ describe('admin views: built from the daemon\'s own records, with Docker\'s name
     expect(text).toContain('NOT reachable (ECONNREFUSED)');
     expect(text).toContain('suspected orphans (kept until Docker can be asked): network aaaaaaaaaaaa');
     expect(text).toContain('2 bridge; 3 endpoint(s), 1 published port(s)');
+  });
+});
+
+describe('peers and ipam views', () => {
+  test('an overlay with peers says whether the kernel matches etcd and lists what differs; one without a local endpoint says why it has none', () => {
+    const text = renderPeers([
+      { network: NET_A, name: 'blue-net', overlay: 'blue', peers: {
+        overlay: 'blue', device: 'tsnx-aaaa', watching: true, lastConverged: '2026-12-02T08:00:00.000Z',
+        vteps: [
+          { host: 'h1', address: '198.19.0.1', local: true, endpoints: [{ id: EP_1, mac: '02:00:00:00:00:01', ips: ['10.1.0.2'] }] },
+          { host: 'h2', address: '198.19.0.2', local: false, seenAt: '2026-12-02T07:59:00.000Z', endpoints: [] },
+        ],
+        missing: ['neigh 10.1.0.3 lladdr 02:00:00:00:00:03'], stale: [],
+      } },
+      { network: NET_B, overlay: 'green' },
+    ]);
+    expect(text).toContain('Overlay blue (network blue-net): device tsnx-aaaa, kernel DIFFERS from etcd: 1 missing, 0 stale');
+    expect(text).toContain('h1 (this host)  198.19.0.1  10.1.0.2 02:00:00:00:00:01');
+    expect(text).toContain('  missing in the kernel: neigh 10.1.0.3 lladdr 02:00:00:00:00:03');
+    expect(text).toContain('Overlay green (network bbbbbbbbbbbb): no endpoint on this host');
+    expect(renderPeers([])).toBe('no overlay networks on this host\n');
+  });
+
+  test('ipam: usage and holders per pool, and a space that cannot be read says why', () => {
+    const text = renderIpam([
+      { space: 'tsnet-local', shared: false, pools: [{ pool: '10.1.0.0/24', v6: false, size: '254', allocated: 3, gateway: '10.1.0.1', holders: [{ host: 'h1', refs: 1, addresses: 3 }], createdAt: '' }] },
+      { space: 'tsnet-global', shared: true, pools: [], error: 'etcd http://127.0.0.1:2379 cannot be reached' },
+    ]);
+    expect(text).toContain('10.1.0.0/24  -         10.1.0.1  3/254  h1 1/3');
+    expect(text).toContain('tsnet-global (shared by hosts through etcd): cannot be read: etcd http://127.0.0.1:2379 cannot be reached');
   });
 });

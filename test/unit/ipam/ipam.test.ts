@@ -255,3 +255,26 @@ describe('two hosts on one shared store', () => {
     expect(await store.get('ipam/v1/tsnet-global/gw/10.51.0.0_24')).toBeUndefined();
   });
 });
+
+describe('usage (tsnet ipam)', () => {
+  test('every pool of a space with its size, what is allocated and each host\'s share', async () => {
+    const store = new MemoryKvStore();
+    const a = new AddressSpace('tsnet-global', true, store, 'host-a', silentLog);
+    const b = new AddressSpace('tsnet-global', true, store, 'host-b', silentLog);
+    const pool = await a.requestPool({ pool: '10.91.0.0/24', v6: false, options: {} });
+    await b.requestPool({ pool: '10.91.0.0/24', v6: false, options: {} });
+    await a.requestAddress(pool, undefined, true);
+    await a.requestAddress(pool, undefined, false);
+    await b.requestAddress(pool, undefined, false);
+    await b.requestAddress(pool, undefined, false);
+    await a.requestPool({ pool: '10.92.0.0/24', subPool: '10.92.0.128/25', v6: false, options: {} });
+    const usage = await b.usage();
+    expect(usage).toEqual([
+      expect.objectContaining({ pool: '10.91.0.0/24', v6: false, size: '254', allocated: 4, gateway: '10.91.0.1', holders: [{ host: 'host-a', refs: 1, addresses: 2 }, { host: 'host-b', refs: 1, addresses: 2 }] }),
+      expect.objectContaining({ pool: '10.92.0.0/24', subPool: '10.92.0.128/25', size: '127', allocated: 0, holders: [{ host: 'host-a', refs: 1, addresses: 0 }] }),
+    ]);
+    const v6 = new AddressSpace('tsnet-local', false, new MemoryKvStore(), 'host-a', silentLog);
+    await v6.requestPool({ pool: 'fd00:1::/64', v6: true, options: {} });
+    expect((await v6.usage())[0]?.size).toBe('18446744073709551615'); // more than a double holds exactly
+  });
+});

@@ -95,6 +95,29 @@ describe('overlay driver on two hosts', () => {
     expect(await a.host.listLinks()).toEqual([]);
   });
 
+  test('the peer report (tsnet peers) lists each VTEP with its endpoints, and names kernel entries that differ from etcd', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
+    const vxA = linkName('x', 'net-a');
+    await eventually('host A to program host B', async () => (await a.host.listNeigh(vxA)).length > 0);
+    const programmer = a.driver.programmer('net-a');
+    const report = await programmer?.report();
+    expect(report).toMatchObject({ overlay: 'blue', device: vxA, missing: [], stale: [], watching: true, lastConverged: expect.any(String) });
+    expect(report?.vteps).toEqual(expect.arrayContaining([
+      expect.objectContaining({ host: 'host-a', address: '198.19.0.1', local: true, endpoints: [{ id: 'ep-a', mac: '02:74:0a:58:00:02', ips: ['10.88.0.2'] }] }),
+      expect.objectContaining({ host: 'host-b', address: '198.19.0.2', local: false, seenAt: expect.any(String), endpoints: [{ id: 'ep-b', mac: '02:74:0a:58:00:03', ips: ['10.88.0.3'] }] }),
+    ]));
+    // Someone removes an entry by hand, and adds one no peer asks for: the report says both, before the resync heals it.
+    await a.host.apply({ op: 'remove-neigh', dev: vxA, ip: '10.88.0.3' });
+    await a.host.apply({ op: 'ensure-fdb', dev: vxA, mac: '02:00:00:00:00:99', dst: '198.19.0.9' });
+    expect(await programmer?.report()).toMatchObject({ missing: ['neigh 10.88.0.3 lladdr 02:74:0a:58:00:03'], stale: ['fdb 02:00:00:00:00:99 dst 198.19.0.9'] });
+    await a.driver.stop?.();
+    await b.driver.stop?.();
+  });
+
   test('stop() (daemon shutdown) ends the peer watch but leaves the devices and entries: the overlay keeps working while tsnet is down', async () => {
     const store = new MemoryKvStore();
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
