@@ -3,7 +3,7 @@ import type { EndpointRecord, NetworkRecord, NetworkType } from '../src/core/mod
 import type { FirewallRule } from '../src/host/firewall.js';
 import type { HostNet } from '../src/host/hostnet.js';
 
-/** What a driver may use. Injected by the composition root; no globals (STYLE: DI). */
+/** What a driver may use. Injected by the composition root; no globals (docs/style.md). */
 export interface DriverDeps {
   readonly host: HostNet;
   readonly log: Logger;
@@ -44,7 +44,7 @@ export interface NetworkView {
 }
 
 /**
- * One network type. libnetwork calls the CNM verbs in a fixed order (DESIGN.md §1); tsnet's CNM
+ * One network type. libnetwork calls the CNM verbs in a fixed order (docs/protocol.md); tsnet's CNM
  * layer has already validated input, persisted a `pending` record and serialised calls per
  * network before a driver method runs. A driver method either completes or leaves the kernel as
  * it found it (rollback), and must be idempotent: it may be re-run by reconciliation.

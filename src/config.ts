@@ -21,7 +21,7 @@ export interface DaemonConfig {
   /** Underlay address for VXLAN; derived from the route to etcd when absent. */
   readonly vxlanLocalIp?: string;
   readonly vxlanPort: number;
-  /** What GetCapabilities reports as Scope: "global" only for swarm / a cluster store. */
+  /** What GetCapabilities reports as Scope: "global" only for a legacy cluster store. */
   readonly driverScope: 'local' | 'global';
   /** Log each call's time in kernel programs (kernelMs); costs some throughput. */
   readonly kernelTiming: boolean;
@@ -89,9 +89,10 @@ Options (each also read from the environment variable shown):
                            (TSNET_VXLAN_LOCAL_IP), default the source address of
                            the route to etcd
   --vxlan-port N           UDP port of VXLAN (TSNET_VXLAN_PORT), default 4789
-  --driver-scope S         local (default, every Docker) or global (Docker swarm
-                           or a legacy cluster store: the same network id on all
-                           hosts) (TSNET_DRIVER_SCOPE)
+  --driver-scope S         local (default, every Docker) or global (a legacy
+                           cluster store: the same network id on all hosts;
+                           not swarm, which takes managed plugins only)
+                           (TSNET_DRIVER_SCOPE)
   --kernel-timing          add kernelMs (time in ip/iptables) to each call's log
                            line; costs some throughput (TSNET_KERNEL_TIMING=1)
   --docker-host URL        the Docker API of the dockerd that uses this plugin

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches dockerd 28.5.2 for tsnet's test matrix WITHOUT installing anything (DESIGN.md §3):
+# Fetches dockerd 28.5.2 for tsnet's test matrix WITHOUT installing anything:
 # Debian unstable's docker.io 28.5.2, docker-cli 28.5.2 and containerd 2.1.9 packages are
 # downloaded with a private apt configuration (its own sources list, lists and cache directories
 # under a temporary directory), unpacked with `dpkg-deb -x` into a cache directory, checked, and

@@ -7,7 +7,7 @@ import { bridgeState } from './options.js';
 
 /**
  * Firewall rules of one bridge network, modelled on what Docker's bridge driver installs
- * (see shared/reference/002): conntrack return traffic, intra-network traffic (ICC), outbound
+ * (Docker's own bridge rules; docs/architecture.md): conntrack return traffic, intra-network traffic (ICC), outbound
  * traffic, published ports, masquerade, and a final DROP so that only published ports are
  * reachable from outside even if the FORWARD policy is ACCEPT. Each family follows its gateway
  * mode (options.ts): `routed` opens published container ports on the container's address and

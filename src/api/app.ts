@@ -54,7 +54,7 @@ export type MethodRegistrar = <S extends z.ZodType, R>(name: MethodName, schema:
 /**
  * The Fastify app that speaks Docker's plugin protocol. Body parsing accepts any or no
  * Content-Type (Docker sends none) and the empty body of argument-less methods; errors map to
- * Docker's conventions (STYLE "Error model"): TsnetError → 200 {Err} ({Error} for IpamDriver
+ * Docker's conventions (docs/protocol.md): TsnetError → 200 {Err} ({Error} for IpamDriver
  * methods), bad JSON or schema → 400, oversized body → 413, unknown method → 404, start-up
  * failed → 503, bug → 500 with the request id.
  */

@@ -5,7 +5,7 @@ export type { ErrorCode, ErrorKind } from './error-catalogue.js';
 /**
  * The one error type tsnet raises on purpose. Its code names an entry of the error catalogue,
  * which gives its kind and whether a retry may succeed: the API layer maps every TsnetError to
- * HTTP 200 `{"Err": …}` so Docker shows the message verbatim, and logs kind and retryable;
+ * HTTP 200 `{"Err": …}` (`{"Error": …}` for IpamDriver methods) so Docker shows the message verbatim, and logs kind and retryable;
  * anything else is a bug and becomes a 500 with a request id.
  */
 export class TsnetError extends Error {

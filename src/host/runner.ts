@@ -31,8 +31,9 @@ export interface RunOptions {
 
 /**
  * The only place tsnet starts programs. Always an argument array, never a shell, so nothing a
- * user typed can become a command. Everything that changes the kernel goes through here, which
- * is what makes the host layer testable with a scripted runner.
+ * user typed can become a command. Every program that changes the kernel runs through here (the
+ * host namespace's sysctls are written to /proc/sys directly), which is what makes the host
+ * layer testable with a scripted runner.
  */
 export interface Runner {
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;

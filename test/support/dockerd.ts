@@ -108,7 +108,7 @@ export interface DockerOptions {
 }
 
 /**
- * A Docker host of its own on this machine (DESIGN.md §3): a network namespace, so the test never
+ * A Docker host of its own on this machine: a network namespace, so the test never
  * touches the real host's links, firewall or Docker; an "outside" namespace linked to it that
  * plays the rest of the world; and a dockerd (with its own containerd) in a private mount and
  * UTS namespace whose /run/docker/plugins is {@link pluginsDir}.

@@ -23,7 +23,7 @@ const WANTED_APPLETS = [
 
 /**
  * Makes sure `tsbox:latest` exists in the host's dockerd and returns its name. There is no
- * registry here (DESIGN.md §3): a rootfs with /bin/busybox, its applet links, /tmp and /etc
+ * registry here: a rootfs with /bin/busybox, its applet links, /tmp and /etc
  * (Docker writes hosts, hostname and resolv.conf) goes through `tar | docker import`, with
  * `CMD ["sh"]` as the default command. Cheap when the image is already there.
  */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 
 /**
- * The layering of STYLE.md, enforced: each folder may import only the folders below it, drivers
+ * The layering of docs/architecture.md, enforced: each folder may import only the folders below it, drivers
  * never import each other or the HTTP layer, and only the composition root builds concrete things.
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
