@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { request } from 'node:http';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -63,12 +65,16 @@ async function measureOneDockerd(): Promise<void> {
     await host.docker(['network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=macvlan', '-o', 'parent=uplink0', '--subnet', '10.242.0.0/16', 'bench-tsnet-mv']);
     await host.docker(['network', 'create', '-d', 'macvlan', '-o', 'parent=uplink0', '--subnet', '10.243.0.0/16', 'bench-builtin-mv']);
     const samples = CASES.map(() => [] as number[]);
+    // As an operator's Prometheus would: the admin API is scraped every second throughout, so the
+    // handling times below include whatever the metrics and views cost the plugin.
+    const scraper = scrapeEverySecond(join(tsnet.stateDir, 'admin.sock'));
     for (let i = 0; i < WARMUP; i++) for (const c of CASES) await timeRun(host, image, c);
     for (let i = 0; i < RUNS; i++) {
       // Rotate the order each round so that no case always runs first.
       const order = CASES.map((_, k) => (k + i) % CASES.length);
       for (const k of order) samples[k]?.push(await timeRun(host, image, CASES[k] as Case));
     }
+    const scrapes = scraper.stop();
     const med = samples.map((s) => median(s));
     console.log(`\ndockerd ${DOCKER_VERSION}: docker run --rm --network N [-p] ${image} true  (${RUNS} interleaved runs each, after ${WARMUP} warm-up)`);
     CASES.forEach((c, k) => console.log(`${c.label.padEnd(28)} median ${fmt(med[k] as number).padStart(6)} ms   p90 ${fmt(percentile(samples[k] as number[], 90)).padStart(6)} ms   n=${samples[k]?.length}`));
@@ -76,6 +82,7 @@ async function measureOneDockerd(): Promise<void> {
     const result: Result = { docker: DOCKER_VERSION, run: tsnetRun / builtinRun, publish: tsnetPub / builtinPub, macvlan: tsnetMv / builtinMv };
     console.log(`ratio tsnet / Docker's driver (medians): bridge ${result.run.toFixed(3)}, bridge with -p ${result.publish.toFixed(3)}, macvlan ${result.macvlan.toFixed(3)}   (target <= 1.00)`);
     console.log(`network cost over none (medians): tsnet ${fmt(tsnetRun - none)} ms, Docker's bridge ${fmt(builtinRun - none)} ms`);
+    console.log(`admin API scraped ${scrapes.ok} times during the runs (GET /metrics every second; ${scrapes.failed} failed)`);
     await printHandlingTimes(tsnet);
     await printStartupTime(host, tsnet);
     console.log(`${RESULT_TAG}${JSON.stringify(result)}`);
@@ -83,6 +90,21 @@ async function measureOneDockerd(): Promise<void> {
     await tsnet?.process.stop(10_000);
     await host.stop();
   }
+}
+
+/** GETs /metrics on the admin socket every second until stopped (as Prometheus would); counts the answers. */
+function scrapeEverySecond(socketPath: string): { stop(): { ok: number; failed: number } } {
+  const counts = { ok: 0, failed: 0 };
+  const get = (path: string) => new Promise<void>((resolve) => {
+    const req = request({ socketPath, path, headers: { host: 'tsnet' } }, (res) => {
+      res.resume();
+      res.on('end', () => { if (res.statusCode === 200) counts.ok++; else counts.failed++; resolve(); });
+    });
+    req.on('error', () => { counts.failed++; resolve(); });
+    req.end();
+  });
+  const timer = setInterval(() => void get('/metrics'), 1_000);
+  return { stop: () => { clearInterval(timer); return counts; } };
 }
 
 /** Restarts the daemon (with a network and its state in place) and times socket and readiness. */
