@@ -58,7 +58,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const execLog = log.child({ component: 'exec' });
   const ipBatch = new IpBatch({ log: execLog });
   let repo: CnmRepository | undefined;
-  const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [] }));
+  // The overlay driver is made below; the inventory is read only at scrape time.
+  let overlays: () => ReturnType<typeof overlayInventory> = () => [];
+  const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [], overlays: overlays() }));
   const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog, (program) => metrics.kernel(program));
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
   await parts.start('ip-batch', { stop: () => ipBatch.close() });
@@ -72,14 +74,16 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const startedAt = new Date().toISOString();
   const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
-  const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }) }) : undefined;
+  const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }), onCall: (call) => metrics.etcd(call) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE }), config.handlerTimeoutMs + 5_000) : undefined;
   const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
   const overlay = createOverlayDriver({
     host, log: log.child({ component: 'overlay' }), hostId: config.hostId, defaultPort: config.vxlanPort, globalScope: config.driverScope === 'global',
     global: etcd && liveness ? { store: etcd, lease: liveness } : undefined,
     underlay: () => findUnderlay(host, config),
+    onProgrammed: (pass) => metrics.peers(pass),
   });
+  overlays = () => overlayInventory(overlay);
   let localSpace: AddressSpace | undefined;
   const drivers = new Map<NetworkType, Driver>([
     ['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })],
@@ -229,6 +233,11 @@ function inventoryOf(repo: CnmRepository) {
     const endpoints = repo.endpointsOf(n.id);
     return { type: n.type, endpoints: endpoints.length, ports: endpoints.reduce((sum, e) => sum + e.ports.length, 0) };
   });
+}
+
+/** Per overlay with devices here: other hosts' VTEPs and endpoints (the metrics' gauges). */
+function overlayInventory(overlay: { programmers(): ReadonlyArray<{ readonly name: string; counts(): { vteps: number; endpoints: number } }> }) {
+  return overlay.programmers().map((p) => ({ name: p.name, ...p.counts() }));
 }
 
 function dockerFacts(host: string, last: DockerSyncReport | undefined) {

@@ -9,7 +9,7 @@ import type { NetworkView } from '../driver.js';
 import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
-import { PeerProgrammer } from './peers.js';
+import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
 import { OverlayRegistry } from './registry.js';
 
 /** This host's side of the underlay: the address VXLAN packets leave from, and its MTU. */
@@ -33,6 +33,7 @@ export interface OverlayHostDeps {
   readonly lease: HostLease;
   readonly underlay: () => Promise<Underlay>;
   readonly defaultPort: number;
+  readonly onProgrammed?: PeerProgrammerDeps['onProgrammed'];
 }
 
 /** An overlay with devices on this host. The underlay is looked up once, when they are made. */
@@ -68,6 +69,11 @@ export class OverlayHost {
 
   programmer(networkId: string): PeerProgrammer | undefined {
     return this.active.get(networkId)?.programmer;
+  }
+
+  /** Every overlay with devices on this host, by its name, with its programmer. */
+  programmers(): PeerProgrammer[] {
+    return [...this.active.values()].map((entry) => entry.programmer);
   }
 
   /** Registers this host's network under the overlay's definition in etcd; returns what all hosts agreed on. */
@@ -132,12 +138,12 @@ export class OverlayHost {
   private async activate(network: NetworkRecord): Promise<ActiveOverlay> {
     const existing = this.active.get(network.id);
     if (existing) return existing;
-    const { host, store, hostId, log } = this.deps;
+    const { host, store, hostId, log, onProgrammed } = this.deps;
     const state = joinedOverlayState.of(network);
     const underlay = await this.deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
     await applyOps(host, overlayDeviceOps(state, underlay.address, mtu), log);
-    const programmer = new PeerProgrammer({ host, store, hostId, log }, state.name, state.vxlan);
+    const programmer = new PeerProgrammer({ host, store, hostId, log, onProgrammed }, state.name, state.vxlan);
     const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
     this.active.set(network.id, entry);
     programmer.start();

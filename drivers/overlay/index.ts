@@ -9,7 +9,7 @@ import type { Driver } from '../driver.js';
 import { vethContainerGone, vethLinks, vethNames, vethTeardownOps } from '../veth.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
 import { overlayState, parseOverlayOptions } from './options.js';
-import type { PeerProgrammer } from './peers.js';
+import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
 
 export { effectiveMtu, type HostLease, type Underlay } from './host.js';
 
@@ -21,8 +21,10 @@ export interface OverlayDeps {
   readonly global?: { readonly store: KvStore; readonly lease: HostLease };
   readonly underlay: () => Promise<Underlay>;
   readonly defaultPort: number;
-  /** True when tsnet reports Scope "global" (swarm): the network id is then the same everywhere. */
+  /** True when tsnet reports Scope "global" (a cluster store): the network id is then the same everywhere. */
   readonly globalScope: boolean;
+  /** Told after each peer programming pass that changed the kernel (metrics). */
+  readonly onProgrammed?: PeerProgrammerDeps['onProgrammed'];
 }
 
 /**
@@ -30,7 +32,7 @@ export interface OverlayDeps {
  * name. Global state (definition, VNI, VTEPs, endpoints) is in etcd and this host's devices and
  * peers are kept by {@link OverlayHost}; what is here is the CNM's view of them.
  */
-export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(networkId: string): PeerProgrammer | undefined } {
+export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(networkId: string): PeerProgrammer | undefined; programmers(): PeerProgrammer[] } {
   const { host, log } = deps;
   const overlays = deps.global ? new OverlayHost({ ...deps, ...deps.global }) : undefined;
   const need = (): OverlayHost => {
@@ -44,6 +46,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     // them to docker_gwbridge for outbound traffic), so Docker 28+ need not reserve one.
     gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
     programmer: (networkId) => overlays?.programmer(networkId),
+    programmers: () => overlays?.programmers() ?? [],
 
     planNetwork(network, others) {
       need();

@@ -36,6 +36,11 @@ export interface PeerProgrammerDeps {
   readonly store: KvStore;
   readonly hostId: string;
   readonly log: Logger;
+  /**
+   * Told after each pass that changed the kernel: how many entries changed, and how long after
+   * the first etcd event it answers the kernel was in step (the overlay's convergence lag).
+   */
+  readonly onProgrammed?: (pass: { readonly overlay: string; readonly changes: number; readonly lagMs?: number }) => void;
 }
 
 /**
@@ -50,6 +55,8 @@ export class PeerProgrammer {
   private readonly vteps = new Map<string, string>();
   private readonly seenAt = new Map<string, string>();
   private lastConverged?: string;
+  /** When the oldest etcd event not yet carried into the kernel arrived. */
+  private pendingSince?: number;
   private watch?: KvWatch;
   private running?: Promise<void>;
   private again = false;
@@ -106,6 +113,7 @@ export class PeerProgrammer {
       await this.watch?.cancel();
       this.watch = await this.deps.store.watch(prefix, {
         onEvents: (events) => {
+          this.pendingSince ??= performance.now();
           events.forEach((e) => this.record(e));
           void this.converge();
         },
@@ -152,6 +160,12 @@ export class PeerProgrammer {
     }
   }
 
+  /** Other hosts' VTEPs and endpoints as recorded from etcd (no kernel access: cheap enough for every scrape). */
+  counts(): { readonly vteps: number; readonly endpoints: number } {
+    const remote = [...this.vteps.keys()].filter((h) => h !== this.deps.hostId).length;
+    return { vteps: remote, endpoints: [...this.endpoints.values()].filter((e) => e.host !== this.deps.hostId).length };
+  }
+
   /** The peers as recorded from etcd, and how the kernel differs from them now. */
   async report(): Promise<PeerReport> {
     const diff = await this.diff();
@@ -174,6 +188,8 @@ export class PeerProgrammer {
   }
 
   private async pass(): Promise<void> {
+    const since = this.pendingSince;
+    this.pendingSince = undefined;
     const ops = await this.diff();
     if (!ops) return;
     for (const op of ops) {
@@ -182,6 +198,7 @@ export class PeerProgrammer {
     if (ops.length > 0) {
       this.lastConverged = new Date().toISOString();
       this.onConverged?.(ops.length);
+      this.deps.onProgrammed?.({ overlay: this.name, changes: ops.length, ...(since === undefined ? {} : { lagMs: performance.now() - since }) });
     }
   }
 

@@ -16,6 +16,8 @@ export interface EtcdKvStoreOptions {
   /** Deadline of each unary call; past it the call fails with an error naming etcd. */
   readonly callTimeoutMs: number;
   readonly log?: Logger;
+  /** Told of every unary etcd call (for metrics): what it did, how long it took, whether it failed. Must not throw. */
+  readonly onCall?: (call: { readonly op: string; readonly ms: number; readonly ok: boolean }) => void;
 }
 
 /**
@@ -151,9 +153,13 @@ export class EtcdKvStore implements KvStore {
   /** Every etcd call goes through here, so every failure names etcd and the endpoints. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} client is closed`);
+    const started = performance.now();
     try {
-      return await fn();
+      const result = await fn();
+      this.options.onCall?.({ op: what, ms: performance.now() - started, ok: true });
+      return result;
     } catch (err) {
+      this.options.onCall?.({ op: what, ms: performance.now() - started, ok: false });
       throw this.unavailable(what, err);
     }
   }

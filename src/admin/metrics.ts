@@ -20,6 +20,23 @@ export interface KernelObservation {
 /** Counts of what the daemon holds now, read at each scrape. */
 export interface Inventory {
   readonly networks: ReadonlyArray<{ readonly type: string; readonly endpoints: number; readonly ports: number }>;
+  /** Overlays with devices on this host: other hosts' VTEPs and endpoints as etcd shows them. */
+  readonly overlays?: ReadonlyArray<{ readonly name: string; readonly vteps: number; readonly endpoints: number }>;
+}
+
+/** One unary etcd call (kvstore/etcd reports each). */
+export interface EtcdObservation {
+  readonly op: string;
+  readonly ms: number;
+  readonly ok: boolean;
+}
+
+/** One peer programming pass of an overlay that changed the kernel. */
+export interface PeerObservation {
+  readonly overlay: string;
+  readonly changes: number;
+  /** From the first etcd event the pass answers to the kernel in step. */
+  readonly lagMs?: number;
 }
 
 const CALL_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
@@ -35,6 +52,10 @@ export class TsnetMetrics {
   private readonly callSeconds = new Histogram({ name: 'tsnet_call_duration_seconds', help: 'Time from request to reply of plugin protocol calls', labelNames: ['method'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
   private readonly refusals = new Counter({ name: 'tsnet_refusals_total', help: 'Calls refused with a tsnet error, by error code', labelNames: ['code'], registers: [this.registry] });
   private readonly kernelSeconds = new Histogram({ name: 'tsnet_kernel_program_duration_seconds', help: 'Time of each kernel program tsnet ran (ip, bridge, iptables-restore…)', labelNames: ['program'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
+  private readonly etcdCalls = new Counter({ name: 'tsnet_etcd_requests_total', help: 'etcd requests, by operation and outcome', labelNames: ['op', 'outcome'], registers: [this.registry] });
+  private readonly etcdSeconds = new Histogram({ name: 'tsnet_etcd_request_duration_seconds', help: 'Round-trip time of etcd requests', labelNames: ['op'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
+  private readonly peerPasses = new Counter({ name: 'tsnet_overlay_kernel_changes_total', help: 'Forwarding and neighbour entries changed to follow etcd, by overlay', labelNames: ['overlay'], registers: [this.registry] });
+  private readonly peerLag = new Histogram({ name: 'tsnet_overlay_convergence_seconds', help: 'From an etcd change of an overlay\'s peers to the kernel in step with it', labelNames: ['overlay'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
   private readonly kernelFailures = new Counter({ name: 'tsnet_kernel_program_failures_total', help: 'Kernel programs that exited with an error', labelNames: ['program'], registers: [this.registry] });
 
   constructor(inventory: () => Inventory) {
@@ -50,6 +71,16 @@ export class TsnetMetrics {
     byType('tsnet_networks', 'Networks tsnet holds, by type', () => 1);
     byType('tsnet_endpoints', 'Endpoints tsnet holds, by network type', (n) => n.endpoints);
     byType('tsnet_published_ports', 'Published port mappings in force, by network type', (n) => n.ports);
+    const perOverlay = (name: string, help: string, count: (o: NonNullable<Inventory['overlays']>[number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['overlay'], registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const o of inventory().overlays ?? []) this.set({ overlay: o.name }, count(o));
+        },
+      });
+    perOverlay('tsnet_overlay_peers', 'Other hosts\' VTEPs of an overlay this host has devices for', (o) => o.vteps);
+    perOverlay('tsnet_overlay_remote_endpoints', 'Endpoints on other hosts of an overlay this host has devices for', (o) => o.endpoints);
     new Gauge({ name: 'tsnet_up', help: '1 while the daemon serves', registers: [this.registry] }).set(1);
   }
 
@@ -62,6 +93,16 @@ export class TsnetMetrics {
   kernel(k: KernelObservation): void {
     this.kernelSeconds.observe({ program: k.program }, k.ms / 1000);
     if (!k.ok) this.kernelFailures.inc({ program: k.program });
+  }
+
+  etcd(e: EtcdObservation): void {
+    this.etcdCalls.inc({ op: e.op, outcome: e.ok ? 'ok' : 'error' });
+    this.etcdSeconds.observe({ op: e.op }, e.ms / 1000);
+  }
+
+  peers(p: PeerObservation): void {
+    this.peerPasses.inc({ overlay: p.overlay }, p.changes);
+    if (p.lagMs !== undefined) this.peerLag.observe({ overlay: p.overlay }, p.lagMs / 1000);
   }
 
   /** The Prometheus text exposition. */

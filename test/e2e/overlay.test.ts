@@ -127,6 +127,11 @@ describe('overlay across hosts', () => {
     const text = (await run([process.execPath, 'dist/src/cli.js', 'peers', '--state-dir', lab.stateDir('h1')])).stdout;
     expect(text).toContain('Overlay blue (network blue): device tsnx-');
     expect(text).toContain('kernel matches etcd');
+    const metrics = (await run(['curl', '-sf', '--unix-socket', `${lab.stateDir('h1')}/admin.sock`, 'http://tsnet/metrics'])).stdout;
+    expect(metrics).toContain('tsnet_overlay_peers{overlay="blue"} 1');
+    expect(metrics).toContain('tsnet_overlay_remote_endpoints{overlay="blue"} 1');
+    expect(metrics).toMatch(/tsnet_overlay_convergence_seconds_count\{overlay="blue"\} [1-9]/);
+    expect(metrics).toMatch(/tsnet_etcd_requests_total\{op="transaction",outcome="ok"\} [1-9]/);
     const ipam = JSON.parse((await run([process.execPath, 'dist/src/cli.js', 'ipam', '--json', '--state-dir', lab.stateDir('h2')])).stdout) as Array<{ space: string; pools: Array<{ pool: string; holders: Array<{ host: string }> }> }>;
     expect(ipam.find((s) => s.space === 'tsnet-global')?.pools.find((p) => p.pool === '10.61.0.0/24')?.holders.map((h) => h.host)).toEqual(['h1', 'h2']);
   });

@@ -30,6 +30,23 @@ describe('metrics: Prometheus text of calls, refusals, kernel programs and what 
     expect(after).toContain('tsnet_calls_total{method="NetworkDriver.Join",outcome="ok"} 1');
   });
 
+  test('etcd round trips and errors, overlay peers, kernel changes and convergence lag', async () => {
+    const metrics = new TsnetMetrics(() => ({ networks: [], overlays: [{ name: 'blue', vteps: 2, endpoints: 5 }] }));
+    metrics.etcd({ op: 'transaction', ms: 4, ok: true });
+    metrics.etcd({ op: 'transaction', ms: 2000, ok: false });
+    metrics.peers({ overlay: 'blue', changes: 3, lagMs: 12 });
+    metrics.peers({ overlay: 'blue', changes: 1 });
+    const text = await metrics.text();
+    expect(text).toContain('tsnet_etcd_requests_total{op="transaction",outcome="ok"} 1');
+    expect(text).toContain('tsnet_etcd_requests_total{op="transaction",outcome="error"} 1');
+    expect(text).toContain('tsnet_etcd_request_duration_seconds_count{op="transaction"} 2');
+    expect(text).toContain('tsnet_overlay_kernel_changes_total{overlay="blue"} 4');
+    expect(text).toContain('tsnet_overlay_convergence_seconds_count{overlay="blue"} 1');
+    expect(text).toContain('tsnet_overlay_convergence_seconds_bucket{le="0.025",overlay="blue"} 1');
+    expect(text).toContain('tsnet_overlay_peers{overlay="blue"} 2');
+    expect(text).toContain('tsnet_overlay_remote_endpoints{overlay="blue"} 5');
+  });
+
   test('two daemons in one process keep their own counts', async () => {
     const a = new TsnetMetrics(() => ({ networks: [] }));
     const b = new TsnetMetrics(() => ({ networks: [] }));

@@ -12,12 +12,14 @@ const SUBNET = [{ addressSpace: 'tsnet-global', pool: '10.88.0.0/24', gateway: '
 
 async function overlayHost(store: MemoryKvStore, hostId: string, underlay: string, networkId: string, options: Record<string, string> = { 'tsnet.overlay.name': 'blue' }) {
   const host = new RecordingHostNet();
+  const passes: Array<{ overlay: string; changes: number; lagMs?: number }> = [];
   host.route = { source: underlay, dev: 'eth0', mtu: 1500 };
   const lease = await store.grantLease(10);
   const driver = createOverlayDriver({
     host, log: silentLog, hostId, defaultPort: 4789, globalScope: false,
     global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
     underlay: async () => ({ address: underlay, mtu: 1500 }),
+    onProgrammed: (pass) => passes.push(pass),
   });
   const draft: NetworkRecord = network({ id: networkId, type: 'overlay', ipv4: SUBNET, options });
   const planned = { ...draft, driverState: driver.planNetwork(draft, []) };
@@ -28,7 +30,7 @@ async function overlayHost(store: MemoryKvStore, hostId: string, underlay: strin
     await driver.createEndpoint(net, full);
     return full;
   };
-  return { host, driver, net, lease, addEndpoint };
+  return { host, driver, net, lease, addEndpoint, passes };
 }
 
 /** Watch events reach the other host asynchronously: wait for the state they lead to, never a fixed time. */
@@ -114,6 +116,10 @@ describe('overlay driver on two hosts', () => {
     await a.host.apply({ op: 'remove-neigh', dev: vxA, ip: '10.88.0.3' });
     await a.host.apply({ op: 'ensure-fdb', dev: vxA, mac: '02:00:00:00:00:99', dst: '198.19.0.9' });
     expect(await programmer?.report()).toMatchObject({ missing: ['neigh 10.88.0.3 lladdr 02:74:0a:58:00:03'], stale: ['fdb 02:00:00:00:00:99 dst 198.19.0.9'] });
+    // What the metrics read: host B's VTEP and endpoint as peers, and each pass that followed an etcd event with its lag.
+    expect(programmer?.counts()).toEqual({ vteps: 1, endpoints: 1 });
+    expect(a.driver.programmers()).toEqual([programmer]);
+    expect(a.passes.some((p) => p.overlay === 'blue' && p.changes > 0 && typeof p.lagMs === 'number')).toBe(true);
     await a.driver.stop?.();
     await b.driver.stop?.();
   });
