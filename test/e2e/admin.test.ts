@@ -1,13 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { DOCKER_VERSION } from '../support/dockerd.js';
+import { join } from 'node:path';
 import { run, waitFor } from '../support/exec.js';
+import { execIn } from '../support/netns.js';
 import { useOneHost } from '../support/one-host.js';
 
 // The operator's views (issue 10, items 1 and 2) through the dockerd under test: what tsnet
 // did, with Docker's names for networks and containers, and the published ports that
 // `docker port` cannot show for a plugin network.
 
-const { image, docker, tryDocker, stateDir } = useOneHost('admin');
+const { host, image, docker, tryDocker, stateDir } = useOneHost('admin');
 const tsnet = (...args: string[]) => run([process.execPath, 'dist/src/cli.js', ...args, '--state-dir', stateDir()], { allowFail: true, timeoutMs: 20_000 });
 const json = async <T>(...args: string[]): Promise<T> => {
   const result = await tsnet(...args, '--json');
@@ -39,6 +41,16 @@ describe(`tsnet status, networks, network and ports on ${DOCKER_VERSION}`, () =>
     // Docker is asked in the background (at start-up, after each new network, every 30 s).
     await waitFor(async () => ((await json<{ docker?: { reachable?: boolean } }>('status')).docker?.reachable ? true : undefined), { what: 'tsnet status to show Docker reachable', timeoutMs: 20_000 });
     expect(await json('status')).toMatchObject({ ready: true, networks: { bridge: 1 }, endpoints: 1, ports: 3, docker: { suspectedOrphans: [], lost: [] } });
+  });
+
+  test('tsnet doctor inside the simulated host: dockerd, the plugin socket, ip_forward and the state directory pass', async () => {
+    const h = host();
+    const r = await execIn(h.netns, [process.execPath, 'dist/src/cli.js', 'doctor', '--json', '--socket', join(h.pluginsDir, 'tsnet.sock'), '--state-dir', stateDir(), '--docker-host', `unix://${h.socketPath}`], { allowFail: true, timeoutMs: 60_000 });
+    const results = JSON.parse(r.stdout) as Array<{ id: string; status: string; message: string }>;
+    const status = (id: string) => results.find((c) => c.id === id)?.status;
+    expect(results.find((c) => c.id === 'docker.api')).toMatchObject({ status: 'PASS', message: expect.stringContaining(DOCKER_VERSION === '28.5' ? '28.5' : '20.10') });
+    for (const id of ['plugin.socket', 'plugin.socket-mode', 'sysctl.ip_forward', 'state.dir', 'routes.conflicts']) expect([id, status(id)]).toEqual([id, 'PASS']);
+    expect(r.code).toBe(results.some((c) => c.status === 'FAIL') ? 1 : 0);
   });
 
   test('a removed container is gone from every view, and asking for it says so', async () => {
