@@ -90,6 +90,8 @@ uninstall() {
     rm -f "$pid_file"
   fi
   if [[ -L $bin_dir/tsnet && $(readlink "$bin_dir/tsnet") == "$repo/dist/src/cli.js" ]]; then rm -f "$bin_dir/tsnet"; fi
+  # The admin socket's directory (the daemon removes the socket itself when it stops).
+  rmdir /run/tsnet 2>/dev/null || true
   if [[ $purge == true ]]; then
     rm -rf "$state_dir"
     if [[ $init == background ]]; then rm -f "$log_file"; fi

@@ -115,6 +115,10 @@ describe('deploy/install.sh on a simulated host', () => {
     await waitFor(async () => (await h().docker(['exec', 'c2', 'ping', '-c', '1', '-W', '2', 'c1'], { allowFail: true })).code === 0, { what: 'c2 to ping c1 by name', timeoutMs: 20_000, intervalMs: 300 });
     expect(await tsnetLinks()).not.toEqual([]);
     expect(await tsnetRules()).not.toEqual([]);
+    // The operator's view through the linked command: Docker's names, asked of the Docker the daemon serves.
+    const networks = await run([join(p.bin, 'tsnet'), 'network', 'inst', '--json', '--state-dir', p.state]);
+    expect(JSON.parse(networks.stdout)).toMatchObject({ name: 'inst', type: 'bridge' });
+    expect(lstatSync(join(p.state, 'admin.sock')).mode & 0o777).toBe(0o600);
 
     // Uninstalling while Docker still has a tsnet network is refused, and changes nothing.
     const refused = await installSh(['--uninstall', '--purge']);
