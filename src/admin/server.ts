@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { countsOf, endpointsMatching, findNetwork, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
+import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
 
 /** Facts of the running daemon that the status view shows besides its records. */
 export interface DaemonFacts {
@@ -47,7 +47,8 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
 
   app.get('/v1/status', async () => {
     const facts = source.facts();
-    const networks = source.ready() ? await views() : [];
+    // Counts need no names: the status never waits on the Docker API.
+    const networks = source.ready() ? source.networks(NO_NAMES) : [];
     return { ...facts, ready: source.ready(), uptimeSeconds: Math.round((Date.now() - Date.parse(facts.startedAt)) / 1000), ...countsOf(networks) };
   });
 
@@ -63,7 +64,7 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
     const all = await source.peers(names);
     const ref = request.query.network;
     if (ref === undefined) return all;
-    const chosen = all.filter((p) => p.name === ref || p.overlay === ref || p.network === ref || (ref.length >= 4 && p.network.startsWith(ref)));
+    const chosen = all.filter((p) => p.name === ref || p.overlay === ref || idMatches(p.network, ref));
     return chosen.length > 0 ? chosen : reply.code(404).send({ error: `no overlay network of this host is named or has the id "${ref.slice(0, 80)}"`, hint: 'see tsnet networks' });
   });
 

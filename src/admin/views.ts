@@ -110,20 +110,25 @@ function portView(network: NetworkRecord, endpoint: EndpointRecord, port: PortBi
   };
 }
 
+/** An id given in full, or by a prefix of at least 4 characters (shorter ones match too much). */
+export function idMatches(id: string, ref: string): boolean {
+  return id === ref || (ref.length >= 4 && id.startsWith(ref));
+}
+
 /**
- * Finds a network by id, id prefix (12+ characters, as Docker shows them) or Docker name.
+ * Finds a network by id, id prefix (4+ characters; Docker shows 12) or Docker name.
  * Undefined when none matches; an ambiguous prefix matches nothing.
  */
 export function findNetwork(networks: readonly NetworkView[], ref: string): NetworkView | undefined {
   const byName = networks.filter((n) => n.name === ref);
   if (byName.length === 1) return byName[0];
-  const byId = networks.filter((n) => n.id === ref || (ref.length >= 4 && n.id.startsWith(ref)));
+  const byId = networks.filter((n) => idMatches(n.id, ref));
   return byId.length === 1 ? byId[0] : undefined;
 }
 
 /** The endpoints whose container name, container id or endpoint id (or an id prefix of 4+ characters) is `ref`. */
 export function endpointsMatching(networks: readonly NetworkView[], ref: string): EndpointView[] {
-  return networks.flatMap((n) => n.endpoints).filter((e) => e.container === ref || [e.id, e.containerId ?? ''].some((id) => id === ref || (ref.length >= 4 && id.startsWith(ref))));
+  return networks.flatMap((n) => n.endpoints).filter((e) => e.container === ref || [e.id, e.containerId ?? ''].some((id) => idMatches(id, ref)));
 }
 
 /** Ports of every endpoint, or of the ones whose container name, container id or endpoint id (or a prefix of an id) is `ref`. */
