@@ -36,7 +36,7 @@ import { IpamSync } from './ipam/ipam-sync.js';
 import { GLOBAL_SPACE, IpamService, LOCAL_SPACE } from './ipam/ipam-service.js';
 import { Iproute2HostNet } from './host/iproute2.js';
 import { BatchingRunner, IpBatch } from './host/ip-batch.js';
-import { ExecRunner } from './host/runner.js';
+import { LauncherRunner } from './host/launcher.js';
 import { listenRootOnly, prepareSocketPath, restrictSocket } from './socket.js';
 import { version } from './version.js';
 
@@ -61,8 +61,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   // The overlay driver is made below; the inventory is read only at scrape time.
   let overlays: () => ReturnType<typeof overlayInventory> = () => [];
   const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [], overlays: overlays() }));
-  const runner = new BatchingRunner(new ExecRunner(execLog), ipBatch, execLog, (program) => metrics.kernel(program));
+  const launcher = new LauncherRunner({ log: execLog });
+  const runner = new BatchingRunner(launcher, ipBatch, execLog, (program) => metrics.kernel(program));
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
+  await parts.start('launcher', { stop: () => launcher.close() });
   await parts.start('ip-batch', { stop: () => ipBatch.close() });
   const host = new Iproute2HostNet({ runner });
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });

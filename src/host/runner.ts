@@ -30,10 +30,11 @@ export interface RunOptions {
 }
 
 /**
- * The only place tsnet starts programs. Always an argument array, never a shell, so nothing a
- * user typed can become a command. Every program that changes the kernel runs through here (the
- * host namespace's sysctls are written to /proc/sys directly), which is what makes the host
- * layer testable with a scripted runner.
+ * The only way tsnet starts programs. Always an argument array that reaches the program as
+ * given, so nothing a user typed can become a command (the daemon's launcher passes it through a
+ * shell with every word quoted: see launcher.ts). Every program that changes the kernel runs
+ * through here (the host namespace's sysctls are written to /proc/sys directly), which is what
+ * makes the host layer testable with a scripted runner.
  */
 export interface Runner {
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
@@ -42,7 +43,7 @@ export interface Runner {
 const DEFAULT_TIMEOUT_MS = 10_000;
 const SLOW_CALL_MS = 2_000;
 
-/** Runs programs for real, logging argv and duration at debug and warning on slow calls. */
+/** Runs programs for real with spawn (the command line tools; the daemon uses LauncherRunner), logging argv and duration at debug and warning on slow calls. */
 export class ExecRunner implements Runner {
   constructor(private readonly log: Logger) {}
 
