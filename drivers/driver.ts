@@ -60,6 +60,16 @@ export interface Driver {
   readonly endpointInterface?: boolean;
 
   /**
+   * True when deleteEndpoint only removes tsnet-named links of the endpoint, which start-up
+   * removes anyway once no record owns them: DeleteEndpoint may then answer Docker as soon as
+   * the record is gone and remove the links after (a link's deletion waits ~20 ms in the kernel
+   * for RCU, on the path of every `docker stop` and `docker run --rm`). The network's queue is
+   * held until they are gone, so nothing on the network overtakes the removal. Absent: false
+   * (the overlay also withdraws the endpoint from its peers, which must not lag behind Docker).
+   */
+  readonly linksOnlyTeardown?: boolean;
+
+  /**
    * Whether this type's networks need a gateway address from Docker's IPAM, per family.
    * Docker 28+ asks before every `docker network create` (NetworkDriver.GwAllocCheck) and, for
    * a family marked false, reserves no gateway, so the address stays free for containers.

@@ -43,6 +43,7 @@ export function createSubInterfaceDriver<Mode>(spec: SubInterfaceType<Mode>, { h
 
   return {
     type: spec.type,
+    linksOnlyTeardown: true,
     // A gateway only when the user gives one (--gateway): the segment's router is not tsnet's.
     gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
 

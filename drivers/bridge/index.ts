@@ -17,6 +17,7 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
   const { host, log } = deps;
   return {
     type: 'bridge',
+    linksOnlyTeardown: true,
 
     gatewayNeeds: (request) => bridgeGatewayNeeds(request),
 

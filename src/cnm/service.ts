@@ -211,13 +211,21 @@ export class NetworkService {
     });
   }
 
-  deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
-    return this.queue.run(networkId, async () => {
+  /**
+   * Resolves when Docker may be answered: for a driver with {@link Driver.linksOnlyTeardown}, once
+   * the record is gone, while the links are removed behind the answer (still in the network's
+   * queue). `removed` resolves when everything is gone, for callers that need that.
+   */
+  deleteEndpoint(networkId: string, endpointId: string): Promise<void> & { removed: Promise<void> } {
+    let answer: () => void = () => undefined;
+    const answerable = new Promise<void>((resolve) => { answer = resolve; });
+    const removed = this.queue.run(networkId, async () => {
       const network = this.deps.repo.network(networkId);
       const endpoint = this.deps.repo.endpoint(networkId, endpointId);
       if (!network || !endpoint) return; // idempotent: nothing of ours is left
-      await this.removeEndpointNow(network, endpoint);
+      await this.removeEndpointNow(network, endpoint, answer);
     });
+    return Object.assign(Promise.race([answerable, removed]), { removed });
   }
 
   join(networkId: string, endpointId: string, sandboxKey: string, reply?: ReplyWatch): Promise<JoinInfo> {
@@ -421,14 +429,31 @@ export class NetworkService {
     await this.deps.repo.deleteNetwork(network.id);
   }
 
-  /** DeleteEndpoint's work, for a caller that already holds the network's queue. */
-  private async removeEndpointNow(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+  /**
+   * DeleteEndpoint's work, for a caller that already holds the network's queue. With `answer`,
+   * a driver whose teardown is only links answers once the record is gone (see
+   * {@link Driver.linksOnlyTeardown}); the ports are closed before that either way, since Docker
+   * may hand the host port to the next container as soon as it has the answer.
+   */
+  private async removeEndpointNow(network: NetworkRecord, endpoint: EndpointRecord, answer?: () => void): Promise<void> {
     if (endpoint.ports.length > 0) {
       await this.deps.repo.saveEndpoint({ ...endpoint, ports: [] });
       await this.syncFirewall();
     }
-    await this.driver(network.type).deleteEndpoint(network, endpoint);
+    const driver = this.driver(network.type);
+    if (!answer || driver.linksOnlyTeardown !== true) {
+      await driver.deleteEndpoint(network, endpoint);
+      await this.deps.repo.deleteEndpoint(network.id, endpoint.id);
+      return;
+    }
     await this.deps.repo.deleteEndpoint(network.id, endpoint.id);
+    answer();
+    try {
+      await driver.deleteEndpoint(network, endpoint);
+    } catch (err) {
+      // Docker has its answer; the links have no record now, so the next start-up removes them.
+      this.deps.log.warn({ err, networkId: network.id, endpointId: endpoint.id }, 'could not remove the links of a deleted endpoint; tsnet removes them when it next starts');
+    }
   }
 
   private whenDelivered(reply: ReplyWatch | undefined, ref: RecordRef, token: number | undefined): void {

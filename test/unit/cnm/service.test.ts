@@ -106,6 +106,70 @@ describe('network lifecycle', () => {
   });
 });
 
+describe('DeleteEndpoint answers before the kernel has finished removing the links', () => {
+  /** A host whose `remove-link` waits until released, as a veth deletion waits ~20 ms for RCU. */
+  function slowRemoval(host: RecordingHostNet) {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const apply = host.apply.bind(host);
+    host.apply = async (op) => { if (op.op === 'remove-link') await gate; return apply(op); };
+    return release;
+  }
+
+  test('the answer comes once the record is gone; the link goes after it, and the network\'s next call waits for that', async () => {
+    const { host, repo, service } = setup();
+    await service.createNetwork(netInput());
+    await service.createEndpoint(epInput());
+    const release = slowRemoval(host);
+    const deleting = service.deleteEndpoint(NET_A, EP_1);
+    await deleting; // answered while the link is still being removed
+    expect(repo.endpoint(NET_A, EP_1)).toBeUndefined();
+    expect((await host.listLinks()).map((l) => l.name)).toContain(linkName('v', EP_1));
+    // The network's next call (here, an endpoint that reuses the address) runs only after the removal.
+    const next = service.createEndpoint(epInput(EP_2, '10.99.0.2/24'));
+    let nextDone = false;
+    void next.then(() => { nextDone = true; });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(nextDone).toBe(false);
+    release();
+    await deleting.removed;
+    await next;
+    const names = (await host.listLinks()).map((l) => l.name);
+    expect(names).not.toContain(linkName('v', EP_1));
+    expect(names).toContain(linkName('v', EP_2));
+  });
+
+  test('a removal that fails after the answer is logged and leaves a link start-up removes: nothing is lost', async () => {
+    const { host, service, restart } = setup();
+    await service.createNetwork(netInput());
+    await service.createEndpoint(epInput());
+    host.failOn = (op) => op.op === 'remove-link';
+    await service.deleteEndpoint(NET_A, EP_1).removed;
+    expect((await host.listLinks()).map((l) => l.name)).toContain(linkName('v', EP_1));
+    host.failOn = undefined;
+    const report = await restart().run();
+    expect(report.leftoversRemoved).toContain(linkName('v', EP_1));
+    expect((await host.listLinks()).map((l) => l.name)).not.toContain(linkName('v', EP_1));
+  });
+
+  test('a driver without linksOnlyTeardown (the overlay) answers only when its teardown is done', async () => {
+    const { host } = setup();
+    const bridge = createBridgeDriver({ host, log: silentLog });
+    const drivers = new Map<NetworkType, Driver>([['bridge', { ...bridge, linksOnlyTeardown: false }]]);
+    const strict = new NetworkService({ repo: new CnmRepository(new MemoryKvStore()), drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, sandboxExists: () => true });
+    await strict.createNetwork(netInput(NET_B, '10.98.0.0/24', '10.98.0.1/24'));
+    await strict.createEndpoint(epInput(EP_1, '10.98.0.2/24', NET_B));
+    const release = slowRemoval(host);
+    let answered = false;
+    const deleting = strict.deleteEndpoint(NET_B, EP_1).then(() => { answered = true; });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(answered).toBe(false);
+    release();
+    await deleting;
+    expect((await host.listLinks()).map((l) => l.name)).not.toContain(linkName('v', EP_1));
+  });
+});
+
 describe('published ports', () => {
   test('a host port taken by another tsnet endpoint is refused, naming it', async () => {
     const { service } = setup();
