@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -90,7 +90,7 @@ const tsnetRules = async () => {
 };
 
 describe('deploy/install.sh on a simulated host', () => {
-  test('installs and starts tsnet; tsnet networks work; --uninstall --purge leaves nothing behind', async () => {
+  test('installs and starts tsnet; tsnet networks work; re-running upgrades in place without a lost packet; --uninstall --purge leaves nothing behind', async () => {
     const p = paths();
     const installed = await installSh();
     expect(installed.code, `install.sh failed:\n${installed.stdout}\n${installed.stderr}`).toBe(0);
@@ -120,6 +120,40 @@ describe('deploy/install.sh on a simulated host', () => {
     expect(JSON.parse(networks.stdout)).toMatchObject({ name: 'inst', type: 'bridge' });
     expect(lstatSync(join(p.state, 'admin.sock')).mode & 0o777).toBe(0o600);
 
+    // Re-running the install command upgrades in place: a new build (another version number in
+    // the copy's package.json) replaces the daemon, while c1 pings c2 throughout without a loss.
+    const pkgPath = join(p.repo, 'package.json');
+    const pkg = JSON.parse(await readFile(pkgPath, 'utf8')) as { version: string };
+    const upgraded = `${pkg.version}-upgrade.1`;
+    await writeFile(pkgPath, JSON.stringify({ ...pkg, version: upgraded }, null, 2));
+    await h().docker(['exec', '-d', 'c1', 'sh', '-c', `ping -i 0.2 ${c2} > /tmp/upgrade-ping.txt 2>&1 & echo $! > /tmp/upgrade-ping.pid; wait`]);
+    const pingStarted = Date.now();
+    const oldPid = daemonPid;
+    const again = await installSh();
+    expect(again.code, `re-running install.sh failed:\n${again.stdout}\n${again.stderr}`).toBe(0);
+    daemonPid = Number((await readFile(p.pid, 'utf8')).trim());
+    expect(daemonPid).not.toBe(oldPid);
+    expect(isAlive(oldPid ?? -1)).toBe(false);
+    const status = JSON.parse((await run([join(p.bin, 'tsnet'), 'status', '--json', '--state-dir', p.state])).stdout) as { version: string };
+    expect(status.version).toBe(upgraded);
+    // Networks and addresses kept: the same network with both endpoints, c2 at the same address.
+    const kept = JSON.parse((await run([join(p.bin, 'tsnet'), 'network', 'inst', '--json', '--state-dir', p.state])).stdout) as { endpoints: unknown[] };
+    expect(kept.endpoints).toHaveLength(2);
+    expect((await docker('inspect', '-f', '{{(index .NetworkSettings.Networks "inst").IPAddress}}', 'c2')).stdout.trim()).toBe(c2);
+    // A second more on the new daemon, then SIGINT: ping prints its totals.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await h().docker(['exec', 'c1', 'sh', '-c', 'kill -INT "$(cat /tmp/upgrade-ping.pid)"']);
+    const ping = await waitFor(async () => {
+      const out = (await h().docker(['exec', 'c1', 'cat', '/tmp/upgrade-ping.txt'], { allowFail: true })).stdout;
+      return /packets transmitted/.test(out) && out;
+    }, { what: 'the ping across the upgrade to print its totals', timeoutMs: 20_000, intervalMs: 500 });
+    const [, sent, received] = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(ping) ?? [];
+    expect(Number(sent)).toBeGreaterThan(((Date.now() - pingStarted) / 200) * 0.5); // it ran through the whole upgrade
+    expect(received, ping).toBe(sent);
+    // And the upgraded daemon serves new containers on the old network.
+    await docker('run', '-d', '--name', 'c3', '--network', 'inst', image, 'sleep', '600');
+    await waitFor(async () => (await h().docker(['exec', 'c3', 'ping', '-c', '1', '-W', '2', 'c1'], { allowFail: true })).code === 0, { what: 'c3 to ping c1 after the upgrade', timeoutMs: 20_000, intervalMs: 300 });
+
     // Uninstalling while Docker still has a tsnet network is refused, and changes nothing.
     const refused = await installSh(['--uninstall', '--purge']);
     expect(refused.code).toBe(1);
@@ -127,7 +161,7 @@ describe('deploy/install.sh on a simulated host', () => {
     expect(isAlive(daemonPid)).toBe(true);
     expect(existsSync(p.state)).toBe(true);
 
-    await docker('rm', '-f', 'c1', 'c2');
+    await docker('rm', '-f', 'c1', 'c2', 'c3');
     await docker('network', 'rm', 'inst');
     const removed = await installSh(['--uninstall', '--purge']);
     expect(removed.code, `uninstall failed:\n${removed.stdout}\n${removed.stderr}`).toBe(0);
