@@ -108,7 +108,7 @@ uninstall() {
 # deploy/tsnet.service with this host's paths. ProtectHome=yes would hide node or the checkout
 # when either lives under /home, /root or /run/user: read-only then.
 render_unit() {
-  local node protect_home=yes
+  local node path protect_home=yes
   node=$(command -v node)
   for path in "$repo" "$node"; do
     case $path in /home/* | /root/* | /run/user/*) protect_home=read-only ;; esac

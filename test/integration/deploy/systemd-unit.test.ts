@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -72,6 +72,18 @@ describe('the systemd unit install.sh writes', () => {
     expect(value('Service', 'ProtectHome')).toBe(/^\/(home|root)\//.test(REPO) || /^\/(home|root)\//.test(process.execPath) ? 'read-only' : 'yes');
     expect(value('Service', 'PrivateTmp')).toBe('yes');
     expect(value('Service', 'RestrictAddressFamilies')).toBe('AF_UNIX AF_INET AF_INET6 AF_NETLINK');
+  });
+
+  test('node under /root: ProtectHome=read-only, since yes would hide the program systemd starts', async () => {
+    const home = await mkdtemp('/root/tsnet-unit-');
+    try {
+      await symlink(process.execPath, join(home, 'node'));
+      const rendered = await run(['bash', join(REPO, 'deploy/install.sh'), '--render-unit'], { env: { PATH: `${home}:${process.env.PATH ?? ''}` } });
+      expect(rendered.stdout).toMatch(new RegExp(`^ExecStart=${home}/node `, 'm'));
+      expect(rendered.stdout).toMatch(/^ProtectHome=read-only$/m);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
   });
 
   test('systemd-analyze verify accepts it without a warning, and does flag a broken copy', async () => {
