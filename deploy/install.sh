@@ -11,6 +11,10 @@
 # still has tsnet networks (remove them first, or add --force to leave them, with their
 # bridges and rules, in place). --purge also deletes the state directory and the log.
 #
+#   bash deploy/install.sh --render-unit
+# prints the systemd unit as it would be installed (deploy/tsnet.service with this host's paths)
+# and changes nothing.
+#
 # Environment (defaults in brackets), for hosts laid out differently and for the tests, which
 # run this script in a simulated host:
 #   TSNET_SOCKET     plugin socket [/run/docker/plugins/tsnet.sock]
@@ -101,12 +105,28 @@ uninstall() {
   fi
 }
 
-if [[ ${1:-} == --uninstall ]]; then
+# deploy/tsnet.service with this host's paths. ProtectHome=yes would hide node or the checkout
+# when either lives under /home, /root or /run/user: read-only then.
+render_unit() {
+  local node path protect_home=yes
+  node=$(command -v node)
+  for path in "$repo" "$node"; do
+    case $path in /home/* | /root/* | /run/user/*) protect_home=read-only ;; esac
+  done
+  sed -e "s|@TSNET@|$repo/dist/src/cli.js|" -e "s|@NODE@|$node|" \
+      -e "s|@SOCKET@|$socket|" -e "s|@SOCKET_DIR@|$(dirname "$socket")|g" -e "s|@STATE_DIR@|$state_dir|g" \
+      -e "s|@DOCKER_HOST@|$docker_api|" -e "s|@PROTECT_HOME@|$protect_home|" deploy/tsnet.service
+}
+
+if [[ ${1:-} == --render-unit ]]; then
+  render_unit
+  exit 0
+elif [[ ${1:-} == --uninstall ]]; then
   shift
   uninstall "$@"
   exit 0
 elif [[ $# -gt 0 ]]; then
-  echo "install.sh: unknown argument $1 (no argument installs; --uninstall [--purge] [--force] removes)" >&2
+  echo "install.sh: unknown argument $1 (no argument installs; --uninstall [--purge] [--force] removes; --render-unit prints the systemd unit)" >&2
   exit 2
 fi
 
@@ -118,8 +138,7 @@ mkdir -p "$bin_dir"
 ln -sf "$repo/dist/src/cli.js" "$bin_dir/tsnet"
 
 if [[ $init == systemd ]]; then
-  sed -e "s|@TSNET@|$repo/dist/src/cli.js|" -e "s|@NODE@|$(command -v node)|" \
-      -e "s|@SOCKET@|$socket|" -e "s|@STATE_DIR@|$state_dir|" -e "s|@DOCKER_HOST@|$docker_api|" deploy/tsnet.service > "$unit"
+  render_unit > "$unit"
   systemctl daemon-reload
   systemctl enable --now docker.service
   systemctl enable tsnet.service

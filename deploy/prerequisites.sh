@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what tsnet needs from Debian's archive. With --test, also what the test suite needs
-# (etcd, busybox for test images, python3 for raw-socket SCTP). Needs root. Idempotent.
+# (etcd, busybox for test images, python3 for raw-socket SCTP, systemd for systemd-analyze verify of
+# the unit: it installs and verifies without systemd running as PID 1). Needs root. Idempotent.
 set -euo pipefail
 
 runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates curl)
-test_packages=(etcd-server etcd-client busybox-static iperf3 iputils-ping python3)
+test_packages=(etcd-server etcd-client busybox-static iperf3 iputils-ping python3 systemd)
 
 packages=("${runtime_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then packages+=("${test_packages[@]}"); fi

@@ -12,7 +12,7 @@ import type { Driver } from '../drivers/driver.js';
 import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
 import { askDockerNames } from './admin/docker-names.js';
-import { TsnetMetrics } from './admin/metrics.js';
+import { TsnetMetrics, type SpaceUsage } from './admin/metrics.js';
 import { buildAdminApp, buildMetricsApp } from './admin/server.js';
 import { networkView, type DockerNames } from './admin/views.js';
 import { buildApp } from './api/app.js';
@@ -60,7 +60,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let repo: CnmRepository | undefined;
   // The overlay driver is made below; the inventory is read only at scrape time.
   let overlays: () => ReturnType<typeof overlayInventory> = () => [];
-  const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [], overlays: overlays() }));
+  // The address spaces are made below; their usage is read only at scrape time.
+  let spaces: () => AddressSpace[] = () => [];
+  const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [], overlays: overlays() }), () => poolUsage(spaces()));
   const launcher = new LauncherRunner({ log: execLog });
   const runner = new BatchingRunner(launcher, ipBatch, execLog, (program) => metrics.kernel(program));
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
@@ -87,6 +89,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   });
   overlays = () => overlayInventory(overlay);
   let localSpace: AddressSpace | undefined;
+  spaces = () => [localSpace, globalSpace].filter((s): s is AddressSpace => s !== undefined);
   const drivers = new Map<NetworkType, Driver>([
     ['bridge', createBridgeDriver({ host, log: log.child({ component: 'bridge' }) })],
     ['overlay', overlay],
@@ -128,12 +131,12 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await parts.start('calls', { stop: () => calls.drain() });
     service = calls;
     ipam = new IpamService({ local, global: globalSpace, defaultPools: config.defaultPools });
-    await reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }) });
+    await reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }), onAction: (action) => metrics.reconciled({ source: 'reconcile', action }) });
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');
-      const ipamSync = new IpamSync({ spaces: globalSpace ? [local, globalSpace] : [local], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }) });
-      dockerSync = await parts.start('docker-sync', new DockerSync({ repo: records, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view) }));
+      const ipamSync = new IpamSync({ spaces: globalSpace ? [local, globalSpace] : [local], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }), onAction: (action, count) => metrics.reconciled({ source: 'ipam-sync', action, count }) });
+      dockerSync = await parts.start('docker-sync', new DockerSync({ repo: records, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view), onAction: (action) => metrics.reconciled({ source: 'docker-sync', action }) }));
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
     }
@@ -153,7 +156,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       const peers = await overlay.programmer(n.id)?.report();
       return { network: n.id, ...(name ? { name } : {}), overlay: overlayState.of(n).name, ...(peers ? { peers } : {}) };
     })),
-    ipam: () => Promise.all([localSpace, globalSpace].filter((s): s is AddressSpace => s !== undefined).map(async (space) => {
+    ipam: () => Promise.all(spaces().map(async (space) => {
       try {
         return { space: space.name, shared: space.shared, pools: await space.usage() };
       } catch (err) {
@@ -240,6 +243,17 @@ function inventoryOf(repo: CnmRepository) {
 /** Per overlay with devices here: other hosts' VTEPs and endpoints (the metrics' gauges). */
 function overlayInventory(overlay: { programmers(): ReadonlyArray<{ readonly name: string; counts(): { vteps: number; endpoints: number } }> }) {
   return overlay.programmers().map((p) => ({ name: p.name, ...p.counts() }));
+}
+
+/** Each space's pools for the IPAM usage gauges; a space that cannot be read (etcd down) is reported with its error. */
+async function poolUsage(spaces: readonly AddressSpace[]): Promise<SpaceUsage[]> {
+  return Promise.all(spaces.map(async (space) => {
+    try {
+      return { space: space.name, pools: (await space.usage()).map((p) => ({ pool: p.pool, allocated: p.allocated, capacity: Number(p.size) })) };
+    } catch (err) {
+      return { space: space.name, pools: [], error: errorText(err) };
+    }
+  }));
 }
 
 function dockerFacts(host: string, last: DockerSyncReport | undefined) {

@@ -114,6 +114,17 @@ export class EtcdKvStore implements KvStore {
     };
   }
 
+  /**
+   * What etcd says of a lease: seconds left and the TTL it was granted, or undefined when it has
+   * expired or never existed (etcd answers TTL -1). Not part of KvStore: the local store's leases
+   * die with the process, so only `tsnet doctor` asks this, of another process's lease.
+   */
+  async leaseTimeToLive(id: LeaseId): Promise<{ ttlSeconds: number; grantedSeconds: number } | undefined> {
+    const res = await this.call('read a lease', () => this.ns.leaseClient.leaseTimeToLive({ ID: id }));
+    const ttl = Number(res.TTL);
+    return ttl < 0 ? undefined : { ttlSeconds: ttl, grantedSeconds: Number(res.grantedTTL) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -39,6 +39,28 @@ export interface PeerObservation {
   readonly lagMs?: number;
 }
 
+/** One address space's pools at a scrape (AddressSpace.usage()); `error` when the space could not be read. */
+export interface SpaceUsage {
+  readonly space: string;
+  readonly pools: ReadonlyArray<{
+    readonly pool: string;
+    /** Addresses held in the pool, gateways included, by every host. */
+    readonly allocated: number;
+    /** Addresses the pool (or its sub-pool) may hand out. */
+    readonly capacity: number;
+  }>;
+  readonly error?: string;
+}
+
+/** Something converging the records with the kernel or Docker did (removed a leftover link, released an address…). */
+export interface ReconcileObservation {
+  /** reconcile (at start-up), docker-sync or ipam-sync. */
+  readonly source: string;
+  readonly action: string;
+  /** How many of the thing at once (pool references are released several at a time); default 1. */
+  readonly count?: number;
+}
+
 const CALL_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
 /**
@@ -57,8 +79,13 @@ export class TsnetMetrics {
   private readonly peerPasses = new Counter({ name: 'tsnet_overlay_kernel_changes_total', help: 'Forwarding and neighbour entries changed to follow etcd, by overlay', labelNames: ['overlay'], registers: [this.registry] });
   private readonly peerLag = new Histogram({ name: 'tsnet_overlay_convergence_seconds', help: 'From an etcd change of an overlay\'s peers to the kernel in step with it', labelNames: ['overlay'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
   private readonly kernelFailures = new Counter({ name: 'tsnet_kernel_program_failures_total', help: 'Kernel programs that exited with an error', labelNames: ['program'], registers: [this.registry] });
+  private readonly reconcileActions = new Counter({ name: 'tsnet_reconcile_actions_total', help: 'What converging with the kernel (at start-up) and with Docker changed, by source and action', labelNames: ['source', 'action'], registers: [this.registry] });
 
-  constructor(inventory: () => Inventory) {
+  /**
+   * `pools` is asked once per scrape (the IPAM usage gauges share the answer); it may read etcd,
+   * so a scrape costs one list per pool of the global space.
+   */
+  constructor(inventory: () => Inventory, pools: () => Promise<readonly SpaceUsage[]> = async () => []) {
     // Read at scrape time from the daemon's records: never out of step with them.
     const byType = (name: string, help: string, count: (n: Inventory['networks'][number]) => number) =>
       new Gauge({
@@ -81,6 +108,28 @@ export class TsnetMetrics {
       });
     perOverlay('tsnet_overlay_peers', 'Other hosts\' VTEPs of an overlay this host has devices for', (o) => o.vteps);
     perOverlay('tsnet_overlay_remote_endpoints', 'Endpoints on other hosts of an overlay this host has devices for', (o) => o.endpoints);
+    // prom-client collects every metric of a scrape at once: the gauges share one read.
+    let reading: Promise<readonly SpaceUsage[]> | undefined;
+    const usage = () => (reading ??= pools().finally(() => { reading = undefined; }));
+    const perPool = (name: string, help: string, count: (p: SpaceUsage['pools'][number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['space', 'pool'], registers: [this.registry],
+        async collect() {
+          const spaces = await usage();
+          this.reset();
+          for (const s of spaces) for (const p of s.pools) this.set({ space: s.space, pool: p.pool }, count(p));
+        },
+      });
+    perPool('tsnet_ipam_pool_addresses_allocated', 'Addresses held in an IPAM pool (gateways included, every host\'s), by address space and pool', (p) => p.allocated);
+    perPool('tsnet_ipam_pool_addresses_capacity', 'Addresses an IPAM pool (or its sub-pool) may hand out, by address space and pool', (p) => p.capacity);
+    new Gauge({
+      name: 'tsnet_ipam_space_readable', help: '1 when the address space could be read at this scrape (its pool gauges are then current), 0 when not (etcd unreachable)', labelNames: ['space'], registers: [this.registry],
+      async collect() {
+        const spaces = await usage();
+        this.reset();
+        for (const s of spaces) this.set({ space: s.space }, s.error === undefined ? 1 : 0);
+      },
+    });
     new Gauge({ name: 'tsnet_up', help: '1 while the daemon serves', registers: [this.registry] }).set(1);
   }
 
@@ -103,6 +152,10 @@ export class TsnetMetrics {
   peers(p: PeerObservation): void {
     this.peerPasses.inc({ overlay: p.overlay }, p.changes);
     if (p.lagMs !== undefined) this.peerLag.observe({ overlay: p.overlay }, p.lagMs / 1000);
+  }
+
+  reconciled(r: ReconcileObservation): void {
+    this.reconcileActions.inc({ source: r.source, action: r.action }, r.count ?? 1);
   }
 
   /** The Prometheus text exposition. */

@@ -51,10 +51,15 @@ export interface DockerSyncDeps {
    * convergence, src/ipam/ipam-sync.ts); `waiting` > 0 makes the next look come sooner.
    */
   readonly alsoConverge?: (view: { networks: readonly DockerNetworkInfo[]; endpoints: (id: string) => Promise<readonly DockerEndpointInfo[] | undefined> }) => Promise<{ readonly waiting: number }>;
+  /** Told of each record the convergence removes or confirms (for the metrics). Must not throw. */
+  readonly onAction?: (action: DockerSyncAction) => void;
   /** How often to look when nothing is waiting. Default 30 s. */
   readonly intervalMs?: number;
   readonly now?: () => number;
 }
+
+/** A record Docker lacks removed, or a doubtful one (its call never answered) that Docker turned out to have. */
+export type DockerSyncAction = 'removed-orphan-network' | 'removed-orphan-endpoint' | 'confirmed-record';
 
 export interface DockerSyncReport {
   readonly at: string;
@@ -198,6 +203,7 @@ export class DockerSync {
         else if (verdict === 'missing' && !trusted) unverified.push(describeRef(ref));
         else if (await service.removeOrphanNetwork(network.id, () => this.stillMissing(network))) {
           removedNetworks.push(network.id);
+          this.deps.onAction?.('removed-orphan-network');
           log.warn({ networkId: network.id, why: verdict }, 'removed a network Docker does not have');
         }
         continue;
@@ -205,6 +211,7 @@ export class DockerSync {
       if (service.isDoubtful(ref)) {
         await service.confirm(ref);
         confirmed++;
+        this.deps.onAction?.('confirmed-record');
       }
       const listed = await docker.endpoints(network.id);
       if (!listed) continue; // removed in Docker since the list: the next look settles it
@@ -215,6 +222,7 @@ export class DockerSync {
           if (service.isDoubtful(eref)) {
             await service.confirm(eref);
             confirmed++;
+            this.deps.onAction?.('confirmed-record');
           }
           continue;
         }
@@ -225,6 +233,7 @@ export class DockerSync {
         if (verdict === 'wait') waiting.push(describeRef(eref));
         else if (await service.removeOrphanEndpoint(network.id, endpoint.id, () => this.stillUnlisted(endpoint))) {
           removedEndpoints.push(endpoint.id);
+          this.deps.onAction?.('removed-orphan-endpoint');
           log.warn({ networkId: network.id, endpointId: endpoint.id, why: verdict }, 'removed an endpoint Docker does not have');
         }
       }

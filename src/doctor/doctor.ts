@@ -3,7 +3,7 @@ import { isDockerDriverName } from '../core/ids.js';
 import { TYPE_OPTION } from '../core/options.js';
 import { fail, pluginName, type Check, type CheckResult, type DoctorFacts, type DoctorNetwork, type DoctorOptions } from './check.js';
 import { etcdChecks } from './etcd.js';
-import { backendCheck, dockerUserCheck, forwardCheck, ipForwardCheck, managerCheck } from './firewall.js';
+import { backendCheck, dockerUserCheck, forwardCheck, ipForwardCheck, ipv6ForwardCheck, managerCheck } from './firewall.js';
 import { kernelChecks } from './kernel.js';
 import { mtuCheck, routesCheck, vxlanPortCheck } from './network.js';
 import type { DockerState, DoctorProbe } from './probe.js';
@@ -14,6 +14,7 @@ export const CHECKS: ReadonlyArray<{ readonly id: string; readonly run: Check }>
   { id: 'doctor.root', run: rootCheck },
   { id: 'kernel', run: kernelChecks },
   { id: 'sysctl.ip_forward', run: ipForwardCheck },
+  { id: 'sysctl.ipv6_forward', run: ipv6ForwardCheck },
   { id: 'firewall.forward', run: forwardCheck },
   { id: 'firewall.docker-user', run: dockerUserCheck },
   { id: 'firewall.backend', run: backendCheck },

@@ -1,5 +1,5 @@
-import { fail, pass, skip, warn, type Check, type CheckResult } from './check.js';
-import type { EtcdEndpointState } from './probe.js';
+import { fail, pass, skip, warn, type Check, type CheckResult, type DoctorFacts } from './check.js';
+import type { EtcdEndpointState, HostLeaseState } from './probe.js';
 
 /** The Date header has whole seconds, so skew below this is within the measurement's error. */
 const SKEW_WARN_MS = 2_000;
@@ -7,23 +7,54 @@ const NO_ETCD = 'no --etcd-endpoints (or TSNET_ETCD_ENDPOINTS): this daemon keep
 
 /**
  * etcd: reachable at every endpoint (a dead member is a WARN while another answers), tsnet's
- * credentials accepted for a read under its prefix, and this host's clock close to etcd's
- * (leases are timed by etcd, but "last seen" times and TLS certificates are read with the host's).
+ * credentials accepted for a read under its prefix, this host's clock close to etcd's
+ * (leases are timed by etcd, but "last seen" times and TLS certificates are read with the host's),
+ * and this host's liveness lease held (src/ipam/host-liveness.ts).
  */
-export const etcdChecks: Check = async ({ probe, options }) => {
+export const etcdChecks: Check = async ({ probe, options, facts }) => {
   const etcd = options.etcd;
-  if (!etcd) return ['etcd.reachable', 'etcd.auth', 'etcd.clock'].map((id) => skip(id, NO_ETCD));
+  if (!etcd) return ['etcd.reachable', 'etcd.auth', 'etcd.clock', 'etcd.lease'].map((id) => skip(id, NO_ETCD));
   const states: EtcdEndpointState[] = [];
   for (const endpoint of etcd.endpoints) states.push(await probe.etcdEndpoint(endpoint));
   const reach = judgeReach(states);
-  if (reach.status === 'FAIL') return [reach, skip('etcd.auth', 'etcd is not reachable'), skip('etcd.clock', 'etcd is not reachable')];
+  if (reach.status === 'FAIL') return [reach, ...['etcd.auth', 'etcd.clock', 'etcd.lease'].map((id) => skip(id, 'etcd is not reachable'))];
   const read = await probe.etcdRead();
   const who = etcd.auth ? `user ${etcd.auth.username}` : 'no credentials';
   const auth = read.ok
     ? pass('etcd.auth', `read under prefix "${etcd.prefix}" with ${who}`)
     : fail('etcd.auth', `etcd refused a read under prefix "${etcd.prefix}" with ${who}: ${read.error}`, authFix(read.error, etcd.auth?.username, etcd.prefix));
-  return [reach, auth, judgeSkew(states)];
+  const lease = read.ok ? judgeLease(await probe.etcdHostLease(options.hostId), options.hostId, daemonAnswers(facts)) : skip('etcd.lease', 'etcd refused the read (see etcd.auth)');
+  return [reach, auth, judgeSkew(states), lease];
 };
+
+/** The daemon answers Plugin.Activate on its socket (then it would hold its lease). */
+function daemonAnswers(facts: DoctorFacts): boolean {
+  return facts.socket.exists && facts.socket.activate?.ok === true;
+}
+
+/**
+ * While the daemon runs it keeps `hosts/HOST-ID` under a lease of 10 s. Without it other hosts
+ * take this host for gone: `tsnet ipam release-host` may hand its addresses out again and its
+ * overlay VTEPs and endpoints are not re-published after etcd loses them.
+ */
+export function judgeLease(state: HostLeaseState, hostId: string, daemonUp: boolean): CheckResult {
+  const id = 'etcd.lease';
+  if (!state.ok) return fail(id, `cannot read this host's liveness key: ${state.error}`);
+  const entry = state.entry;
+  const gone = 'other hosts take this host for gone (tsnet ipam release-host there may hand its addresses out again)';
+  if (!entry?.ttl) {
+    const what = !entry ? `${state.key} does not exist` : entry.lease ? `the lease of ${state.key} (${entry.lease}) has expired` : `${state.key} is attached to no lease, so it never expires (not written by tsnet?)`;
+    if (entry && !entry.lease) return fail(id, `${what}: this host would look alive after it is gone`, `etcdctl del ${state.key} && systemctl restart tsnet`);
+    if (daemonUp) return fail(id, `the daemon answers but holds no lease: ${what}; ${gone}; it retries with a back-off (journalctl -u tsnet shows why it cannot register)`, 'systemctl restart tsnet');
+    return warn(id, `no lease: ${what} and no daemon answers here; ${gone} until tsnet starts and registers`, 'systemctl start tsnet');
+  }
+  const holder = `${entry.pid !== undefined ? `pid ${entry.pid}` : 'a process'}${entry.since ? ` since ${entry.since}` : ''}`;
+  const left = `${entry.ttl.ttlSeconds} s of ${entry.ttl.grantedSeconds} s left`;
+  if (!daemonUp) {
+    return warn(id, `${state.key} is held under lease ${entry.lease ?? '?'} by ${holder} (${left}), but no daemon answers here: another host may run with --host-id ${hostId}`, `give each host its own --host-id (tsnet daemon --host-id NAME)`);
+  }
+  return pass(id, `${state.key} held under lease ${entry.lease ?? '?'} by ${holder}, ${left}`);
+}
 
 function judgeReach(states: readonly EtcdEndpointState[]): CheckResult {
   const up = states.filter((s): s is Extract<EtcdEndpointState, { ok: true }> => s.ok);

@@ -1,4 +1,4 @@
-import { fail, pass, skip, warn, type Check, type CheckResult } from './check.js';
+import { fail, pass, skip, warn, type Check, type CheckResult, type DoctorFacts } from './check.js';
 import type { IptablesState } from './probe.js';
 
 /** Routing between containers and the world needs forwarding on; Docker sets it, and so does tsnet when it makes a bridge. */
@@ -9,6 +9,33 @@ export const ipForwardCheck: Check = async ({ probe }) => {
   if (value.trim() === '1') return pass(id, 'net.ipv4.ip_forward = 1');
   return fail(id, `net.ipv4.ip_forward = ${value.trim()}: containers on tsnet networks cannot reach anything beyond this host, and published ports do not answer from outside`, 'sysctl -w net.ipv4.ip_forward=1');
 };
+
+/**
+ * IPv6 routing between containers and the world needs net.ipv6.conf.all.forwarding on. A FAIL
+ * when a tsnet network has an IPv6 subnet; otherwise a WARN, not a FAIL: turning it on also
+ * makes the host stop taking its own address from router advertisements on interfaces with
+ * accept_ra=1 (the kernel's ip-sysctl.rst), which an operator without IPv6 networks may not want.
+ */
+export const ipv6ForwardCheck: Check = async ({ probe, facts }) => {
+  const id = 'sysctl.ipv6_forward';
+  const v6 = networksWithIpv6(facts.networks);
+  const used = v6.length > 0 ? `IPv6 network(s) ${v6.join(', ')}` : undefined;
+  const value = await probe.sysctl('net/ipv6/conf/all/forwarding');
+  if (value === undefined) {
+    const reason = 'net.ipv6.conf.all.forwarding cannot be read (IPv6 disabled: ipv6.disable=1 on the kernel command line?)';
+    return used ? fail(id, `${reason}, and tsnet has ${used}`) : skip(id, `${reason}; no tsnet network has IPv6`);
+  }
+  if (value.trim() === '1') return pass(id, 'net.ipv6.conf.all.forwarding = 1');
+  const fix = 'sysctl -w net.ipv6.conf.all.forwarding=1';
+  const found = `net.ipv6.conf.all.forwarding = ${value.trim()}`;
+  if (used) return fail(id, `${found}: containers on ${used} cannot reach anything beyond this host over IPv6`, fix);
+  const known = facts.networks ? 'no tsnet network has IPv6 now' : 'Docker could not be asked which networks have IPv6';
+  return warn(id, `${found}: ${known}, but one made with --ipv6 would not route beyond this host (turning it on stops SLAAC from router advertisements on interfaces with accept_ra=1)`, fix);
+};
+
+function networksWithIpv6(networks: DoctorFacts['networks']): string[] {
+  return (networks ?? []).filter((n) => n.subnets.some((s) => s.includes(':'))).map((n) => n.name);
+}
 
 /**
  * The FORWARD chain. dockerd sets its policy to DROP; tsnet's traffic gets through because the

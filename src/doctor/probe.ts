@@ -20,6 +20,8 @@ export interface DoctorProbe {
   etcdEndpoint(endpoint: string): Promise<EtcdEndpointState>;
   /** One authenticated read under tsnet's prefix: proves credentials and permissions. */
   etcdRead(): Promise<{ readonly ok: true } | { readonly ok: false; readonly error: string }>;
+  /** This host's liveness key (`hosts/HOST-ID`) in etcd and what etcd says of the lease it is attached to. */
+  etcdHostLease(hostId: string): Promise<HostLeaseState>;
   /** The VTEPs etcd lists for overlays (`overlay/v1/net/NAME/vtep/HOST`). */
   etcdVteps(): Promise<Array<{ readonly network: string; readonly host: string; readonly address: string }>>;
   links(): Promise<LinkState[]>;
@@ -92,6 +94,24 @@ export type DirState =
 export type EtcdEndpointState =
   | { readonly ok: true; readonly endpoint: string; readonly version: string; readonly rttMs: number; readonly skewMs?: number }
   | { readonly ok: false; readonly endpoint: string; readonly error: string };
+
+export type HostLeaseState =
+  | { readonly ok: false; readonly error: string }
+  | {
+    readonly ok: true;
+    /** The key as etcdctl shows it (with tsnet's prefix). */
+    readonly key: string;
+    /** Absent when the key does not exist. */
+    readonly entry?: {
+      /** The lease id the key is attached to, in hex as etcdctl shows it; absent when it has none. */
+      readonly lease?: string;
+      /** Absent when etcd says the lease has expired (the key goes with it). */
+      readonly ttl?: { readonly ttlSeconds: number; readonly grantedSeconds: number };
+      /** What the daemon wrote into the key: its pid and when it registered. */
+      readonly pid?: number;
+      readonly since?: string;
+    };
+  };
 
 export interface LinkState {
   readonly name: string;

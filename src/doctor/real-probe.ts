@@ -26,6 +26,7 @@ export function createHostProbe(deps: { readonly runner: Runner }, options: Doct
     directory: (p) => services.directory(p),
     etcdEndpoint: (e) => services.etcdEndpoint(e),
     etcdRead: () => services.etcdRead(),
+    etcdHostLease: (h) => services.etcdHostLease(h),
     etcdVteps: () => services.etcdVteps(),
     udpRefused: (a, p) => services.udpRefused(a, p),
     uid: () => process.getuid?.() ?? -1,

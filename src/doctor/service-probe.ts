@@ -9,7 +9,7 @@ import { EtcdKvStore } from '../../kvstore/etcd/etcd-kv-store.js';
 import { errorText } from '../core/errors.js';
 import { UnixDockerEngine } from '../docker/engine.js';
 import type { DoctorOptions } from './check.js';
-import type { DirState, DockerState, EtcdEndpointState, SocketState } from './probe.js';
+import type { DirState, DockerState, EtcdEndpointState, HostLeaseState, SocketState } from './probe.js';
 
 const TIMEOUT_MS = 3_000;
 /** How long a refusal ("port unreachable") may take to come back. */
@@ -17,6 +17,8 @@ const UDP_WAIT_MS = 500;
 /** VTEP keys of overlays in etcd: drivers/overlay/registry.ts overlayKeys.vtep (doctor may not import drivers). */
 export const VTEP_PREFIX = 'overlay/v1/net/';
 const VTEP_KEY = /^overlay\/v1\/net\/([^/]+)\/vtep\/([^/]+)$/;
+/** A host's liveness key: src/ipam/records.ts hostKey (doctor may not import the IPAM). */
+export const hostLivenessKey = (hostId: string): string => `hosts/${hostId}`;
 
 /** The services half of the real probe: Docker, the plugin socket, the state directory, etcd, UDP. */
 export class ServiceProbe {
@@ -102,6 +104,19 @@ export class ServiceProbe {
     }));
   }
 
+  async etcdHostLease(hostId: string): Promise<HostLeaseState> {
+    const key = hostLivenessKey(hostId);
+    return this.withEtcd(async (store): Promise<HostLeaseState> => {
+      const full = `${this.options.etcd?.prefix ?? ''}${key}`;
+      const entry = await store.get(key);
+      if (!entry) return { ok: true, key: full };
+      const written = parseLiveness(entry.value);
+      const ttl = entry.lease ? await store.leaseTimeToLive(entry.lease) : undefined;
+      // etcd's API gives lease ids in decimal; etcdctl prints and takes them in hex.
+      return { ok: true, key: full, entry: { ...(entry.lease ? { lease: BigInt(entry.lease).toString(16) } : {}), ...(ttl ? { ttl } : {}), ...written } };
+    }).catch((err: unknown) => ({ ok: false as const, error: etcdReason(err) }));
+  }
+
   /**
    * One 8-byte datagram shaped like a VXLAN header with the "VNI valid" flag clear, which every
    * VTEP drops; a connected socket then sees the ICMP "port unreachable" of a closed port as
@@ -134,6 +149,16 @@ export class ServiceProbe {
     } finally {
       await store.close();
     }
+  }
+}
+
+/** `{"pid":123,"since":"…"}` as src/ipam/host-liveness.ts writes it; anything else counts as nothing. */
+function parseLiveness(value: string): { pid?: number; since?: string } {
+  try {
+    const parsed = JSON.parse(value) as { pid?: unknown; since?: unknown };
+    return { ...(typeof parsed.pid === 'number' ? { pid: parsed.pid } : {}), ...(typeof parsed.since === 'string' ? { since: parsed.since } : {}) };
+  } catch {
+    return {};
   }
 }
 

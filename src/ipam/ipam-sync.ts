@@ -30,7 +30,12 @@ export interface IpamSyncDeps {
    */
   readonly graceMs?: number;
   readonly now?: () => number;
+  /** Told of each release (for the metrics), with how many pool references went at once. Must not throw. */
+  readonly onAction?: (action: IpamSyncAction, count: number) => void;
 }
+
+/** An address (a shared gateway too) or pool references released because no Docker network of this host uses them. */
+export type IpamSyncAction = 'released-address' | 'released-pool-reference';
 
 export interface IpamSyncReport {
   readonly releasedAddresses: readonly string[];
@@ -110,6 +115,7 @@ export class IpamSync {
           const excess = held.refs - users.length;
           if (await settle(`${space.name}|${pool}|refs`, held.touched, `${excess} pool reference(s)`, () => space.releasePool(held.pool, excess))) {
             releasedReferences.push(`${space.name} ${held.pool} ×${excess}`);
+            this.deps.onAction?.('released-pool-reference', excess);
           }
         }
         // Docker shows a network's gateway only when the user gave --gateway; one the IPAM chose
@@ -118,12 +124,14 @@ export class IpamSync {
           const what = `${address.doubtful ? 'unanswered ' : ''}address ${address.ip}`;
           if (await settle(`${space.name}|${pool}|${address.ip}`, address.at, what, () => space.releaseAddress(held.pool, address.ip), address.doubtful)) {
             releasedAddresses.push(`${space.name} ${address.ip}`);
+            this.deps.onAction?.('released-address', 1);
           }
         }
         if (held.sharedGateway && users.length === 0) {
           const gateway = held.sharedGateway;
           if (await settle(`${space.name}|${pool}|gw`, held.touched, `shared gateway ${gateway}`, () => space.releaseAddress(held.pool, gateway))) {
             releasedAddresses.push(`${space.name} ${gateway} (shared gateway)`);
+            this.deps.onAction?.('released-address', 1);
           }
         }
       }

@@ -27,10 +27,13 @@ afterAll(async () => {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tsnet-admin-'));
   await createNetns(ns);
+  // A tsnet-named link no record owns (as a crash may leave): reconciliation at start removes it.
+  await execIn(ns, ['ip', 'link', 'add', LEFTOVER, 'type', 'bridge']);
   daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn', '--metrics-listen', `127.0.0.1:${METRICS_PORT}`] });
 }, 120_000);
 
 const METRICS_PORT = 19474;
+const LEFTOVER = 'tsnb-00000000ad';
 
 /** GET on the admin socket, as Prometheus would scrape it (plain text). */
 function scrape(path = '/metrics'): Promise<{ status: number; type: string; body: string }> {
@@ -125,6 +128,10 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     expect(sample(after.body, create) - sample(before, create)).toBe(1);
     expect(after.body).toMatch(/tsnet_refusals_total\{code="TSNET_[A-Z_]+"\} \d/);
     expect(after.body).toMatch(/tsnet_kernel_program_duration_seconds_count\{program="(ip|iptables-save|iptables-restore)"\} [1-9]/);
+    // What start-up reconciliation did: the leftover link went, the firewall was rewritten.
+    expect(sample(after.body, 'tsnet_reconcile_actions_total{source="reconcile",action="removed-leftover-link"}')).toBe(1);
+    expect(sample(after.body, 'tsnet_reconcile_actions_total{source="reconcile",action="rewrote-firewall"}')).toBe(1);
+    expect((await execIn(ns, ['ip', 'link', 'show', LEFTOVER], { allowFail: true })).code).not.toBe(0);
     // As the README shows it.
     const curl = await promisify(execFile)('curl', ['-sf', '--unix-socket', join((daemon as TsnetDaemon).stateDir, 'admin.sock'), 'http://tsnet/metrics']);
     expect(curl.stdout).toContain('tsnet_up 1');
@@ -135,6 +142,23 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     expect(sample(tcp.stdout, activate)).toBeGreaterThanOrEqual(1);
     const views = await execIn(ns, ['busybox', 'wget', '-q', '-O', '-', `http://127.0.0.1:${METRICS_PORT}/v1/networks`], { allowFail: true });
     expect(views.code).not.toBe(0); // the views are on the root-only socket only
+  });
+
+  test('metrics: IPAM pool usage and capacity follow the addresses requested and released, read at each scrape', async () => {
+    const pool = await call('IpamDriver.RequestPool', { AddressSpace: 'tsnet-local', Pool: '10.136.0.0/24', Options: {}, V6: false });
+    const poolId = String(pool.json?.PoolID);
+    await call('IpamDriver.RequestAddress', { PoolID: poolId, Address: '', Options: { RequestAddressType: 'com.docker.network.gateway' } });
+    await call('IpamDriver.RequestAddress', { PoolID: poolId, Address: '10.136.0.7', Options: {} });
+    const allocated = 'tsnet_ipam_pool_addresses_allocated{space="tsnet-local",pool="10.136.0.0/24"}';
+    const held = (await scrape()).body;
+    expect(sample(held, allocated)).toBe(2);
+    expect(sample(held, 'tsnet_ipam_pool_addresses_capacity{space="tsnet-local",pool="10.136.0.0/24"}')).toBe(254);
+    expect(sample(held, 'tsnet_ipam_space_readable{space="tsnet-local"}')).toBe(1);
+    await call('IpamDriver.ReleaseAddress', { PoolID: poolId, Address: '10.136.0.7' });
+    expect(sample((await scrape()).body, allocated)).toBe(1);
+    await call('IpamDriver.ReleaseAddress', { PoolID: poolId, Address: '10.136.0.1' });
+    await call('IpamDriver.ReleasePool', { PoolID: poolId });
+    expect((await scrape()).body).not.toContain('pool="10.136.0.0/24"');
   });
 
   test('bad input and a missing daemon: a clear message and a non-zero exit', async () => {

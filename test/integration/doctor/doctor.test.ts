@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { startTestEtcd } from '../../support/etcd.js';
 import { run, type ExecResult } from '../../support/exec.js';
 import { ensureBuilt, REPO } from '../../support/tsnet-daemon.js';
 import { sh, withTestNetns } from '../host/netns-fixture.js';
@@ -25,15 +26,15 @@ interface Host {
   doctor(...extra: string[]): Promise<ExecResult>;
 }
 
-/** A fake dockerd: GET /version and GET /networks, with one tsnet network. */
-function fakeDocker(): Server {
+/** A fake dockerd: GET /version and GET /networks, with one tsnet network (dual-stack with `ipv6`). */
+function fakeDocker(ipv6?: string): Server {
   return createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
     if (req.url === '/version') return res.end(JSON.stringify({ Version: '20.10.24', ApiVersion: '1.41' }));
     if (req.url === '/networks') {
       return res.end(JSON.stringify([
         { Id: 'a'.repeat(64), Name: 'bridge', Driver: 'bridge', Options: {}, IPAM: { Driver: 'default', Config: [{ Subnet: '172.17.0.0/16' }] } },
-        { Id: 'b'.repeat(64), Name: 'app', Driver: 'tsnet', Options: {}, IPAM: { Driver: 'tsnet', Config: [{ Subnet: SUBNET }] } },
+        { Id: 'b'.repeat(64), Name: 'app', Driver: 'tsnet', Options: {}, IPAM: { Driver: 'tsnet', Config: [{ Subnet: SUBNET }, ...(ipv6 ? [{ Subnet: ipv6 }] : [])] } },
       ]));
     }
     res.statusCode = 404;
@@ -54,7 +55,7 @@ async function listen(server: Server, path: string): Promise<void> {
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
 }
 
-async function healthyHost(): Promise<Host> {
+async function healthyHost(options: { ipv6Subnet?: string } = {}): Promise<Host> {
   const dir = await mkdtemp(join(tmpdir(), 'tsnet-doctor-'));
   onTestFinished(async () => {
     await run(['chattr', '-i', join(dir, 'state')], { allowFail: true }); // a test may have made it immutable
@@ -66,7 +67,7 @@ async function healthyHost(): Promise<Host> {
   const stateDir = join(dir, 'state');
   await mkdir(join(dir, 'plugins'));
   await mkdir(stateDir, { mode: 0o700 });
-  await listen(fakeDocker(), join(dir, 'docker.sock'));
+  await listen(fakeDocker(options.ipv6Subnet), join(dir, 'docker.sock'));
   await listen(fakePlugin(), socketPath);
   await chmod(socketPath, 0o660);
   const dockerHost = `unix://${join(dir, 'docker.sock')}`;
@@ -113,6 +114,41 @@ describe('tsnet doctor on a prepared namespace', () => {
     expect(line(stdout, 'sysctl.ip_forward')).toMatch(/^sysctl\.ip_forward\s+FAIL\s+net\.ipv4\.ip_forward = 0: .* — fix: sysctl -w net\.ipv4\.ip_forward=1$/);
     expect(stdout).toMatch(/^doctor: host NOT ready: \d+ passed, 1 failed/m);
     expect(code).toBe(1);
+  });
+
+  test('IPv6 forwarding off: WARN without IPv6 networks, FAIL once the tsnet network has an IPv6 subnet; on: PASS', async () => {
+    const v4 = await healthyHost();
+    await sh(['ip', 'netns', 'exec', v4.ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0']);
+    const warned = await v4.doctor();
+    expect(line(warned.stdout, 'sysctl.ipv6_forward')).toMatch(/^sysctl\.ipv6_forward\s+WARN\s+net\.ipv6\.conf\.all\.forwarding = 0: no tsnet network has IPv6 now, .* — fix: sysctl -w net\.ipv6\.conf\.all\.forwarding=1$/);
+    expect(warned.code).toBe(0);
+    const dual = await healthyHost({ ipv6Subnet: 'fd00:77::/64' });
+    await sh(['ip', 'netns', 'exec', dual.ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=0']);
+    const failed = await dual.doctor();
+    expect(line(failed.stdout, 'sysctl.ipv6_forward')).toMatch(/^sysctl\.ipv6_forward\s+FAIL\s+net\.ipv6\.conf\.all\.forwarding = 0: containers on IPv6 network\(s\) app .* — fix: sysctl -w net\.ipv6\.conf\.all\.forwarding=1$/);
+    expect(failed.code).toBe(1);
+    await sh(['ip', 'netns', 'exec', dual.ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
+    const fixed = await dual.doctor();
+    expect(line(fixed.stdout, 'sysctl.ipv6_forward')).toMatch(/^sysctl\.ipv6_forward\s+PASS\s+net\.ipv6\.conf\.all\.forwarding = 1$/);
+  });
+
+  test('etcd in the namespace: the liveness key under a lease PASSes with its TTL; once revoked, FAIL while the plugin answers', async () => {
+    const host = await healthyHost();
+    const etcd = await startTestEtcd({ netnsPath: `/run/netns/${host.ns}` });
+    onTestFinished(() => etcd.destroy());
+    const etcdctl = (...args: string[]) => sh(['ip', 'netns', 'exec', host.ns, 'etcdctl', '--endpoints', etcd.endpoint, ...args]);
+    const granted = await etcdctl('lease', 'grant', '60');
+    const lease = /lease ([0-9a-f]+) granted/.exec(granted)?.[1];
+    expect(lease, granted).toBeDefined();
+    await etcdctl('put', `--lease=${lease}`, 'tsnet/hosts/node-doc', JSON.stringify({ pid: 4242, since: '2026-12-02T10:00:00.000Z' }));
+    const args = ['--etcd-endpoints', etcd.endpoint, '--host-id', 'node-doc'];
+    const held = await host.doctor(...args);
+    expect(line(held.stdout, 'etcd.lease')).toMatch(new RegExp(`^etcd\\.lease\\s+PASS\\s+tsnet/hosts/node-doc held under lease ${lease} by pid 4242 since 2026-12-02T10:00:00\\.000Z, \\d+ s of 60 s left$`));
+    expect(held.code, held.stdout).toBe(0);
+    await etcdctl('lease', 'revoke', lease as string);
+    const gone = await host.doctor(...args);
+    expect(line(gone.stdout, 'etcd.lease')).toMatch(/^etcd\.lease\s+FAIL\s+the daemon answers but holds no lease: tsnet\/hosts\/node-doc does not exist; .* — fix: systemctl restart tsnet$/);
+    expect(gone.code).toBe(1);
   });
 
   test('the plugin socket missing: FAIL, and its mode check SKIPs', async () => {

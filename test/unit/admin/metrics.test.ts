@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { TsnetMetrics, type Inventory } from '../../../src/admin/metrics.js';
+import { TsnetMetrics, type Inventory, type SpaceUsage } from '../../../src/admin/metrics.js';
 
 describe('metrics: Prometheus text of calls, refusals, kernel programs and what the daemon holds', () => {
   test('calls by method and outcome, latency, refusals by code, kernel programs, and gauges read at scrape time', async () => {
@@ -53,5 +53,41 @@ describe('metrics: Prometheus text of calls, refusals, kernel programs and what 
     a.call({ method: 'Plugin.Activate', outcome: 'ok', ms: 0.1 });
     expect(await a.text()).toContain('tsnet_calls_total{method="Plugin.Activate",outcome="ok"} 1');
     expect(await b.text()).not.toContain('Plugin.Activate');
+  });
+
+  test('IPAM pool usage and capacity per space and pool, read once per scrape; a space that cannot be read is 0 in tsnet_ipam_space_readable', async () => {
+    let reads = 0;
+    let spaces: SpaceUsage[] = [
+      { space: 'tsnet-local', pools: [{ pool: '10.40.0.0/24', allocated: 3, capacity: 254 }, { pool: 'fd00:40::/64', allocated: 1, capacity: 18446744073709552000 }] },
+      { space: 'tsnet-global', pools: [{ pool: '10.42.0.0/16', allocated: 17, capacity: 65534 }] },
+    ];
+    const metrics = new TsnetMetrics(() => ({ networks: [] }), async () => { reads++; return spaces; });
+    const text = await metrics.text();
+    expect(reads).toBe(1);
+    expect(text).toContain('tsnet_ipam_pool_addresses_allocated{space="tsnet-local",pool="10.40.0.0/24"} 3');
+    expect(text).toContain('tsnet_ipam_pool_addresses_capacity{space="tsnet-local",pool="10.40.0.0/24"} 254');
+    expect(text).toContain('tsnet_ipam_pool_addresses_capacity{space="tsnet-local",pool="fd00:40::/64"} 18446744073709552000');
+    expect(text).toContain('tsnet_ipam_pool_addresses_allocated{space="tsnet-global",pool="10.42.0.0/16"} 17');
+    expect(text).toContain('tsnet_ipam_space_readable{space="tsnet-global"} 1');
+
+    spaces = [{ space: 'tsnet-local', pools: [] }, { space: 'tsnet-global', pools: [], error: 'etcd did not answer' }];
+    const after = await metrics.text();
+    expect(reads).toBe(2);
+    expect(after).not.toContain('pool="10.40.0.0/24"');
+    expect(after).toContain('tsnet_ipam_space_readable{space="tsnet-local"} 1');
+    expect(after).toContain('tsnet_ipam_space_readable{space="tsnet-global"} 0');
+  });
+
+  test('reconciliation actions by source and action, counted with their multiplicity', async () => {
+    const metrics = new TsnetMetrics(() => ({ networks: [] }));
+    expect(await metrics.text()).toContain('# TYPE tsnet_reconcile_actions_total counter');
+    metrics.reconciled({ source: 'reconcile', action: 'removed-leftover-link' });
+    metrics.reconciled({ source: 'reconcile', action: 'removed-leftover-link' });
+    metrics.reconciled({ source: 'docker-sync', action: 'removed-orphan-endpoint' });
+    metrics.reconciled({ source: 'ipam-sync', action: 'released-pool-reference', count: 3 });
+    const text = await metrics.text();
+    expect(text).toContain('tsnet_reconcile_actions_total{source="reconcile",action="removed-leftover-link"} 2');
+    expect(text).toContain('tsnet_reconcile_actions_total{source="docker-sync",action="removed-orphan-endpoint"} 1');
+    expect(text).toContain('tsnet_reconcile_actions_total{source="ipam-sync",action="released-pool-reference"} 3');
   });
 });

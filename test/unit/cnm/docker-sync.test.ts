@@ -47,13 +47,14 @@ function setup() {
   const docker = new FakeDocker();
   const sandboxes = new Set(['/x']);
   let clock = Date.now(); // records carry real creation times
+  const actions: string[] = [];
   const make = () => {
     const repo = new CnmRepository(store);
     const service = new NetworkService({ repo, drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: (key) => sandboxes.has(key), now: () => clock });
-    const sync = new DockerSync({ repo, service, docker, driverName: 'tsnet', log: silentLog, now: () => clock });
+    const sync = new DockerSync({ repo, service, docker, driverName: 'tsnet', log: silentLog, now: () => clock, onAction: (action) => actions.push(action) });
     return { repo, service, sync, start: () => reconcile({ repo, service, drivers, host, log: silentLog }) };
   };
-  return { host, firewall, docker, sandboxes, tick: (ms: number) => { clock += ms; }, ...make(), restart: make };
+  return { host, firewall, docker, sandboxes, actions, tick: (ms: number) => { clock += ms; }, ...make(), restart: make };
 }
 
 describe('convergence with Docker', () => {
@@ -64,6 +65,7 @@ describe('convergence with Docker', () => {
     await after.start();
     const report = await after.sync.runOnce();
     expect(report.removedNetworks).toEqual([NET_A]);
+    expect(t.actions).toEqual(['removed-orphan-network']);
     expect(after.repo.network(NET_A)).toBeUndefined();
     expect(await t.host.getLink(linkName('b', NET_A))).toBeUndefined();
   });
@@ -76,6 +78,7 @@ describe('convergence with Docker', () => {
     await after.start();
     expect(after.service.isDoubtful({ networkId: NET_A })).toBe(true);
     expect(await after.sync.runOnce()).toMatchObject({ removedNetworks: [], confirmed: 1 });
+    expect(t.actions).toEqual(['confirmed-record']);
     expect(after.service.isDoubtful({ networkId: NET_A })).toBe(false);
     expect(after.repo.network(NET_A)).toBeDefined();
   });
@@ -150,6 +153,7 @@ describe('convergence with Docker', () => {
     report = await after.sync.runOnce();
     expect(report.removedEndpoints).toEqual([EP_2]);
     expect(after.repo.endpointsOf(NET_A)).toEqual([]);
+    expect(t.actions).toEqual(['removed-orphan-endpoint', 'removed-orphan-endpoint', 'removed-orphan-endpoint']);
     expect((await t.host.listLinks()).map((l) => l.name)).toEqual([linkName('b', NET_A)]);
   });
 

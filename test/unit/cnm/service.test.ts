@@ -28,7 +28,8 @@ function setup(probe: PortProbe = async () => 'free') {
   const restart = () => {
     const repo2 = new CnmRepository(store);
     const service2 = new NetworkService({ repo: repo2, drivers, firewall, probe, log: silentLog, sandboxExists: () => true });
-    return { repo: repo2, service: service2, run: () => reconcile({ repo: repo2, service: service2, drivers, host, log: silentLog }) };
+    const actions: string[] = [];
+    return { repo: repo2, service: service2, actions, run: () => reconcile({ repo: repo2, service: service2, drivers, host, log: silentLog, onAction: (a) => actions.push(a) }) };
   };
   return { store, host, firewall, repo, service, restart };
 }
@@ -217,6 +218,7 @@ describe('restart and reconciliation', () => {
     const after = restart();
     const report = await after.run();
     expect(report).toMatchObject({ networks: 1, endpoints: 1, leftoversRemoved: [linkName('b', NET_B)] });
+    expect(after.actions).toEqual(['restored-network', 'removed-leftover-link', 'rewrote-firewall']);
     const names = (await host.listLinks()).map((l) => l.name).sort();
     expect(names).toEqual([linkName('b', NET_A), linkName('p', EP_1), linkName('v', EP_1)].sort());
     expect(after.service.endpointInfo(NET_A, EP_1).ports).toEqual([tcp(18080)]);
@@ -232,6 +234,7 @@ describe('restart and reconciliation', () => {
     const after = restart();
     const report = await after.run();
     expect(report.rolledBack).toBe(1);
+    expect(after.actions).toEqual(['restored-network', 'rolled-back-network', 'rewrote-firewall']);
     expect(after.repo.network(NET_B)).toBeUndefined();
     expect(await host.getLink(linkName('b', NET_B))).toBeUndefined();
   });

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { CheckResult } from '../../../src/doctor/check.js';
-import { etcdChecks } from '../../../src/doctor/etcd.js';
-import { context, ETCD, healthyProbe } from './fake-probe.js';
+import { etcdChecks, judgeLease } from '../../../src/doctor/etcd.js';
+import type { HostLeaseState } from '../../../src/doctor/probe.js';
+import { context, ETCD, healthyProbe, healthySocket } from './fake-probe.js';
 
 const all = async (p: Promise<CheckResult | readonly CheckResult[]>) => (await p) as CheckResult[];
 const lines = (results: CheckResult[]) => results.map((r) => `${r.id} ${r.status}`);
@@ -9,13 +10,13 @@ const lines = (results: CheckResult[]) => results.map((r) => `${r.id} ${r.status
 describe('etcd checks', () => {
   test('no etcd configured: all three SKIP with the reason', async () => {
     const results = await all(etcdChecks(context(healthyProbe())));
-    expect(lines(results)).toEqual(['etcd.reachable SKIP', 'etcd.auth SKIP', 'etcd.clock SKIP']);
+    expect(lines(results)).toEqual(['etcd.reachable SKIP', 'etcd.auth SKIP', 'etcd.clock SKIP', 'etcd.lease SKIP']);
     expect(results[0]?.message).toMatch(/no --etcd-endpoints/);
   });
 
   test('reachable, authenticated, clock close: three PASS', async () => {
     const results = await all(etcdChecks(context(healthyProbe(), { etcd: { ...ETCD, auth: { username: 'tsnet', password: 'x' } } })));
-    expect(lines(results)).toEqual(['etcd.reachable PASS', 'etcd.auth PASS', 'etcd.clock PASS']);
+    expect(lines(results)).toEqual(['etcd.reachable PASS', 'etcd.auth PASS', 'etcd.clock PASS', 'etcd.lease PASS']);
     expect(results[1]?.message).toBe('read under prefix "tsnet/" with user tsnet');
     expect(JSON.stringify(results)).not.toContain('"x"');
   });
@@ -23,7 +24,7 @@ describe('etcd checks', () => {
   test('unreachable: FAIL, and the checks that need it SKIP', async () => {
     const probe = healthyProbe({ etcdEndpoint: async (endpoint) => ({ ok: false, endpoint, error: 'connect ECONNREFUSED 10.0.0.5:2379' }) });
     const results = await all(etcdChecks(context(probe, { etcd: ETCD })));
-    expect(lines(results)).toEqual(['etcd.reachable FAIL', 'etcd.auth SKIP', 'etcd.clock SKIP']);
+    expect(lines(results)).toEqual(['etcd.reachable FAIL', 'etcd.auth SKIP', 'etcd.clock SKIP', 'etcd.lease SKIP']);
     expect(results[0]?.message).toBe('no etcd endpoint answers: http://10.0.0.5:2379: connect ECONNREFUSED 10.0.0.5:2379');
   });
 
@@ -51,4 +52,45 @@ describe('etcd checks', () => {
     const undated = healthyProbe({ etcdEndpoint: async (endpoint) => ({ ok: true, endpoint, version: '3.4.23', rttMs: 1 }) });
     expect((await all(etcdChecks(context(undated, { etcd: ETCD }))))[2]?.status).toBe('SKIP');
   });
+
+  test('lease held by the daemon that answers here: PASS with the key, holder and TTL left, asked for this host id', async () => {
+    let askedFor = '';
+    const probe = healthyProbe({ etcdHostLease: async (hostId) => { askedFor = hostId; return held; } });
+    const results = await all(etcdChecks(context(probe, { etcd: ETCD, hostId: 'node-7' })));
+    expect(askedFor).toBe('node-7');
+    expect(results[3]).toEqual({ id: 'etcd.lease', status: 'PASS', message: 'tsnet/hosts/node-7 held under lease 7587 by pid 4242 since 2026-12-02T10:00:00.000Z, 8 s of 10 s left' });
+  });
+
+  test('no liveness key while the daemon answers: FAIL with systemctl restart tsnet; while it is down: WARN with systemctl start tsnet', async () => {
+    const absent: HostLeaseState = { ok: true, key: 'tsnet/hosts/node-7' };
+    const up = await all(etcdChecks(context(healthyProbe({ etcdHostLease: async () => absent }), { etcd: ETCD })));
+    expect(up[3]).toMatchObject({ id: 'etcd.lease', status: 'FAIL', fix: 'systemctl restart tsnet' });
+    expect(up[3]?.message).toMatch(/^the daemon answers but holds no lease: tsnet\/hosts\/node-7 does not exist; other hosts take this host for gone/);
+    const down = await all(etcdChecks(context(healthyProbe({ etcdHostLease: async () => absent }), { etcd: ETCD }, { socket: { exists: false } })));
+    expect(down[3]).toMatchObject({ id: 'etcd.lease', status: 'WARN', fix: 'systemctl start tsnet' });
+  });
+
+  test('an expired lease counts as none; a key on no lease FAILs with the etcdctl that removes it', async () => {
+    const expired = judgeLease({ ok: true, key: 'tsnet/hosts/n', entry: { lease: '99', pid: 1 } }, 'n', true);
+    expect(expired).toMatchObject({ status: 'FAIL', fix: 'systemctl restart tsnet' });
+    expect(expired.message).toMatch(/the lease of tsnet\/hosts\/n \(99\) has expired/);
+    const bare = judgeLease({ ok: true, key: 'tsnet/hosts/n', entry: { pid: 1 } }, 'n', true);
+    expect(bare).toMatchObject({ status: 'FAIL', fix: 'etcdctl del tsnet/hosts/n && systemctl restart tsnet' });
+    expect(bare.message).toMatch(/attached to no lease, so it never expires/);
+  });
+
+  test('held while no daemon answers here: WARN that another host may share the host id', async () => {
+    const result = judgeLease(held, 'node-7', false);
+    expect(result).toMatchObject({ status: 'WARN' });
+    expect(result.message).toMatch(/another host may run with --host-id node-7/);
+  });
+
+  test('the lease cannot be read: FAIL with etcd\'s words; credentials refused: the lease SKIPs', async () => {
+    const unreadable = await all(etcdChecks(context(healthyProbe({ etcdHostLease: async () => ({ ok: false, error: 'etcd did not answer: deadline exceeded' }) }), { etcd: ETCD })));
+    expect(unreadable[3]).toEqual({ id: 'etcd.lease', status: 'FAIL', message: 'cannot read this host\'s liveness key: etcd did not answer: deadline exceeded' });
+    const denied = await all(etcdChecks(context(healthyProbe({ etcdRead: async () => ({ ok: false, error: 'permission denied' }) }), { etcd: ETCD }, { socket: healthySocket() })));
+    expect(denied[3]).toMatchObject({ id: 'etcd.lease', status: 'SKIP' });
+  });
 });
+
+const held: HostLeaseState = { ok: true, key: 'tsnet/hosts/node-7', entry: { lease: '7587', ttl: { ttlSeconds: 8, grantedSeconds: 10 }, pid: 4242, since: '2026-12-02T10:00:00.000Z' } };

@@ -14,6 +14,7 @@ export function healthyProbe(overrides: Partial<DoctorProbe> = {}): DoctorProbe 
     directory: async () => ({ exists: true, isDirectory: true, writable: true, freeBytes: 10 * 1024 ** 3 }),
     etcdEndpoint: async (endpoint) => ({ ok: true, endpoint, version: '3.4.23', rttMs: 2, skewMs: 300 }),
     etcdRead: async () => ({ ok: true }),
+    etcdHostLease: async (hostId) => ({ ok: true, key: `tsnet/hosts/${hostId}`, entry: { lease: '7587879021431474180', ttl: { ttlSeconds: 8, grantedSeconds: 10 }, pid: 4242, since: '2026-12-02T10:00:00.000Z' } }),
     etcdVteps: async () => [],
     links: async () => [{ name: 'eth0', mtu: 1500 }],
     routes: async () => [{ dst: 'default', dev: 'eth0' }, { dst: '192.168.1.0/24', dev: 'eth0' }],

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { CheckResult } from '../../../src/doctor/check.js';
-import { backendCheck, dockerUserCheck, forwardCheck, ipForwardCheck, judgeBackend, managerCheck } from '../../../src/doctor/firewall.js';
+import { backendCheck, dockerUserCheck, forwardCheck, ipForwardCheck, ipv6ForwardCheck, judgeBackend, managerCheck } from '../../../src/doctor/firewall.js';
 import { parseForward } from '../../../src/doctor/host-probe.js';
-import { context, healthyIptables, healthyProbe } from './fake-probe.js';
+import { context, healthyIptables, healthyProbe, network } from './fake-probe.js';
 
 const one = async (p: Promise<CheckResult | readonly CheckResult[]>) => (await p) as CheckResult;
 
@@ -16,6 +16,35 @@ describe('sysctl.ip_forward', () => {
   });
   test('unreadable fails without a stack', async () => {
     expect(await one(ipForwardCheck(context(healthyProbe({ sysctl: async () => undefined }))))).toMatchObject({ status: 'FAIL' });
+  });
+});
+
+describe('sysctl.ipv6_forward', () => {
+  const asked: string[] = [];
+  const withValue = (value: string | undefined) => healthyProbe({ sysctl: async (key) => { asked.push(key); return value; } });
+  const v6 = { networks: [network('app', 'bridge', ['10.1.0.0/24']), network('dual', 'bridge', ['10.2.0.0/24', 'fd00:1::/64'])] };
+  test('1 passes, read from net/ipv6/conf/all/forwarding', async () => {
+    expect(await one(ipv6ForwardCheck(context(withValue('1\n'))))).toEqual({ id: 'sysctl.ipv6_forward', status: 'PASS', message: 'net.ipv6.conf.all.forwarding = 1' });
+    expect(asked).toContain('net/ipv6/conf/all/forwarding');
+  });
+  test('0 with an IPv6 tsnet network: FAIL naming it, with the sysctl that fixes it', async () => {
+    const result = await one(ipv6ForwardCheck(context(withValue('0\n'), {}, v6)));
+    expect(result).toMatchObject({ id: 'sysctl.ipv6_forward', status: 'FAIL', fix: 'sysctl -w net.ipv6.conf.all.forwarding=1' });
+    expect(result.message).toMatch(/^net\.ipv6\.conf\.all\.forwarding = 0: containers on IPv6 network\(s\) dual cannot reach/);
+  });
+  test('0 without IPv6 networks, or without Docker to ask: WARN with the same fix and the router-advertisement caveat', async () => {
+    const none = await one(ipv6ForwardCheck(context(withValue('0'), {}, { networks: [network('app', 'bridge', ['10.1.0.0/24'])] })));
+    expect(none).toMatchObject({ status: 'WARN', fix: 'sysctl -w net.ipv6.conf.all.forwarding=1' });
+    expect(none.message).toMatch(/no tsnet network has IPv6 now.*accept_ra=1/);
+    const unknown = await one(ipv6ForwardCheck(context(withValue('0'), {}, { networks: undefined })));
+    expect(unknown).toMatchObject({ status: 'WARN' });
+    expect(unknown.message).toMatch(/Docker could not be asked/);
+  });
+  test('IPv6 disabled in the kernel: SKIP without IPv6 networks, FAIL with one', async () => {
+    expect(await one(ipv6ForwardCheck(context(withValue(undefined))))).toMatchObject({ status: 'SKIP' });
+    const result = await one(ipv6ForwardCheck(context(withValue(undefined), {}, v6)));
+    expect(result).toMatchObject({ status: 'FAIL' });
+    expect(result.message).toMatch(/ipv6\.disable=1.*IPv6 network\(s\) dual/);
   });
 });
 

@@ -10,10 +10,11 @@ function setup() {
   const global = new AddressSpace('tsnet-global', true, store, 'host-a', silentLog);
   const otherHost = new AddressSpace('tsnet-global', true, store, 'host-b', silentLog);
   let clock = Date.now();
-  const sync = new IpamSync({ spaces: [local, global], ipamName: 'tsnet', log: silentLog, now: () => clock });
+  const actions: string[] = [];
+  const sync = new IpamSync({ spaces: [local, global], ipamName: 'tsnet', log: silentLog, now: () => clock, onAction: (action, count) => actions.push(`${action} ×${count}`) });
   const docker = { networks: [] as DockerIpamNetwork[], containers: new Map<string, Array<{ ipv4: string; ipv6: string }>>() };
   const look = () => sync.converge({ networks: docker.networks, endpoints: async (id) => docker.containers.get(id) });
-  return { store, local, global, otherHost, docker, look, tick: (ms: number) => { clock += ms; } };
+  return { store, local, global, otherHost, docker, look, actions, tick: (ms: number) => { clock += ms; } };
 }
 
 describe('IPAM convergence with Docker', () => {
@@ -30,6 +31,7 @@ describe('IPAM convergence with Docker', () => {
     expect(await t.look()).toMatchObject({ releasedAddresses: [], waiting: 1 });
     t.tick(31_000);
     expect(await t.look()).toMatchObject({ releasedAddresses: ['tsnet-local 10.40.0.9'], waiting: 0 });
+    expect(t.actions).toEqual(['released-address ×1']); // told once, when released; never while waiting
     expect((await t.local.holdings())[0]?.addresses.map((a) => a.ip).sort()).toEqual(['10.40.0.1', '10.40.0.7']);
   });
 
@@ -63,6 +65,7 @@ describe('IPAM convergence with Docker', () => {
     const report = await t.look();
     expect(report.releasedReferences).toEqual(['tsnet-global 10.42.0.0/24 ×1']);
     expect(report.releasedAddresses).toEqual(['tsnet-global 10.42.0.1 (shared gateway)']);
+    expect(t.actions).toEqual(['released-pool-reference ×1', 'released-address ×1']);
     const b = await t.otherHost.holdings();
     expect(b).toMatchObject([{ pool: '10.42.0.0/24', refs: 1, sharedGateway: '10.42.0.1', addresses: [{ ip: '10.42.0.50' }] }]);
     expect(await t.global.holdings()).toEqual([]);
