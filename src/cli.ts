@@ -74,10 +74,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function runDaemon(args: string[]): Promise<number> {
-  // An empty TSNET_* variable counts as unset: a managed plugin declares every setting it lets
-  // `docker plugin set` change, with an empty value for "the default".
-  const env = Object.fromEntries(Object.entries(process.env).filter(([, value]) => value !== ''));
-  const config = parseDaemonConfig(args, env);
+  const config = parseDaemonConfig(args, process.env);
   if (config === 'help') {
     process.stdout.write(DAEMON_HELP);
     return 0;

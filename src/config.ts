@@ -121,8 +121,13 @@ Options (each also read from the environment variable shown):
 
 ${ETCD_HELP}`;
 
-/** Parses daemon flags (falling back to environment variables, then defaults). */
-export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEnv): DaemonConfig | 'help' {
+/**
+ * Parses daemon flags (falling back to environment variables, then defaults). An empty variable
+ * counts as unset: a managed plugin declares every setting `docker plugin set` may change, with
+ * an empty value for "tsnet's default".
+ */
+export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.ProcessEnv): DaemonConfig | 'help' {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(processEnv).filter(([, value]) => value !== ''));
   let values;
   try {
     ({ values } = parseArgs({
