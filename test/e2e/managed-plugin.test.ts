@@ -173,7 +173,7 @@ describe(`tsnet as a Docker managed plugin (${PLUGIN})`, () => {
     await publishedAnswers('c1');
     const noDriver = await tryDocker('run', '--rm', '--network', 'mp', image, 'true');
     expect(noDriver.code).not.toBe(0);
-    console.log(`docker run on a network of the disabled plugin: ${noDriver.stderr.trim().split('\n').at(-1)}`);
+    console.log(`docker run on a network of the disabled plugin: ${noDriver.stderr.trim().split('\n')[0]}`);
 
     await docker('plugin', 'enable', PLUGIN);
     expect(await enabled(PLUGIN)).toBe('true');
