@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tsnet needs from Debian's archive. With --test, also what the test suite needs
 # (etcd, busybox for test images, python3 for raw-socket SCTP, systemd for systemd-analyze verify of
-# the unit: it installs and verifies without systemd running as PID 1). Needs root. Idempotent.
+# the unit: it installs and verifies without systemd running as PID 1, and Debian's docker-registry
+# unpacked, not installed, into /var/cache/tsnet/docker-registry for the managed plugin's upgrade
+# test: installing it would start a registry service). Needs root. Idempotent.
 set -euo pipefail
 
 runtime_packages=(docker.io iptables iproute2 procps kmod ca-certificates curl)
@@ -35,3 +37,14 @@ fi
 
 # Kernel modules tsnet's drivers use; missing ones are reported by the tests that need them.
 for m in bridge veth vxlan macvlan; do modprobe -q "$m" 2>/dev/null || true; done
+
+# The managed plugin's upgrade test (test/e2e/managed-plugin.test.ts) runs a registry on a
+# simulated host's loopback: Debian's docker-registry binary, unpacked without installing.
+registry_dir=/var/cache/tsnet/docker-registry
+if [[ "${1:-}" == "--test" && ! -x $registry_dir/usr/bin/docker-registry ]]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download -qq docker-registry 2>/dev/null || { apt-get update -qq && apt-get download -qq docker-registry; }; })
+  mkdir -p "$registry_dir"
+  dpkg-deb -x "$tmp"/docker-registry_*.deb "$registry_dir"
+  rm -rf "$tmp"
+fi

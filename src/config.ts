@@ -31,6 +31,11 @@ export interface DaemonConfig {
   readonly adminSocket: string;
   /** Also serve /metrics, /healthz and /readyz on this TCP address. */
   readonly metricsListen?: { readonly host: string; readonly port: number };
+  /**
+   * Where the kernel's sysctls are read and written (`/proc/sys`). A managed plugin sees its
+   * own /proc/sys read-only (runc's default), so its config mounts the host's elsewhere.
+   */
+  readonly procSys: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -46,6 +51,7 @@ export const DEFAULTS: DaemonConfig = {
   kernelTiming: false,
   dockerHost: 'unix:///var/run/docker.sock',
   adminSocket: '/run/tsnet/admin.sock',
+  procSys: '/proc/sys',
 };
 
 /**
@@ -108,12 +114,20 @@ Options (each also read from the environment variable shown):
                            it also serves /metrics (Prometheus), /healthz, /readyz
   --metrics-listen ADDR:PORT  serve /metrics, /healthz and /readyz on TCP too
                            (TSNET_METRICS_LISTEN), e.g. 127.0.0.1:9474
+  --proc-sys DIR           where sysctls are read and written (TSNET_PROC_SYS),
+                           default /proc/sys; the managed plugin uses a writable
+                           mount of the host's, as its own /proc/sys is read-only
   -h, --help               show this help
 
 ${ETCD_HELP}`;
 
-/** Parses daemon flags (falling back to environment variables, then defaults). */
-export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEnv): DaemonConfig | 'help' {
+/**
+ * Parses daemon flags (falling back to environment variables, then defaults). An empty variable
+ * counts as unset: a managed plugin declares every setting `docker plugin set` may change, with
+ * an empty value for "tsnet's default".
+ */
+export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.ProcessEnv): DaemonConfig | 'help' {
+  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(processEnv).filter(([, value]) => value !== ''));
   let values;
   try {
     ({ values } = parseArgs({
@@ -132,6 +146,7 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
         'docker-host': { type: 'string' },
         'admin-socket': { type: 'string' },
         'metrics-listen': { type: 'string' },
+        'proc-sys': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -178,13 +193,15 @@ export function parseDaemonConfig(argv: readonly string[], env: NodeJS.ProcessEn
   if (adminSocket === socketPath) throw tsnetError('TSNET_CLI_ARGS', '--admin-socket must not be the plugin socket', 'the admin API is root-only and never served where Docker looks for plugins');
   const metricsText = values['metrics-listen'] ?? env.TSNET_METRICS_LISTEN;
   const metricsListen = metricsText === undefined ? undefined : parseListen(metricsText);
+  const procSys = (values['proc-sys'] ?? env.TSNET_PROC_SYS ?? DEFAULTS.procSys).replace(/(.)\/+$/, '$1');
+  if (!procSys.startsWith('/')) throw tsnetError('TSNET_CLI_ARGS', `--proc-sys "${procSys.slice(0, 80)}" must be an absolute path`, 'e.g. --proc-sys /proc/sys');
   return {
     socketPath, stateDir, adminSocket, ...(metricsListen ? { metricsListen } : {}), logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,
     kernelTiming: values['kernel-timing'] === true || env.TSNET_KERNEL_TIMING === '1',
-    dockerHost,
+    dockerHost, procSys,
   };
 }
 

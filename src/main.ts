@@ -68,7 +68,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
   await parts.start('launcher', { stop: () => launcher.close() });
   await parts.start('ip-batch', { stop: () => ipBatch.close() });
-  const host = new Iproute2HostNet({ runner });
+  const host = new Iproute2HostNet({ runner, procSys: config.procSys });
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 
   let service: NetworkService | undefined;

@@ -10,6 +10,8 @@ export interface Iproute2Options {
   readonly runner: Runner;
   /** Named network namespace (`ip -n NAME`); the daemon's own namespace when absent. */
   readonly netns?: string;
+  /** Where sysctls of the daemon's own namespace are read and written; default `/proc/sys`. */
+  readonly procSys?: string;
 }
 
 interface IpLinkJson {
@@ -112,7 +114,7 @@ export class Iproute2HostNet implements HostNet {
       const { code, stdout } = await this.runner.run(['ip', 'netns', 'exec', this.options.netns, 'sysctl', '-n', key.replaceAll('/', '.')], { okCodes: [255, 1] });
       return code === 0 ? stdout.trim() : undefined;
     }
-    return (await readFile(`/proc/sys/${key}`, 'utf8').catch(() => undefined))?.trim();
+    return (await readFile(`${this.options.procSys ?? '/proc/sys'}/${key}`, 'utf8').catch(() => undefined))?.trim();
   }
 
   async listAddrs(dev: string): Promise<string[]> {
@@ -259,7 +261,7 @@ export class Iproute2HostNet implements HostNet {
       return true;
     }
     // Keys are slash-separated (net/ipv4/conf/<dev>/…) so interface names with dots stay intact.
-    const path = `/proc/sys/${key}`;
+    const path = `${this.options.procSys ?? '/proc/sys'}/${key}`;
     const current = (await readFile(path, 'utf8')).trim();
     if (current === value) return false;
     await writeFile(path, value);

@@ -16,6 +16,14 @@ describe('tsnet daemon options', () => {
     expect(DEFAULTS.handlerTimeoutMs).toBeGreaterThan(0);
   });
 
+  test('an empty variable is unset (a managed plugin declares its settings empty); --proc-sys', () => {
+    const config = parse([], { TSNET_HOST_ID: '', TSNET_ETCD_ENDPOINTS: '', TSNET_VXLAN_PORT: '', TSNET_DOCKER_HOST: '' });
+    expect(config).toMatchObject({ hostId: DEFAULTS.hostId, etcd: undefined, vxlanPort: 4789, dockerHost: DEFAULTS.dockerHost, procSys: '/proc/sys' });
+    expect(parse(['--proc-sys', '/host/proc/sys/'])).toMatchObject({ procSys: '/host/proc/sys' });
+    expect(parse([], { TSNET_PROC_SYS: '/host/proc/sys' })).toMatchObject({ procSys: '/host/proc/sys' });
+    expect(() => parse(['--proc-sys', 'proc/sys'])).toThrow(/--proc-sys "proc\/sys" must be an absolute path/);
+  });
+
   test('the etcd password comes from a file and is kept out of argv', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsnet-cfg-'));
     writeFileSync(join(dir, 'pw'), 's3cret\n');
