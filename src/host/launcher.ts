@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { addKernelTime } from '../core/call-timing.js';
 import { cancellationSignal, deadlineError } from '../core/deadline.js';
 import { TsnetError } from '../core/errors.js';
-import { CommandError, type RunOptions, type RunResult, type Runner } from './runner.js';
+import { CommandError, settleRun, type RunOptions, type RunResult, type Runner } from './runner.js';
 
 /**
  * Node starts a program by forking itself, and a fork copies the page tables of the whole
@@ -25,7 +24,6 @@ import { CommandError, type RunOptions, type RunResult, type Runner } from './ru
  * A shell that dies fails only the program it was running; the next one starts a new shell.
  */
 const DEFAULT_TIMEOUT_MS = 10_000;
-const SLOW_CALL_MS = 2_000;
 const DEFAULT_SHELLS = 4;
 /** POSIX sh reports "not found" with this status when it cannot find or run the program. */
 const NOT_FOUND = 127;
@@ -58,23 +56,21 @@ export class LauncherRunner implements Runner {
     if (deadline?.aborted) throw deadlineError(deadline);
     const started = performance.now();
     const shell = await this.acquire();
-    let outcome: { code: number; stdout: string; stderr: string; killedBy?: string };
+    let outcome: RunResult & { readonly killedBy?: string };
     try {
       outcome = await shell.run(argv, options.input, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, deadline);
     } finally {
       this.release(shell);
     }
-    const ms = performance.now() - started;
-    addKernelTime(ms);
     const { killedBy, ...result } = outcome;
-    this.options.log[ms > SLOW_CALL_MS ? 'warn' : 'debug']({ argv, code: result.code, signal: killedBy ?? null, ms: Math.round(ms * 10) / 10 }, 'exec');
-    if (deadline?.aborted) throw deadlineError(deadline);
-    if (killedBy) throw new CommandError(argv, { ...result, stderr: `killed by ${killedBy} (timeout?) ${result.stderr}` });
-    if (result.code === NOT_FOUND && /not found|Permission denied/i.test(result.stderr)) {
-      throw new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${result.stderr.trim()}`, `install the package that provides ${program}`);
+    try {
+      return settleRun(this.options.log, argv, result, { ms: performance.now() - started, signal: killedBy ?? null, deadline, okCodes: options.okCodes });
+    } catch (err) {
+      if (!killedBy && err instanceof CommandError && result.code === NOT_FOUND && /not found|Permission denied/i.test(result.stderr)) {
+        throw new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${result.stderr.trim()}`, `install the package that provides ${program}`);
+      }
+      throw err;
     }
-    if (result.code === 0 || options.okCodes?.includes(result.code)) return result;
-    throw new CommandError(argv, result);
   }
 
   /** Ends every shell (programs in flight finish first) and removes the private directory. */
@@ -113,8 +109,14 @@ export function launchLine(argv: readonly string[], files: { input?: string; std
   return `${argv.map(shellWord).join(' ')} <${stdin} >${shellWord(files.stdout)} 2>${shellWord(files.stderr)} & echo "tsnet-pid $!"; wait $!; echo "tsnet-status $?"\n`;
 }
 
+/** How the program ended, as the shell reports it (its output is read from the files after). */
+interface Ended {
+  readonly code: number;
+  readonly killedBy?: string;
+}
+
 interface Pending {
-  readonly resolve: (outcome: { code: number; stdout: string; stderr: string; killedBy?: string }) => void;
+  readonly resolve: (ended: Ended) => void;
   readonly reject: (err: Error) => void;
   pid?: number;
   killedBy?: string;
@@ -128,11 +130,11 @@ class Shell {
 
   constructor(private readonly path: string, private readonly base: string, private readonly log: Logger) {}
 
-  run(argv: readonly string[], input: string | undefined, timeoutMs: number, deadline: AbortSignal | undefined): Promise<{ code: number; stdout: string; stderr: string; killedBy?: string }> {
+  run(argv: readonly string[], input: string | undefined, timeoutMs: number, deadline: AbortSignal | undefined): Promise<RunResult & { readonly killedBy?: string }> {
     const files = { stdout: `${this.base}.out`, stderr: `${this.base}.err`, ...(input === undefined ? {} : { input: `${this.base}.in` }) };
     if (files.input !== undefined) writeFileSync(files.input, input ?? '', { mode: 0o600 });
     const child = this.process();
-    return new Promise((resolve, reject) => {
+    return new Promise<Ended>((resolve, reject) => {
       const pending: Pending = {
         resolve: (outcome) => { cleanup(); resolve(outcome); },
         reject: (err) => { cleanup(); reject(err); },
@@ -149,10 +151,7 @@ class Shell {
       const cleanup = () => { clearTimeout(timer); deadline?.removeEventListener('abort', onAbort); this.pending = undefined; };
       this.pending = pending;
       child.stdin.write(launchLine(argv, files));
-    }).then((outcome) => {
-      const finished = outcome as { code: number; killedBy?: string };
-      return { code: finished.code, stdout: readFileSync(files.stdout, 'utf8'), stderr: readFileSync(files.stderr, 'utf8'), ...(finished.killedBy ? { killedBy: finished.killedBy } : {}) };
-    });
+    }).then((ended) => ({ ...ended, stdout: readFileSync(files.stdout, 'utf8'), stderr: readFileSync(files.stderr, 'utf8') }));
   }
 
   end(): Promise<void> {
@@ -195,7 +194,7 @@ class Shell {
           try { process.kill(pending.pid, 'SIGKILL'); } catch { /* already gone */ }
         }
       } else if (tag === 'tsnet-status') {
-        pending.resolve({ code: Number(value), stdout: '', stderr: '', ...(pending.killedBy ? { killedBy: pending.killedBy } : {}) });
+        pending.resolve({ code: Number(value), ...(pending.killedBy ? { killedBy: pending.killedBy } : {}) });
       }
     }
   }

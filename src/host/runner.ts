@@ -61,14 +61,12 @@ export class ExecRunner implements Runner {
       child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
       child.on('error', (error) => reject(deadline?.aborted ? deadlineError(deadline) : new TsnetError('TSNET_HOST_EXEC', `could not run ${program}: ${error.message}`, `install the package that provides ${program}`, { cause: error })));
       child.on('close', (code, signal) => {
-        const ms = performance.now() - started;
-        addKernelTime(ms);
         const result = { code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-        const level = ms > SLOW_CALL_MS ? 'warn' : 'debug';
-        this.log[level]({ argv, code: result.code, signal, ms: Math.round(ms * 10) / 10 }, 'exec');
-        if (deadline?.aborted) reject(deadlineError(deadline));
-        else if (result.code === 0 || options.okCodes?.includes(result.code)) resolve(result);
-        else reject(commandFailed(argv, result, signal));
+        try {
+          resolve(settleRun(this.log, argv, result, { ms: performance.now() - started, signal, deadline, okCodes: options.okCodes }));
+        } catch (error) {
+          reject(error);
+        }
       });
       child.stdin.on('error', () => undefined); // the program may exit before reading its input
       child.stdin.end(options.input ?? '');
@@ -88,7 +86,20 @@ export class CommandError extends TsnetError {
   }
 }
 
-function commandFailed(argv: readonly string[], result: RunResult, signal: NodeJS.Signals | null): Error {
+/**
+ * What a finished program means, for every Runner that starts real programs (so they cannot
+ * drift apart): its time counted and logged (a warning when slow), then the call's deadline, the
+ * exit code and `okCodes`, or the signal that killed it decide between the answer and an error.
+ */
+export function settleRun(log: Logger, argv: readonly string[], result: RunResult, end: { readonly ms: number; readonly signal: string | null; readonly deadline?: AbortSignal; readonly okCodes?: readonly number[] }): RunResult {
+  addKernelTime(end.ms);
+  log[end.ms > SLOW_CALL_MS ? 'warn' : 'debug']({ argv, code: result.code, signal: end.signal, ms: Math.round(end.ms * 10) / 10 }, 'exec');
+  if (end.deadline?.aborted) throw deadlineError(end.deadline);
+  if (result.code === 0 || end.okCodes?.includes(result.code)) return result;
+  throw commandFailed(argv, result, end.signal);
+}
+
+function commandFailed(argv: readonly string[], result: RunResult, signal: string | null): Error {
   if (signal) return new CommandError(argv, { ...result, stderr: `killed by ${signal} (timeout?) ${result.stderr}` });
   return new CommandError(argv, result);
 }
