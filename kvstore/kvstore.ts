@@ -70,17 +70,33 @@ export interface KvLease {
   release(): Promise<void>;
 }
 
+/**
+ * What a write must survive before it is acknowledged.
+ * - `power-loss` (the default): the write is on stable storage (the local store fdatasyncs).
+ * - `daemon-crash`: the write survives a crash or kill of the daemon but not of the host (the
+ *   local store has written it to its log, not yet fdatasynced it). For records that only
+ *   describe kernel state — links, firewall rules — which a power loss takes away with them.
+ *   A later `power-loss` write makes every earlier write durable too, so what is on disk after
+ *   a power loss is always a prefix of the history. etcd ignores it: its writes are always
+ *   replicated and synced.
+ */
+export type KvDurability = 'power-loss' | 'daemon-crash';
+
+export interface KvWriteOptions {
+  readonly survives?: KvDurability;
+}
+
 export interface KvStore {
   /** Human-readable identity for logs and errors (never contains credentials). */
   readonly description: string;
   get(key: string): Promise<KvEntry | undefined>;
   /** Every key that starts with `prefix`, sorted by key. */
   list(prefix: string): Promise<KvEntry[]>;
-  put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number>;
+  put(key: string, value: string, options?: KvWriteOptions & { lease?: LeaseId }): Promise<number>;
   /** Returns true when the key existed. */
-  delete(key: string): Promise<boolean>;
+  delete(key: string, options?: KvWriteOptions): Promise<boolean>;
   /** Atomic: all compares are checked, then `onSuccess` or `onFailure` writes are applied. */
-  txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure?: readonly KvWrite[]): Promise<KvTxnResult>;
+  txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure?: readonly KvWrite[], options?: KvWriteOptions): Promise<KvTxnResult>;
   /** Current store revision. */
   revision(): Promise<number>;
   /**

@@ -67,6 +67,7 @@ export class EtcdKvStore implements KvStore {
     return res.kvs.map((kv) => this.toEntry(kv));
   }
 
+  // KvWriteOptions.survives is not read here: every etcd write is replicated and synced anyway.
   async put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number> {
     checkKey(key);
     const res = await this.call('write', () => this.client.kv.put({ key: this.full(key), value: Buffer.from(value), lease: options?.lease }));

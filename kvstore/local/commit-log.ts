@@ -44,6 +44,8 @@ export interface CommitHooks {
 interface Pending {
   readonly change: AppliedChange;
   readonly bytes: Buffer;
+  /** False for a write that need only survive a daemon crash: written, not fdatasynced. */
+  readonly sync: boolean;
   resolve(revision: number): void;
   reject(err: unknown): void;
 }
@@ -51,7 +53,9 @@ interface Pending {
 /**
  * Group commit: changes submitted while a write+fsync is in flight are queued and written by the
  * next single write+fsync, so throughput is not bounded by one fsync per transaction. A
- * submitter's promise resolves only after its record is on disk.
+ * submitter's promise resolves only after its record is on disk — or, for a change submitted
+ * with `sync: false` (see `KvDurability`), once it is in the file: a batch of such changes only
+ * is written without an fsync, and the next fsync of any batch makes it durable with the rest.
  *
  * A failed write (ENOSPC, EACCES…) fails its batch and everything queued behind it (later
  * changes may depend on it), the store undoes them in memory, and the partial record is cut off
@@ -62,8 +66,10 @@ interface Pending {
 export class CommitLog {
   /** Length of the log's intact prefix. */
   bytes: number;
-  /** Revision of the last durable change. */
+  /** Revision of the last change that is in the log (fdatasynced, or written for a daemon-crash-only change). */
   durableRevision: number;
+  /** fdatasyncs done, for tests and for the store's report. */
+  syncs = 0;
   /** Set once the log can no longer be trusted; every later write fails with it. */
   broken?: TsnetError;
   private queue: Pending[] = [];
@@ -81,10 +87,13 @@ export class CommitLog {
     this.durableRevision = start.revision;
   }
 
-  /** Queues an applied change; resolves with its revision once durable, rejects if it never will be. */
-  submit(change: AppliedChange): Promise<number> {
+  /**
+   * Queues an applied change; resolves with its revision once durable (`sync: false`: once
+   * written), rejects if it never will be.
+   */
+  submit(change: AppliedChange, sync = true): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
-      this.queue.push({ change, bytes: encodeRecord(change.record), resolve, reject });
+      this.queue.push({ change, bytes: encodeRecord(change.record), sync, resolve, reject });
     });
     this.tail = promise.then(noop, noop);
     if (!this.running) {
@@ -143,11 +152,14 @@ export class CommitLog {
       await this.cutTail();
       return;
     }
-    try {
-      await this.file.sync();
-    } catch (err) {
-      this.broken = this.ioError('flush', err, 'restart tsnet so the store reloads what is really on disk');
-      return this.fail(batch, this.broken);
+    if (batch.some((p) => p.sync)) {
+      try {
+        await this.file.sync();
+        this.syncs++;
+      } catch (err) {
+        this.broken = this.ioError('flush', err, 'restart tsnet so the store reloads what is really on disk');
+        return this.fail(batch, this.broken);
+      }
     }
     this.bytes += bytes.length;
     for (const p of batch) this.durableRevision = Math.max(this.durableRevision, p.change.revision);

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorText, TsnetError } from '../../src/core/errors.js';
-import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
+import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, KvWriteOptions, LeaseId } from '../kvstore.js';
 import { CommitLog, openLogFile, type LogFile } from './commit-log.js';
 import type { AppliedChange, Change, StoreImage } from './image.js';
 import { createLeaseHandle } from './lease-handle.js';
@@ -57,7 +57,9 @@ export async function openFileKvStore(options: FileKvStoreOptions): Promise<File
 /**
  * The embedded local KvStore: an in-memory image made durable by a CRC-checked write-ahead log
  * (fsync'd before a write is acknowledged, with group commit) and snapshots. A `kill -9` at any
- * point leaves every transaction wholly present or wholly absent on reopen.
+ * point leaves every transaction wholly present or wholly absent on reopen. A write asked to
+ * survive only a daemon crash (`KvDurability`) is acknowledged once written to the log; after a
+ * power loss the log is still a prefix of the history, cut at the first torn record.
  *
  * Transactions are applied to memory synchronously, so each sees every earlier one, then wait
  * for the log. Reads (get, list, revision, and txns that write nothing) never return state that
@@ -115,18 +117,23 @@ export class FileKvStore implements KvStore {
     return this.readDurable(() => this.image.revision);
   }
 
-  async put(key: string, value: string, options?: { lease?: LeaseId }): Promise<number> {
-    return (await this.txn([], [{ type: 'put', key, value, ...(options?.lease !== undefined ? { lease: options.lease } : {}) }])).revision;
+  async put(key: string, value: string, options?: KvWriteOptions & { lease?: LeaseId }): Promise<number> {
+    return (await this.txn([], [{ type: 'put', key, value, ...(options?.lease !== undefined ? { lease: options.lease } : {}) }], [], options)).revision;
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: KvWriteOptions): Promise<boolean> {
     checkKey(key);
-    return (await this.execute([], [{ type: 'delete', key }], [])).changed;
+    return (await this.execute([], [{ type: 'delete', key }], [], options)).changed;
   }
 
-  async txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[] = []): Promise<KvTxnResult> {
-    const { succeeded, revision } = await this.execute(compares, onSuccess, onFailure);
+  async txn(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[] = [], options?: KvWriteOptions): Promise<KvTxnResult> {
+    const { succeeded, revision } = await this.execute(compares, onSuccess, onFailure, options);
     return { succeeded, revision };
+  }
+
+  /** fdatasyncs of the log so far (the daemon-crash-only writes skip them). */
+  get syncCount(): number {
+    return this.commits.syncs;
   }
 
   async watch(prefix: string, handlers: KvWatchHandlers, options?: { fromRevision?: number }): Promise<KvWatch> {
@@ -162,7 +169,7 @@ export class FileKvStore implements KvStore {
   }
 
   /** One transaction: compares and application happen synchronously, then the log write. */
-  private async execute(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[]): Promise<KvTxnResult & { changed: boolean }> {
+  private async execute(compares: readonly KvCompare[], onSuccess: readonly KvWrite[], onFailure: readonly KvWrite[], options?: KvWriteOptions): Promise<KvTxnResult & { changed: boolean }> {
     for (const c of compares) checkKey(c.key);
     validateWrites(onSuccess);
     validateWrites(onFailure);
@@ -172,7 +179,7 @@ export class FileKvStore implements KvStore {
       const succeeded = compares.every((c) => this.holds(c));
       const writes = expandWrites(succeeded ? onSuccess : onFailure, this.image);
       const applied = writes.length > 0 ? this.apply({ writes }) : undefined;
-      if (applied) return { succeeded, revision: await this.submit(applied), changed: true };
+      if (applied) return { succeeded, revision: await this.submit(applied, options?.survives !== 'daemon-crash'), changed: true };
       // Nothing changed: the outcome is a read of the current state, so it waits like a read.
       const revision = this.image.revision;
       if (await this.isDurable(revision, epoch)) return { succeeded, revision, changed: false };
@@ -196,8 +203,8 @@ export class FileKvStore implements KvStore {
     return this.image.apply(change);
   }
 
-  private async submit(applied: AppliedChange | undefined): Promise<number> {
-    return applied ? this.commits.submit(applied) : this.image.revision;
+  private async submit(applied: AppliedChange | undefined, sync = true): Promise<number> {
+    return applied ? this.commits.submit(applied, sync) : this.image.revision;
   }
 
   private async readDurable<T>(read: () => T): Promise<T> {

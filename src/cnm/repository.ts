@@ -1,4 +1,4 @@
-import type { KvStore, KvWrite } from '../../kvstore/kvstore.js';
+import type { KvStore, KvWrite, KvWriteOptions } from '../../kvstore/kvstore.js';
 import type { EndpointRecord, NetworkRecord, Sandbox } from '../core/model.js';
 
 const NETWORK_PREFIX = 'tsnet/v1/local/network/';
@@ -13,6 +13,17 @@ const UNANSWERED_PREFIX = 'tsnet/v1/local/unanswered/';
 
 /** Which dockerd this plugin serves, as the convergence with Docker last verified it. */
 const DOCKER_IDENTITY_KEY = 'tsnet/v1/local/docker-identity';
+
+/**
+ * Endpoint records (and the markers of their calls) describe kernel state — a veth or macvlan
+ * link, firewall rules for its ports — that a power loss takes away with it, and Docker forgets
+ * the containers' endpoints then too. So they must survive a crash of the daemon (the kernel
+ * objects outlive it, and start-up must find them) but need not wait for an fdatasync, which is
+ * most of the time each of Docker's endpoint calls spends here. A record that reappears in an
+ * older state after a power loss is one Docker no longer lists: the convergence with Docker
+ * (docker-sync.ts) removes it. Networks and IPAM keep full durability: Docker keeps those.
+ */
+const KERNEL_LIFETIME: KvWriteOptions = { survives: 'daemon-crash' };
 
 /** Marker batching: one store transaction per this many milliseconds at most. */
 const ANSWER_FLUSH_MS = 10;
@@ -112,7 +123,7 @@ export class CnmRepository {
    * transaction, and returns the token that {@link answered} needs.
    */
   async saveNetwork(network: NetworkRecord, call?: string): Promise<number | undefined> {
-    return this.write(NETWORK_PREFIX + network.id, network, { networkId: network.id }, call, () => this.networks.set(network.id, network));
+    return this.write(NETWORK_PREFIX + network.id, network, { networkId: network.id }, call, () => this.networks.set(network.id, network), {});
   }
 
   /** Deletes the network, its markers and any endpoint records left under it, in one transaction. */
@@ -130,12 +141,12 @@ export class CnmRepository {
 
   async saveEndpoint(endpoint: EndpointRecord, call?: string): Promise<number | undefined> {
     const ref = { networkId: endpoint.networkId, endpointId: endpoint.id };
-    return this.write(`${ENDPOINT_PREFIX}${endpoint.networkId}/${endpoint.id}`, endpoint, ref, call, () => this.endpointMap(endpoint.networkId).set(endpoint.id, endpoint));
+    return this.write(`${ENDPOINT_PREFIX}${endpoint.networkId}/${endpoint.id}`, endpoint, ref, call, () => this.endpointMap(endpoint.networkId).set(endpoint.id, endpoint), KERNEL_LIFETIME);
   }
 
   async deleteEndpoint(networkId: string, endpointId: string): Promise<void> {
     const marker = markerKey({ networkId, endpointId });
-    await this.store.txn([], [{ type: 'delete', key: `${ENDPOINT_PREFIX}${networkId}/${endpointId}` }, { type: 'delete', key: marker }]);
+    await this.store.txn([], [{ type: 'delete', key: `${ENDPOINT_PREFIX}${networkId}/${endpointId}` }, { type: 'delete', key: marker }], [], KERNEL_LIFETIME);
     this.endpoints.get(networkId)?.delete(endpointId);
     this.unanswered.delete(marker);
   }
@@ -143,7 +154,8 @@ export class CnmRepository {
   /**
    * The reply of the call that wrote `token` has reached Docker's socket: the marker goes.
    * Batched, because this follows every creating call; a crash before the batch is written
-   * only makes a record look doubtful, which the convergence with Docker then settles.
+   * only makes a record look doubtful, which the convergence with Docker then settles; for the
+   * same reason the batch need only survive a daemon crash.
    */
   answered(ref: RecordRef, token: number): void {
     const key = markerKey(ref);
@@ -186,10 +198,10 @@ export class CnmRepository {
     const keys = [...this.answeredKeys.keys()].filter((key) => !this.unanswered.has(key));
     this.answeredKeys.clear();
     if (keys.length === 0) return;
-    await this.store.txn([], keys.map((key): KvWrite => ({ type: 'delete', key }))).catch(() => undefined);
+    await this.store.txn([], keys.map((key): KvWrite => ({ type: 'delete', key })), [], KERNEL_LIFETIME).catch(() => undefined);
   }
 
-  private async write(key: string, record: object, ref: RecordRef, call: string | undefined, cache: () => void): Promise<number | undefined> {
+  private async write(key: string, record: object, ref: RecordRef, call: string | undefined, cache: () => void, durability: KvWriteOptions): Promise<number | undefined> {
     const writes: KvWrite[] = [{ type: 'put', key, value: JSON.stringify(record) }];
     let token: number | undefined;
     if (call) {
@@ -200,8 +212,8 @@ export class CnmRepository {
       writes.push({ type: 'put', key: markerKey(ref), value: JSON.stringify(marker) });
     }
     try {
-      if (writes.length === 1) await this.store.put(key, JSON.stringify(record));
-      else await this.store.txn([], writes);
+      if (writes.length === 1) await this.store.put(key, JSON.stringify(record), durability);
+      else await this.store.txn([], writes, [], durability);
     } catch (err) {
       if (token !== undefined && this.unanswered.get(markerKey(ref))?.token === token) this.unanswered.delete(markerKey(ref));
       throw err;
