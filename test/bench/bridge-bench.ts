@@ -132,12 +132,14 @@ async function printHandlingTimes(tsnet: TsnetDaemon): Promise<void> {
   }
   console.log('\ntsnet handling time per call, from its log (own = total minus time in kernel programs):');
   const all: number[] = [];
+  const allTotal: number[] = [];
   for (const [method, list] of [...byMethod.entries()].sort()) {
     const own = list.map((x) => x.own);
     all.push(...own);
+    allTotal.push(...list.map((x) => x.total));
     console.log(`  ${method.padEnd(44)} n=${String(list.length).padStart(4)}  total p50 ${fmt(median(list.map((x) => x.total))).padStart(6)} ms  own p50 ${fmt(median(own)).padStart(5)} ms  own p99 ${fmt(percentile(own, 99)).padStart(6)} ms`);
   }
-  console.log(`  all calls: own p50 ${fmt(median(all))} ms, p99 ${fmt(percentile(all, 99))} ms   (target p50 < 2 ms)`);
+  console.log(`  all calls: total p50 ${fmt(median(allTotal))} ms, own p50 ${fmt(median(all))} ms, own p99 ${fmt(percentile(all, 99))} ms   (target: handling p50 < 1 ms with a scrape every second)`);
 }
 
 /** Runs this file once per dockerd version, passing its output through, then sums up. */
