@@ -36,6 +36,12 @@ export interface DaemonConfig {
    * own /proc/sys read-only (runc's default), so its config mounts the host's elsewhere.
    */
   readonly procSys: string;
+  /**
+   * Where Docker's sandbox files (the SandboxKey of Join, `EXEC_ROOT/netns/ID`) are seen from
+   * tsnet's mount namespace; unset: at the SandboxKey's own path. The managed plugin mounts
+   * Docker's exec-root elsewhere. Used to tell that a container's sandbox is gone.
+   */
+  readonly dockerNetnsDir?: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -117,6 +123,10 @@ Options (each also read from the environment variable shown):
   --proc-sys DIR           where sysctls are read and written (TSNET_PROC_SYS),
                            default /proc/sys; the managed plugin uses a writable
                            mount of the host's, as its own /proc/sys is read-only
+  --docker-netns-dir DIR   where Docker's sandbox files (Join's SandboxKey,
+                           EXEC_ROOT/netns/ID) are seen from tsnet (TSNET_DOCKER_NETNS_DIR),
+                           default the SandboxKey's own directory; the managed plugin
+                           sees Docker's exec-root through a mount
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -147,6 +157,7 @@ export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.Pr
         'admin-socket': { type: 'string' },
         'metrics-listen': { type: 'string' },
         'proc-sys': { type: 'string' },
+        'docker-netns-dir': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -195,13 +206,17 @@ export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.Pr
   const metricsListen = metricsText === undefined ? undefined : parseListen(metricsText);
   const procSys = (values['proc-sys'] ?? env.TSNET_PROC_SYS ?? DEFAULTS.procSys).replace(/(.)\/+$/, '$1');
   if (!procSys.startsWith('/')) throw tsnetError('TSNET_CLI_ARGS', `--proc-sys "${procSys.slice(0, 80)}" must be an absolute path`, 'e.g. --proc-sys /proc/sys');
+  const dockerNetnsDir = (values['docker-netns-dir'] ?? env.TSNET_DOCKER_NETNS_DIR)?.replace(/(.)\/+$/, '$1');
+  if (dockerNetnsDir !== undefined && !dockerNetnsDir.startsWith('/')) {
+    throw tsnetError('TSNET_CLI_ARGS', `--docker-netns-dir "${dockerNetnsDir.slice(0, 80)}" must be an absolute path`, 'e.g. --docker-netns-dir /var/run/docker/netns');
+  }
   return {
     socketPath, stateDir, adminSocket, ...(metricsListen ? { metricsListen } : {}), logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,
     kernelTiming: values['kernel-timing'] === true || env.TSNET_KERNEL_TIMING === '1',
-    dockerHost, procSys,
+    dockerHost, procSys, ...(dockerNetnsDir ? { dockerNetnsDir } : {}),
   };
 }
 

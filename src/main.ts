@@ -23,6 +23,7 @@ import { bindProbe } from './cnm/ports.js';
 import { DockerSync, type DockerSyncReport } from './cnm/docker-sync.js';
 import { reconcile } from './cnm/reconcile.js';
 import { CnmRepository } from './cnm/repository.js';
+import { sandboxFileCheck } from './cnm/sandbox-files.js';
 import { NetworkService } from './cnm/service.js';
 import type { DaemonConfig } from './config.js';
 import { dockerEngineFor } from './docker/engine.js';
@@ -127,7 +128,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await parts.start('local-ipam', { stop: () => local.close() });
     // Before the calls: an overlay call in flight at shutdown still publishes under the lease.
     if (liveness) await parts.start('host-liveness', liveness);
-    const calls = new NetworkService({ repo: records, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000) });
+    const calls = new NetworkService({ repo: records, drivers, firewall, probe: bindProbe, log: log.child({ component: 'cnm' }), answerDeadlineMs: config.handlerTimeoutMs + 5_000, onNetworkCreated: () => dockerSync?.soon(3_000), sandboxExists: sandboxFileCheck(config.dockerNetnsDir) });
     await parts.start('calls', { stop: () => calls.drain() });
     service = calls;
     ipam = new IpamService({ local, global: globalSpace, defaultPools: config.defaultPools });

@@ -142,12 +142,18 @@ const config = {
     // runc makes the plugin's own /proc/sys read-only; the host network's sysctls
     // (ip_forward, route_localnet of each bridge) are written through this mount.
     mount('proc-sys', '/proc/sys', '/host/proc/sys', 'the host\'s /proc/sys, writable', ['rbind', 'rw']),
+    // Docker's exec-root, to see which sandboxes (EXEC_ROOT/netns/ID) still exist. Not rbind:
+    // a copy of the netns mounts inside the plugin would keep every container's network
+    // namespace alive after Docker lets it go.
+    mount('docker-exec-root', '/var/run/docker', '/host/docker', 'Docker\'s exec-root (--exec-root), read-only, for its netns directory', ['bind', 'ro']),
+    mount('etcd-tls', '/etc/tsnet/etcd', '/etc/tsnet/etcd', 'directory of the etcd CA, client certificate and key (TSNET_ETCD_CA, _CERT, _KEY)', ['rbind', 'ro']),
   ],
   // An empty value means tsnet's default (tsnet daemon --help).
   env: [
     fixed('TSNET_STATE_DIR', '/var/lib/tsnet', 'the state mount'),
     fixed('TSNET_ADMIN_SOCKET', '/run/tsnet/admin.sock', 'in the run mount'),
     fixed('TSNET_PROC_SYS', '/host/proc/sys', 'the proc-sys mount'),
+    fixed('TSNET_DOCKER_NETNS_DIR', '/host/docker/netns', 'in the docker-exec-root mount'),
     setting('TSNET_LOG_LEVEL', 'info', 'fatal|error|warn|info|debug|trace'),
     setting('TSNET_HOST_ID', '', 'this host\'s name in etcd (default: the hostname)'),
     setting('TSNET_DOCKER_HOST', 'unix:///run/docker.sock', 'Docker API to converge with (the docker-socket mount); none to turn it off'),
@@ -155,6 +161,9 @@ const config = {
     setting('TSNET_ETCD_PREFIX', '', 'key prefix (default tsnet/)'),
     setting('TSNET_ETCD_USER', '', 'etcd user name'),
     setting('TSNET_ETCD_PASSWORD', '', 'etcd password'),
+    setting('TSNET_ETCD_CA', '', 'CA certificate for https:// endpoints, e.g. /etc/tsnet/etcd/ca.pem (the etcd-tls mount)'),
+    setting('TSNET_ETCD_CERT', '', 'client certificate, e.g. /etc/tsnet/etcd/client.pem'),
+    setting('TSNET_ETCD_KEY', '', 'client key, e.g. /etc/tsnet/etcd/client-key.pem'),
     setting('TSNET_VXLAN_LOCAL_IP', '', 'underlay address for overlays (default: the route to etcd)'),
     setting('TSNET_VXLAN_PORT', '', 'VXLAN UDP port (default 4789)'),
   ],

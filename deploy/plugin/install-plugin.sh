@@ -19,6 +19,9 @@
 #   TSNET_PLUGIN_NAME   plugin reference [tsnet:VERSION]
 #   TSNET_STATE_DIR     host directory mounted as the plugin's state directory [/var/lib/tsnet]
 #   TSNET_RUN_DIR       host directory for the admin socket (admin.sock) [/run/tsnet]
+#   TSNET_ETCD_TLS_DIR  host directory of the etcd TLS files, mounted at /etc/tsnet/etcd [/etc/tsnet/etcd]
+#   DOCKER_EXEC_ROOT    dockerd's --exec-root, mounted read-only so tsnet sees which sandboxes
+#                       exist [/var/run/docker]
 #   DOCKER_HOST         the Docker to install into; its unix socket is also mounted into the
 #                       plugin so tsnet can converge with Docker [unix:///var/run/docker.sock]
 #   DOCKER              the docker client [docker]
@@ -28,6 +31,8 @@ version=$(node -p 'require("./package.json").version' 2>/dev/null || sed -n 's/.
 name=${TSNET_PLUGIN_NAME:-tsnet:$version}
 state_dir=${TSNET_STATE_DIR:-/var/lib/tsnet}
 run_dir=${TSNET_RUN_DIR:-/run/tsnet}
+etcd_tls_dir=${TSNET_ETCD_TLS_DIR:-/etc/tsnet/etcd}
+exec_root=${DOCKER_EXEC_ROOT:-/var/run/docker}
 docker=${DOCKER:-docker}
 docker_api=${DOCKER_HOST:-unix:///var/run/docker.sock}
 
@@ -52,6 +57,8 @@ set_mounts() {
   [[ $state_dir == /var/lib/tsnet ]] || settings+=("state.source=$state_dir")
   [[ $run_dir == /run/tsnet ]] || settings+=("run.source=$run_dir")
   [[ $docker_socket == /var/run/docker.sock ]] || settings+=("docker-socket.source=$docker_socket")
+  [[ $etcd_tls_dir == /etc/tsnet/etcd ]] || settings+=("etcd-tls.source=$etcd_tls_dir")
+  [[ $exec_root == /var/run/docker ]] || settings+=("docker-exec-root.source=$exec_root")
   if ((${#settings[@]})); then "$docker" plugin set "$name" "${settings[@]}"; fi
 }
 [[ $docker_api == unix://* ]] || die "DOCKER_HOST=$docker_api: the plugin reads the Docker API through a unix socket only"
@@ -77,8 +84,9 @@ dir=${1:-/var/cache/tsnet/plugin/tsnet-$version}
 "$docker" plugin inspect "$name" >/dev/null 2>&1 && die "plugin $name exists already (docker plugin ls); --uninstall it first"
 
 # Bind-mount sources must exist before the plugin starts.
-mkdir -p "$state_dir" "$run_dir"
-chmod 0700 "$state_dir"
+mkdir -p "$state_dir" "$run_dir" "$etcd_tls_dir"
+chmod 0700 "$state_dir" "$etcd_tls_dir"
+[[ -d $exec_root ]] || die "$exec_root is not a directory: set DOCKER_EXEC_ROOT to dockerd's --exec-root"
 "$docker" plugin create "$name" "$dir" >/dev/null
 set_mounts
 if ! "$docker" plugin enable "$name" >/dev/null; then

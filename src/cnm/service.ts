@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { GATEWAY_IN_BOTH_FAMILIES, type Driver, type GatewayNeeds, type JoinInfo, type NetworkView } from '../../drivers/driver.js';
 import { checkDeadline } from '../core/deadline.js';
@@ -14,6 +12,7 @@ import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
 import { planRuleset } from './firewall-plan.js';
 import { generateMac } from './mac.js';
 import { checkNetworkPools } from './network-checks.js';
+import { sandboxFileCheck } from './sandbox-files.js';
 import { claimsHeldPort, resolvePortBindings, type PortProbe } from './ports.js';
 import { KeyedQueue } from './queue.js';
 import type { CnmRepository, RecordRef } from './repository.js';
@@ -90,10 +89,7 @@ export class NetworkService {
     this.answerDeadlineMs = deps.answerDeadlineMs ?? 60_000;
     this.now = deps.now ?? Date.now;
     this.startedAt = this.now();
-    // Gone only if Docker's netns directory is visible and the sandbox's file is not in it: a
-    // daemon that cannot see the directory (another mount namespace) must not think every
-    // container dead.
-    this.sandboxExists = deps.sandboxExists ?? ((key) => existsSync(key) || !existsSync(dirname(key)));
+    this.sandboxExists = deps.sandboxExists ?? sandboxFileCheck();
   }
 
   /**

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { run, waitFor, type ExecResult } from '../support/exec.js';
 import { ensureTestImage } from '../support/image.js';
@@ -77,6 +77,8 @@ const script = (name: string, args: readonly string[]): Promise<ExecResult> =>
       TSNET_PLUGIN_SKIP_BUILD: '1', // ensureBuilt() did it; build.sh must not rebuild the dist this run uses
       TSNET_STATE_DIR: paths().state,
       TSNET_RUN_DIR: paths().run,
+      TSNET_ETCD_TLS_DIR: join(paths().dir, 'etcd-tls'),
+      DOCKER_EXEC_ROOT: join(h().dir, 'exec'),
       DOCKER_HOST: `unix://${h().socketPath}`,
       DOCKER: DOCKER_CLIENT,
       npm_config_offline: 'true',
@@ -118,6 +120,11 @@ describe(`tsnet as a Docker managed plugin (${PLUGIN})`, () => {
       network: { type: 'host' },
       linux: { capabilities: ['CAP_NET_ADMIN', 'CAP_NET_RAW'] },
     });
+    const mounts = (config.mounts as Array<{ name: string; destination: string; options: string[] }>);
+    // Docker's exec-root without its netns mounts (bind, not rbind): a copy of those would keep
+    // containers' network namespaces alive inside the plugin.
+    expect(mounts.find((m) => m.name === 'docker-exec-root')).toMatchObject({ destination: '/host/docker', options: ['bind', 'ro'] });
+    expect(mounts.find((m) => m.name === 'etcd-tls')).toMatchObject({ destination: '/etc/tsnet/etcd', options: ['rbind', 'ro'] });
     // The plugin's iptables uses the backend of the host's (Docker's rules and tsnet's must share one).
     const hostBackend = (await run(['iptables', '-V'])).stdout.includes('nf_tables') ? 'nft' : 'legacy';
     expect((await readFile(join(paths().pluginA, 'rootfs/opt/tsnet/iptables-backend'), 'utf8')).trim()).toBe(hostBackend);
@@ -149,6 +156,23 @@ describe(`tsnet as a Docker managed plugin (${PLUGIN})`, () => {
     expect((await tsnetRules()).some((r) => r.includes('--dport 18440'))).toBe(true);
     // tsnet inside the plugin asks Docker (through the docker-socket mount) for names.
     expect(await tsnetView('network', 'mp')).toMatchObject({ name: 'mp', type: 'bridge' });
+  });
+
+  test('the plugin sees which sandboxes exist (docker-exec-root mount), without holding their namespaces', async () => {
+    const [daemon] = await pluginDaemons();
+    if (daemon === undefined) throw new Error('the plugin\'s daemon is not running');
+    await docker('run', '-d', '--name', 'brief', '--network', 'mp', image, 'sleep', '300');
+    const sandboxKey = (await docker('inspect', '-f', '{{.NetworkSettings.SandboxKey}}', 'brief')).stdout.trim();
+    // What the daemon sees at TSNET_DOCKER_NETNS_DIR, through its own mount namespace.
+    const seen = `/proc/${daemon}/root/host/docker/netns/${basename(sandboxKey)}`;
+    expect(existsSync(seen), `${seen} should exist while the container runs`).toBe(true);
+    const netnsMounts = (await readFile(`/proc/${daemon}/mountinfo`, 'utf8')).split('\n').filter((l) => l.includes(basename(sandboxKey)));
+    expect(netnsMounts, 'the plugin must not hold a copy of the container\'s netns mount').toEqual([]);
+    await docker('rm', '-f', 'brief');
+    // libnetwork deletes a sandbox's file in its garbage collection, up to a minute later; the
+    // plugin's view follows the host's.
+    await waitFor(() => !existsSync(sandboxKey), { what: `dockerd to delete ${sandboxKey}`, timeoutMs: 90_000, intervalMs: 500 });
+    expect(existsSync(seen), `${seen} should be gone as ${sandboxKey} is`).toBe(false);
   });
 
   test('disable is refused while networks use the plugin; disable -f keeps the data path; enable again serves', async () => {

@@ -24,6 +24,14 @@ describe('tsnet daemon options', () => {
     expect(() => parse(['--proc-sys', 'proc/sys'])).toThrow(/--proc-sys "proc\/sys" must be an absolute path/);
   });
 
+  test('--docker-netns-dir: unset by default, absolute only', () => {
+    expect(parse([])).not.toHaveProperty('dockerNetnsDir');
+    expect(parse([], { TSNET_DOCKER_NETNS_DIR: '' })).not.toHaveProperty('dockerNetnsDir');
+    expect(parse(['--docker-netns-dir', '/host/docker/netns/'])).toMatchObject({ dockerNetnsDir: '/host/docker/netns' });
+    expect(parse([], { TSNET_DOCKER_NETNS_DIR: '/host/docker/netns' })).toMatchObject({ dockerNetnsDir: '/host/docker/netns' });
+    expect(() => parse(['--docker-netns-dir', 'docker/netns'])).toThrow(/--docker-netns-dir "docker\/netns" must be an absolute path/);
+  });
+
   test('the etcd password comes from a file and is kept out of argv', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsnet-cfg-'));
     writeFileSync(join(dir, 'pw'), 's3cret\n');
