@@ -1,0 +1,82 @@
+import { brief, expectThat, asOutcome, type Check, type CheckContext } from '../registry.js';
+import { wrap } from './protocol.js';
+
+// NetworkDriver semantics dockerd relies on (libnetwork drivers/remote/driver.go). Networks come
+// from 10.197.32.0/20 with AddressSpace LocalDefault, as from Docker's own IPAM; every network
+// and endpoint a check makes is deleted by the context's undo stack, whatever the outcome.
+
+const ALL = ['20.10', '28'] as const;
+
+async function createNetwork(ctx: CheckContext, subnet: string): Promise<string> {
+  const id = ctx.newId();
+  const gateway = subnet.replace(/\.0\/(\d+)$/, '.1/$1');
+  await ctx.succeed('NetworkDriver.CreateNetwork', {
+    NetworkID: id,
+    Options: { 'com.docker.network.enable_ipv6': false, 'com.docker.network.generic': {} },
+    IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: subnet, Gateway: gateway, AuxAddresses: null }],
+    IPv6Data: [],
+  }).catch(wrap(`CreateNetwork ${subnet}`));
+  ctx.onCleanup(`DeleteNetwork ${id}`, () => ctx.call('NetworkDriver.DeleteNetwork', { NetworkID: id }));
+  return id;
+}
+
+async function createEndpoint(ctx: CheckContext, networkId: string, iface: { Address: string; MacAddress: string }): Promise<{ id: string; reply: Record<string, unknown> }> {
+  const id = ctx.newId();
+  const reply = await ctx.succeed('NetworkDriver.CreateEndpoint', {
+    NetworkID: networkId, EndpointID: id, Interface: { ...iface, AddressIPv6: '' }, Options: {},
+  }).catch(wrap(`CreateEndpoint ${iface.Address}`));
+  ctx.onCleanup(`DeleteEndpoint ${id}`, () => ctx.call('NetworkDriver.DeleteEndpoint', { NetworkID: networkId, EndpointID: id }));
+  return { id, reply };
+}
+
+export const networkChecks: readonly Check[] = [
+  {
+    id: 'network.capabilities',
+    rationale: 'dockerd decodes NetworkDriver.GetCapabilities (drivers/remote/driver.go getCapabilities) and refuses any Scope but "local" or "global"; a 28+ reply may carry GwAllocChecker',
+    needs: ['network'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      await ctx.succeed('NetworkDriver.GetCapabilities');
+    }),
+  },
+  {
+    id: 'network.endpoint-no-override',
+    rationale: 'CreateEndpoint may fill only the Interface fields dockerd left empty; returning one it gave fails the endpoint ("driver modified interface address", drivers/remote/driver.go CreateEndpoint)',
+    needs: ['network'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const network = await createNetwork(ctx, '10.197.32.0/24');
+      const given = { Address: '10.197.32.5/24', MacAddress: '02:42:0a:c5:20:05' };
+      const full = await createEndpoint(ctx, network, given);
+      const iface = (full.reply.Interface ?? {}) as Record<string, unknown>;
+      for (const field of ['Address', 'MacAddress'] as const) {
+        expectThat(!iface[field], `CreateEndpoint with Interface.${field} ${given[field]} returned Interface.${field} ${String(iface[field])}: dockerd fails the endpoint; return only what it left ""`);
+      }
+      const noMac = await createEndpoint(ctx, network, { Address: '10.197.32.6/24', MacAddress: '' });
+      const address = ((noMac.reply.Interface ?? {}) as Record<string, unknown>).Address;
+      expectThat(!address, `CreateEndpoint with Interface.Address 10.197.32.6/24 returned Interface.Address ${String(address)}: dockerd fails the endpoint`);
+    }),
+  },
+  {
+    id: 'network.delete-idempotent',
+    rationale: 'dockerd deletes again after a daemon restart or a failed rollback (libnetwork endpoint.go deleteEndpoint, network.go deleteNetwork); a second DeleteEndpoint or DeleteNetwork must answer {}',
+    needs: ['network'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const network = await createNetwork(ctx, '10.197.33.0/24');
+      const endpoint = await createEndpoint(ctx, network, { Address: '10.197.33.2/24', MacAddress: '' });
+      for (let n = 1; n <= 2; n++) await ctx.succeed('NetworkDriver.DeleteEndpoint', { NetworkID: network, EndpointID: endpoint.id }).catch(wrap(`DeleteEndpoint, call ${n}`));
+      for (let n = 1; n <= 2; n++) await ctx.succeed('NetworkDriver.DeleteNetwork', { NetworkID: network }).catch(wrap(`DeleteNetwork, call ${n}`));
+    }),
+  },
+  {
+    id: 'network.discover-not-404',
+    rationale: 'dockerd forwards node discovery (DiscoverNew/DiscoverDelete, drivers/remote/driver.go) and treats an error as the driver\'s failure; a plugin with nothing to do answers {}',
+    needs: ['network'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const body = { DiscoveryType: 1, DiscoveryData: { Address: '192.0.2.10', BindAddress: '192.0.2.10', Self: false } };
+      for (const method of ['NetworkDriver.DiscoverNew', 'NetworkDriver.DiscoverDelete']) {
+        const reply = await ctx.call(method, body);
+        expectThat(reply.status !== 404, `${method} answered 404: dockerd logs a failed discovery for every node; answer {} when there is nothing to do`);
+        expectThat(reply.status < 500, `${method} answered HTTP ${reply.status}: ${brief(reply)}`);
+      }
+    }),
+  },
+];
