@@ -118,7 +118,9 @@ export const ipamChecks: readonly Check[] = [
       const ip = await requestAddress(ctx, pool, '10.197.19.77');
       expectThat(ip === '10.197.19.77', `RequestAddress 10.197.19.77 gave ${ip}: an explicit address must be exactly that one`);
       const again = await ctx.call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '10.197.19.77', Options: null });
-      if (refusalText('IpamDriver.RequestAddress', again) === undefined && again.status === 200) {
+      // Any refusal counts here, "Err" included: whether it is in "Error" is ipam.refusal-in-error's rule.
+      const refused = again.status !== 200 || refusalText('IpamDriver.RequestAddress', again) !== undefined || refusalText('NetworkDriver.', again) !== undefined;
+      if (!refused) {
         ctx.onCleanup('ReleaseAddress 10.197.19.77 (second holder)', () => ctx.call('IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: '10.197.19.77' }));
         throw new CheckFailure(`a second RequestAddress of 10.197.19.77, which is in use, was granted: ${brief(again)}`);
       }

@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatZodIssues } from '../../../plugin-spec/format.js';
+import { isMethodName, methods, type MethodName } from '../../../plugin-spec/methods.js';
+
+/**
+ * The one rule a broken fake breaks; each is named after the conformance check that must catch it.
+ * - echo-address: CreateEndpoint returns the Address (and MAC) Docker gave.
+ * - err-not-error: an IPAM refusal on a 200 carries `Err` instead of `Error`.
+ * - discover-404: DiscoverNew/DiscoverDelete answered 404.
+ * - delete-not-idempotent: a second DeleteNetwork/DeleteEndpoint is refused.
+ * - racy-addresses: automatic RequestAddress picks a free address, yields, then takes it.
+ * - crash-on-unknown-fields: a request field it does not know answers 500.
+ * - same-auto-pool: every Pool:"" RequestPool shares the first automatic pool.
+ * - no-refcount: identical explicit RequestPool calls get separate pools.
+ */
+export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
+  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount';
+
+interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
+
+const KNOWN_FIELDS = new Set(['NetworkID', 'EndpointID', 'Options', 'IPv4Data', 'IPv6Data', 'Interface', 'SandboxKey',
+  'DiscoveryType', 'DiscoveryData', 'AddressSpace', 'Pool', 'SubPool', 'V6', 'PoolID', 'Address']);
+const LIMIT = 1024 * 1024;
+
+/** The n-th host address of a pool: IPv4 by arithmetic, IPv6 as `<prefix>::<n in hex>` (enough for a /64). */
+function host(cidr: string, n: number): string {
+  const base = cidr.split('/')[0] ?? '';
+  if (base.includes(':')) return `${base.replace(/::$/, '')}::${n.toString(16)}`;
+  const value = base.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) + n;
+  return [24, 16, 8, 0].map((s) => Math.floor(value / 2 ** s) % 256).join('.');
+}
+
+/** A plugin with real (in-memory) IPAM and network semantics, correct unless `breaks` says otherwise. */
+export function fakePluginHandler(breaks?: Break) {
+  const pools = new Map<string, Pool>();
+  const networks = new Set<string>();
+  const endpoints = new Set<string>();
+  let autoPools = 0;
+  let macs = 0;
+
+  async function requestAddress(pool: Pool, wanted: string, refuse: (m: string) => unknown): Promise<unknown> {
+    const len = pool.cidr.split('/')[1];
+    if (wanted) {
+      if (pool.used.has(wanted)) return refuse(`address ${wanted} is already in use in ${pool.cidr}`);
+      pool.used.add(wanted);
+      return { Address: `${wanted}/${len}`, Data: {} };
+    }
+    for (let n = 1; n < 250; n++) {
+      const candidate = host(pool.cidr, n);
+      if (pool.used.has(candidate)) continue;
+      if (breaks === 'racy-addresses') await new Promise((r) => setTimeout(r, 5));
+      pool.used.add(candidate);
+      return { Address: `${candidate}/${len}`, Data: {} };
+    }
+    return refuse(`pool ${pool.cidr} is full`);
+  }
+
+  async function handle(method: MethodName, body: Record<string, unknown>): Promise<[number, unknown]> {
+    const ipamRefusal = (message: string) => (breaks === 'err-not-error' ? { Err: message } : { Error: message });
+    const netKey = String(body.NetworkID);
+    const epKey = `${netKey}/${String(body.EndpointID)}`;
+    switch (method) {
+      case 'Plugin.Activate': return [200, { Implements: ['NetworkDriver', 'IpamDriver'] }];
+      case 'NetworkDriver.GetCapabilities': return [200, { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true }];
+      case 'NetworkDriver.CreateNetwork': networks.add(netKey); return [200, {}];
+      case 'NetworkDriver.DeleteNetwork':
+        if (!networks.delete(netKey) && breaks === 'delete-not-idempotent') return [200, { Err: `network ${netKey} not found` }];
+        return [200, {}];
+      case 'NetworkDriver.CreateEndpoint': {
+        endpoints.add(epKey);
+        const given = (body.Interface ?? {}) as Record<string, string>;
+        if (breaks === 'echo-address') return [200, { Interface: { Address: given.Address, MacAddress: given.MacAddress || '02:42:00:00:00:01' } }];
+        return [200, given.MacAddress ? {} : { Interface: { MacAddress: `02:42:00:00:00:${(++macs % 256).toString(16).padStart(2, '0')}` } }];
+      }
+      case 'NetworkDriver.DeleteEndpoint':
+        if (!endpoints.delete(epKey) && breaks === 'delete-not-idempotent') return [200, { Err: `endpoint ${epKey} not found` }];
+        return [200, {}];
+      case 'NetworkDriver.Join': return [200, { InterfaceName: { SrcName: 'fake0', DstPrefix: 'eth' } }];
+      case 'NetworkDriver.EndpointOperInfo': return [200, { Value: {} }];
+      case 'NetworkDriver.DiscoverNew':
+      case 'NetworkDriver.DiscoverDelete':
+        return breaks === 'discover-404' ? [404, { Err: `${method} not implemented` }] : [200, {}];
+      case 'IpamDriver.GetCapabilities': return [200, { RequiresMACAddress: false }];
+      case 'IpamDriver.GetDefaultAddressSpaces': return [200, { LocalDefaultAddressSpace: 'fake-local', GlobalDefaultAddressSpace: 'fake-global' }];
+      case 'IpamDriver.RequestPool': {
+        let cidr = String(body.Pool ?? '');
+        if (!cidr) cidr = `10.196.${breaks === 'same-auto-pool' ? 0 : autoPools++}.0/24`;
+        const id = `${String(body.AddressSpace)}/${cidr}/${String(body.SubPool ?? '')}${breaks === 'no-refcount' ? `#${autoPools++}` : ''}`;
+        const pool = pools.get(id) ?? { id, cidr, refs: 0, used: new Set<string>() };
+        pool.refs += 1;
+        pools.set(id, pool);
+        return [200, { PoolID: id, Pool: cidr, Data: {} }];
+      }
+      case 'IpamDriver.ReleasePool': {
+        const pool = pools.get(String(body.PoolID));
+        if (pool && --pool.refs === 0) pools.delete(pool.id);
+        return [200, {}];
+      }
+      case 'IpamDriver.RequestAddress': {
+        const pool = pools.get(String(body.PoolID));
+        if (!pool) return [200, ipamRefusal(`pool ${String(body.PoolID)} does not exist`)];
+        return [200, await requestAddress(pool, String(body.Address ?? ''), ipamRefusal)];
+      }
+      case 'IpamDriver.ReleaseAddress': pools.get(String(body.PoolID))?.used.delete(String(body.Address)); return [200, {}];
+      default: return [200, {}];
+    }
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const send = (status: number, reply: unknown) => {
+      res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1+json' });
+      res.end(JSON.stringify(reply));
+    };
+    const method = (req.url ?? '/').slice(1);
+    if (Number(req.headers['content-length'] ?? 0) > LIMIT) {
+      send(413, { Err: `request body is larger than ${LIMIT} bytes` });
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (!isMethodName(method)) return send(404, { Err: `fake does not implement ${method}` });
+      let body: unknown;
+      try {
+        const text = Buffer.concat(chunks).toString('utf8');
+        body = text.trim() === '' ? undefined : JSON.parse(text);
+      } catch (err) {
+        return send(400, { Err: `request body is not JSON: ${(err as Error).message}` });
+      }
+      const parsed = methods[method].request.safeParse(body);
+      if (!parsed.success) return send(400, { Err: `${method}: ${formatZodIssues(parsed.error)}` });
+      const fields = typeof body === 'object' && body !== null ? Object.keys(body) : [];
+      if (breaks === 'crash-on-unknown-fields' && !methods[method].noArguments && fields.some((f) => !KNOWN_FIELDS.has(f))) {
+        return send(500, { Err: 'panic: unknown field' });
+      }
+      handle(method, (body ?? {}) as Record<string, unknown>).then(([status, reply]) => send(status, reply), (err: Error) => send(500, { Err: err.message }));
+    });
+  };
+}
+
+/** A fake plugin listening on a unix socket in a fresh temp dir; `close` removes both. */
+export async function startFakePlugin(breaks?: Break): Promise<{ socketPath: string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsnet-fake-plugin-'));
+  const socketPath = join(dir, 'fake.sock');
+  const server = createServer(fakePluginHandler(breaks));
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return {
+    socketPath,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
