@@ -108,6 +108,23 @@ class Substitution {
   }
 }
 
+/**
+ * The recording's user options (`-o foo=bar -o com.docker.network.bridge.name=xx`, `--ipam-opt
+ * io=iv`, a gateway mode) were meant for the recorder: a plugin may refuse options it does not
+ * know, and dockerd shows that refusal to the user. Replays send them empty; Docker's own keys
+ * (enable_ipv4/6, internal) and every addressing option (--subnet, --ip-range, --gateway,
+ * --aux-address) stay.
+ */
+function withoutUserOptions(method: MethodName, body: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (body === undefined) return body;
+  if (method === 'IpamDriver.RequestPool' && body.Options) return { ...body, Options: {} };
+  const options = body.Options as Record<string, unknown> | null | undefined;
+  if ((method === 'NetworkDriver.CreateNetwork' || method === 'NetworkDriver.GwAllocCheck') && options?.['com.docker.network.generic']) {
+    return { ...body, Options: { ...options, 'com.docker.network.generic': {} } };
+  }
+  return body;
+}
+
 /** The undo of a step that succeeded, registered so that nothing is left whatever happens next. */
 function undoOf(ctx: CheckContext, method: MethodName, body: Record<string, unknown>, reply: Record<string, unknown>): [string, () => Promise<unknown>] | undefined {
   const net = body.NetworkID;
@@ -128,7 +145,7 @@ async function replay(ctx: CheckContext, version: DockerVersion): Promise<string
   let gwAllocChecker = false;
   for (const [i, step] of steps.entries()) {
     if (step.method === 'NetworkDriver.GwAllocCheck' && !gwAllocChecker) continue; // dockerd asks only a driver that announced it
-    const body = sub.apply(step.body) as Record<string, unknown> | undefined;
+    const body = withoutUserOptions(step.method, sub.apply(step.body) as Record<string, unknown> | undefined);
     const doing = `${RECORDINGS[version].file}:${step.line} ${step.method}`;
     if (RECORDINGS[version].mayRefuse(step)) {
       const reply = await ctx.call(step.method, body);
