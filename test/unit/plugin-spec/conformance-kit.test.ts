@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from 'vitest';
-import { checks, runConformance, type ConformanceReport } from '../../../plugin-spec/conformance/run.js';
+import { checks, runConformance, type ConformanceReport, type RunOptions } from '../../../plugin-spec/conformance/run.js';
 import { renderText } from '../../../plugin-spec/conformance/report.js';
 import { startFakePlugin, type Break } from './fake-plugin.js';
 
@@ -9,11 +9,12 @@ import { startFakePlugin, type Break } from './fake-plugin.js';
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => { await Promise.all(closers.map((c) => c())); });
 
-async function runAgainst(breaks?: Break): Promise<ConformanceReport> {
+async function runAgainst(breaks?: Break, options: Omit<RunOptions, 'socketPath'> = {}): Promise<ConformanceReport> {
   const plugin = await startFakePlugin(breaks);
   closers.push(plugin.close);
-  return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000 });
+  return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000, ...options });
 }
+const status = (report: ConformanceReport, id: string) => report.results.find((r) => r.id === id)?.outcome;
 
 const failed = (report: ConformanceReport) => report.results.filter((r) => r.outcome.status === 'fail').map((r) => r.id);
 
@@ -42,4 +43,28 @@ describe('conformance kit', () => {
       expect(failed(report), renderText(report)).toEqual([check]);
     });
   }
+
+  test('a Join reply Go cannot decode fails both lifecycle replays, naming the fixture line', async () => {
+    const report = await runAgainst('join-bad-reply');
+    expect(failed(report), renderText(report)).toEqual(['replay.20.10.lifecycle', 'replay.28.lifecycle']);
+    expect(status(report, 'replay.20.10.lifecycle')).toMatchObject({ reason: expect.stringMatching(/^docker-20\.10-requests\.jsonl:\d+ NetworkDriver\.Join: .*SrcName/) });
+  });
+
+  test('--docker 20.10 runs only the 20.10 replay; the 28 one is a SKIP that says why', async () => {
+    const report = await runAgainst('join-bad-reply', { docker: ['20.10'] });
+    expect(failed(report)).toEqual(['replay.20.10.lifecycle']);
+    expect(status(report, 'replay.28.lifecycle')).toEqual({ status: 'skip', reason: 'applies to dockerd 28 only (--docker 20.10)' });
+  });
+
+  test('an IPAM-only plugin: network checks are SKIPs naming the missing interface, the rest pass', async () => {
+    const report = await runAgainst(undefined, { interfaces: ['ipam'] });
+    expect(failed(report)).toEqual([]);
+    expect(status(report, 'network.delete-idempotent')).toEqual({ status: 'skip', reason: 'needs the network interface, not under test' });
+    expect(status(report, 'replay.28.lifecycle')).toEqual({ status: 'pass' });
+  });
+
+  test('--only and --skip select checks by id', async () => {
+    const report = await runAgainst('echo-address', { only: ['network.endpoint-no-override', 'ipam.pool-refcount'], skip: ['ipam.pool-refcount'] });
+    expect(report.results.map((r) => [r.id, r.outcome.status])).toEqual([['ipam.pool-refcount', 'skip'], ['network.endpoint-no-override', 'fail']]);
+  });
 });

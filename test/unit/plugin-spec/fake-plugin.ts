@@ -15,9 +15,10 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - crash-on-unknown-fields: a request field it does not know answers 500.
  * - same-auto-pool: every Pool:"" RequestPool shares the first automatic pool.
  * - no-refcount: identical explicit RequestPool calls get separate pools.
+ * - join-bad-reply: Join answers an InterfaceName whose SrcName is a number (Go cannot decode it).
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
-  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount';
+  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply';
 
 interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
 
@@ -78,7 +79,7 @@ export function fakePluginHandler(breaks?: Break) {
       case 'NetworkDriver.DeleteEndpoint':
         if (!endpoints.delete(epKey) && breaks === 'delete-not-idempotent') return [200, { Err: `endpoint ${epKey} not found` }];
         return [200, {}];
-      case 'NetworkDriver.Join': return [200, { InterfaceName: { SrcName: 'fake0', DstPrefix: 'eth' } }];
+      case 'NetworkDriver.Join': return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : 'fake0', DstPrefix: 'eth' } }];
       case 'NetworkDriver.EndpointOperInfo': return [200, { Value: {} }];
       case 'NetworkDriver.DiscoverNew':
       case 'NetworkDriver.DiscoverDelete':
