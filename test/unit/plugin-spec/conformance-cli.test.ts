@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,4 +92,11 @@ describe('tsnet conformance', () => {
     const list = await run(['--list']);
     expect(list.stdout.split('\n').filter((l) => l !== '' && !l.startsWith(' '))).toEqual(checks.map((c) => c.id));
   });
+});
+
+test('plugin-spec/README.md documents every check id, and only those', () => {
+  const readme = readFileSync(new URL('../../../plugin-spec/README.md', import.meta.url), 'utf8');
+  const table = readme.split('### The checks')[1]?.split('\n### ')[0] ?? '';
+  const documented = [...table.matchAll(/^\| `([a-z0-9.-]+)` \|/gm)].map((m) => m[1]);
+  expect(documented).toEqual(checks.map((c) => c.id));
 });
