@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ipLinkProbe } from './links.js';
 import type { CheckInterface, DockerVersion } from './registry.js';
 import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
 import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
@@ -26,6 +27,10 @@ Options:
   --format text|json|junit report format (default text: one line per check,
                            then "N passed, M failed, K skipped")
   --timeout SECONDS        per call; a plugin that does not answer fails (default 10)
+  --netns PATH|self        the network namespace the plugin makes its interfaces in
+                           (/proc/PID/ns/net; "self" for the kit's own), to check
+                           Join's interface in the kernel (network.join-interface;
+                           uses ip, and nsenter for a PATH: run as root)
   --list                   print every check id with its rationale
   -h, --help               show this help
 
@@ -46,6 +51,7 @@ interface ParsedArgs {
   readonly skip?: string[];
   readonly format: 'text' | 'json' | 'junit';
   readonly timeoutMs: number;
+  readonly netns?: string;
 }
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -58,7 +64,7 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
       args: [...args], allowPositionals: false, strict: true,
       options: {
         socket: { type: 'string' }, interfaces: { type: 'string' }, docker: { type: 'string' }, only: { type: 'string' },
-        skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -82,7 +88,9 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
   if (format !== 'text' && format !== 'json' && format !== 'junit') throw new UsageError(`--format ${format}: expected text, json or junit`);
   const timeout = values.timeout === undefined ? 10 : Number(values.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${String(values.timeout)}: expected a number of seconds above 0, e.g. --timeout 30`);
-  return { socketPath, ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
+  const netns = values.netns as string | undefined;
+  if (netns === '') throw new UsageError('--netns needs a path such as /proc/PID/ns/net, or self');
+  return { socketPath, ...(netns ? { netns } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
 }
 
 /** Where the command writes. */
@@ -117,6 +125,7 @@ export async function conformanceCommand(args: readonly string[], out: Output, p
   }
   const report = await runConformance({
     socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs,
+    ...(parsed.netns ? { linkProbe: ipLinkProbe(parsed.netns) } : {}),
     ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
     ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),
   });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { formatZodIssues } from '../format.js';
 import { methods, type MethodName } from '../methods.js';
 import { postPlugin, type PluginReply } from './client.js';
+import type { LinkProbe } from './links.js';
 
 /** The two interfaces a plugin can be checked for. */
 export type CheckInterface = 'network' | 'ipam';
@@ -51,6 +52,8 @@ export class CheckContext {
     readonly socketPath: string,
     readonly interfaces: readonly CheckInterface[],
     readonly timeoutMs: number,
+    /** Looks up an interface in the plugin's namespace; undefined without --netns. */
+    readonly linkProbe?: LinkProbe,
   ) {}
 
   has(iface: CheckInterface): boolean {

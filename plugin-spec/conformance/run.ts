@@ -3,6 +3,7 @@ import { ipamChecks } from './checks/ipam.js';
 import { networkChecks } from './checks/network.js';
 import { replayChecks } from './checks/replay.js';
 import { postPlugin } from './client.js';
+import type { LinkProbe } from './links.js';
 import { CheckContext, skip, type Check, type CheckInterface, type DockerVersion, type Outcome } from './registry.js';
 
 /** Every check of the kit, in the order they run: wire first, then semantics, then replays. */
@@ -21,6 +22,11 @@ export interface RunOptions {
   readonly skip?: readonly string[];
   /** Per-call timeout; default 10 s (a hang is a failure, not a stuck run). */
   readonly timeoutMs?: number;
+  /**
+   * Looks up interfaces in the namespace the plugin creates them in (see links.ts ipLinkProbe);
+   * without it network.join-interface is a SKIP.
+   */
+  readonly linkProbe?: LinkProbe;
   /** Called after each check, for progress output. */
   readonly onResult?: (result: CheckResult) => void;
 }
@@ -83,7 +89,7 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
   for (const check of checks.filter((c) => !options.only || options.only.includes(c.id))) {
     const t0 = Date.now();
     const why = notApplicable(check, interfaces, docker, options);
-    const ctx = new CheckContext(options.socketPath, interfaces, timeoutMs);
+    const ctx = new CheckContext(options.socketPath, interfaces, timeoutMs, options.linkProbe);
     let outcome: Outcome;
     try {
       outcome = why ? skip(why) : await check.run(ctx);

@@ -1,4 +1,4 @@
-import { brief, expectThat, asOutcome, type Check, type CheckContext } from '../registry.js';
+import { brief, expectThat, asOutcome, skip, type Check, type CheckContext } from '../registry.js';
 import { wrap } from './protocol.js';
 
 // NetworkDriver semantics dockerd relies on (libnetwork drivers/remote/driver.go). Networks come
@@ -78,5 +78,27 @@ export const networkChecks: readonly Check[] = [
         expectThat(reply.status < 500, `${method} answered HTTP ${reply.status}: ${brief(reply)}`);
       }
     }),
+  },
+  {
+    id: 'network.join-interface',
+    rationale: 'dockerd moves Join\'s SrcName from the host namespace into the sandbox (osl MoveInterface); it must exist there after Join, and DeleteEndpoint must remove it or every container leaks a link',
+    needs: ['network'], docker: ALL,
+    run: async (ctx) => {
+      const probe = ctx.linkProbe;
+      if (!probe) return skip('pass --netns PATH (the plugin\'s network namespace, e.g. /proc/PID/ns/net, or "self"; needs root for nsenter) to look at Join\'s interface in the kernel');
+      return asOutcome(async () => {
+        const network = await createNetwork(ctx, '10.197.34.0/24');
+        const endpoint = await createEndpoint(ctx, network, { Address: '10.197.34.2/24', MacAddress: '' });
+        const ids = { NetworkID: network, EndpointID: endpoint.id };
+        const join = await ctx.succeed('NetworkDriver.Join', { ...ids, SandboxKey: `/var/run/docker/netns/${endpoint.id.slice(0, 12)}`, Options: {} }).catch(wrap('Join'));
+        ctx.onCleanup('Leave', () => ctx.call('NetworkDriver.Leave', ids));
+        const src = String(((join.InterfaceName ?? {}) as Record<string, unknown>).SrcName ?? '');
+        expectThat(src !== '', `Join returned no InterfaceName.SrcName: dockerd has no interface to move into the container (${JSON.stringify(join)})`);
+        expectThat(await probe(src), `Join returned SrcName ${src}, which does not exist in the plugin's namespace: dockerd cannot move it into the sandbox`);
+        await ctx.succeed('NetworkDriver.Leave', ids).catch(wrap('Leave'));
+        await ctx.succeed('NetworkDriver.DeleteEndpoint', ids).catch(wrap('DeleteEndpoint'));
+        expectThat(!(await probe(src)), `${src} still exists after Leave and DeleteEndpoint: each container would leak an interface`);
+      });
+    },
   },
 ];

@@ -12,7 +12,8 @@ afterAll(async () => { await Promise.all(closers.map((c) => c())); });
 async function runAgainst(breaks?: Break, options: Omit<RunOptions, 'socketPath'> = {}): Promise<ConformanceReport> {
   const plugin = await startFakePlugin(breaks);
   closers.push(plugin.close);
-  return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000, ...options });
+  const linkProbe = async (name: string) => plugin.links.has(name);
+  return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000, linkProbe, ...options });
 }
 const status = (report: ConformanceReport, id: string) => report.results.find((r) => r.id === id)?.outcome;
 
@@ -36,6 +37,7 @@ describe('conformance kit', () => {
     ['crash-on-unknown-fields', 'tolerance.unknown-fields'],
     ['same-auto-pool', 'ipam.overlap-retry'],
     ['no-refcount', 'ipam.pool-refcount'],
+    ['join-leaks-interface', 'network.join-interface'],
   ];
   for (const [breaks, check] of corpus) {
     test(`a plugin that breaks "${breaks}" fails ${check} and only it`, async () => {
@@ -44,14 +46,14 @@ describe('conformance kit', () => {
     });
   }
 
-  test('a Join reply Go cannot decode fails both lifecycle replays, naming the fixture line', async () => {
+  test('a Join reply Go cannot decode fails every check that calls Join: the replays (naming the fixture line) and join-interface', async () => {
     const report = await runAgainst('join-bad-reply');
-    expect(failed(report), renderText(report)).toEqual(['replay.20.10.lifecycle', 'replay.28.lifecycle']);
+    expect(failed(report), renderText(report)).toEqual(['network.join-interface', 'replay.20.10.lifecycle', 'replay.28.lifecycle']);
     expect(status(report, 'replay.20.10.lifecycle')).toMatchObject({ reason: expect.stringMatching(/^docker-20\.10-requests\.jsonl:\d+ NetworkDriver\.Join: .*SrcName/) });
   });
 
   test('--docker 20.10 runs only the 20.10 replay; the 28 one is a SKIP that says why', async () => {
-    const report = await runAgainst('join-bad-reply', { docker: ['20.10'] });
+    const report = await runAgainst('join-bad-reply', { docker: ['20.10'], skip: ['network.join-interface'] });
     expect(failed(report)).toEqual(['replay.20.10.lifecycle']);
     expect(status(report, 'replay.28.lifecycle')).toEqual({ status: 'skip', reason: 'applies to dockerd 28 only (--docker 20.10)' });
   });
@@ -61,6 +63,11 @@ describe('conformance kit', () => {
     expect(failed(report)).toEqual([]);
     expect(status(report, 'network.delete-idempotent')).toEqual({ status: 'skip', reason: 'needs the network interface, not under test' });
     expect(status(report, 'replay.28.lifecycle')).toEqual({ status: 'pass' });
+  });
+
+  test('without a link probe (no --netns), network.join-interface is a SKIP that says how to run it', async () => {
+    const report = await runAgainst(undefined, { linkProbe: undefined, only: ['network.join-interface'] });
+    expect(status(report, 'network.join-interface')).toEqual({ status: 'skip', reason: expect.stringMatching(/^pass --netns PATH/) });
   });
 
   test('--only and --skip select checks by id', async () => {

@@ -16,15 +16,19 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - same-auto-pool: every Pool:"" RequestPool shares the first automatic pool.
  * - no-refcount: identical explicit RequestPool calls get separate pools.
  * - join-bad-reply: Join answers an InterfaceName whose SrcName is a number (Go cannot decode it).
+ * - join-leaks-interface: DeleteEndpoint leaves the interface Join made.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
-  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply';
+  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface';
 
 interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
 
 const KNOWN_FIELDS = new Set(['NetworkID', 'EndpointID', 'Options', 'IPv4Data', 'IPv6Data', 'Interface', 'SandboxKey',
   'DiscoveryType', 'DiscoveryData', 'AddressSpace', 'Pool', 'SubPool', 'V6', 'PoolID', 'Address']);
 const LIMIT = 1024 * 1024;
+
+/** The interface a fake Join makes for an endpoint. */
+const linkName = (endpointKey: string) => `fake-${endpointKey.slice(-10)}`;
 
 /** The n-th host address of a pool: IPv4 by arithmetic, IPv6 as `<prefix>::<n in hex>` (enough for a /64). */
 function host(cidr: string, n: number): string {
@@ -34,8 +38,11 @@ function host(cidr: string, n: number): string {
   return [24, 16, 8, 0].map((s) => Math.floor(value / 2 ** s) % 256).join('.');
 }
 
-/** A plugin with real (in-memory) IPAM and network semantics, correct unless `breaks` says otherwise. */
-export function fakePluginHandler(breaks?: Break) {
+/**
+ * A plugin with real (in-memory) IPAM and network semantics, correct unless `breaks` says
+ * otherwise. `links` stands for the kernel: Join adds its SrcName, DeleteEndpoint removes it.
+ */
+export function fakePluginHandler(breaks?: Break, links = new Set<string>()) {
   const pools = new Map<string, Pool>();
   const networks = new Set<string>();
   const endpoints = new Set<string>();
@@ -77,9 +84,12 @@ export function fakePluginHandler(breaks?: Break) {
         return [200, given.MacAddress ? {} : { Interface: { MacAddress: `02:42:00:00:00:${(++macs % 256).toString(16).padStart(2, '0')}` } }];
       }
       case 'NetworkDriver.DeleteEndpoint':
+        if (breaks !== 'join-leaks-interface') links.delete(linkName(epKey));
         if (!endpoints.delete(epKey) && breaks === 'delete-not-idempotent') return [200, { Err: `endpoint ${epKey} not found` }];
         return [200, {}];
-      case 'NetworkDriver.Join': return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : 'fake0', DstPrefix: 'eth' } }];
+      case 'NetworkDriver.Join':
+        links.add(linkName(epKey));
+        return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : linkName(epKey), DstPrefix: 'eth' } }];
       case 'NetworkDriver.EndpointOperInfo': return [200, { Value: {} }];
       case 'NetworkDriver.DiscoverNew':
       case 'NetworkDriver.DiscoverDelete':
@@ -144,13 +154,15 @@ export function fakePluginHandler(breaks?: Break) {
 }
 
 /** A fake plugin listening on a unix socket in a fresh temp dir; `close` removes both. */
-export async function startFakePlugin(breaks?: Break): Promise<{ socketPath: string; close: () => Promise<void> }> {
+export async function startFakePlugin(breaks?: Break): Promise<{ socketPath: string; links: Set<string>; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnet-fake-plugin-'));
   const socketPath = join(dir, 'fake.sock');
-  const server = createServer(fakePluginHandler(breaks));
+  const links = new Set<string>();
+  const server = createServer(fakePluginHandler(breaks, links));
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return {
     socketPath,
+    links,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
