@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { checks, runConformance, type ConformanceReport, type RunOptions } from '../../../plugin-spec/conformance/run.js';
 import { renderText } from '../../../plugin-spec/conformance/report.js';
-import { startFakePlugin, type Break } from './fake-plugin.js';
+import { startFakePlugin, type Break, type FakeOptions } from './fake-plugin.js';
 
 // The conformance kit against a correct fake plugin (everything passes) and against a corpus of
 // fakes that each break one rule: each must fail exactly the check named for that rule.
@@ -9,8 +9,8 @@ import { startFakePlugin, type Break } from './fake-plugin.js';
 const closers: Array<() => Promise<void>> = [];
 afterAll(async () => { await Promise.all(closers.map((c) => c())); });
 
-async function runAgainst(breaks?: Break, options: Omit<RunOptions, 'socketPath'> = {}): Promise<ConformanceReport> {
-  const plugin = await startFakePlugin(breaks);
+async function runAgainst(breaks?: Break, options: Omit<RunOptions, 'socketPath'> = {}, fake: FakeOptions = {}): Promise<ConformanceReport> {
+  const plugin = await startFakePlugin(breaks, fake);
   closers.push(plugin.close);
   const linkProbe = async (name: string) => plugin.links.has(name);
   return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000, linkProbe, ...options });
@@ -26,6 +26,12 @@ describe('conformance kit', () => {
     expect(report.results.map((r) => r.id)).toEqual(checks.map((c) => c.id));
     expect(report.results.filter((r) => r.outcome.status === 'skip')).toEqual([]);
     expect(report.results.flatMap((r) => r.leftovers)).toEqual([]);
+  });
+
+  test('replies spelled as Go reads them (lower-case keys, unknown keys) pass everything, as dockerd accepts them', async () => {
+    const report = await runAgainst(undefined, {}, { goSpelling: true });
+    expect(failed(report), renderText(report)).toEqual([]);
+    expect(report.interfaces).toEqual(['network', 'ipam']);
   });
 
   const corpus: Array<[Break, string]> = [

@@ -21,11 +21,29 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
   | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface';
 
+interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
 interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
 
 const KNOWN_FIELDS = new Set(['NetworkID', 'EndpointID', 'Options', 'IPv4Data', 'IPv6Data', 'Interface', 'SandboxKey',
   'DiscoveryType', 'DiscoveryData', 'AddressSpace', 'Pool', 'SubPool', 'V6', 'PoolID', 'Address']);
 const LIMIT = 1024 * 1024;
+
+/** Not breaks: ways of answering that dockerd accepts, which the kit must accept too. */
+export interface FakeOptions {
+  /**
+   * Replies as Go encodes and decodes them, not as Docker spells them: struct keys in lower
+   * case (Go matches them case-insensitively) and an unknown key in every object reply.
+   */
+  readonly goSpelling?: boolean;
+}
+
+const STRUCTS = new Set(['Interface', 'InterfaceName']);
+/** Lower-cases the keys of the reply struct and its nested structs (not of maps such as Data); adds an unknown key. */
+function goSpelling(reply: unknown): unknown {
+  if (typeof reply !== 'object' || reply === null || Array.isArray(reply)) return reply;
+  const entries = Object.entries(reply).map(([k, v]) => [k.toLowerCase(), STRUCTS.has(k) && v && typeof v === 'object' ? goSpelling(v) : v]);
+  return Object.fromEntries([...entries, ['FieldOfAFutureDocker', { nested: true }]]);
+}
 
 /** The interface a fake Join makes for an endpoint. */
 const linkName = (endpointKey: string) => `fake-${endpointKey.slice(-10)}`;
@@ -42,9 +60,10 @@ function host(cidr: string, n: number): string {
  * A plugin with real (in-memory) IPAM and network semantics, correct unless `breaks` says
  * otherwise. `links` stands for the kernel: Join adds its SrcName, DeleteEndpoint removes it.
  */
-export function fakePluginHandler(breaks?: Break, links = new Set<string>()) {
+export function fakePluginHandler(breaks?: Break, links = new Set<string>(), options: FakeOptions = {}) {
   const pools = new Map<string, Pool>();
-  const networks = new Set<string>();
+  /** Network id → the pools of this IPAM it uses. */
+  const networks = new Map<string, string[]>();
   const endpoints = new Set<string>();
   let autoPools = 0;
   let macs = 0;
@@ -73,13 +92,23 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>()) {
     switch (method) {
       case 'Plugin.Activate': return [200, { Implements: ['NetworkDriver', 'IpamDriver'] }];
       case 'NetworkDriver.GetCapabilities': return [200, { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true }];
-      case 'NetworkDriver.CreateNetwork': networks.add(netKey); return [200, {}];
+      case 'NetworkDriver.CreateNetwork': {
+        // Pools and gateways from this IPAM must be ones it handed out: proves a replay substitutes them.
+        const data = [...((body.IPv4Data ?? []) as IpData[]), ...((body.IPv6Data ?? []) as IpData[])].filter((d) => d.AddressSpace === 'fake-local');
+        const unknown = data.find((d) => ![...pools.values()].some((p) => p.cidr === d.Pool && (!d.Gateway || p.used.has(d.Gateway.split('/')[0] ?? ''))));
+        if (unknown) return [200, { Err: `pool ${unknown.Pool} with gateway ${unknown.Gateway ?? '-'} was not handed out by this IPAM` }];
+        networks.set(netKey, data.map((d) => d.Pool));
+        return [200, {}];
+      }
       case 'NetworkDriver.DeleteNetwork':
         if (!networks.delete(netKey) && breaks === 'delete-not-idempotent') return [200, { Err: `network ${netKey} not found` }];
         return [200, {}];
       case 'NetworkDriver.CreateEndpoint': {
-        endpoints.add(epKey);
         const given = (body.Interface ?? {}) as Record<string, string>;
+        const ip = given.Address?.split('/')[0];
+        const ownPools = [...pools.values()].filter((p) => networks.get(netKey)?.includes(p.cidr));
+        if (ip && ownPools.length > 0 && !ownPools.some((p) => p.used.has(ip))) return [200, { Err: `address ${ip} was not handed out by this IPAM` }];
+        endpoints.add(epKey);
         if (breaks === 'echo-address') return [200, { Interface: { Address: given.Address, MacAddress: given.MacAddress || '02:42:00:00:00:01' } }];
         return [200, given.MacAddress ? {} : { Interface: { MacAddress: `02:42:00:00:00:${(++macs % 256).toString(16).padStart(2, '0')}` } }];
       }
@@ -123,7 +152,7 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>()) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const send = (status: number, reply: unknown) => {
       res.writeHead(status, { 'Content-Type': 'application/vnd.docker.plugins.v1+json' });
-      res.end(JSON.stringify(reply));
+      res.end(JSON.stringify(options.goSpelling ? goSpelling(reply) : reply));
     };
     const method = (req.url ?? '/').slice(1);
     if (Number(req.headers['content-length'] ?? 0) > LIMIT) {
@@ -154,11 +183,11 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>()) {
 }
 
 /** A fake plugin listening on a unix socket in a fresh temp dir; `close` removes both. */
-export async function startFakePlugin(breaks?: Break): Promise<{ socketPath: string; links: Set<string>; close: () => Promise<void> }> {
+export async function startFakePlugin(breaks?: Break, options: FakeOptions = {}): Promise<{ socketPath: string; links: Set<string>; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnet-fake-plugin-'));
   const socketPath = join(dir, 'fake.sock');
   const links = new Set<string>();
-  const server = createServer(fakePluginHandler(breaks, links));
+  const server = createServer(fakePluginHandler(breaks, links, options));
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return {
     socketPath,
