@@ -7,6 +7,7 @@ import type { CheckInterface, DockerVersion } from './registry.js';
 import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
 import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
 
+/** `--help` of the command (tsnet conformance and the standalone cli.js). */
 export const CONFORMANCE_HELP = `Usage: tsnet conformance --socket PATH [options]
        (or, without tsnet: node plugin-spec/conformance/cli.js --socket PATH …)
 

@@ -8,6 +8,7 @@ import type { LinkProbe } from './links.js';
 export type CheckInterface = 'network' | 'ipam';
 /** The dockerd versions whose behaviour the kit knows (recorded in plugin-spec/fixtures). */
 export type DockerVersion = '20.10' | '28';
+/** Every version the kit knows, the default of --docker. */
 export const DOCKER_VERSIONS: readonly DockerVersion[] = ['20.10', '28'];
 
 /** What one check concluded. */
@@ -16,6 +17,7 @@ export type Outcome =
   | { readonly status: 'fail'; readonly reason: string }
   | { readonly status: 'skip'; readonly reason: string };
 
+/** Outcome constructors; a pass may carry a note (shown on its line). */
 export const pass = (note?: string): Outcome => (note ? { status: 'pass', note } : { status: 'pass' });
 export const fail = (reason: string): Outcome => ({ status: 'fail', reason });
 export const skip = (reason: string): Outcome => ({ status: 'skip', reason });

@@ -20,10 +20,12 @@ export function summaryLine(report: ConformanceReport): string {
   return `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped\n`;
 }
 
+/** The text report: {@link textLine} per check, then {@link summaryLine}. */
 export function renderText(report: ConformanceReport): string {
   return report.results.map(textLine).join('') + summaryLine(report);
 }
 
+/** The report as JSON, with the totals, for scripts. */
 export function renderJson(report: ConformanceReport): string {
   return `${JSON.stringify({ ...report, ...totals(report) }, null, 2)}\n`;
 }

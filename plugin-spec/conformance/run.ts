@@ -4,7 +4,7 @@ import { networkChecks } from './checks/network.js';
 import { replayChecks } from './checks/replay.js';
 import { postPlugin } from './client.js';
 import type { LinkProbe } from './links.js';
-import { CheckContext, skip, type Check, type CheckInterface, type DockerVersion, type Outcome } from './registry.js';
+import { CheckContext, DOCKER_VERSIONS, skip, type Check, type CheckInterface, type DockerVersion, type Outcome } from './registry.js';
 
 /** Every check of the kit, in the order they run: wire first, then semantics, then replays. */
 export const checks: readonly Check[] = [...protocolChecks, ...ipamChecks, ...networkChecks, ...replayChecks];
@@ -84,7 +84,7 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
   const started = Date.now();
   const timeoutMs = options.timeoutMs ?? 10_000;
   const interfaces = options.interfaces ?? await announcedInterfaces(options.socketPath, timeoutMs);
-  const docker = options.docker ?? ['20.10', '28'];
+  const docker = options.docker ?? DOCKER_VERSIONS;
   const results: CheckResult[] = [];
   for (const check of checks.filter((c) => !options.only || options.only.includes(c.id))) {
     const t0 = Date.now();

@@ -28,6 +28,7 @@ async function requestAddress(ctx: CheckContext, pool: Pool, address = '', doing
   return ip;
 }
 
+/** IPAM semantics; each needs the ipam interface. */
 export const ipamChecks: readonly Check[] = [
   {
     id: 'ipam.capabilities',

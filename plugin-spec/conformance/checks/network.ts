@@ -29,6 +29,7 @@ async function createEndpoint(ctx: CheckContext, networkId: string, iface: { Add
   return { id, reply };
 }
 
+/** NetworkDriver semantics; each needs the network interface. */
 export const networkChecks: readonly Check[] = [
   {
     id: 'network.capabilities',

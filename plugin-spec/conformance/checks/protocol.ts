@@ -39,6 +39,7 @@ function refusalProblem(method: string, reply: PluginReply): string | undefined 
   return undefined;
 }
 
+/** Handshake, tolerance and refusal checks, in the order they run. */
 export const protocolChecks: readonly Check[] = [
   {
     id: 'handshake.activate',

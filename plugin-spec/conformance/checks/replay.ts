@@ -44,6 +44,7 @@ function fixturePath(file: string): string {
   return found;
 }
 
+/** The recorded requests of one dockerd version, in order, with their fixture line numbers. */
 export function loadSteps(version: DockerVersion): Step[] {
   const lines = readFileSync(fixturePath(RECORDINGS[version].file), 'utf8').split('\n');
   return lines.flatMap((text, n) => {
@@ -200,4 +201,5 @@ function replayCheck(version: DockerVersion): Check {
   };
 }
 
+/** One lifecycle replay per dockerd version. */
 export const replayChecks: readonly Check[] = [replayCheck('20.10'), replayCheck('28')];

@@ -52,6 +52,12 @@ describe('conformance kit', () => {
     });
   }
 
+  test('a plugin that never answers an oversized body fails refusal.oversized-body after the timeout, and only it', async () => {
+    const report = await runAgainst('hang-on-oversized', { timeoutMs: 1_000 });
+    expect(failed(report), renderText(report)).toEqual(['refusal.oversized-body']);
+    expect(status(report, 'refusal.oversized-body')).toEqual({ status: 'fail', reason: 'NetworkDriver.CreateNetwork with a 2 MiB body: NetworkDriver.CreateNetwork: no reply within 1000 ms' });
+  });
+
   test('a Join reply Go cannot decode fails every check that calls Join: the replays (naming the fixture line) and join-interface', async () => {
     const report = await runAgainst('join-bad-reply');
     expect(failed(report), renderText(report)).toEqual(['network.join-interface', 'replay.20.10.lifecycle', 'replay.28.lifecycle']);

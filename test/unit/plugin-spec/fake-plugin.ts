@@ -17,9 +17,11 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - no-refcount: identical explicit RequestPool calls get separate pools.
  * - join-bad-reply: Join answers an InterfaceName whose SrcName is a number (Go cannot decode it).
  * - join-leaks-interface: DeleteEndpoint leaves the interface Join made.
+ * - hang-on-oversized: a body over the limit is read and never answered.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
-  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface';
+  | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface'
+  | 'hang-on-oversized';
 
 interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
 interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
@@ -156,6 +158,7 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
     };
     const method = (req.url ?? '/').slice(1);
     if (Number(req.headers['content-length'] ?? 0) > LIMIT) {
+      if (breaks === 'hang-on-oversized') { req.resume(); return; }
       send(413, { Err: `request body is larger than ${LIMIT} bytes` });
       req.resume();
       return;
