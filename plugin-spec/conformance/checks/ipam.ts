@@ -1,3 +1,4 @@
+import type { PluginReply } from '../client.js';
 import {
   brief, CheckFailure, expectThat, asOutcome, refusalText, type Check, type CheckContext,
 } from '../registry.js';
@@ -9,12 +10,15 @@ import { localSpace, wrap } from './protocol.js';
 
 const ALL = ['20.10', '28'] as const;
 const bare = (cidr: unknown) => String(cidr).split('/')[0] as string;
+const v4 = (ip: string) => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+/** True when the reply is a refusal in any form (a non-200, or Err/Error on a 200). */
+const refused = (reply: PluginReply) => reply.status !== 200 || refusalText('IpamDriver.RequestAddress', reply) !== undefined || refusalText('NetworkDriver.', reply) !== undefined;
 
 interface Pool { readonly id: string; readonly cidr: string }
 
 /** RequestPool that must succeed; its ReleasePool is registered at once. */
-async function requestPool(ctx: CheckContext, pool: string, doing = `RequestPool ${pool || '(any)'}`): Promise<Pool> {
-  const reply = await ctx.succeed('IpamDriver.RequestPool', { AddressSpace: await localSpace(ctx), Pool: pool, SubPool: '', Options: {}, V6: false }).catch(wrap(doing));
+async function requestPool(ctx: CheckContext, pool: string, doing = `RequestPool ${pool || '(any)'}`, subPool = ''): Promise<Pool> {
+  const reply = await ctx.succeed('IpamDriver.RequestPool', { AddressSpace: await localSpace(ctx), Pool: pool, SubPool: subPool, Options: {}, V6: false }).catch(wrap(doing));
   const id = String(reply.PoolID);
   ctx.onCleanup(`ReleasePool ${id}`, () => ctx.call('IpamDriver.ReleasePool', { PoolID: id }));
   return { id, cidr: String(reply.Pool) };
@@ -120,8 +124,7 @@ export const ipamChecks: readonly Check[] = [
       expectThat(ip === '10.197.19.77', `RequestAddress 10.197.19.77 gave ${ip}: an explicit address must be exactly that one`);
       const again = await ctx.call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '10.197.19.77', Options: null });
       // Any refusal counts here, "Err" included: whether it is in "Error" is ipam.refusal-in-error's rule.
-      const refused = again.status !== 200 || refusalText('IpamDriver.RequestAddress', again) !== undefined || refusalText('NetworkDriver.', again) !== undefined;
-      if (!refused) {
+      if (!refused(again)) {
         ctx.onCleanup('ReleaseAddress 10.197.19.77 (second holder)', () => ctx.call('IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: '10.197.19.77' }));
         throw new CheckFailure(`a second RequestAddress of 10.197.19.77, which is in use, was granted: ${brief(again)}`);
       }
@@ -137,6 +140,52 @@ export const ipamChecks: readonly Check[] = [
       const ip = await requestAddress(ctx, pool, '10.197.20.50');
       await ctx.succeed('IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: ip }).catch(wrap(`ReleaseAddress ${ip}`));
       await requestAddress(ctx, pool, ip, `RequestAddress ${ip} after it was released`);
+    }),
+  },
+  {
+    id: 'ipam.subpool-range',
+    rationale: '--ip-range reaches RequestPool as SubPool: containers\' automatic addresses must come from it (the rest of the subnet is the user\'s, e.g. for --ip or other hosts)',
+    needs: ['ipam'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const pool = await requestPool(ctx, '10.197.23.0/24', 'RequestPool 10.197.23.0/24 with SubPool 10.197.23.128/25', '10.197.23.128/25');
+      for (let n = 1; n <= 4; n++) {
+        const ip = await requestAddress(ctx, pool, '', `automatic RequestAddress ${n}`);
+        expectThat(v4(ip) >= v4('10.197.23.128') && v4(ip) <= v4('10.197.23.255'), `automatic RequestAddress ${n} in a pool with SubPool 10.197.23.128/25 gave ${ip}, outside the --ip-range`);
+      }
+    }),
+  },
+  {
+    id: 'ipam.pool-exhaustion',
+    rationale: 'Docker\'s own IPAM never hands out an IPv4 pool\'s network or broadcast address and refuses when the pool is full (ipam/allocator.go); a container on x.x.x.7 of a /29 cannot talk',
+    needs: ['ipam'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const pool = await requestPool(ctx, '10.197.24.0/29');
+      const got: string[] = [];
+      for (let n = 1; n <= 6; n++) got.push(await requestAddress(ctx, pool, '', `automatic RequestAddress ${n} of 6 in ${pool.cidr}`));
+      const wrong = got.filter((ip) => v4(ip) <= v4('10.197.24.0') || v4(ip) >= v4('10.197.24.7'));
+      expectThat(wrong.length === 0, `${pool.cidr} handed out ${wrong.join(', ')}: only 10.197.24.1 to .6 are host addresses`);
+      expectThat(new Set(got).size === 6, `6 automatic RequestAddress in ${pool.cidr} gave duplicates: ${got.join(', ')}`);
+      const seventh = await ctx.call('IpamDriver.RequestAddress', { PoolID: pool.id, Address: '', Options: null });
+      if (!refused(seventh)) {
+        const ip = bare(seventh.json?.Address);
+        ctx.onCleanup(`ReleaseAddress ${ip}`, () => ctx.call('IpamDriver.ReleaseAddress', { PoolID: pool.id, Address: ip }));
+        throw new CheckFailure(`a 7th RequestAddress in the full ${pool.cidr} was granted: ${brief(seventh)}`);
+      }
+      expectThat(seventh.status < 500, `a 7th RequestAddress in the full ${pool.cidr} answered HTTP ${seventh.status}: ${brief(seventh)}`);
+    }),
+  },
+  {
+    id: 'ipam.overlap-refused',
+    rationale: 'dockerd leaves overlap to the IPAM (its own refuses: "Pool overlaps with other one on this address space"); two networks with overlapping subnets cannot route to each other',
+    needs: ['ipam'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      await requestPool(ctx, '10.197.25.0/24');
+      const reply = await ctx.call('IpamDriver.RequestPool', { AddressSpace: await localSpace(ctx), Pool: '10.197.25.0/25', SubPool: '', Options: {}, V6: false });
+      if (!refused(reply)) {
+        ctx.onCleanup('ReleasePool 10.197.25.0/25', () => ctx.call('IpamDriver.ReleasePool', { PoolID: reply.json?.PoolID }));
+        throw new CheckFailure(`RequestPool 10.197.25.0/25 was granted while 10.197.25.0/24 is held in the same address space: ${brief(reply)}`);
+      }
+      expectThat(reply.status < 500, `RequestPool 10.197.25.0/25 answered HTTP ${reply.status}: ${brief(reply)}`);
     }),
   },
 ];

@@ -44,6 +44,9 @@ describe('conformance kit', () => {
     ['same-auto-pool', 'ipam.overlap-retry'],
     ['no-refcount', 'ipam.pool-refcount'],
     ['join-leaks-interface', 'network.join-interface'],
+    ['ignores-subpool', 'ipam.subpool-range'],
+    ['hands-out-broadcast', 'ipam.pool-exhaustion'],
+    ['allows-overlap', 'ipam.overlap-refused'],
   ];
   for (const [breaks, check] of corpus) {
     test(`a plugin that breaks "${breaks}" fails ${check} and only it`, async () => {

@@ -18,13 +18,17 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - join-bad-reply: Join answers an InterfaceName whose SrcName is a number (Go cannot decode it).
  * - join-leaks-interface: DeleteEndpoint leaves the interface Join made.
  * - hang-on-oversized: a body over the limit is read and never answered.
+ * - ignores-subpool: automatic addresses come from the whole pool, not from SubPool (--ip-range).
+ * - hands-out-broadcast: an IPv4 pool's broadcast address is handed out.
+ * - allows-overlap: a pool overlapping a held one (not identical) is granted.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
   | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface'
-  | 'hang-on-oversized';
+  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap';
 
 interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
-interface Pool { readonly id: string; readonly cidr: string; refs: number; readonly used: Set<string> }
+/** `offsets`: the host numbers (from the pool's base) automatic requests may take, in order. */
+interface Pool { readonly id: string; readonly cidr: string; readonly space: string; refs: number; readonly used: Set<string>; readonly offsets: readonly [number, number] }
 
 const KNOWN_FIELDS = new Set(['NetworkID', 'EndpointID', 'Options', 'IPv4Data', 'IPv6Data', 'Interface', 'SandboxKey',
   'DiscoveryType', 'DiscoveryData', 'AddressSpace', 'Pool', 'SubPool', 'V6', 'PoolID', 'Address']);
@@ -50,6 +54,15 @@ function goSpelling(reply: unknown): unknown {
 /** The interface a fake Join makes for an endpoint. */
 const linkName = (endpointKey: string) => `fake-${endpointKey.slice(-10)}`;
 
+const v4 = (ip: string) => ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+/** An IPv4 CIDR as [first, last] address numbers. */
+function span(cidr: string): [number, number] {
+  const [ip = '', len = '32'] = cidr.split('/');
+  const size = 2 ** (32 - Number(len));
+  const first = Math.floor(v4(ip) / size) * size;
+  return [first, first + size - 1];
+}
+
 /** The n-th host address of a pool: IPv4 by arithmetic, IPv6 as `<prefix>::<n in hex>` (enough for a /64). */
 function host(cidr: string, n: number): string {
   const base = cidr.split('/')[0] ?? '';
@@ -70,6 +83,16 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
   let autoPools = 0;
   let macs = 0;
 
+  /** Host numbers automatic requests may take: the SubPool's, never the network or broadcast address. */
+  function offsetsOf(cidr: string, subPool: string): [number, number] {
+    if (cidr.includes(':')) return [1, 250];
+    const [first, last] = span(cidr);
+    const top = breaks === 'hands-out-broadcast' ? last : last - 1;
+    if (!subPool || breaks === 'ignores-subpool') return [1, top - first];
+    const [subFirst, subLast] = span(subPool);
+    return [Math.max(1, subFirst - first), Math.min(top, subLast) - first];
+  }
+
   async function requestAddress(pool: Pool, wanted: string, refuse: (m: string) => unknown): Promise<unknown> {
     const len = pool.cidr.split('/')[1];
     if (wanted) {
@@ -77,7 +100,7 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
       pool.used.add(wanted);
       return { Address: `${wanted}/${len}`, Data: {} };
     }
-    for (let n = 1; n < 250; n++) {
+    for (let n = pool.offsets[0]; n <= pool.offsets[1]; n++) {
       const candidate = host(pool.cidr, n);
       if (pool.used.has(candidate)) continue;
       if (breaks === 'racy-addresses') await new Promise((r) => setTimeout(r, 5));
@@ -131,7 +154,15 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
         let cidr = String(body.Pool ?? '');
         if (!cidr) cidr = `10.196.${breaks === 'same-auto-pool' ? 0 : autoPools++}.0/24`;
         const id = `${String(body.AddressSpace)}/${cidr}/${String(body.SubPool ?? '')}${breaks === 'no-refcount' ? `#${autoPools++}` : ''}`;
-        const pool = pools.get(id) ?? { id, cidr, refs: 0, used: new Set<string>() };
+        const space = String(body.AddressSpace);
+        const clash = cidr.includes(':') || breaks === 'allows-overlap' ? undefined : [...pools.values()].find((p) => {
+          if (p.space !== space || p.cidr === cidr || p.cidr.includes(':')) return false;
+          const [a, b] = span(p.cidr);
+          const [c, d] = span(cidr);
+          return a <= d && c <= b;
+        });
+        if (clash) return [200, { Error: `pool ${cidr} overlaps pool ${clash.cidr} in address space ${space}` }];
+        const pool = pools.get(id) ?? { id, cidr, space, refs: 0, used: new Set<string>(), offsets: offsetsOf(cidr, String(body.SubPool ?? '')) };
         pool.refs += 1;
         pools.set(id, pool);
         return [200, { PoolID: id, Pool: cidr, Data: {} }];
