@@ -102,4 +102,21 @@ export const networkChecks: readonly Check[] = [
       });
     },
   },
+  {
+    id: 'network.concurrent-endpoints',
+    rationale: 'dockerd starts containers in parallel (docker compose up): CreateEndpoint and Join on one network arrive concurrently, and each Join must give its own interface',
+    needs: ['network'], docker: ALL,
+    run: (ctx) => asOutcome(async () => {
+      const network = await createNetwork(ctx, '10.197.35.0/24');
+      const started = await Promise.all(Array.from({ length: 8 }, async (_, n) => {
+        const endpoint = await createEndpoint(ctx, network, { Address: `10.197.35.${n + 10}/24`, MacAddress: '' });
+        const ids = { NetworkID: network, EndpointID: endpoint.id };
+        const join = await ctx.succeed('NetworkDriver.Join', { ...ids, SandboxKey: `/var/run/docker/netns/${endpoint.id.slice(0, 12)}`, Options: {} }).catch(wrap(`Join ${n + 1} of 8`));
+        ctx.onCleanup('Leave', () => ctx.call('NetworkDriver.Leave', ids));
+        return String(((join.InterfaceName ?? {}) as Record<string, unknown>).SrcName ?? '');
+      }));
+      const duplicates = started.filter((name, n) => started.indexOf(name) !== n);
+      expectThat(duplicates.length === 0, `8 concurrent Joins on one network returned the same SrcName more than once (${[...new Set(duplicates)].join(', ')}): dockerd cannot move one interface into two containers`);
+    }),
+  },
 ];

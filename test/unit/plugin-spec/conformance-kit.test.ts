@@ -47,6 +47,7 @@ describe('conformance kit', () => {
     ['ignores-subpool', 'ipam.subpool-range'],
     ['hands-out-broadcast', 'ipam.pool-exhaustion'],
     ['allows-overlap', 'ipam.overlap-refused'],
+    ['racy-join', 'network.concurrent-endpoints'],
   ];
   for (const [breaks, check] of corpus) {
     test(`a plugin that breaks "${breaks}" fails ${check} and only it`, async () => {
@@ -63,12 +64,12 @@ describe('conformance kit', () => {
 
   test('a Join reply Go cannot decode fails every check that calls Join: the replays (naming the fixture line) and join-interface', async () => {
     const report = await runAgainst('join-bad-reply');
-    expect(failed(report), renderText(report)).toEqual(['network.join-interface', 'replay.20.10.lifecycle', 'replay.28.lifecycle']);
+    expect(failed(report), renderText(report)).toEqual(['network.join-interface', 'network.concurrent-endpoints', 'replay.20.10.lifecycle', 'replay.28.lifecycle']);
     expect(status(report, 'replay.20.10.lifecycle')).toMatchObject({ reason: expect.stringMatching(/^docker-20\.10-requests\.jsonl:\d+ NetworkDriver\.Join: .*SrcName/) });
   });
 
   test('--docker 20.10 runs only the 20.10 replay; the 28 one is a SKIP that says why', async () => {
-    const report = await runAgainst('join-bad-reply', { docker: ['20.10'], skip: ['network.join-interface'] });
+    const report = await runAgainst('join-bad-reply', { docker: ['20.10'], skip: ['network.join-interface', 'network.concurrent-endpoints'] });
     expect(failed(report)).toEqual(['replay.20.10.lifecycle']);
     expect(status(report, 'replay.28.lifecycle')).toEqual({ status: 'skip', reason: 'applies to dockerd 28 only (--docker 20.10)' });
   });

@@ -21,10 +21,11 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - ignores-subpool: automatic addresses come from the whole pool, not from SubPool (--ip-range).
  * - hands-out-broadcast: an IPv4 pool's broadcast address is handed out.
  * - allows-overlap: a pool overlapping a held one (not identical) is granted.
+ * - racy-join: Join names its interface from a counter it reads before yielding.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
   | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface'
-  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap';
+  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap' | 'racy-join';
 
 interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
 /** `offsets`: the host numbers (from the pool's base) automatic requests may take, in order. */
@@ -82,6 +83,9 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
   const endpoints = new Set<string>();
   let autoPools = 0;
   let macs = 0;
+  let joins = 0;
+  /** Endpoint → the interface its Join made. */
+  const joined = new Map<string, string>();
 
   /** Host numbers automatic requests may take: the SubPool's, never the network or broadcast address. */
   function offsetsOf(cidr: string, subPool: string): [number, number] {
@@ -138,12 +142,21 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
         return [200, given.MacAddress ? {} : { Interface: { MacAddress: `02:42:00:00:00:${(++macs % 256).toString(16).padStart(2, '0')}` } }];
       }
       case 'NetworkDriver.DeleteEndpoint':
-        if (breaks !== 'join-leaks-interface') links.delete(linkName(epKey));
+        if (breaks !== 'join-leaks-interface') links.delete(joined.get(epKey) ?? '');
         if (!endpoints.delete(epKey) && breaks === 'delete-not-idempotent') return [200, { Err: `endpoint ${epKey} not found` }];
         return [200, {}];
-      case 'NetworkDriver.Join':
-        links.add(linkName(epKey));
-        return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : linkName(epKey), DstPrefix: 'eth' } }];
+      case 'NetworkDriver.Join': {
+        let name = linkName(epKey);
+        if (breaks === 'racy-join') {
+          const n = joins;
+          await new Promise((r) => setTimeout(r, 5));
+          joins = n + 1;
+          name = `fake-j${n}`;
+        }
+        links.add(name);
+        joined.set(epKey, name);
+        return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : name, DstPrefix: 'eth' } }];
+      }
       case 'NetworkDriver.EndpointOperInfo': return [200, { Value: {} }];
       case 'NetworkDriver.DiscoverNew':
       case 'NetworkDriver.DiscoverDelete':
