@@ -136,10 +136,12 @@ export const protocolChecks: readonly Check[] = [
   {
     id: 'refusal.oversized-body',
     rationale: 'a 2 MiB body must be refused (413 or 400 with {"Err"}) without reading it all into memory, a crash or a hang',
-    needs: [], docker: ALL,
+    needs: ['network', 'ipam'], needsAny: true, docker: ALL,
     run: (ctx) => asOutcome(async () => {
-      const huge = JSON.stringify({ NetworkID: ctx.newId(), Options: { pad: 'x'.repeat(2 * 1024 * 1024) } });
-      const method = ctx.has('network') ? 'NetworkDriver.CreateNetwork' : 'Plugin.Activate';
+      const pad = { pad: 'x'.repeat(2 * 1024 * 1024) };
+      const [method, huge] = ctx.has('network')
+        ? ['NetworkDriver.CreateNetwork', JSON.stringify({ NetworkID: ctx.newId(), Options: pad })]
+        : ['IpamDriver.RequestPool', JSON.stringify({ AddressSpace: 'x', Pool: '', Options: pad })];
       const reply = await ctx.call(method, huge).catch((err: Error) => {
         throw new CheckFailure(`${method} with a 2 MiB body: ${err.message}`);
       });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMethodName, type MethodName } from '../../methods.js';
-import { asOutcome, pass, refusalText, type Check, type CheckContext, type DockerVersion } from '../registry.js';
+import { asOutcome, brief, CheckFailure, pass, refusalText, type Check, type CheckContext, type DockerVersion } from '../registry.js';
 import { wrap } from './protocol.js';
 
 // Lifecycle replays: every request a real dockerd sent to a recording plugin (plugin-spec/
@@ -150,6 +150,7 @@ async function replay(ctx: CheckContext, version: DockerVersion): Promise<string
     const doing = `${RECORDINGS[version].file}:${step.line} ${step.method}`;
     if (RECORDINGS[version].mayRefuse(step)) {
       const reply = await ctx.call(step.method, body);
+      if (reply.status >= 500) throw new CheckFailure(`${doing}: a refusal is fine here, but HTTP ${reply.status} is a crash as dockerd reports it: ${brief(reply)}`);
       if (reply.status === 200 && refusalText(step.method, reply) === undefined) {
         const undo = undoOf(ctx, step.method, body ?? {}, reply.json ?? {});
         await undo?.[1](); // keep to the recorded state: dockerd rolled this back

@@ -48,6 +48,8 @@ describe('conformance kit', () => {
     ['hands-out-broadcast', 'ipam.pool-exhaustion'],
     ['allows-overlap', 'ipam.overlap-refused'],
     ['racy-join', 'network.concurrent-endpoints'],
+    // dockerd 28's IPv6-only network: refusing it is fine (the recorder did), a 500 is a crash.
+    ['ipv6-only-500', 'replay.28.lifecycle'],
   ];
   for (const [breaks, check] of corpus) {
     test(`a plugin that breaks "${breaks}" fails ${check} and only it`, async () => {
@@ -90,4 +92,9 @@ describe('conformance kit', () => {
     const report = await runAgainst('echo-address', { only: ['network.endpoint-no-override', 'ipam.pool-refcount'], skip: ['ipam.pool-refcount'] });
     expect(report.results.map((r) => [r.id, r.outcome.status])).toEqual([['ipam.pool-refcount', 'skip'], ['network.endpoint-no-override', 'fail']]);
   });
+});
+
+test('an IPAM-only plugin that never answers an oversized RequestPool fails refusal.oversized-body', async () => {
+  const report = await runAgainst('hang-on-oversized', { timeoutMs: 1_000, interfaces: ['ipam'], only: ['refusal.oversized-body'] });
+  expect(status(report, 'refusal.oversized-body')).toEqual({ status: 'fail', reason: 'IpamDriver.RequestPool with a 2 MiB body: IpamDriver.RequestPool: no reply within 1000 ms' });
 });

@@ -22,10 +22,11 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - hands-out-broadcast: an IPv4 pool's broadcast address is handed out.
  * - allows-overlap: a pool overlapping a held one (not identical) is granted.
  * - racy-join: Join names its interface from a counter it reads before yielding.
+ * - ipv6-only-500: an IPv6-only CreateNetwork (IPv4Data: [], Docker 28+) answers 500 instead of a refusal.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
   | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface'
-  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap' | 'racy-join';
+  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap' | 'racy-join' | 'ipv6-only-500';
 
 interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
 /** `offsets`: the host numbers (from the pool's base) automatic requests may take, in order. */
@@ -122,6 +123,7 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
       case 'Plugin.Activate': return [200, { Implements: ['NetworkDriver', 'IpamDriver'] }];
       case 'NetworkDriver.GetCapabilities': return [200, { Scope: 'local', ConnectivityScope: 'local', GwAllocChecker: true }];
       case 'NetworkDriver.CreateNetwork': {
+        if (breaks === 'ipv6-only-500' && Array.isArray(body.IPv4Data) && body.IPv4Data.length === 0) return [500, { Err: 'TypeError: cannot read IPv4Data[0]' }];
         // Pools and gateways from this IPAM must be ones it handed out: proves a replay substitutes them.
         const data = [...((body.IPv4Data ?? []) as IpData[]), ...((body.IPv6Data ?? []) as IpData[])].filter((d) => d.AddressSpace === 'fake-local');
         const unknown = data.find((d) => ![...pools.values()].some((p) => p.cidr === d.Pool && (!d.Gateway || p.used.has(d.Gateway.split('/')[0] ?? ''))));
