@@ -82,7 +82,7 @@ export const networkChecks: readonly Check[] = [
   },
   {
     id: 'network.join-interface',
-    rationale: 'dockerd moves Join\'s SrcName from the host namespace into the sandbox (osl MoveInterface); it must exist there after Join, and DeleteEndpoint must remove it or every container leaks a link',
+    rationale: 'dockerd moves Join\'s SrcName from the host namespace into the sandbox (libnetwork osl AddInterface); it must exist there after Join, and DeleteEndpoint must remove it or every container leaks a link',
     needs: ['network'], docker: ALL,
     run: async (ctx) => {
       const probe = ctx.linkProbe;

@@ -81,7 +81,7 @@ export const protocolChecks: readonly Check[] = [
   },
   {
     id: 'tolerance.unknown-method',
-    rationale: 'dockerd reads 404 as "not implemented" and carries on (pkg/plugins/client.go, drivers/remote isNotImplemented); any other status fails the operation',
+    rationale: 'a 404 is how a plugin says "not implemented" (pkg/plugins client.go, plugins.IsNotFound), which dockerd tolerates for optional methods; any other status is an error it reports',
     needs: [], docker: ALL,
     run: (ctx) => asOutcome(async () => {
       for (const method of unknownMethods) {
