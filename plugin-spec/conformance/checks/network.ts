@@ -33,7 +33,7 @@ async function createEndpoint(ctx: CheckContext, networkId: string, iface: { Add
 export const networkChecks: readonly Check[] = [
   {
     id: 'network.capabilities',
-    rationale: 'dockerd decodes NetworkDriver.GetCapabilities (drivers/remote/driver.go getCapabilities) and refuses any Scope but "local" or "global"; a 28+ reply may carry GwAllocChecker',
+    rationale: 'dockerd decodes NetworkDriver.GetCapabilities (libnetwork drivers/remote/driver.go) and refuses any Scope but "local" or "global"; a 28+ reply may carry GwAllocChecker',
     needs: ['network'], docker: ALL,
     run: (ctx) => asOutcome(async () => {
       await ctx.succeed('NetworkDriver.GetCapabilities');

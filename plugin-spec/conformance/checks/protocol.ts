@@ -81,7 +81,7 @@ export const protocolChecks: readonly Check[] = [
   },
   {
     id: 'tolerance.unknown-method',
-    rationale: 'a 404 is how a plugin says "not implemented" (pkg/plugins client.go, plugins.IsNotFound), which dockerd tolerates for optional methods; any other status is an error it reports',
+    rationale: 'a 404 is how a plugin says "not implemented": dockerd skips optional methods only when plugins.IsNotFound(err), which looks at the status alone (drivers/remote/driver.go ProgramExternalConnectivity); any other status is an error it reports',
     needs: [], docker: ALL,
     run: (ctx) => asOutcome(async () => {
       for (const method of unknownMethods) {
