@@ -101,3 +101,24 @@ test('plugin-spec/README.md documents every check id, and only those', () => {
   const documented = [...table.matchAll(/^\| `([a-z0-9.-]+)` \|/gm)].map((m) => m[1]);
   expect(documented).toEqual(checks.map((c) => c.id));
 });
+
+test('the command runs without vitest or tsnet: everything cli.ts imports, transitively, is plugin-spec, zod or node:', () => {
+  const root = new URL('../../../', import.meta.url);
+  const seen = new Set<string>();
+  const outside: string[] = [];
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(new URL(file, root), 'utf8');
+    for (const [, spec = ''] of text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)) {
+      if (spec.startsWith('.')) {
+        const target = new URL(spec.replace(/\.js$/, '.ts'), new URL(file, root)).pathname.slice(root.pathname.length);
+        if (target.startsWith('plugin-spec/')) visit(target);
+        else outside.push(`${file} imports ${target}`);
+      } else if (spec !== 'zod' && !spec.startsWith('node:')) outside.push(`${file} imports ${spec}`);
+    }
+  };
+  visit('plugin-spec/conformance/cli.ts');
+  expect(seen.size).toBeGreaterThan(10);
+  expect(outside).toEqual([]);
+});
