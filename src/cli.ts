@@ -15,6 +15,7 @@ import { createHostProbe } from './doctor/real-probe.js';
 import { renderJson, renderText } from './doctor/render.js';
 import { ExecRunner } from './host/runner.js';
 import { pino } from 'pino';
+import { conformanceCommand } from '../plugin-spec/conformance/cli.js';
 
 const HELP = `Usage: tsnet <command> [options]
 
@@ -33,6 +34,10 @@ Commands:
                           (all six: --json for scripts; see tsnet status --help)
   doctor                  check whether this host is ready for tsnet; exit 0
                           when it is (see tsnet doctor --help)
+  conformance --socket PATH
+                          check any Docker network/IPAM plugin against what
+                          dockerd 20.10 and 28.5 expect; exit 0 when it passes
+                          (see tsnet conformance --help)
   ipam release-host HOST  free everything a dead host held in the global address
                           space (see tsnet ipam release-host --help)
   version                 print the version
@@ -57,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return runAdminCommand(command, rest, process.env, (text) => process.stdout.write(text));
     case 'doctor':
       return runDoctorCommand(rest);
+    case 'conformance':
+      return conformanceCommand(rest, { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) });
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);

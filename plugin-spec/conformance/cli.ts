@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ipLinkProbe } from './links.js';
+import type { CheckInterface, DockerVersion } from './registry.js';
+import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
+import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
+
+/** `--help` of the command (tsnet conformance and the standalone cli.js). */
+export const CONFORMANCE_HELP = `Usage: tsnet conformance --socket PATH [options]
+       (or, without tsnet: node plugin-spec/conformance/cli.js --socket PATH …)
+
+Checks a Docker network and/or IPAM plugin over its unix socket against what
+dockerd 20.10 and 28.5 send and expect: handshake, tolerance of what dockerd
+sends, refusals of bad input, IPAM and NetworkDriver semantics, and replays of
+recorded dockerd traffic. The kit creates networks, endpoints, pools and
+addresses with ids starting c0f0 and pools in 10.197.0.0/16 and 10.199.0.0/16,
+and removes them after each check.
+
+Options:
+  --socket PATH            the plugin's socket, e.g. /run/docker/plugins/NAME.sock
+  --interfaces LIST        network,ipam, or one of them (default: what
+                           Plugin.Activate announces)
+  --docker 20.10|28|both   whose dockerd behaviour to check (default both)
+  --only ID,...            run only these checks
+  --skip ID,...            skip these checks (reported as SKIP)
+  --format text|json|junit report format (default text: one line per check,
+                           then "N passed, M failed, K skipped")
+  --timeout SECONDS        per call; a plugin that does not answer fails (default 10)
+  --netns PATH|self        the network namespace the plugin makes its interfaces in
+                           (/proc/PID/ns/net; "self" for the kit's own), to check
+                           Join's interface in the kernel (network.join-interface;
+                           uses ip, and nsenter for a PATH: run as root)
+  --list                   print every check id with its rationale
+  -h, --help               show this help
+
+Exit status: 0 when no check failed, 1 when one did, 2 for a command line the
+kit cannot use or a socket that does not answer.
+`;
+
+/** A command line the kit cannot use: exit 2 with this message. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+interface ParsedArgs {
+  readonly socketPath: string;
+  readonly interfaces?: CheckInterface[];
+  readonly docker: DockerVersion[];
+  readonly only?: string[];
+  readonly skip?: string[];
+  readonly format: 'text' | 'json' | 'junit';
+  readonly timeoutMs: number;
+  readonly netns?: string;
+}
+
+const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+/** Parses the command line; 'help' and 'list' are requests, anything unusable a {@link UsageError}. */
+export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'help' | 'list' {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...args], allowPositionals: false, strict: true,
+      options: {
+        socket: { type: 'string' }, interfaces: { type: 'string' }, docker: { type: 'string' }, only: { type: 'string' },
+        skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}; see --help for the options`);
+  }
+  if (values.help) return 'help';
+  if (values.list) return 'list';
+  const socketPath = values.socket as string | undefined;
+  if (!socketPath) throw new UsageError('--socket PATH is required: the plugin\'s unix socket, e.g. --socket /run/docker/plugins/NAME.sock');
+  const interfaces = list(values.interfaces as string | undefined);
+  const badIface = interfaces?.filter((i) => i !== 'network' && i !== 'ipam') ?? [];
+  if (badIface.length > 0 || interfaces?.length === 0) throw new UsageError(`--interfaces ${String(values.interfaces)}: expected network, ipam or network,ipam`);
+  const dockerArg = (values.docker as string | undefined) ?? 'both';
+  const docker: DockerVersion[] | undefined = dockerArg === 'both' ? ['20.10', '28'] : dockerArg === '20.10' ? ['20.10'] : dockerArg === '28' || dockerArg === '28.5' ? ['28'] : undefined;
+  if (!docker) throw new UsageError(`--docker ${dockerArg}: expected 20.10, 28 or both`);
+  const only = list(values.only as string | undefined);
+  const skip = list(values.skip as string | undefined);
+  const unknown = unknownCheckIds([...(only ?? []), ...(skip ?? [])]);
+  if (unknown.length > 0) throw new UsageError(`unknown check id ${unknown.join(', ')}; the ids are: ${checks.map((c) => c.id).join(', ')} (tsnet conformance --list explains each)`);
+  const format = (values.format as string | undefined) ?? 'text';
+  if (format !== 'text' && format !== 'json' && format !== 'junit') throw new UsageError(`--format ${format}: expected text, json or junit`);
+  const timeout = values.timeout === undefined ? 10 : Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${String(values.timeout)}: expected a number of seconds above 0, e.g. --timeout 30`);
+  const netns = values.netns as string | undefined;
+  if (netns === '') throw new UsageError('--netns needs a path such as /proc/PID/ns/net, or self');
+  return { socketPath, ...(netns ? { netns } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
+}
+
+/** Where the command writes. */
+export interface Output {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+/** The whole command: parse, reach the plugin, run, report. Resolves to the exit status. */
+export async function conformanceCommand(args: readonly string[], out: Output, prog = 'tsnet conformance'): Promise<number> {
+  let parsed: ReturnType<typeof parseConformanceArgs>;
+  try {
+    parsed = parseConformanceArgs(args);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    out.stderr(`${prog}: ${err.message}\n`);
+    return 2;
+  }
+  if (parsed === 'help') { out.stdout(CONFORMANCE_HELP); return 0; }
+  if (parsed === 'list') { out.stdout(checks.map((c) => `${c.id}\n    ${c.rationale}\n`).join('')); return 0; }
+  let announced: CheckInterface[];
+  try {
+    announced = await announcedInterfaces(parsed.socketPath, parsed.timeoutMs);
+  } catch (err) {
+    out.stderr(`${prog}: no plugin answers Plugin.Activate at ${parsed.socketPath}: ${(err as Error).message}; start the plugin, or pass the path of its socket (Docker looks in /run/docker/plugins/)\n`);
+    return 2;
+  }
+  const interfaces = parsed.interfaces ?? announced;
+  if (interfaces.length === 0) {
+    out.stderr(`${prog}: the plugin at ${parsed.socketPath} announces neither NetworkDriver nor IpamDriver in Plugin.Activate; there is nothing to check\n`);
+    return 2;
+  }
+  const report = await runConformance({
+    socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs,
+    ...(parsed.netns ? { linkProbe: ipLinkProbe(parsed.netns) } : {}),
+    ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
+    ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),
+  });
+  out.stdout(parsed.format === 'text' ? summaryLine(report) : parsed.format === 'json' ? renderJson(report) : renderJunit(report));
+  return totals(report).failed === 0 ? 0 : 1;
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  conformanceCommand(process.argv.slice(2), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }, 'conformance').then(
+    (code) => { process.exitCode = code; },
+    (err: unknown) => { process.stderr.write(`conformance: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`); process.exitCode = 1; },
+  );
+}

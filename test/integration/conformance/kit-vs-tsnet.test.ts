@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { ipLinkProbe } from '../../../plugin-spec/conformance/links.js';
+import { runConformance } from '../../../plugin-spec/conformance/run.js';
+import { renderText } from '../../../plugin-spec/conformance/report.js';
+import { createNetns, deleteNetns, execIn, netnsPath, uniqueNetnsName } from '../../support/netns.js';
+import { REPO, startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
+
+// The whole conformance kit (both dockerd versions' replays) against a real tsnet daemon in a
+// namespace of its own: tsnet must be the first plugin to pass it, and the kit must leave
+// nothing behind in the kernel.
+
+const ns = uniqueNetnsName('conf');
+let dir = '';
+let daemon: TsnetDaemon | undefined;
+
+afterAll(async () => {
+  await daemon?.process.stop(10_000);
+  await deleteNetns(ns);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tsnet-conf-'));
+  await createNetns(ns);
+  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn'] });
+}, 120_000);
+
+test('tsnet passes the full conformance kit, both dockerd versions, and nothing is left in its namespace', async () => {
+  const started = Date.now();
+  const report = await runConformance({ socketPath: (daemon as TsnetDaemon).socketPath, docker: ['20.10', '28'], linkProbe: ipLinkProbe(netnsPath(ns)) });
+  console.log(`conformance kit against tsnet: ${((Date.now() - started) / 1000).toFixed(1)} s\n${renderText(report)}`);
+  expect(report.interfaces).toEqual(['network', 'ipam']);
+  expect(report.results.filter((r) => r.outcome.status !== 'pass').map((r) => `${r.id}: ${JSON.stringify(r.outcome)}`)).toEqual([]);
+  expect(report.results.flatMap((r) => r.leftovers)).toEqual([]);
+  const links = JSON.parse((await execIn(ns, ['ip', '-json', 'link', 'show'])).stdout) as Array<{ ifname: string }>;
+  expect(links.map((l) => l.ifname).filter((n) => n.startsWith('tsn'))).toEqual([]);
+}, 120_000);
+
+/** Runs a built CLI as a user would, without vitest in the process; resolves whatever the exit status. */
+async function node(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)(process.execPath, args, { cwd: REPO, timeout: 60_000 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (err: { code?: number; stdout?: string; stderr?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
+  );
+}
+
+test('the built commands, tsnet conformance and the standalone plugin-spec one, pass tsnet with --netns and exit 0', async () => {
+  const socket = (daemon as TsnetDaemon).socketPath;
+  const standalone = await node(['dist/plugin-spec/conformance/cli.js', '--socket', socket, '--netns', netnsPath(ns), '--docker', '28']);
+  expect(standalone.stdout).toMatch(/^network\.join-interface +PASS$/m);
+  expect(standalone.stdout).toMatch(/^replay\.20\.10\.lifecycle +SKIP/m);
+  expect(standalone.stdout.trimEnd().split('\n').at(-1), standalone.stdout + standalone.stderr).toMatch(/^\d+ passed, 0 failed, 1 skipped$/);
+  expect(standalone.code).toBe(0);
+  const viaTsnet = await node(['dist/src/cli.js', 'conformance', '--socket', socket, '--format', 'junit', '--only', 'replay.20.10.lifecycle,ipam.overlap-retry']);
+  expect(viaTsnet.stdout).toContain('tests="2" failures="0" skipped="0"');
+  expect(viaTsnet.code).toBe(0);
+  const bad = await node(['dist/src/cli.js', 'conformance', '--socket', join(dir, 'nothing.sock')]);
+  expect(bad.stderr).toMatch(/^tsnet conformance: no plugin answers Plugin\.Activate at .*nothing\.sock/);
+  expect(bad.code).toBe(2);
+}, 120_000);
