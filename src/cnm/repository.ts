@@ -154,8 +154,9 @@ export class CnmRepository {
   /**
    * The reply of the call that wrote `token` has reached Docker's socket: the marker goes.
    * Batched, because this follows every creating call; a crash before the batch is written
-   * only makes a record look doubtful, which the convergence with Docker then settles; for the
-   * same reason the batch need only survive a daemon crash.
+   * only makes a record look doubtful, which the convergence with Docker then settles. A batch
+   * of endpoint markers only need survive a daemon crash, like the endpoints; one with a network's
+   * marker waits for the disk, as a network that looks doubtful may give way to a new one.
    */
   answered(ref: RecordRef, token: number): void {
     const key = markerKey(ref);
@@ -198,7 +199,8 @@ export class CnmRepository {
     const keys = [...this.answeredKeys.keys()].filter((key) => !this.unanswered.has(key));
     this.answeredKeys.clear();
     if (keys.length === 0) return;
-    await this.store.txn([], keys.map((key): KvWrite => ({ type: 'delete', key })), [], KERNEL_LIFETIME).catch(() => undefined);
+    const durability = keys.some((key) => refOf(key).endpointId === undefined) ? {} : KERNEL_LIFETIME;
+    await this.store.txn([], keys.map((key): KvWrite => ({ type: 'delete', key })), [], durability).catch(() => undefined);
   }
 
   private async write(key: string, record: object, ref: RecordRef, call: string | undefined, cache: () => void, durability: KvWriteOptions): Promise<number | undefined> {

@@ -149,4 +149,21 @@ describe('CnmRepository durability', () => {
     expect(store.syncCount).toBe(2);
     await store.close();
   });
+
+  test('a batch of answered markers waits for the disk when it holds a network\'s marker', async () => {
+    const dir = await tempDir();
+    const store = await openFileKvStore({ dir });
+    const repo = new CnmRepository(store);
+    const netToken = await repo.saveNetwork(network, 'CreateNetwork');
+    const epToken = await repo.saveEndpoint(endpoint, 'CreateEndpoint');
+    const synced = store.syncCount;
+    repo.answered({ networkId: network.id, endpointId: endpoint.id }, epToken as number);
+    await repo.flush();
+    expect(store.syncCount).toBe(synced);
+    repo.answered({ networkId: network.id }, netToken as number);
+    await repo.flush();
+    expect(store.syncCount).toBe(synced + 1);
+    expect(repo.allUnanswered()).toEqual([]);
+    await store.close();
+  });
 });
