@@ -54,7 +54,8 @@ Real-Docker mode (optional; the docker.* checks are SKIPs without it):
 
 Exit status: 0 when no check failed, 1 when one did, 2 for a command line the
 kit cannot use, a socket that does not answer, or a --docker-host where no
-dockerd answers.
+dockerd answers; 130 after Ctrl-C or SIGTERM, which in the real-Docker mode
+first removes its containers and network.
 `;
 
 /** A command line the kit cannot use: exit 2 with this message. */
@@ -170,13 +171,24 @@ export async function conformanceCommand(args: readonly string[], out: Output, p
       return 2;
     }
   }
+  // With real containers at stake, Ctrl-C (or a SIGTERM) removes them before the kit exits.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  if (real) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
   const report = await runConformance({
-    socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs,
+    socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs, signal: interrupt.signal,
     ...(parsed.netns ? { linkProbe: ipLinkProbe(parsed.netns) } : {}),
     ...(real ? { realDocker: { engineSocket: real.engineSocket, image: real.image, driver: real.driver, links: ipLinkLister(parsed.netns ?? 'self'), timeoutMs: Math.max(60_000, parsed.timeoutMs) } } : {}),
     ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
     ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),
+  }).finally(() => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
   });
+  if (interrupt.signal.aborted) {
+    const left = report.dockerLeftovers ?? [];
+    out.stderr(`${prog}: interrupted; ${left.length === 0 ? 'removed the real-Docker mode\'s containers and network' : `could not remove ${left.join('; ')}`}\n`);
+    return 130;
+  }
   out.stdout(parsed.format === 'text' ? summaryLine(report) : parsed.format === 'json' ? renderJson(report) : renderJunit(report));
   return totals(report).failed === 0 && (report.dockerLeftovers?.length ?? 0) === 0 ? 0 : 1;
 }

@@ -55,7 +55,9 @@ export class RealDockerSession {
   private readonly serverMemo: Memo<{ id: string; ip: string }> = {};
   private readonly containers: string[] = [];
   private networkId?: string;
-  private cleaned?: Promise<string[]>;
+  private cleaning?: Promise<string[]>;
+  private readonly removed = new Set<string>();
+  private closed = false;
 
   constructor(readonly options: RealDockerOptions, readonly ipam: boolean) {
     const tag = randomBytes(4).toString('hex');
@@ -84,6 +86,9 @@ export class RealDockerSession {
   }
 
   private call(what: string, method: string, path: string, body?: unknown): Promise<unknown> {
+    if (this.closed && method === 'POST' && /\/create$/.test(path.split('?')[0] ?? '')) {
+      return Promise.reject(new Error(`${what}: interrupted, the real-Docker mode is removing what it created`));
+    }
     return engineOk(this.options.engineSocket, what, method, path, body, this.timeoutMs);
   }
 
@@ -166,25 +171,32 @@ export class RealDockerSession {
   }
 
   /**
-   * Removes the containers (forced) and the network, each step whatever the others did; once
-   * (later calls return the first outcome). Resolves to what could not be removed.
+   * Removes the containers (forced) and the network, each step whatever the others did, and
+   * creates nothing afterwards (a step still under way then fails with "interrupted"). Calls are
+   * serialised; each removes what earlier ones did not (a container created while one ran, a
+   * removal that failed). Resolves to what could not be removed.
    */
   cleanup(): Promise<string[]> {
-    this.cleaned ??= (async () => {
+    this.closed = true;
+    this.cleaning = (this.cleaning ?? Promise.resolve([])).then(async () => {
       const failed: string[] = [];
-      const remove = async (what: string, path: string) => {
+      const remove = async (what: string, path: string): Promise<boolean> => {
         try {
           const reply = await engineCall(this.options.engineSocket, 'DELETE', path, undefined, this.timeoutMs);
-          if (reply.status >= 300 && reply.status !== 404) failed.push(`${what}: dockerd answered HTTP ${reply.status}: ${engineMessage(reply)}`);
+          if (reply.status < 300 || reply.status === 404) return true;
+          failed.push(`${what}: dockerd answered HTTP ${reply.status}: ${engineMessage(reply)}`);
         } catch (err) {
           failed.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
         }
+        return false;
       };
-      for (const id of [...this.containers].reverse()) await remove(`container ${id.slice(0, 12)}`, `/containers/${id}?force=1&v=1`);
-      if (this.networkId) await remove(`network ${this.networkName}`, `/networks/${this.networkId}`);
+      for (const id of [...this.containers].reverse()) {
+        if (!this.removed.has(id) && await remove(`container ${id.slice(0, 12)}`, `/containers/${id}?force=1&v=1`)) this.removed.add(id);
+      }
+      if (this.networkId && !this.removed.has(this.networkId) && await remove(`network ${this.networkName}`, `/networks/${this.networkId}`)) this.removed.add(this.networkId);
       return failed;
-    })();
-    return this.cleaned;
+    });
+    return this.cleaning;
   }
 
   /** Objects of this session dockerd still has (containers and the network), by inspect. */

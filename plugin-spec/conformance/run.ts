@@ -35,6 +35,11 @@ export interface RunOptions {
    * the last check, whatever happened.
    */
   readonly realDocker?: RealDockerOptions;
+  /**
+   * When it aborts (the command: SIGINT or SIGTERM), the real-Docker mode's containers and
+   * network are removed at once, and the checks not yet run are SKIPs ('interrupted').
+   */
+  readonly signal?: AbortSignal;
   /** Called after each check, for progress output. */
   readonly onResult?: (result: CheckResult) => void;
 }
@@ -99,10 +104,12 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
   const results: CheckResult[] = [];
   let dockerLeftovers: string[] = [];
   const session = options.realDocker ? new RealDockerSession(options.realDocker, interfaces.includes('ipam')) : undefined;
+  const onAbort = () => { void session?.cleanup(); };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (const check of checks.filter((c) => !options.only || options.only.includes(c.id))) {
       const t0 = Date.now();
-      const why = notApplicable(check, interfaces, docker, options);
+      const why = options.signal?.aborted ? 'interrupted' : notApplicable(check, interfaces, docker, options);
       const ctx = new CheckContext(options.socketPath, interfaces, timeoutMs, options.linkProbe, session);
       let outcome: Outcome;
       try {
@@ -116,8 +123,9 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
       options.onResult?.(result);
     }
   } finally {
-    // docker.cleanup normally removed everything already (cleanup runs once); this covers a
-    // skipped or failed docker.cleanup and a run that threw.
+    options.signal?.removeEventListener('abort', onAbort);
+    // docker.cleanup normally removed everything already; this covers a skipped or failed
+    // docker.cleanup, an interrupted run and a run that threw.
     dockerLeftovers = session ? await session.cleanup() : [];
   }
   return { socketPath: options.socketPath, interfaces, docker, results, ms: Date.now() - started, ...(session ? { dockerLeftovers } : {}) };

@@ -5,6 +5,8 @@ import { ensureTestImage } from '../support/image.js';
 import { startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { stopHostAndTsnet } from '../support/teardown.js';
 import { REPO, startTsnetDaemon, type TsnetDaemon } from '../support/tsnet-daemon.js';
+import { waitFor } from '../support/exec.js';
+import { spawnTracked } from '../support/process.js';
 
 // The conformance kit's real-Docker mode (issue 11): the built standalone command, run inside a
 // simulated host's network namespace (so 127.0.0.1 is that host's loopback, where dockerd
@@ -67,6 +69,25 @@ test('an image the dockerd does not have: docker.ping fails saying so (nothing p
   expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 1 failed, 1 skipped');
   expect(result.code).toBe(1);
   expect(await hostState()).toEqual(before);
+});
+
+test('Ctrl-C during the run: the kit removes the network and containers it made, reports interrupted and exits 130', async () => {
+  const h = host as SimulatedHost;
+  const before = await hostState();
+  const kitProcess = spawnTracked([process.execPath, join(REPO, 'dist/plugin-spec/conformance/cli.js'), '--socket', (tsnet as TsnetDaemon).socketPath,
+    '--docker-host', `unix://${h.socketPath}`, '--netns', 'self', '--image', image, '--only', DOCKER_CHECKS], { netnsPath: h.netnsPath });
+  try {
+    // As soon as the network exists, while container 1 is being started: SIGINT, by PID.
+    await waitFor(async () => /^docker\.network-create +PASS/m.test(kitProcess.output()) || !kitProcess.isRunning(), { what: 'docker.network-create to pass', timeoutMs: 60_000, intervalMs: 10 });
+    const code = await kitProcess.stop('SIGINT', 60_000);
+    const output = kitProcess.output();
+    expect(output).toMatch(/^docker\.cleanup +SKIP {2}interrupted$/m);
+    expect(output).toMatch(/^conformance: interrupted; removed the real-Docker mode's containers and network$/m);
+    expect(code, output).toBe(130);
+    expect(await hostState()).toEqual(before);
+  } finally {
+    await kitProcess.stop(10_000);
+  }
 });
 
 test('a --docker-host where no dockerd answers: exit 2 before anything is created', async () => {

@@ -129,3 +129,26 @@ describe('command line of the real-Docker mode', () => {
     expect(code).toBe(0);
   });
 });
+
+test('an interrupted run (SIGINT/SIGTERM in the command) removes the network at once; the checks not yet run are SKIPs', async () => {
+  const plugin = await startFakePlugin();
+  const engine = await startFakeEngine();
+  closers.push(plugin.close, engine.close);
+  const interrupt = new AbortController();
+  let networksWhenAborted: string[] = [];
+  const report = await runConformance({
+    socketPath: plugin.socketPath, only: ONLY, timeoutMs: 5_000, signal: interrupt.signal,
+    realDocker: { engineSocket: engine.socketPath, image: 'busybox:latest', driver: 'fakeplug', links: () => engine.links(), timeoutMs: 5_000 },
+    onResult: (r) => {
+      if (r.id === 'docker.network-create') {
+        networksWhenAborted = engine.objects().networks;
+        interrupt.abort();
+      }
+    },
+  });
+  expect(networksWhenAborted).toHaveLength(1);
+  expect(report.results.map((r) => [r.id, r.outcome.status])).toEqual([['docker.network-create', 'pass'], ['docker.ping', 'skip'], ['docker.publish', 'skip'], ['docker.cleanup', 'skip']]);
+  expect(outcomes(report)['docker.ping']).toEqual({ status: 'skip', reason: 'interrupted' });
+  expect(report.dockerLeftovers).toEqual([]);
+  expect(engine.objects()).toEqual({ networks: [], containers: [] });
+});
