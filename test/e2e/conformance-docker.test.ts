@@ -58,6 +58,15 @@ test('tsnet passes the real-Docker mode: network create, ping between two contai
   expect(await hostState()).toEqual(before);
 });
 
+test('the whole kit with the real-Docker mode, as a plugin author runs it: nothing fails, nothing is skipped, nothing left', async () => {
+  const before = await hostState();
+  const result = await kit(['--image', image]);
+  const output = result.stdout + result.stderr;
+  expect(result.stdout.trimEnd().split('\n').at(-1), output).toMatch(/^\d+ passed, 0 failed, 0 skipped$/);
+  expect(result.code, output).toBe(0);
+  expect(await hostState()).toEqual(before);
+});
+
 test('an image the dockerd does not have: docker.ping fails saying so (nothing pulled), publish is a SKIP naming it, and the network is removed', async () => {
   const before = await hostState();
   const result = await kit(['--image', 'c0f0-no-such-image:latest', '--only', DOCKER_CHECKS]);

@@ -107,6 +107,12 @@ describe('command line of the real-Docker mode', () => {
     });
   }
 
+  test('--help describes the mode with the subnet and port the checks use', async () => {
+    const { stdout, code } = await run(['--help']);
+    for (const text of ['--docker-host unix:///PATH', '--image IMAGE', '--driver NAME', '10.198.0.0/24', '127.0.0.1:17198', 'never pulled', '130 after Ctrl-C']) expect(stdout).toContain(text);
+    expect(code).toBe(0);
+  });
+
   test('no dockerd at --docker-host: exit 2 before any check runs', async () => {
     const plugin = await startFakePlugin();
     closers.push(plugin.close);
