@@ -36,8 +36,9 @@ Commands:
                           when it is (see tsnet doctor --help)
   conformance --socket PATH
                           check any Docker network/IPAM plugin against what
-                          dockerd 20.10 and 28.5 expect; exit 0 when it passes
-                          (see tsnet conformance --help)
+                          dockerd 20.10 and 28.5 expect (with --docker-host and
+                          --image, also through a real dockerd); exit 0 when it
+                          passes (see tsnet conformance --help)
   ipam release-host HOST  free everything a dead host held in the global address
                           space (see tsnet ipam release-host --help)
   version                 print the version

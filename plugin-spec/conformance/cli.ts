@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ipLinkProbe } from './links.js';
+import { engineSocketPath, engineVersion } from './engine.js';
+import { ipLinkLister, ipLinkProbe } from './links.js';
+import { DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET } from './real-docker.js';
 import type { CheckInterface, DockerVersion } from './registry.js';
 import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
 import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
@@ -32,11 +35,27 @@ Options:
                            (/proc/PID/ns/net; "self" for the kit's own), to check
                            Join's interface in the kernel (network.join-interface;
                            uses ip, and nsenter for a PATH: run as root)
+
+Real-Docker mode (optional; the docker.* checks are SKIPs without it):
+  --docker-host unix:///PATH  a dockerd's API socket; the kit drives the plugin
+                           through it: docker network create -d DRIVER (also
+                           --ipam-driver DRIVER when the plugin announces
+                           IpamDriver) --subnet ${DOCKER_MODE_SUBNET}, two containers from
+                           --image (container 2 pings container 1, container 1
+                           published on 127.0.0.1:${DOCKER_MODE_HOST_PORT}), then removes them all
+                           and compares the interfaces (ip -o link show, in
+                           --netns or the kit's own namespace) with those before
+  --image IMAGE            required with --docker-host: an image that dockerd
+                           already has, with busybox's sh, nc and ping (never pulled)
+  --driver NAME            the plugin's name in that dockerd (default: the socket's
+                           base name without .sock, e.g. NAME for NAME.sock)
   --list                   print every check id with its rationale
   -h, --help               show this help
 
 Exit status: 0 when no check failed, 1 when one did, 2 for a command line the
-kit cannot use or a socket that does not answer.
+kit cannot use, a socket that does not answer, or a --docker-host where no
+dockerd answers; 130 after Ctrl-C or SIGTERM, which in the real-Docker mode
+first removes its containers and network.
 `;
 
 /** A command line the kit cannot use: exit 2 with this message. */
@@ -53,6 +72,8 @@ interface ParsedArgs {
   readonly format: 'text' | 'json' | 'junit';
   readonly timeoutMs: number;
   readonly netns?: string;
+  /** The real-Docker mode: dockerd's socket path, the image, the plugin's driver name. */
+  readonly realDocker?: { readonly engineSocket: string; readonly dockerHost: string; readonly image: string; readonly driver: string };
 }
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -65,7 +86,8 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
       args: [...args], allowPositionals: false, strict: true,
       options: {
         socket: { type: 'string' }, interfaces: { type: 'string' }, docker: { type: 'string' }, only: { type: 'string' },
-        skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' },
+        'docker-host': { type: 'string' }, image: { type: 'string' }, driver: { type: 'string' }, help: { type: 'boolean', short: 'h' },
       },
     }));
   } catch (err) {
@@ -91,7 +113,23 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${String(values.timeout)}: expected a number of seconds above 0, e.g. --timeout 30`);
   const netns = values.netns as string | undefined;
   if (netns === '') throw new UsageError('--netns needs a path such as /proc/PID/ns/net, or self');
-  return { socketPath, ...(netns ? { netns } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
+  const realDocker = parseRealDocker(socketPath, values['docker-host'] as string | undefined, values.image as string | undefined, values.driver as string | undefined);
+  return { socketPath, ...(netns ? { netns } : {}), ...(realDocker ? { realDocker } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
+}
+
+/** --docker-host, --image and --driver: all or nothing, a unix socket, a driver name Docker accepts. */
+function parseRealDocker(socketPath: string, dockerHost: string | undefined, image: string | undefined, driverArg: string | undefined): ParsedArgs['realDocker'] {
+  if (dockerHost === undefined) {
+    if (image !== undefined) throw new UsageError('--image is for the real-Docker mode: pass --docker-host unix:///PATH (a dockerd\'s API socket) too');
+    if (driverArg !== undefined) throw new UsageError('--driver is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
+    return undefined;
+  }
+  const engineSocket = engineSocketPath(dockerHost);
+  if (!engineSocket) throw new UsageError(`--docker-host ${dockerHost}: expected unix:///PATH, e.g. unix:///run/docker.sock (the kit speaks to dockerd over its unix socket only)`);
+  if (!image) throw new UsageError('--docker-host needs --image IMAGE: an image that dockerd already has, with busybox\'s sh, nc and ping (the kit never pulls)');
+  const driver = driverArg ?? basename(socketPath).replace(/\.sock$/, '');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(driver)) throw new UsageError(`--driver ${driver}: not a plugin name dockerd can look up; pass the name the plugin has in that dockerd, e.g. --driver myplugin for /run/docker/plugins/myplugin.sock`);
+  return { engineSocket, dockerHost, image, driver };
 }
 
 /** Where the command writes. */
@@ -124,14 +162,35 @@ export async function conformanceCommand(args: readonly string[], out: Output, p
     out.stderr(`${prog}: the plugin at ${parsed.socketPath} announces neither NetworkDriver nor IpamDriver in Plugin.Activate; there is nothing to check\n`);
     return 2;
   }
+  const real = parsed.realDocker;
+  if (real) {
+    try {
+      await engineVersion(real.engineSocket, parsed.timeoutMs);
+    } catch (err) {
+      out.stderr(`${prog}: no dockerd answers at --docker-host ${real.dockerHost}: ${(err as Error).message}; start it, or pass its API socket (e.g. unix:///run/docker.sock)\n`);
+      return 2;
+    }
+  }
+  // With real containers at stake, Ctrl-C (or a SIGTERM) removes them before the kit exits.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  if (real) for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
   const report = await runConformance({
-    socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs,
+    socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs, signal: interrupt.signal,
     ...(parsed.netns ? { linkProbe: ipLinkProbe(parsed.netns) } : {}),
+    ...(real ? { realDocker: { engineSocket: real.engineSocket, image: real.image, driver: real.driver, links: ipLinkLister(parsed.netns ?? 'self'), timeoutMs: Math.max(60_000, parsed.timeoutMs) } } : {}),
     ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
     ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),
+  }).finally(() => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.off(sig, onSignal);
   });
+  if (interrupt.signal.aborted) {
+    const left = report.dockerLeftovers ?? [];
+    out.stderr(`${prog}: interrupted; ${left.length === 0 ? 'removed the real-Docker mode\'s containers and network' : `could not remove ${left.join('; ')}`}\n`);
+    return 130;
+  }
   out.stdout(parsed.format === 'text' ? summaryLine(report) : parsed.format === 'json' ? renderJson(report) : renderJunit(report));
-  return totals(report).failed === 0 ? 0 : 1;
+  return totals(report).failed === 0 && (report.dockerLeftovers?.length ?? 0) === 0 ? 0 : 1;
 }
 
 function isMain(): boolean {

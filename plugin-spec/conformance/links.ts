@@ -23,3 +23,36 @@ export function ipLinkProbe(netns: string): LinkProbe {
     });
   });
 }
+
+/** The interfaces of a namespace: every name, and the bridges among them. */
+export interface LinkList {
+  readonly all: readonly string[];
+  readonly bridges: readonly string[];
+}
+
+/** Lists a namespace's interfaces (the real-Docker mode's before/after comparison); injected so tests need no kernel. */
+export type LinkLister = () => Promise<LinkList>;
+
+function runIp(netns: string, args: readonly string[]): Promise<string> {
+  const argv = netns === 'self' ? ['ip', ...args] : ['nsenter', `--net=${netns}`, 'ip', ...args];
+  return new Promise((resolve, reject) => {
+    const [file, ...rest] = argv as [string, ...string[]];
+    execFile(file, rest, { timeout: 5_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${argv.join(' ')}: ${String(stderr).trim() || err.message}`));
+      else resolve(String(stdout));
+    });
+  });
+}
+
+/** Names in `ip -o link show` output: `3: veth1@if2: <…>` → `veth1`. */
+export function parseIpOLink(output: string): string[] {
+  return output.split('\n').map((line) => /^\d+:\s+([^:@\s]+)/.exec(line)?.[1]).filter((n): n is string => n !== undefined).sort();
+}
+
+/** `ip -o link show` (and `… type bridge`), in `netns` through nsenter (root), or the kit's own for `self`. */
+export function ipLinkLister(netns: string): LinkLister {
+  return async () => ({
+    all: parseIpOLink(await runIp(netns, ['-o', 'link', 'show'])),
+    bridges: parseIpOLink(await runIp(netns, ['-o', 'link', 'show', 'type', 'bridge'])),
+  });
+}

@@ -3,6 +3,7 @@ import { formatZodIssues } from '../format.js';
 import { methods, type MethodName } from '../methods.js';
 import { postPlugin, type PluginReply } from './client.js';
 import type { LinkProbe } from './links.js';
+import type { RealDockerSession } from './real-docker.js';
 
 /** The two interfaces a plugin can be checked for. */
 export type CheckInterface = 'network' | 'ipam';
@@ -34,6 +35,8 @@ export interface Check {
   readonly needs: readonly CheckInterface[];
   readonly needsAny?: boolean;
   readonly docker: readonly DockerVersion[];
+  /** A check of the real-Docker mode: a SKIP unless --docker-host and --image are given. */
+  readonly needsDockerHost?: boolean;
   readonly run: (ctx: CheckContext) => Promise<Outcome>;
 }
 
@@ -56,6 +59,8 @@ export class CheckContext {
     readonly timeoutMs: number,
     /** Looks up an interface in the plugin's namespace; undefined without --netns. */
     readonly linkProbe?: LinkProbe,
+    /** The real-Docker mode's shared session; undefined without --docker-host. */
+    readonly realDocker?: RealDockerSession,
   ) {}
 
   has(iface: CheckInterface): boolean {

@@ -14,10 +14,14 @@ export function textLine(result: CheckResult): string {
   return `${result.id.padEnd(30)} ${outcome.status.toUpperCase()}${reason || left ? `  ${reason}${left}` : ''}\n`;
 }
 
-/** `N passed, M failed, K skipped`. */
+/**
+ * `N passed, M failed, K skipped`, after a line naming what the real-Docker mode could not
+ * remove at the end of the run, if anything.
+ */
 export function summaryLine(report: ConformanceReport): string {
   const t = totals(report);
-  return `${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped\n`;
+  const left = report.dockerLeftovers?.length ? `real-Docker mode: could not remove ${report.dockerLeftovers.join('; ')}\n` : '';
+  return `${left}${t.passed} passed, ${t.failed} failed, ${t.skipped} skipped\n`;
 }
 
 /** The text report: {@link textLine} per check, then {@link summaryLine}. */

@@ -2,12 +2,14 @@ import { protocolChecks } from './checks/protocol.js';
 import { ipamChecks } from './checks/ipam.js';
 import { networkChecks } from './checks/network.js';
 import { replayChecks } from './checks/replay.js';
+import { dockerChecks } from './checks/docker.js';
 import { postPlugin } from './client.js';
 import type { LinkProbe } from './links.js';
+import { RealDockerSession, type RealDockerOptions } from './real-docker.js';
 import { CheckContext, DOCKER_VERSIONS, skip, type Check, type CheckInterface, type DockerVersion, type Outcome } from './registry.js';
 
-/** Every check of the kit, in the order they run: wire first, then semantics, then replays. */
-export const checks: readonly Check[] = [...protocolChecks, ...ipamChecks, ...networkChecks, ...replayChecks];
+/** Every check of the kit, in the order they run: wire first, then semantics, then replays, then the real-Docker mode. */
+export const checks: readonly Check[] = [...protocolChecks, ...ipamChecks, ...networkChecks, ...replayChecks, ...dockerChecks];
 
 /** Options of {@link runConformance}. */
 export interface RunOptions {
@@ -27,6 +29,17 @@ export interface RunOptions {
    * without it network.join-interface is a SKIP.
    */
   readonly linkProbe?: LinkProbe;
+  /**
+   * The real-Docker mode (--docker-host, --image): a dockerd, an image and the plugin's driver
+   * name; without it the docker.* checks are SKIPs. Whatever the mode created is removed after
+   * the last check, whatever happened.
+   */
+  readonly realDocker?: RealDockerOptions;
+  /**
+   * When it aborts (the command: SIGINT or SIGTERM), the real-Docker mode's containers and
+   * network are removed at once, and the checks not yet run are SKIPs ('interrupted').
+   */
+  readonly signal?: AbortSignal;
   /** Called after each check, for progress output. */
   readonly onResult?: (result: CheckResult) => void;
 }
@@ -48,6 +61,8 @@ export interface ConformanceReport {
   readonly docker: readonly DockerVersion[];
   readonly results: readonly CheckResult[];
   readonly ms: number;
+  /** What the real-Docker mode could not remove at the end of the run (containers, the network); empty when all went. */
+  readonly dockerLeftovers?: readonly string[];
 }
 
 /** Check ids the kit knows; --only/--skip must name one of them. */
@@ -67,6 +82,7 @@ export async function announcedInterfaces(socketPath: string, timeoutMs = 10_000
 
 function notApplicable(check: Check, interfaces: readonly CheckInterface[], docker: readonly DockerVersion[], options: RunOptions): string | undefined {
   if (options.skip?.includes(check.id)) return 'skipped by --skip';
+  if (check.needsDockerHost && !options.realDocker) return 'needs --docker-host and --image';
   const missing = check.needs.filter((n) => !interfaces.includes(n));
   if (check.needs.length > 0 && (check.needsAny ? missing.length === check.needs.length : missing.length > 0)) {
     return `needs the ${check.needs.join(check.needsAny ? ' or ' : ' and ')} interface, not under test`;
@@ -86,20 +102,31 @@ export async function runConformance(options: RunOptions): Promise<ConformanceRe
   const interfaces = options.interfaces ?? await announcedInterfaces(options.socketPath, timeoutMs);
   const docker = options.docker ?? DOCKER_VERSIONS;
   const results: CheckResult[] = [];
-  for (const check of checks.filter((c) => !options.only || options.only.includes(c.id))) {
-    const t0 = Date.now();
-    const why = notApplicable(check, interfaces, docker, options);
-    const ctx = new CheckContext(options.socketPath, interfaces, timeoutMs, options.linkProbe);
-    let outcome: Outcome;
-    try {
-      outcome = why ? skip(why) : await check.run(ctx);
-    } catch (err) {
-      outcome = { status: 'fail', reason: err instanceof Error ? err.message : String(err) };
+  let dockerLeftovers: string[] = [];
+  const session = options.realDocker ? new RealDockerSession(options.realDocker, interfaces.includes('ipam')) : undefined;
+  const onAbort = () => { void session?.cleanup(); };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (const check of checks.filter((c) => !options.only || options.only.includes(c.id))) {
+      const t0 = Date.now();
+      const why = options.signal?.aborted ? 'interrupted' : notApplicable(check, interfaces, docker, options);
+      const ctx = new CheckContext(options.socketPath, interfaces, timeoutMs, options.linkProbe, session);
+      let outcome: Outcome;
+      try {
+        outcome = why ? skip(why) : await check.run(ctx);
+      } catch (err) {
+        outcome = { status: 'fail', reason: err instanceof Error ? err.message : String(err) };
+      }
+      const leftovers = await ctx.cleanup();
+      const result = { id: check.id, rationale: check.rationale, outcome, ms: Date.now() - t0, leftovers };
+      results.push(result);
+      options.onResult?.(result);
     }
-    const leftovers = await ctx.cleanup();
-    const result = { id: check.id, rationale: check.rationale, outcome, ms: Date.now() - t0, leftovers };
-    results.push(result);
-    options.onResult?.(result);
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+    // docker.cleanup normally removed everything already; this covers a skipped or failed
+    // docker.cleanup, an interrupted run and a run that threw.
+    dockerLeftovers = session ? await session.cleanup() : [];
   }
-  return { socketPath: options.socketPath, interfaces, docker, results, ms: Date.now() - started };
+  return { socketPath: options.socketPath, interfaces, docker, results, ms: Date.now() - started, ...(session ? { dockerLeftovers } : {}) };
 }

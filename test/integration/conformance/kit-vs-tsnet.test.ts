@@ -35,7 +35,8 @@ test('tsnet passes the full conformance kit, both dockerd versions, and nothing 
   const report = await runConformance({ socketPath: (daemon as TsnetDaemon).socketPath, docker: ['20.10', '28'], linkProbe: ipLinkProbe(netnsPath(ns)) });
   console.log(`conformance kit against tsnet: ${((Date.now() - started) / 1000).toFixed(1)} s\n${renderText(report)}`);
   expect(report.interfaces).toEqual(['network', 'ipam']);
-  expect(report.results.filter((r) => r.outcome.status !== 'pass').map((r) => `${r.id}: ${JSON.stringify(r.outcome)}`)).toEqual([]);
+  // The real-Docker mode needs a dockerd: test/e2e/conformance-docker.test.ts runs it.
+  expect(report.results.filter((r) => r.outcome.status !== 'pass' && !r.id.startsWith('docker.')).map((r) => `${r.id}: ${JSON.stringify(r.outcome)}`)).toEqual([]);
   expect(report.results.flatMap((r) => r.leftovers)).toEqual([]);
   const links = JSON.parse((await execIn(ns, ['ip', '-json', 'link', 'show'])).stdout) as Array<{ ifname: string }>;
   expect(links.map((l) => l.ifname).filter((n) => n.startsWith('tsn'))).toEqual([]);
@@ -54,7 +55,7 @@ test('the built commands, tsnet conformance and the standalone plugin-spec one, 
   const standalone = await node(['dist/plugin-spec/conformance/cli.js', '--socket', socket, '--netns', netnsPath(ns), '--docker', '28']);
   expect(standalone.stdout).toMatch(/^network\.join-interface +PASS$/m);
   expect(standalone.stdout).toMatch(/^replay\.20\.10\.lifecycle +SKIP/m);
-  expect(standalone.stdout.trimEnd().split('\n').at(-1), standalone.stdout + standalone.stderr).toMatch(/^\d+ passed, 0 failed, 1 skipped$/);
+  expect(standalone.stdout.trimEnd().split('\n').at(-1), standalone.stdout + standalone.stderr).toMatch(/^\d+ passed, 0 failed, 5 skipped$/);
   expect(standalone.code).toBe(0);
   const viaTsnet = await node(['dist/src/cli.js', 'conformance', '--socket', socket, '--format', 'junit', '--only', 'replay.20.10.lifecycle,ipam.overlap-retry']);
   expect(viaTsnet.stdout).toContain('tests="2" failures="0" skipped="0"');

@@ -34,13 +34,16 @@ afterAll(async () => {
 const sock = (name: string) => (plugins.get(name) as { socketPath: string }).socketPath;
 
 describe('tsnet conformance', () => {
-  test('text: one line per check, the totals last, exit 0 when nothing failed (without --netns, join-interface is a SKIP)', async () => {
+  test('text: one line per check, the totals last, exit 0 when nothing failed (without --netns, join-interface is a SKIP; without --docker-host, the docker.* checks)', async () => {
     const { code, stdout } = await run(['--socket', sock('ok')]);
     const lines = stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(checks.length + 1);
     expect(lines[0]).toMatch(/^handshake\.activate +PASS$/);
     expect(lines).toContainEqual(expect.stringMatching(/^network\.join-interface +SKIP {2}pass --netns PATH/));
-    expect(lines.at(-1)).toBe(`${checks.length - 1} passed, 0 failed, 1 skipped`);
+    const docker = checks.filter((c) => c.id.startsWith('docker.')).map((c) => c.id);
+    expect(docker).toEqual(['docker.network-create', 'docker.ping', 'docker.publish', 'docker.cleanup']);
+    for (const id of docker) expect(lines).toContainEqual(`${id.padEnd(30)} SKIP  needs --docker-host and --image`);
+    expect(lines.at(-1)).toBe(`${checks.length - 5} passed, 0 failed, 5 skipped`);
     expect(code).toBe(0);
   });
 

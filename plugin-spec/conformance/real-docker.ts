@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { engineCall, engineMessage, engineOk } from './engine.js';
+import type { LinkList, LinkLister } from './links.js';
+
+/** The subnet of the real-Docker mode's network (the kit's other checks use 10.197/16 and 10.199/16). */
+export const DOCKER_MODE_SUBNET = '10.198.0.0/24';
+export const DOCKER_MODE_GATEWAY = '10.198.0.1';
+/** The port container 1 listens on, and the one it is published on at 127.0.0.1. */
+export const DOCKER_MODE_CONTAINER_PORT = 7000;
+export const DOCKER_MODE_HOST_PORT = 17198;
+/** What container 1 sends to each connection. */
+export const DOCKER_MODE_GREETING = 'hello from c0f0';
+
+/** What the real-Docker mode needs: a dockerd, an image it has, the plugin's driver name, and a way to list links. */
+export interface RealDockerOptions {
+  /** dockerd's API socket (from `--docker-host unix:///PATH`). */
+  readonly engineSocket: string;
+  /** An image already in that dockerd with sh, nc and ping (busybox); never pulled. */
+  readonly image: string;
+  /** The name dockerd knows the plugin by (its socket's base name in /run/docker/plugins). */
+  readonly driver: string;
+  /** Lists the links of the namespace where dockerd and the plugin make their interfaces. */
+  readonly links: LinkLister;
+  /** Per Engine API call; default 60 s (dockerd waits up to 30 s for a plugin it cannot find). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A prerequisite of a check failed in an earlier check: the check is a SKIP naming it, so a
+ * plugin's one failure is reported once.
+ */
+export class EarlierFailure extends Error {
+  override readonly name = 'EarlierFailure';
+}
+
+interface Memo<T> {
+  promise?: Promise<T>;
+  by?: string;
+}
+
+/**
+ * One run's real-Docker objects: a network with the plugin as driver, two containers on it, and
+ * the interface lists of the namespace taken before anything was created and while the network
+ * existed. Steps are memoised: the docker.* checks share them (a check run alone with --only
+ * creates what it needs), and {@link cleanup} removes everything whatever happened, once.
+ */
+export class RealDockerSession {
+  readonly networkName: string;
+  readonly serverName: string;
+  readonly pingName: string;
+  private readonly timeoutMs: number;
+  private before?: Promise<LinkList>;
+  private during?: LinkList;
+  private readonly networkMemo: Memo<{ id: string; inspect: Record<string, unknown> }> = {};
+  private readonly serverMemo: Memo<{ id: string; ip: string }> = {};
+  private readonly containers: string[] = [];
+  private networkId?: string;
+  private cleaning?: Promise<string[]>;
+  private readonly removed = new Set<string>();
+  private closed = false;
+
+  constructor(readonly options: RealDockerOptions, readonly ipam: boolean) {
+    const tag = randomBytes(4).toString('hex');
+    this.networkName = `c0f0-conformance-${tag}`;
+    this.serverName = `c0f0-conformance-${tag}-server`;
+    this.pingName = `c0f0-conformance-${tag}-ping`;
+    this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** The namespace's links before the mode created anything (taken once, on first use). */
+  linksBefore(): Promise<LinkList> {
+    this.before ??= this.options.links();
+    return this.before;
+  }
+
+  /** Bridges that appeared while the network and container 1 existed: the plugin's. */
+  bridgesCreated(): Promise<string[]> {
+    const during = this.during;
+    if (!during) return Promise.resolve([]);
+    return this.linksBefore().then((b) => during.bridges.filter((n) => !b.bridges.includes(n)), () => []);
+  }
+
+  /** Whether anything was created, for the cleanup check's note. */
+  createdAnything(): boolean {
+    return this.networkId !== undefined || this.containers.length > 0;
+  }
+
+  private call(what: string, method: string, path: string, body?: unknown): Promise<unknown> {
+    if (this.closed && method === 'POST' && /\/create$/.test(path.split('?')[0] ?? '')) {
+      return Promise.reject(new Error(`${what}: interrupted, the real-Docker mode is removing what it created`));
+    }
+    return engineOk(this.options.engineSocket, what, method, path, body, this.timeoutMs);
+  }
+
+  private memo<T>(m: Memo<T>, check: string, step: string, make: () => Promise<T>): Promise<T> {
+    if (m.promise && m.by !== check) {
+      return m.promise.catch((err: unknown) => {
+        if (err instanceof EarlierFailure) throw err;
+        throw new EarlierFailure(`${step} failed in ${m.by} (see its line): ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
+    if (!m.promise) {
+      m.by = check;
+      m.promise = make();
+    }
+    return m.promise;
+  }
+
+  /** `docker network create -d DRIVER [--ipam-driver DRIVER] --subnet 10.198.0.0/24 NAME`, and its inspect. */
+  network(check: string): Promise<{ id: string; inspect: Record<string, unknown> }> {
+    return this.memo(this.networkMemo, check, 'creating the network', async () => {
+      await this.linksBefore().catch(() => undefined);
+      const created = await this.call(`creating network ${this.networkName} with driver ${this.options.driver}`, 'POST', '/networks/create', {
+        Name: this.networkName, Driver: this.options.driver, CheckDuplicate: true,
+        IPAM: { Driver: this.ipam ? this.options.driver : 'default', Config: [{ Subnet: DOCKER_MODE_SUBNET, Gateway: DOCKER_MODE_GATEWAY }] },
+        Labels: { 'c0f0.conformance': 'true' },
+      }) as { Id?: string };
+      if (typeof created?.Id !== 'string') throw new Error(`POST /networks/create answered no Id: ${JSON.stringify(created)}`);
+      this.networkId = created.Id;
+      const inspect = await this.call('inspecting the network', 'GET', `/networks/${created.Id}`) as Record<string, unknown>;
+      return { id: created.Id, inspect };
+    });
+  }
+
+  /**
+   * Container 1 on the network, `-p 127.0.0.1:17198:7000`, running a busybox loop that sends the
+   * greeting to each connection; resolves to its id and its address on the network.
+   */
+  server(check: string): Promise<{ id: string; ip: string }> {
+    return this.memo(this.serverMemo, check, 'starting container 1', async () => {
+      await this.network(check);
+      await this.requireImage();
+      const port = `${DOCKER_MODE_CONTAINER_PORT}/tcp`;
+      const id = await this.createAndStart(this.serverName, {
+        Cmd: ['sh', '-c', `while true; do echo '${DOCKER_MODE_GREETING}' | nc -l -p ${DOCKER_MODE_CONTAINER_PORT}; done`],
+        ExposedPorts: { [port]: {} },
+        HostConfig: { NetworkMode: this.networkName, PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(DOCKER_MODE_HOST_PORT) }] } },
+      });
+      const inspect = await this.call('inspecting container 1', 'GET', `/containers/${id}/json`) as { NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } };
+      const ip = inspect.NetworkSettings?.Networks?.[this.networkName]?.IPAddress ?? '';
+      if (ip === '') throw new Error(`container 1 has no IPv4 address on ${this.networkName}: ${JSON.stringify(inspect.NetworkSettings?.Networks ?? {})}`);
+      this.during = await this.options.links().catch(() => undefined);
+      return { id, ip };
+    });
+  }
+
+  /** Runs container 2 with `argv` on the network until it exits; its exit code and output (a TTY, so plain text). */
+  async runToExit(argv: readonly string[], waitMs: number): Promise<{ code: number; output: string }> {
+    const id = await this.createAndStart(this.pingName, { Cmd: [...argv], Tty: true, HostConfig: { NetworkMode: this.networkName } });
+    const waited = await engineOk(this.options.engineSocket, 'waiting for container 2', 'POST', `/containers/${id}/wait`, undefined, waitMs) as { StatusCode?: number };
+    const logs = await engineCall(this.options.engineSocket, 'GET', `/containers/${id}/logs?stdout=1&stderr=1`, undefined, this.timeoutMs).catch(() => undefined);
+    return { code: waited.StatusCode ?? -1, output: logs?.status === 200 ? logs.text.trim() : '' };
+  }
+
+  private async requireImage(): Promise<void> {
+    const reply = await engineCall(this.options.engineSocket, 'GET', `/images/${encodeURIComponent(this.options.image)}/json`, undefined, this.timeoutMs);
+    if (reply.status === 404) {
+      throw new Error(`image ${this.options.image} is not in this dockerd, and the kit never pulls: load it there first (docker load -i FILE, or docker build/import; any image with busybox's sh, nc and ping)`);
+    }
+    if (reply.status !== 200) throw new Error(`inspecting image ${this.options.image}: dockerd answered HTTP ${reply.status}: ${engineMessage(reply)}`);
+  }
+
+  private async createAndStart(name: string, config: Record<string, unknown>): Promise<string> {
+    const created = await this.call(`creating container ${name}`, 'POST', `/containers/create?name=${encodeURIComponent(name)}`, {
+      Image: this.options.image, Labels: { 'c0f0.conformance': 'true' }, ...config,
+    }) as { Id?: string };
+    if (typeof created?.Id !== 'string') throw new Error(`POST /containers/create answered no Id: ${JSON.stringify(created)}`);
+    this.containers.push(created.Id);
+    await this.call(`starting container ${name}`, 'POST', `/containers/${created.Id}/start`);
+    return created.Id;
+  }
+
+  /**
+   * Removes the containers (forced) and the network, each step whatever the others did, and
+   * creates nothing afterwards (a step still under way then fails with "interrupted"). Calls are
+   * serialised; each removes what earlier ones did not (a container created while one ran, a
+   * removal that failed). Resolves to what could not be removed.
+   */
+  cleanup(): Promise<string[]> {
+    this.closed = true;
+    this.cleaning = (this.cleaning ?? Promise.resolve([])).then(async () => {
+      const failed: string[] = [];
+      const remove = async (what: string, path: string): Promise<boolean> => {
+        try {
+          const reply = await engineCall(this.options.engineSocket, 'DELETE', path, undefined, this.timeoutMs);
+          if (reply.status < 300 || reply.status === 404) return true;
+          failed.push(`${what}: dockerd answered HTTP ${reply.status}: ${engineMessage(reply)}`);
+        } catch (err) {
+          failed.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        return false;
+      };
+      for (const id of [...this.containers].reverse()) {
+        if (!this.removed.has(id) && await remove(`container ${id.slice(0, 12)}`, `/containers/${id}?force=1&v=1`)) this.removed.add(id);
+      }
+      if (this.networkId && !this.removed.has(this.networkId) && await remove(`network ${this.networkName}`, `/networks/${this.networkId}`)) this.removed.add(this.networkId);
+      return failed;
+    });
+    return this.cleaning;
+  }
+
+  /** Objects of this session dockerd still has (containers and the network), by inspect. */
+  async stillInDockerd(): Promise<string[]> {
+    const left: string[] = [];
+    const probe = async (what: string, path: string) => {
+      const reply = await engineCall(this.options.engineSocket, 'GET', path, undefined, this.timeoutMs);
+      if (reply.status !== 404) left.push(what);
+    };
+    for (const id of this.containers) await probe(`container ${id.slice(0, 12)}`, `/containers/${id}/json`);
+    if (this.networkId) await probe(`network ${this.networkName}`, `/networks/${this.networkId}`);
+    return left;
+  }
+}
