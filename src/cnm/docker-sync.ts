@@ -1,6 +1,6 @@
 import { callDeadline } from '../core/deadline.js';
 import type { Logger } from 'pino';
-import { errorText } from '../core/errors.js';
+import { TsnetError, errorText } from '../core/errors.js';
 import { isDockerDriverName, shortId } from '../core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../core/model.js';
 import type { CnmRepository, RecordRef } from './repository.js';
@@ -25,11 +25,12 @@ export interface DockerEndpointInfo {
 /** What the convergence needs to know of Docker (src/docker/engine.ts provides it). */
 export interface DockerView {
   readonly description: string;
-  networks(): Promise<readonly DockerNetworkInfo[]>;
+  /** Each method ends its request at once when `signal` aborts (the daemon is stopping). */
+  networks(signal?: AbortSignal): Promise<readonly DockerNetworkInfo[]>;
   /** Endpoints attached to a container, or undefined when the network is gone. */
-  endpoints(networkId: string): Promise<readonly DockerEndpointInfo[] | undefined>;
+  endpoints(networkId: string, signal?: AbortSignal): Promise<readonly DockerEndpointInfo[] | undefined>;
   /** A stable identity of the dockerd behind the API. */
-  identity(): Promise<string>;
+  identity(signal?: AbortSignal): Promise<string>;
 }
 
 export interface DockerSyncDeps {
@@ -100,6 +101,13 @@ export class DockerSync {
   private nextDelay: number | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /**
+   * Ends the Docker requests of a look in progress when the daemon stops: dockerd may take long to
+   * answer (it waits up to 30 s for a plugin it cannot reach, and tsnet's socket closes first), and
+   * a stop must not wait on it. What the look already removed stays removed; the rest waits for
+   * the next start.
+   */
+  private readonly aborter = new AbortController();
   private wasReachable: boolean | undefined;
   last: DockerSyncReport | undefined;
 
@@ -138,6 +146,7 @@ export class DockerSync {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.aborter.abort();
     await this.running.catch(() => undefined);
   }
 
@@ -156,6 +165,7 @@ export class DockerSync {
       this.runOnce().then(
         (report) => this.scheduleNext(report.waiting.length > 0 ? Math.min(this.graceMs, this.intervalMs) : this.intervalMs),
         (err: unknown) => {
+          if (this.stopped) return;
           this.deps.log.error({ err }, 'convergence with Docker failed');
           this.scheduleNext(this.intervalMs);
         },
@@ -172,11 +182,13 @@ export class DockerSync {
 
   private async look(): Promise<DockerSyncReport> {
     const { repo, service, docker, log } = this.deps;
+    const signal = this.aborter.signal;
     const at = new Date(this.now()).toISOString();
     let dockerNetworks: Awaited<ReturnType<DockerView['networks']>>;
     try {
-      dockerNetworks = await docker.networks();
+      dockerNetworks = await docker.networks(signal);
     } catch (err) {
+      if (signal.aborted) throw err;
       const suspected = repo.allUnanswered().filter((u) => service.isDoubtful(u)).map(describeRef);
       const report: DockerSyncReport = { at, reachable: false, error: errorText(err), removedNetworks: [], removedEndpoints: [], confirmed: 0, waiting: [], suspected, lost: [], unverified: [] };
       if (this.wasReachable !== false || suspected.length > 0) log.warn({ docker: docker.description, err: errorText(err), suspected }, 'Docker cannot be asked: nothing is removed; suspected orphans are kept until it can');
@@ -213,7 +225,7 @@ export class DockerSync {
         confirmed++;
         this.deps.onAction?.('confirmed-record');
       }
-      const listed = await docker.endpoints(network.id);
+      const listed = await docker.endpoints(network.id, signal);
       if (!listed) continue; // removed in Docker since the list: the next look settles it
       const attached = new Set(listed.map((e) => e.endpointId));
       for (const endpoint of repo.endpointsOf(network.id).filter((e) => e.state === 'ready')) {
@@ -240,7 +252,7 @@ export class DockerSync {
     }
     for (const key of [...this.missingSince.keys()]) if (!seen.has(key)) this.missingSince.delete(key);
     if (trusted && this.deps.alsoConverge) {
-      const also = await this.deps.alsoConverge({ networks: dockerNetworks, endpoints: (id) => docker.endpoints(id) });
+      const also = await this.deps.alsoConverge({ networks: dockerNetworks, endpoints: (id) => docker.endpoints(id, signal) });
       for (let i = 0; i < also.waiting; i++) waiting.push('address or pool reference');
     }
     const lost = dockerNetworks.filter((n) => isDockerDriverName(n.driver, this.deps.driverName) && !repo.network(n.id)).map((n) => `${n.name} (${shortId(n.id)})`);
@@ -258,7 +270,8 @@ export class DockerSync {
    */
   private async verify(inDocker: ReadonlySet<string>): Promise<boolean> {
     const { repo, docker, log } = this.deps;
-    const identity = await docker.identity().catch(() => undefined);
+    const identity = await docker.identity(this.aborter.signal).catch(() => undefined);
+    if (this.aborter.signal.aborted) throw new TsnetError('TSNET_ABORTED', 'the look at Docker was abandoned: tsnet is stopping');
     const remembered = await repo.dockerIdentity();
     if (repo.allNetworks().some((n) => n.state === 'ready' && inDocker.has(n.id))) {
       if (identity && identity !== remembered) {

@@ -128,6 +128,7 @@ export const ERROR_CATALOGUE = {
   TSNET_CLIENT_GONE: unavailable('the client went away before the reply'),
   TSNET_DOCKER_API: unavailable('the Docker API answered an error'),
   TSNET_DOCKER_UNREACHABLE: unavailable('the Docker API cannot be reached'),
+  TSNET_ABORTED: unavailable('work abandoned because the daemon is stopping'),
 } as const satisfies Record<`TSNET_${string}`, Entry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -12,6 +12,9 @@ export interface Lifecycle {
   stop(): Promise<void>;
 }
 
+/** How often a part that has not stopped yet is named in the log. */
+const STILL_STOPPING_EVERY_MS = 2_000;
+
 /**
  * The parts of the daemon, started in the order they depend on each other and stopped in
  * reverse, so each part outlives those that use it (the local store closes after the call queue
@@ -41,11 +44,16 @@ export class Lifecycles {
     this.stopping ??= (async () => {
       for (const { name, part } of [...this.parts].reverse()) {
         const started = performance.now();
+        // A part that holds the stop up says so: the supervisor's kill comes later and says nothing.
+        const slow = setInterval(() => this.log.warn({ part: name, ms: Math.round(performance.now() - started) }, 'still stopping'), STILL_STOPPING_EVERY_MS);
+        slow.unref();
         try {
           await part.stop();
           this.log.info({ part: name, ms: Math.round(performance.now() - started) }, 'stopped');
         } catch (err) {
           this.log.warn({ err, part: name }, 'did not stop cleanly');
+        } finally {
+          clearInterval(slow);
         }
       }
     })();

@@ -29,11 +29,12 @@ export interface DockerEndpoint {
 export interface DockerEngine {
   /** Where the API is, for logs. */
   readonly description: string;
-  networks(): Promise<DockerNetworkSummary[]>;
+  /** Each method takes a `signal` that ends its request at once (a stopping daemon must not wait on dockerd). */
+  networks(signal?: AbortSignal): Promise<DockerNetworkSummary[]>;
   /** The endpoints of one network that are attached to a container; undefined when the network is gone. */
-  endpoints(networkId: string): Promise<DockerEndpoint[] | undefined>;
+  endpoints(networkId: string, signal?: AbortSignal): Promise<DockerEndpoint[] | undefined>;
   /** dockerd's own ID (`docker info` ID): stable for one dockerd and its data root. */
-  identity(): Promise<string>;
+  identity(signal?: AbortSignal): Promise<string>;
 }
 
 interface NetworkJson {
@@ -56,15 +57,15 @@ export class UnixDockerEngine implements DockerEngine {
     this.description = `unix://${socketPath}`;
   }
 
-  async networks(): Promise<DockerNetworkSummary[]> {
-    const { status, body } = await this.get('/networks');
+  async networks(signal?: AbortSignal): Promise<DockerNetworkSummary[]> {
+    const { status, body } = await this.get('/networks', signal);
     if (status !== 200) throw this.failed('/networks', status, body);
     return (JSON.parse(body) as NetworkJson[]).map(toSummary);
   }
 
-  async endpoints(networkId: string): Promise<DockerEndpoint[] | undefined> {
+  async endpoints(networkId: string, signal?: AbortSignal): Promise<DockerEndpoint[] | undefined> {
     const path = `/networks/${encodeURIComponent(networkId)}`;
-    const { status, body } = await this.get(path);
+    const { status, body } = await this.get(path, signal);
     if (status === 404) return undefined;
     if (status !== 200) throw this.failed(path, status, body);
     const json = JSON.parse(body) as NetworkJson;
@@ -73,8 +74,8 @@ export class UnixDockerEngine implements DockerEngine {
     }));
   }
 
-  async identity(): Promise<string> {
-    const { status, body } = await this.get('/info');
+  async identity(signal?: AbortSignal): Promise<string> {
+    const { status, body } = await this.get('/info', signal);
     if (status !== 200) throw this.failed('/info', status, body);
     const info = JSON.parse(body) as { ID?: string; Name?: string };
     return `${info.ID ?? ''}@${info.Name ?? ''}`;
@@ -88,9 +89,13 @@ export class UnixDockerEngine implements DockerEngine {
     return { version: json.Version ?? 'unknown', apiVersion: json.ApiVersion ?? 'unknown' };
   }
 
-  private get(path: string): Promise<{ status: number; body: string }> {
+  private get(path: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socketPath, path, method: 'GET', headers: { host: 'docker' }, timeout: TIMEOUT_MS }, (res) => {
+      if (signal?.aborted) {
+        reject(abortedError(path));
+        return;
+      }
+      const req = request({ socketPath: this.socketPath, path, method: 'GET', headers: { host: 'docker' }, timeout: TIMEOUT_MS, ...(signal ? { signal } : {}) }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -102,7 +107,7 @@ export class UnixDockerEngine implements DockerEngine {
         res.on('error', reject);
       });
       req.on('timeout', () => req.destroy(new Error(`no answer within ${TIMEOUT_MS} ms`)));
-      req.on('error', (err) => reject(new TsnetError('TSNET_DOCKER_UNREACHABLE', `cannot reach the Docker API at ${this.description}: ${errorText(err)}`, 'check that dockerd runs and that --docker-host points at its API socket')));
+      req.on('error', (err) => reject(signal?.aborted ? abortedError(path) : new TsnetError('TSNET_DOCKER_UNREACHABLE', `cannot reach the Docker API at ${this.description}: ${errorText(err)}`, 'check that dockerd runs and that --docker-host points at its API socket')));
       req.end();
     });
   }
@@ -110,6 +115,10 @@ export class UnixDockerEngine implements DockerEngine {
   private failed(path: string, status: number, body: string): TsnetError {
     return new TsnetError('TSNET_DOCKER_API', `the Docker API at ${this.description} answered ${status} to GET ${path}: ${body.slice(0, 200)}`);
   }
+}
+
+function abortedError(path: string): TsnetError {
+  return new TsnetError('TSNET_ABORTED', `GET ${path} on the Docker API was abandoned: tsnet is stopping`);
 }
 
 function toSummary(n: NetworkJson): DockerNetworkSummary {

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { createBridgeDriver } from '../../../drivers/bridge/index.js';
 import type { Driver } from '../../../drivers/driver.js';
 import { DockerSync, type DockerView } from '../../../src/cnm/docker-sync.js';
@@ -201,5 +201,24 @@ describe('convergence with Docker', () => {
     expect((await t.sync.runOnce()).removedEndpoints).toEqual([EP_1]);
     t.tick(31_000);
     expect((await t.sync.runOnce()).removedEndpoints).toEqual([EP_2]);
+  });
+
+  test('stop() ends a look that waits on Docker at once, abandons its request, and logs no failure', async () => {
+    const t = setup();
+    await t.service.createNetwork(netInput(NET_A, 1));
+    // A dockerd that does not answer (it may wait 30 s for a plugin it cannot reach): only the abort ends the request.
+    const signals: AbortSignal[] = [];
+    t.docker.networks = (signal?: AbortSignal) => new Promise((_, reject) => {
+      if (signal) signals.push(signal);
+      signal?.addEventListener('abort', () => reject(new Error('aborted')));
+    });
+    const errors: unknown[] = [];
+    const sync = new DockerSync({ repo: t.repo, service: t.service, docker: t.docker, driverName: 'tsnet', log: { ...silentLog, error: (...args: unknown[]) => errors.push(args), warn: (...args: unknown[]) => errors.push(args) } as unknown as typeof silentLog });
+    sync.start();
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    await sync.stop();
+    expect(signals[0]?.aborted).toBe(true);
+    expect(errors).toEqual([]);
+    expect(t.repo.network(NET_A)).toBeDefined();
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { Lifecycles, type LifecycleLog } from '../../../src/core/lifecycle.js';
 
 function recorder() {
@@ -40,5 +40,25 @@ describe('Lifecycles: the daemon\'s parts', () => {
     expect(events.filter((e) => e === 'stop a')).toHaveLength(1);
     expect(events).toContain('stop late');
     expect(events).not.toContain('start late');
+  });
+
+  test('a part that holds the stop up is named in the log every 2 s until it stops', async () => {
+    vi.useFakeTimers();
+    try {
+      const lines: Array<{ msg: string; part?: string; ms?: number }> = [];
+      const parts = new Lifecycles({ info: (obj, msg) => lines.push({ msg, ...(obj as object) }), warn: (obj, msg) => lines.push({ msg, ...(obj as object) }) });
+      let release = () => undefined as void;
+      await parts.start('docker-sync', { stop: () => new Promise<void>((resolve) => { release = resolve; }) });
+      const stopping = parts.stop();
+      await vi.advanceTimersByTimeAsync(4_500);
+      expect(lines.filter((l) => l.msg === 'still stopping').map((l) => l.part)).toEqual(['docker-sync', 'docker-sync']);
+      release();
+      await stopping;
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(lines.filter((l) => l.msg === 'still stopping')).toHaveLength(2);
+      expect(lines.at(-1)).toMatchObject({ msg: 'stopped', part: 'docker-sync' });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
