@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureTestImage } from '../support/image.js';
 import { DOCKER_VERSION, startSimulatedHost, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
-import { fmt, median, percentile } from './stats.js';
+import { fmt, median, percentile, ratioInterval } from './stats.js';
 
 /**
  * `npm run bench:bridge`: container start-up on a tsnet bridge network next to Docker's built-in
@@ -40,11 +40,17 @@ const CASES: readonly Case[] = [
   { label: '--network none (baseline)', network: 'none', args: [] },
 ];
 
+interface Interval {
+  readonly low: number;
+  readonly high: number;
+}
+
 interface Result {
   readonly docker: string;
   readonly run: number;
   readonly publish: number;
   readonly macvlan: number;
+  readonly intervals: { readonly run: Interval; readonly publish: Interval; readonly macvlan: Interval };
 }
 
 async function timeRun(host: SimulatedHost, image: string, c: Case): Promise<number> {
@@ -79,8 +85,11 @@ async function measureOneDockerd(): Promise<void> {
     console.log(`\ndockerd ${DOCKER_VERSION}: docker run --rm --network N [-p] ${image} true  (${RUNS} interleaved runs each, after ${WARMUP} warm-up)`);
     CASES.forEach((c, k) => console.log(`${c.label.padEnd(28)} median ${fmt(med[k] as number).padStart(6)} ms   p90 ${fmt(percentile(samples[k] as number[], 90)).padStart(6)} ms   n=${samples[k]?.length}`));
     const [tsnetRun, builtinRun, tsnetPub, builtinPub, tsnetMv, builtinMv, none] = med as [number, number, number, number, number, number, number];
-    const result: Result = { docker: DOCKER_VERSION, run: tsnetRun / builtinRun, publish: tsnetPub / builtinPub, macvlan: tsnetMv / builtinMv };
-    console.log(`ratio tsnet / Docker's driver (medians): bridge ${result.run.toFixed(3)}, bridge with -p ${result.publish.toFixed(3)}, macvlan ${result.macvlan.toFixed(3)}   (target <= 1.00)`);
+    const interval = (k: number) => ratioInterval(samples[k] as number[], samples[k + 1] as number[]);
+    const result: Result = { docker: DOCKER_VERSION, run: tsnetRun / builtinRun, publish: tsnetPub / builtinPub, macvlan: tsnetMv / builtinMv, intervals: { run: interval(0), publish: interval(2), macvlan: interval(4) } };
+    const show = (ratio: number, i: { low: number; high: number }) => `${ratio.toFixed(3)} (90% ${i.low.toFixed(3)}–${i.high.toFixed(3)})`;
+    console.log(`ratio tsnet / Docker's driver (medians): bridge ${show(result.run, result.intervals.run)}, bridge with -p ${show(result.publish, result.intervals.publish)}, macvlan ${show(result.macvlan, result.intervals.macvlan)}   (target <= 1.00)`);
+    console.log('  (the interval: bootstrap over the rounds, each round measuring both drivers side by side; it shows how much of a difference is noise)');
     console.log(`network cost over none (medians): tsnet ${fmt(tsnetRun - none)} ms, Docker's bridge ${fmt(builtinRun - none)} ms`);
     console.log(`admin API scraped ${scrapes.ok} times during the runs (GET /metrics every second; ${scrapes.failed} failed)`);
     await printHandlingTimes(tsnet);
@@ -160,7 +169,9 @@ async function measureEveryDockerd(): Promise<void> {
     if (line) results.push(JSON.parse(line.slice(RESULT_TAG.length)) as Result);
   }
   console.log("\nsummary: tsnet / Docker's own driver, ratio of median `docker run --rm` times (target <= 1.00)");
-  for (const r of results) console.log(`  dockerd ${r.docker.padEnd(6)} bridge ${r.run.toFixed(3)}   bridge -p ${r.publish.toFixed(3)}   macvlan ${r.macvlan.toFixed(3)}`);
+  const show = (ratio: number, i: Interval) => `${ratio.toFixed(3)} [${i.low.toFixed(3)}–${i.high.toFixed(3)}]`;
+  for (const r of results) console.log(`  dockerd ${r.docker.padEnd(6)} bridge ${show(r.run, r.intervals.run)}   bridge -p ${show(r.publish, r.intervals.publish)}   macvlan ${show(r.macvlan, r.intervals.macvlan)}`);
+  console.log('  [90% bootstrap interval over the interleaved rounds]');
 }
 
 (process.env.TSNET_E2E_DOCKER ? measureOneDockerd() : measureEveryDockerd()).catch((err: unknown) => {

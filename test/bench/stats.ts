@@ -11,3 +11,34 @@ export const median = (values: readonly number[]): number => percentile(values, 
 export function fmt(ms: number): string {
   return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 }
+
+/**
+ * A bootstrap interval for median(a) / median(b) where a[i] and b[i] were measured in the same
+ * round: rounds are resampled together, so drift of the machine during the run hits both sides
+ * alike. Seeded, so the same samples always give the same interval.
+ */
+export function ratioInterval(a: readonly number[], b: readonly number[], level = 0.9, iterations = 2_000): { low: number; high: number } {
+  const n = Math.min(a.length, b.length);
+  if (n === 0) return { low: Number.NaN, high: Number.NaN };
+  let seed = 0x9e3779b9;
+  const random = () => {
+    // xorshift32: enough for resampling indices, and reproducible.
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 0x1_0000_0000;
+  };
+  const ratios: number[] = [];
+  for (let k = 0; k < iterations; k++) {
+    const ra: number[] = [];
+    const rb: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const j = Math.floor(random() * n);
+      ra.push(a[j] as number);
+      rb.push(b[j] as number);
+    }
+    ratios.push(median(ra) / median(rb));
+  }
+  const tail = ((1 - level) / 2) * 100;
+  return { low: percentile(ratios, tail), high: percentile(ratios, 100 - tail) };
+}
