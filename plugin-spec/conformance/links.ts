@@ -1,11 +1,17 @@
 import { execFile } from 'node:child_process';
 
+/** What the kit needs to know of an interface that exists. */
+export interface LinkFacts {
+  /** The bridge (or bond) it is a port of, if any: a container's end of a veth pair has none. */
+  readonly master?: string;
+}
+
 /**
- * Answers "does a network interface of this name exist?" in the namespace the plugin creates
- * its interfaces in (the host's, for a plugin Docker runs). The kit's only look at the kernel,
- * used by network.join-interface; injected so the kit's own tests need no kernel.
+ * Looks up a network interface by name in the namespace the plugin creates its interfaces in
+ * (the host's, for a plugin Docker runs): undefined when there is none. The kit's only look at
+ * the kernel, used by network.join-interface; injected so the kit's own tests need no kernel.
  */
-export type LinkProbe = (name: string) => Promise<boolean>;
+export type LinkProbe = (name: string) => Promise<LinkFacts | undefined>;
 
 /**
  * A probe that runs `ip -json link show NAME`, in `netns` through `nsenter --net=PATH` (needs
@@ -16,9 +22,16 @@ export function ipLinkProbe(netns: string): LinkProbe {
   return (name) => new Promise((resolve, reject) => {
     const [file, ...args] = argv(name) as [string, ...string[]];
     execFile(file, args, { timeout: 5_000 }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout.trim().startsWith('['));
+      if (!err) {
+        try {
+          const [link] = JSON.parse(String(stdout)) as Array<{ master?: unknown }>;
+          return resolve(link ? { ...(typeof link.master === 'string' ? { master: link.master } : {}) } : undefined);
+        } catch {
+          return reject(new Error(`${[file, ...args].join(' ')} printed something that is not JSON: ${String(stdout).slice(0, 200)}`));
+        }
+      }
       // iproute2 says "Device "x" does not exist." (exit 1) for a missing link; anything else is the probe failing.
-      if (/does not exist/.test(String(stderr))) return resolve(false);
+      if (/does not exist/.test(String(stderr))) return resolve(undefined);
       reject(new Error(`${[file, ...args].join(' ')}: ${String(stderr).trim() || err.message}`));
     });
   });

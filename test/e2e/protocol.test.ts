@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { pluginConformance } from '../../plugin-spec/conformance/suite.js';
+import { pluginConformance } from '../support/protocol-contract.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
+import { ipLinkProbe } from '../../plugin-spec/conformance/links.js';
+import { renderText } from '../../plugin-spec/conformance/report.js';
+import { runConformance } from '../../plugin-spec/conformance/run.js';
 import { startSimulatedHost, stopAllSimulatedHosts, type SimulatedHost } from '../support/sim-host.js';
 import { startTsnet, type TsnetDaemon } from '../support/tsnet-daemon.js';
 import { run, waitFor } from '../support/exec.js';
@@ -18,8 +21,21 @@ afterAll(async () => {
   await stopAllSimulatedHosts();
 });
 
-// A literal, not the daemon's own constant: were IpamDriver dropped from the code, Activate must
-// fail this suite and the IpamDriver tests must still run (and fail), not be skipped.
+// The conformance kit, as a plugin author runs it (`tsnet conformance --socket … --netns …`),
+// against the daemon this host's dockerd uses: every check passes for both dockerd versions'
+// behaviour; only the real-Docker mode is left to test/e2e/conformance-docker.test.ts.
+describe('the conformance kit against the daemon', () => {
+  test('every check passes, Join\'s interfaces looked at in the host\'s namespace', async () => {
+    const report = await runConformance({ socketPath: tsnet.socketPath, docker: ['20.10', '28'], linkProbe: ipLinkProbe(host.netnsPath) });
+    expect(report.results.filter((r) => r.outcome.status === 'fail'), renderText(report)).toEqual([]);
+    expect(report.results.filter((r) => r.outcome.status === 'skip').map((r) => r.id)).toEqual(['docker.network-create', 'docker.ping', 'docker.publish', 'docker.cleanup']);
+    expect(report.results.flatMap((r) => r.leftovers)).toEqual([]);
+  });
+});
+
+// tsnet's own error contract, stricter than what dockerd needs: every bad field is named. A
+// literal list, not the daemon's own constant: were IpamDriver dropped from the code, Activate
+// must fail this suite and the IpamDriver tests must still run (and fail), not be skipped.
 pluginConformance({ socketPath: () => tsnet.socketPath, implements: ['NetworkDriver', 'IpamDriver'] });
 
 describe('the daemon process', () => {

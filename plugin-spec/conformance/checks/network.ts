@@ -82,7 +82,7 @@ export const networkChecks: readonly Check[] = [
   },
   {
     id: 'network.join-interface',
-    rationale: 'dockerd moves Join\'s SrcName from the host namespace into the sandbox (libnetwork osl AddInterface); it must exist there after Join, and DeleteEndpoint must remove it or every container leaks a link',
+    rationale: 'dockerd moves Join\'s SrcName from the host namespace into the sandbox (libnetwork osl AddInterface); it must exist there after Join and not be a bridge port (the host end: moving it cuts the container off), and DeleteEndpoint must remove it or every container leaks a link',
     needs: ['network'], docker: ALL,
     run: async (ctx) => {
       const probe = ctx.linkProbe;
@@ -95,10 +95,12 @@ export const networkChecks: readonly Check[] = [
         ctx.onCleanup('Leave', () => ctx.call('NetworkDriver.Leave', ids));
         const src = String(((join.InterfaceName ?? {}) as Record<string, unknown>).SrcName ?? '');
         expectThat(src !== '', `Join returned no InterfaceName.SrcName: dockerd has no interface to move into the container (${JSON.stringify(join)})`);
-        expectThat(await probe(src), `Join returned SrcName ${src}, which does not exist in the plugin's namespace: dockerd cannot move it into the sandbox`);
+        const facts = await probe(src);
+        expectThat(facts !== undefined, `Join returned SrcName ${src}, which does not exist in the plugin's namespace: dockerd cannot move it into the sandbox`);
+        expectThat(!facts?.master, `Join returned SrcName ${src}, which is a port of ${facts?.master ?? ''}: that is the host end, already in use; dockerd would move it into the container and leave the bridge without it. Return the other end of the pair, with no master`);
         await ctx.succeed('NetworkDriver.Leave', ids).catch(wrap('Leave'));
         await ctx.succeed('NetworkDriver.DeleteEndpoint', ids).catch(wrap('DeleteEndpoint'));
-        expectThat(!(await probe(src)), `${src} still exists after Leave and DeleteEndpoint: each container would leak an interface`);
+        expectThat((await probe(src)) === undefined, `${src} still exists after Leave and DeleteEndpoint: each container would leak an interface`);
       });
     },
   },

@@ -64,3 +64,18 @@ test('the built commands, tsnet conformance and the standalone plugin-spec one, 
   expect(bad.stderr).toMatch(/^tsnet conformance: no plugin answers Plugin\.Activate at .*nothing\.sock/);
   expect(bad.code).toBe(2);
 }, 120_000);
+
+test('the kit\'s link probe sees a bridge port\'s master and none on the free end of a pair, and nothing for a missing link', async () => {
+  // A pair made by hand in the test's namespace: one end on a bridge, as a plugin's host end is.
+  await execIn(ns, ['ip', 'link', 'add', 'tkbr0', 'type', 'bridge']);
+  await execIn(ns, ['ip', 'link', 'add', 'tkhost0', 'master', 'tkbr0', 'type', 'veth', 'peer', 'name', 'tkcont0']);
+  try {
+    const probe = ipLinkProbe(netnsPath(ns));
+    expect(await probe('tkhost0')).toEqual({ master: 'tkbr0' });
+    expect(await probe('tkcont0')).toEqual({});
+    expect(await probe('tknone0')).toBeUndefined();
+  } finally {
+    await execIn(ns, ['ip', 'link', 'del', 'tkhost0'], { allowFail: true });
+    await execIn(ns, ['ip', 'link', 'del', 'tkbr0'], { allowFail: true });
+  }
+});

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { badRequests } from '../../../plugin-spec/conformance/cases.js';
-import { activateProblems, badBodyProblems, notFoundProblems, oversizeProblems, refusalProblems, successProblems } from '../../../plugin-spec/conformance/checks.js';
+import { activateProblems, badBodyProblems, notFoundProblems, oversizeProblems, refusalProblems, successProblems } from '../../support/protocol-contract-checks.js';
 import type { PluginReply } from '../../../plugin-spec/conformance/client.js';
 import { formatZodIssues } from '../../../plugin-spec/format.js';
 import { methodNames, methods, type MethodName } from '../../../plugin-spec/methods.js';

@@ -12,7 +12,11 @@ afterAll(async () => { await Promise.all(closers.map((c) => c())); });
 async function runAgainst(breaks?: Break, options: Omit<RunOptions, 'socketPath'> = {}, fake: FakeOptions = {}): Promise<ConformanceReport> {
   const plugin = await startFakePlugin(breaks, fake);
   closers.push(plugin.close);
-  const linkProbe = async (name: string) => plugin.links.has(name);
+  const linkProbe = async (name: string) => {
+    if (!plugin.links.has(name)) return undefined;
+    const master = plugin.links.get(name);
+    return master ? { master } : {};
+  };
   return runConformance({ socketPath: plugin.socketPath, timeoutMs: 5_000, linkProbe, ...options });
 }
 const status = (report: ConformanceReport, id: string) => report.results.find((r) => r.id === id)?.outcome;
@@ -47,6 +51,7 @@ describe('conformance kit', () => {
     ['same-auto-pool', 'ipam.overlap-retry'],
     ['no-refcount', 'ipam.pool-refcount'],
     ['join-leaks-interface', 'network.join-interface'],
+    ['join-host-end', 'network.join-interface'],
     ['ignores-subpool', 'ipam.subpool-range'],
     ['hands-out-broadcast', 'ipam.pool-exhaustion'],
     ['allows-overlap', 'ipam.overlap-refused'],

@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { pluginConformance, postPlugin } from '../../../plugin-spec/conformance/suite.js';
+import { pluginConformance, postPlugin } from '../../support/protocol-contract.js';
 import { formatZodIssues } from '../../../plugin-spec/format.js';
 import { isMethodName, methods, type MethodName } from '../../../plugin-spec/methods.js';
 

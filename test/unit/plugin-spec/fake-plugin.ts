@@ -23,10 +23,11 @@ import { isMethodName, methods, type MethodName } from '../../../plugin-spec/met
  * - allows-overlap: a pool overlapping a held one (not identical) is granted.
  * - racy-join: Join names its interface from a counter it reads before yielding.
  * - ipv6-only-500: an IPv6-only CreateNetwork (IPv4Data: [], Docker 28+) answers 500 instead of a refusal.
+ * - join-host-end: Join's SrcName is the end of the pair that is a port of the bridge.
  */
 export type Break = 'echo-address' | 'err-not-error' | 'discover-404' | 'delete-not-idempotent' | 'racy-addresses'
   | 'crash-on-unknown-fields' | 'same-auto-pool' | 'no-refcount' | 'join-bad-reply' | 'join-leaks-interface'
-  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap' | 'racy-join' | 'ipv6-only-500';
+  | 'hang-on-oversized' | 'ignores-subpool' | 'hands-out-broadcast' | 'allows-overlap' | 'racy-join' | 'ipv6-only-500' | 'join-host-end';
 
 interface IpData { readonly AddressSpace?: string; readonly Pool: string; readonly Gateway?: string }
 /** `offsets`: the host numbers (from the pool's base) automatic requests may take, in order. */
@@ -75,9 +76,10 @@ function host(cidr: string, n: number): string {
 
 /**
  * A plugin with real (in-memory) IPAM and network semantics, correct unless `breaks` says
- * otherwise. `links` stands for the kernel: Join adds its SrcName, DeleteEndpoint removes it.
+ * otherwise. `links` stands for the kernel (interface name → the bridge it is a port of, if any):
+ * Join adds its SrcName, DeleteEndpoint removes it.
  */
-export function fakePluginHandler(breaks?: Break, links = new Set<string>(), options: FakeOptions = {}) {
+export function fakePluginHandler(breaks?: Break, links = new Map<string, string | undefined>(), options: FakeOptions = {}) {
   const pools = new Map<string, Pool>();
   /** Network id → the pools of this IPAM it uses. */
   const networks = new Map<string, string[]>();
@@ -155,7 +157,8 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
           joins = n + 1;
           name = `fake-j${n}`;
         }
-        links.add(name);
+        // A correct plugin hands over the container's end (no master); the broken one its bridge port.
+        links.set(name, breaks === 'join-host-end' ? 'fakebr0' : undefined);
         joined.set(epKey, name);
         return [200, { InterfaceName: { SrcName: breaks === 'join-bad-reply' ? 5 : name, DstPrefix: 'eth' } }];
       }
@@ -232,10 +235,10 @@ export function fakePluginHandler(breaks?: Break, links = new Set<string>(), opt
 }
 
 /** A fake plugin listening on a unix socket in a fresh temp dir; `close` removes both. */
-export async function startFakePlugin(breaks?: Break, options: FakeOptions = {}): Promise<{ socketPath: string; links: Set<string>; close: () => Promise<void> }> {
+export async function startFakePlugin(breaks?: Break, options: FakeOptions = {}): Promise<{ socketPath: string; links: Map<string, string | undefined>; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'tsnet-fake-plugin-'));
   const socketPath = join(dir, 'fake.sock');
-  const links = new Set<string>();
+  const links = new Map<string, string | undefined>();
   const server = createServer(fakePluginHandler(breaks, links, options));
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
   return {

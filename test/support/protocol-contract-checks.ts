@@ -1,6 +1,6 @@
-import { formatZodIssues } from '../format.js';
-import { methods, refusalSchema, type MethodName } from '../methods.js';
-import type { PluginReply } from './client.js';
+import { formatZodIssues } from '../../plugin-spec/format.js';
+import { methods, refusalSchema, type MethodName } from '../../plugin-spec/methods.js';
+import type { PluginReply } from '../../plugin-spec/conformance/client.js';
 
 /**
  * Which error-reply rules to hold a plugin to.

@@ -1,13 +1,13 @@
 import { describe, expect, test, type TestContext } from 'vitest';
-import { methodNames, methods, type MethodName } from '../methods.js';
-import { badRequests, unknownMethods, unparseableBodies, wrongTopLevelBodies } from './cases.js';
+import { methodNames, methods, type MethodName } from '../../plugin-spec/methods.js';
+import { badRequests, unknownMethods, unparseableBodies, wrongTopLevelBodies } from '../../plugin-spec/conformance/cases.js';
 import {
   activateProblems, badBodyProblems, notFoundProblems, oversizeProblems, refusalProblems, successProblems, type ErrorContract,
-} from './checks.js';
-import { postPlugin, type PluginReply } from './client.js';
+} from './protocol-contract-checks.js';
+import { postPlugin, type PluginReply } from '../../plugin-spec/conformance/client.js';
 
-export { postPlugin, type PluginReply, type PostOptions } from './client.js';
-export type { ErrorContract } from './checks.js';
+export { postPlugin, type PluginReply, type PostOptions } from '../../plugin-spec/conformance/client.js';
+export type { ErrorContract } from './protocol-contract-checks.js';
 
 /** Options of {@link pluginConformance}. */
 export interface ConformanceOptions {
