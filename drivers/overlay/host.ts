@@ -47,9 +47,11 @@ interface ActiveOverlay {
 
 /**
  * This host's part in every overlay, with etcd: the overlay's definition and this host's VTEP and
- * endpoints are published there, and the bridge and VXLAN device exist on this host only while
- * it has an endpoint on the overlay (made with the first, removed with the last), each with a
- * peer programmer that keeps the kernel's forwarding entries in line with etcd.
+ * endpoints are published there. The bridge and VXLAN device, with a peer programmer that keeps
+ * the kernel's forwarding entries in line with etcd, exist while the network exists on this host
+ * (made by CreateNetwork, removed by DeleteNetwork): a container that is the host's first on the
+ * overlay then starts as fast as any other, and finds every peer already programmed. The VTEP is
+ * published only while the host has endpoints, so other hosts flood nothing to a host with none.
  */
 export class OverlayHost {
   private readonly registry: OverlayRegistry;
@@ -76,13 +78,24 @@ export class OverlayHost {
     return [...this.active.values()].map((entry) => entry.programmer);
   }
 
-  /** Registers this host's network under the overlay's definition in etcd; returns what all hosts agreed on. */
+  /**
+   * Registers this host's network under the overlay's definition in etcd and makes its devices;
+   * returns what all hosts agreed on. A failure leaves neither the registration nor devices.
+   */
   async join(network: NetworkRecord): Promise<{ vni: number; port: number; mtu?: number }> {
     const state = overlayState.of(network);
     effectiveMtu(state.mtu, (await this.deps.underlay()).mtu);
     const subnets = [...network.ipv4, ...network.ipv6].map((p) => p.pool);
     const def = await this.registry.join({ ...state, subnets, internal: network.internal, defaultPort: this.deps.defaultPort }, network.id);
-    return { vni: def.vni, port: def.port, mtu: def.mtu };
+    const learned = { vni: def.vni, port: def.port, mtu: def.mtu };
+    try {
+      await this.activate({ ...network, driverState: { ...network.driverState, ...learned } });
+    } catch (err) {
+      await this.deactivate(network.id).catch(() => undefined);
+      await this.registry.leave(state.name).catch((e: unknown) => this.deps.log.warn({ err: e, overlay: state.name }, 'could not withdraw from an overlay whose devices failed'));
+      throw err;
+    }
+    return learned;
   }
 
   async leave(network: NetworkRecord): Promise<void> {
@@ -91,32 +104,30 @@ export class OverlayHost {
   }
 
   async addEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const wasActive = this.active.has(network.id);
+    // Made by CreateNetwork; activate() again only repairs an overlay whose devices failed at start-up.
     const entry = await this.activate(network);
+    await applyOps(this.deps.host, vethOps(overlayState.of(network).bridge, entry.mtu, endpoint), this.deps.log);
     try {
-      await applyOps(this.deps.host, vethOps(overlayState.of(network).bridge, entry.mtu, endpoint), this.deps.log);
-      try {
-        await this.publish(network, endpoint, entry.local);
-      } catch (err) {
-        await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log).catch(() => undefined);
-        throw err;
-      }
+      await this.publish(network, endpoint, entry.local);
     } catch (err) {
-      if (!wasActive) await this.deactivate(network.id).catch(() => undefined);
+      await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log).catch(() => undefined);
       throw err;
     }
     entry.endpoints.set(endpoint.id, endpoint);
   }
 
   async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    await this.registry.unpublishEndpoint(overlayState.of(network).name, { id: endpoint.id, ips: ipsOf(endpoint) });
-    await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log);
+    const { name } = overlayState.of(network);
     const entry = this.active.get(network.id);
+    const others = [...(entry?.endpoints.keys() ?? [])].filter((id) => id !== endpoint.id);
+    // With its last endpoint the host withdraws its VTEP too, so other hosts stop flooding to it;
+    // the devices stay for the next container.
+    await this.registry.unpublishEndpoint(name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
+    await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log);
     entry?.endpoints.delete(endpoint.id);
-    if (entry && entry.endpoints.size === 0) await this.deactivate(network.id);
   }
 
-  /** At start-up: devices for a network with endpoints, missing veths of unjoined endpoints, and the endpoints published again. */
+  /** At start-up: the devices of every overlay network, missing veths of unjoined endpoints, and the endpoints published again. */
   async reconcile(view: NetworkView): Promise<void> {
     const entry = await this.activate(view.network);
     for (const endpoint of view.endpoints) {
@@ -164,8 +175,7 @@ export class OverlayHost {
     const { name } = overlayState.of(network);
     const lease = this.deps.lease.current();
     if (!lease) throw tsnetError('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
-    await this.registry.publishVtep(name, local, lease);
-    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint) }, lease);
+    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint) }, lease, local);
   }
 }
 

@@ -93,8 +93,6 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     stop: async () => overlays?.stop(),
 
-    async reconcile(view) {
-      if (view.endpoints.length > 0) await need().reconcile(view);
-    },
+    reconcile: (view) => need().reconcile(view),
   };
 }

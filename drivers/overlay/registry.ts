@@ -97,25 +97,23 @@ export class OverlayRegistry {
     }, () => contended('leave the overlay'));
   }
 
-  async publishVtep(name: string, address: string, lease: LeaseId): Promise<void> {
-    const vtep: PublishedVtep = { host: this.hostId, address };
-    await this.store.put(overlayKeys.vtep(name, this.hostId), JSON.stringify(vtep), { lease });
-  }
-
   async unpublishVtep(name: string): Promise<void> {
     await this.store.delete(overlayKeys.vtep(name, this.hostId));
   }
 
   /**
-   * Publishes an endpoint and claims its addresses on the overlay in one transaction. An address
-   * another endpoint holds is refused: that only happens when the overlay is paired with an
-   * IPAM whose pool is not shared, and the error says so.
+   * Publishes an endpoint and claims its addresses on the overlay in one transaction, with this
+   * host's VTEP (`vtep`) when given. An address another endpoint holds is refused: that only
+   * happens when the overlay is paired with an IPAM whose pool is not shared, and the error says
+   * so. The first attempt assumes the addresses are free, as they are for every new container:
+   * one etcd round trip on the path of `docker run`; the holders are read only when it fails.
    */
-  async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId): Promise<void> {
+  async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId, vtep?: string): Promise<void> {
     const published: PublishedEndpoint = { ...endpoint, host: this.hostId };
     const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
-    await casRetry(async () => {
-      const holders = await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
+    const vtepWrites = vtep ? [{ type: 'put' as const, key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address: vtep } satisfies PublishedVtep), lease }] : [];
+    await casRetry(async (attempt) => {
+      const holders = attempt === 0 ? endpoint.ips.map(() => undefined) : await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
       const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
       if (taken) {
         const other = JSON.parse(taken.value) as { endpoint: string; host: string };
@@ -129,14 +127,27 @@ export class OverlayRegistry {
       const writes = [
         ...endpoint.ips.map((ip) => ({ type: 'put' as const, key: overlayKeys.address(name, ip), value: claim, lease })),
         { type: 'put' as const, key: overlayKeys.endpoint(name, endpoint.id), value: JSON.stringify(published), lease },
+        ...vtepWrites,
       ];
       return (await this.store.txn(compares, writes)).succeeded ? undefined : RETRY;
     }, () => contended('publish the endpoint'));
   }
 
-  async unpublishEndpoint(name: string, endpoint: { id: string; ips: readonly string[] }): Promise<void> {
+  /**
+   * Withdraws an endpoint and its address claims, and this host's VTEP with `withdrawVtep` (its
+   * last endpoint on the overlay). One transaction when every claim is still the endpoint's own,
+   * as it is unless an address was taken over; otherwise claim by claim.
+   */
+  async unpublishEndpoint(name: string, endpoint: { id: string; ips: readonly string[] }, withdrawVtep = false): Promise<void> {
     const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
-    await this.store.txn([], [{ type: 'delete', key: overlayKeys.endpoint(name, endpoint.id) }]);
+    const own = [
+      { type: 'delete' as const, key: overlayKeys.endpoint(name, endpoint.id) },
+      ...(withdrawVtep ? [{ type: 'delete' as const, key: overlayKeys.vtep(name, this.hostId) }] : []),
+    ];
+    const claims = endpoint.ips.map((ip) => overlayKeys.address(name, ip));
+    const atOnce = await this.store.txn(claims.map((key) => ({ key, kind: 'value' as const, value: claim })), [...own, ...claims.map((key) => ({ type: 'delete' as const, key }))]);
+    if (atOnce.succeeded) return;
+    await this.store.txn([], own);
     for (const ip of endpoint.ips) {
       // Only our own claim is removed: the address may already belong to someone else.
       await this.store.txn([{ key: overlayKeys.address(name, ip), kind: 'value', value: claim }], [{ type: 'delete', key: overlayKeys.address(name, ip) }]);

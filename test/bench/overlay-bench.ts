@@ -10,6 +10,9 @@ import { fmt, median, percentile } from './stats.js';
  *   neighbour entries of the new container (then one ping from h2 checks it answers);
  * - data path: TCP throughput (iperf3) and ping RTT container to container across hosts, next
  *   to a VXLAN pair made by hand between two namespaces on the same underlay, in the same run;
+ * - start cost: what a tsnet overlay adds to `docker run --rm … true` over `--network none`, for
+ *   the host's first container on the overlay and for one with a neighbour, next to a tsnet
+ *   bridge network, interleaved on one host;
  * - scale: 200 endpoints over 3 hosts, time until every host has every peer, daemon RSS.
  * Prints figures; asserts nothing.
  */
@@ -24,6 +27,39 @@ async function vxlanOf(lab: Lab, host: string): Promise<string> {
   const name = /\d+: (tsnx-[0-9a-f]{10})/.exec(out)?.[1];
   if (!name) throw new Error(`no overlay VXLAN device on ${host}`);
   return name;
+}
+
+/** `BENCH_PARTS=start,convergence` runs only those parts (default: all four). */
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'start,convergence,datapath,scale').split(',').map((p) => p.trim()));
+const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 12);
+
+/** On h3, before it has any container: overhead over --network none, as medians of interleaved rounds. */
+async function startCost(lab: Lab): Promise<void> {
+  await lab.docker('h3', ['network', 'create', '-d', 'tsnet', '--subnet', '10.71.0.0/24', 'bench-br']);
+  const time = async (network: string) => {
+    const t0 = performance.now();
+    await lab.docker('h3', ['run', '--rm', '--network', network, 'tsbox', 'true']);
+    return performance.now() - t0;
+  };
+  const rounds = async () => {
+    const samples: Record<'none' | 'bench' | 'bench-br', number[]> = { none: [], bench: [], 'bench-br': [] };
+    for (const n of ['none', 'bench', 'bench-br'] as const) await time(n); // warm-up
+    for (let i = 0; i < START_ROUNDS; i++) {
+      const order = (['none', 'bench', 'bench-br'] as const).map((_, k, all) => all[(k + i) % all.length] as 'none' | 'bench' | 'bench-br');
+      for (const n of order) samples[n].push(await time(n));
+    }
+    return { overlay: median(samples.bench) - median(samples.none), bridge: median(samples['bench-br']) - median(samples.none) };
+  };
+  // Each --rm container is the host's only one on the overlay: the first container's case.
+  const first = await rounds();
+  await lab.docker('h3', ['run', '-d', '--name', 'resident', '--network', 'bench', 'tsbox', 'sleep', '1d']);
+  const other = await rounds();
+  await lab.docker('h3', ['rm', '-f', 'resident']);
+  await lab.docker('h3', ['network', 'rm', 'bench-br']);
+  console.log(`
+start cost on one host (docker run --rm … true, medians of ${START_ROUNDS} interleaved rounds, overhead over --network none):`);
+  console.log(`  host's first container on the overlay: overlay +${fmt(first.overlay)} ms, tsnet bridge +${fmt(first.bridge)} ms, ratio ${(first.overlay / first.bridge).toFixed(2)}   (target <= 1.2)`);
+  console.log(`  with another container on the overlay:  overlay +${fmt(other.overlay)} ms, tsnet bridge +${fmt(other.bridge)} ms, ratio ${(other.overlay / other.bridge).toFixed(2)}   (target <= 1.2)`);
 }
 
 async function convergence(lab: Lab): Promise<void> {
@@ -133,9 +169,10 @@ async function main(): Promise<void> {
   const lab = await startLab(3);
   try {
     for (const h of ['h1', 'h2', 'h3']) await lab.docker(h, NET);
-    await convergence(lab);
-    await dataPath(lab);
-    await scale(lab);
+    if (PARTS.has('start')) await startCost(lab);
+    if (PARTS.has('convergence')) await convergence(lab);
+    if (PARTS.has('datapath')) await dataPath(lab);
+    if (PARTS.has('scale')) await scale(lab);
   } finally {
     await lab.down();
   }

@@ -71,16 +71,40 @@ describe('overlay registry in etcd', () => {
     await a.unpublishEndpoint('blue', { id: 'ep-a', ips: ['10.88.0.2'] });
     await b.publishEndpoint('blue', { id: 'ep-b', mac: '02:00:00:00:00:0b', ips: ['10.88.0.2'] }, lease.id);
   });
+
+  test('a new endpoint is published with the VTEP in one etcd round trip, and withdrawn with it in one', async () => {
+    const store = new MemoryKvStore();
+    const lease = await store.grantLease(10);
+    const a = new OverlayRegistry(store, 'host-a');
+    const calls: string[] = [];
+    for (const method of ['get', 'put', 'delete', 'txn', 'list'] as const) {
+      const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
+      (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => { calls.push(method); return original(...args); };
+    }
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, '198.19.0.1');
+    expect(calls).toEqual(['txn']);
+    expect(JSON.parse((await store.get('overlay/v1/net/blue/vtep/host-a'))?.value ?? '{}')).toEqual({ host: 'host-a', address: '198.19.0.1' });
+    calls.length = 0;
+    // A re-publish (a renewed lease) finds its own claims: read, then written.
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, '198.19.0.1');
+    expect(calls).toEqual(['txn', 'get', 'get', 'txn']);
+    calls.length = 0;
+    await a.unpublishEndpoint('blue', { id: 'ep-a', ips: ['10.88.0.2', 'fd00::2'] }, true);
+    expect(calls).toEqual(['txn']);
+    expect(await store.list('overlay/v1/net/blue/')).toEqual([]);
+  });
 });
 
 describe('overlay driver on two hosts', () => {
-  test('devices appear with the first endpoint; each host programs the other; they go with the last', async () => {
+  test('devices appear with the network; each host programs the other; the last endpoint withdraws the VTEP, DeleteNetwork the devices', async () => {
     const store = new MemoryKvStore();
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
     const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
-    expect(await a.host.listLinks()).toEqual([]); // nothing until an endpoint needs it
-    const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    // Made by CreateNetwork: the first container on a host starts as fast as the others.
     expect(a.host.dump()).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450 master=${linkName('b', 'net-a')}`);
+    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('x', 'net-a')].sort());
+    expect(await store.get('overlay/v1/net/blue/vtep/host-a')).toBeUndefined(); // no endpoint yet: nothing to flood to
+    const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
@@ -94,7 +118,11 @@ describe('overlay driver on two hosts', () => {
     await eventually('host B to forget host A', async () => (await b.host.listNeigh(vxB)).length === 0 && (await b.host.listFdb(vxB)).length === 0);
     expect(await b.host.listFdb(vxB)).toEqual([]);
     expect(await b.host.listNeigh(vxB)).toEqual([]);
+    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('x', 'net-a')].sort());
+    await a.driver.deleteNetwork(a.net);
     expect(await a.host.listLinks()).toEqual([]);
+    await a.driver.stop?.();
+    await b.driver.stop?.();
   });
 
   test('the peer report (tsnet peers) lists each VTEP with its endpoints, and names kernel entries that differ from etcd', async () => {
