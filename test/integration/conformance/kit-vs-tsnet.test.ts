@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -79,3 +79,27 @@ test('the kit\'s link probe sees a bridge port\'s master and none on the free en
     await execIn(ns, ['ip', 'link', 'del', 'tkbr0'], { allowFail: true });
   }
 });
+
+test('the kit packed alone (deploy/conformance/pack.sh) runs from its tarball with only zod beside it, and passes tsnet', async () => {
+  const packDir = await mkdtemp(join(tmpdir(), 'tsnet-pack-'));
+  try {
+    const packed = await promisify(execFile)('bash', ['deploy/conformance/pack.sh', packDir], { cwd: REPO, timeout: 180_000 });
+    const tarball = packed.stdout.trim().split('\n').at(-1) ?? '';
+    expect(tarball).toMatch(/docker-plugin-conformance-[\d.]+\.tgz$/);
+    await promisify(execFile)('tar', ['-xzf', tarball, '-C', packDir]);
+    const pkg = join(packDir, 'package');
+    const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; bin: Record<string, string> };
+    expect(Object.keys(manifest.dependencies)).toEqual(['zod']);
+    // Only zod beside it: an import of anything of tsnet's would fail to resolve here.
+    await mkdir(join(pkg, 'node_modules'));
+    await symlink(join(REPO, 'node_modules', 'zod'), join(pkg, 'node_modules', 'zod'));
+    const result = await promisify(execFile)(process.execPath, [join(pkg, manifest.bin['docker-plugin-conformance'] ?? ''), '--socket', (daemon as TsnetDaemon).socketPath, '--netns', netnsPath(ns)], { cwd: packDir, timeout: 120_000 })
+      .then(({ stdout }) => ({ code: 0, stdout }), (err: { code?: number; stdout?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '' }));
+    expect(result.stdout).toMatch(/^replay\.28\.lifecycle +PASS$/m);
+    expect(result.stdout.trimEnd().split('\n').at(-1), result.stdout).toMatch(/^\d+ passed, 0 failed, 4 skipped$/);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(await readFile(join(pkg, 'json-schema', 'NetworkDriver.Join.json'), 'utf8'))).toHaveProperty('request');
+  } finally {
+    await rm(packDir, { recursive: true, force: true });
+  }
+}, 240_000);
