@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { engineSocketPath, engineVersion } from './engine.js';
 import { ipLinkLister, ipLinkProbe } from './links.js';
-import { DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET } from './real-docker.js';
+import { DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET, dockerModeSubnet } from './real-docker.js';
 import type { CheckInterface, DockerVersion } from './registry.js';
 import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
 import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
@@ -49,6 +49,10 @@ Real-Docker mode (optional; the docker.* checks are SKIPs without it):
                            already has, with busybox's sh, nc and ping (never pulled)
   --driver NAME            the plugin's name in that dockerd (default: the socket's
                            base name without .sock, e.g. NAME for NAME.sock)
+  --docker-subnet CIDR     the network's IPv4 subnet, /8 to /29, when
+                           ${DOCKER_MODE_SUBNET} is in use on that host (default ${DOCKER_MODE_SUBNET})
+  --docker-port PORT       the host port on 127.0.0.1 container 1 is published
+                           on, when ${DOCKER_MODE_HOST_PORT} is taken (default ${DOCKER_MODE_HOST_PORT})
   --list                   print every check id with its rationale
   -h, --help               show this help
 
@@ -73,7 +77,7 @@ interface ParsedArgs {
   readonly timeoutMs: number;
   readonly netns?: string;
   /** The real-Docker mode: dockerd's socket path, the image, the plugin's driver name. */
-  readonly realDocker?: { readonly engineSocket: string; readonly dockerHost: string; readonly image: string; readonly driver: string };
+  readonly realDocker?: { readonly engineSocket: string; readonly dockerHost: string; readonly image: string; readonly driver: string; readonly subnet?: string; readonly hostPort?: number };
 }
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -88,6 +92,7 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
         socket: { type: 'string' }, interfaces: { type: 'string' }, docker: { type: 'string' }, only: { type: 'string' },
         skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' },
         'docker-host': { type: 'string' }, image: { type: 'string' }, driver: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'docker-subnet': { type: 'string' }, 'docker-port': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -113,23 +118,34 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${String(values.timeout)}: expected a number of seconds above 0, e.g. --timeout 30`);
   const netns = values.netns as string | undefined;
   if (netns === '') throw new UsageError('--netns needs a path such as /proc/PID/ns/net, or self');
-  const realDocker = parseRealDocker(socketPath, values['docker-host'] as string | undefined, values.image as string | undefined, values.driver as string | undefined);
+  const realDocker = parseRealDocker(socketPath, values['docker-host'] as string | undefined, values.image as string | undefined, values.driver as string | undefined,
+    values['docker-subnet'] as string | undefined, values['docker-port'] as string | undefined);
   return { socketPath, ...(netns ? { netns } : {}), ...(realDocker ? { realDocker } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
 }
 
-/** --docker-host, --image and --driver: all or nothing, a unix socket, a driver name Docker accepts. */
-function parseRealDocker(socketPath: string, dockerHost: string | undefined, image: string | undefined, driverArg: string | undefined): ParsedArgs['realDocker'] {
+/**
+ * --docker-host, --image, --driver, --docker-subnet and --docker-port: the mode's options come
+ * with --docker-host only; a unix socket, a driver name Docker accepts, an IPv4 subnet with room
+ * for a gateway and two containers, a TCP port.
+ */
+function parseRealDocker(socketPath: string, dockerHost: string | undefined, image: string | undefined, driverArg: string | undefined, subnetArg: string | undefined, portArg: string | undefined): ParsedArgs['realDocker'] {
   if (dockerHost === undefined) {
     if (image !== undefined) throw new UsageError('--image is for the real-Docker mode: pass --docker-host unix:///PATH (a dockerd\'s API socket) too');
     if (driverArg !== undefined) throw new UsageError('--driver is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
+    if (subnetArg !== undefined) throw new UsageError('--docker-subnet is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
+    if (portArg !== undefined) throw new UsageError('--docker-port is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
     return undefined;
   }
+  const net = subnetArg === undefined ? undefined : dockerModeSubnet(subnetArg);
+  if (subnetArg !== undefined && !net) throw new UsageError(`--docker-subnet ${subnetArg}: expected an IPv4 subnet from /8 to /29 without host bits, e.g. --docker-subnet 10.250.7.0/24`);
+  const hostPort = portArg === undefined ? undefined : Number(portArg);
+  if (hostPort !== undefined && !(Number.isInteger(hostPort) && hostPort >= 1 && hostPort <= 65535 && /^\d+$/.test(portArg ?? ''))) throw new UsageError(`--docker-port ${portArg ?? ''}: expected a TCP port from 1 to 65535, e.g. --docker-port 27198`);
   const engineSocket = engineSocketPath(dockerHost);
   if (!engineSocket) throw new UsageError(`--docker-host ${dockerHost}: expected unix:///PATH, e.g. unix:///run/docker.sock (the kit speaks to dockerd over its unix socket only)`);
   if (!image) throw new UsageError('--docker-host needs --image IMAGE: an image that dockerd already has, with busybox\'s sh, nc and ping (the kit never pulls)');
   const driver = driverArg ?? basename(socketPath).replace(/\.sock$/, '');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(driver)) throw new UsageError(`--driver ${driver}: not a plugin name dockerd can look up; pass the name the plugin has in that dockerd, e.g. --driver myplugin for /run/docker/plugins/myplugin.sock`);
-  return { engineSocket, dockerHost, image, driver };
+  return { engineSocket, dockerHost, image, driver, ...(net ? { subnet: net.subnet } : {}), ...(hostPort !== undefined ? { hostPort } : {}) };
 }
 
 /** Where the command writes. */
@@ -178,7 +194,10 @@ export async function conformanceCommand(args: readonly string[], out: Output, p
   const report = await runConformance({
     socketPath: parsed.socketPath, interfaces, docker: parsed.docker, timeoutMs: parsed.timeoutMs, signal: interrupt.signal,
     ...(parsed.netns ? { linkProbe: ipLinkProbe(parsed.netns) } : {}),
-    ...(real ? { realDocker: { engineSocket: real.engineSocket, image: real.image, driver: real.driver, links: ipLinkLister(parsed.netns ?? 'self'), timeoutMs: Math.max(60_000, parsed.timeoutMs) } } : {}),
+    ...(real ? { realDocker: {
+      engineSocket: real.engineSocket, image: real.image, driver: real.driver, links: ipLinkLister(parsed.netns ?? 'self'), timeoutMs: Math.max(60_000, parsed.timeoutMs),
+      ...(real.subnet ? { subnet: real.subnet } : {}), ...(real.hostPort !== undefined ? { hostPort: real.hostPort } : {}),
+    } } : {}),
     ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
     ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),
   }).finally(() => {

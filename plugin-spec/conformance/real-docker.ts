@@ -4,7 +4,6 @@ import type { LinkList, LinkLister } from './links.js';
 
 /** The subnet of the real-Docker mode's network (the kit's other checks use 10.197/16 and 10.199/16). */
 export const DOCKER_MODE_SUBNET = '10.198.0.0/24';
-export const DOCKER_MODE_GATEWAY = '10.198.0.1';
 /** The port container 1 listens on, and the one it is published on at 127.0.0.1. */
 export const DOCKER_MODE_CONTAINER_PORT = 7000;
 export const DOCKER_MODE_HOST_PORT = 17198;
@@ -23,6 +22,28 @@ export interface RealDockerOptions {
   readonly links: LinkLister;
   /** Per Engine API call; default 60 s (dockerd waits up to 30 s for a plugin it cannot find). */
   readonly timeoutMs?: number;
+  /** The network's IPv4 subnet (`--docker-subnet`), for a host where 10.198.0.0/24 is taken; default {@link DOCKER_MODE_SUBNET}. */
+  readonly subnet?: string;
+  /** The host port on 127.0.0.1 container 1 is published on (`--docker-port`); default {@link DOCKER_MODE_HOST_PORT}. */
+  readonly hostPort?: number;
+}
+
+/**
+ * An IPv4 subnet the real-Docker mode can use, normalised (`10.5.0.0/24`), with its gateway (the
+ * first address); undefined when `cidr` is not one: malformed, host bits set, or too small for a
+ * gateway and two containers (a /30 at most).
+ */
+export function dockerModeSubnet(cidr: string): { subnet: string; gateway: string } | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const prefix = Number(m[5]);
+  if (octets.some((o) => o > 255) || prefix < 8 || prefix > 29) return undefined;
+  const value = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  if (value % size !== 0) return undefined;
+  const dotted = (v: number) => [24, 16, 8, 0].map((s) => Math.floor(v / 2 ** s) % 256).join('.');
+  return { subnet: `${dotted(value)}/${prefix}`, gateway: dotted(value + 1) };
 }
 
 /**
@@ -48,6 +69,10 @@ export class RealDockerSession {
   readonly networkName: string;
   readonly serverName: string;
   readonly pingName: string;
+  /** The network's subnet and gateway, and the published host port, as given or by default. */
+  readonly subnet: string;
+  readonly gateway: string;
+  readonly hostPort: number;
   private readonly timeoutMs: number;
   private before?: Promise<LinkList>;
   private during?: LinkList;
@@ -65,6 +90,11 @@ export class RealDockerSession {
     this.serverName = `c0f0-conformance-${tag}-server`;
     this.pingName = `c0f0-conformance-${tag}-ping`;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+    const net = dockerModeSubnet(options.subnet ?? DOCKER_MODE_SUBNET);
+    if (!net) throw new Error(`the real-Docker mode's subnet ${options.subnet ?? ''} is not an IPv4 subnet between /8 and /29 without host bits`);
+    this.subnet = net.subnet;
+    this.gateway = net.gateway;
+    this.hostPort = options.hostPort ?? DOCKER_MODE_HOST_PORT;
   }
 
   /** The namespace's links before the mode created anything (taken once, on first use). */
@@ -106,13 +136,13 @@ export class RealDockerSession {
     return m.promise;
   }
 
-  /** `docker network create -d DRIVER [--ipam-driver DRIVER] --subnet 10.198.0.0/24 NAME`, and its inspect. */
+  /** `docker network create -d DRIVER [--ipam-driver DRIVER] --subnet SUBNET NAME`, and its inspect. */
   network(check: string): Promise<{ id: string; inspect: Record<string, unknown> }> {
     return this.memo(this.networkMemo, check, 'creating the network', async () => {
       await this.linksBefore().catch(() => undefined);
       const created = await this.call(`creating network ${this.networkName} with driver ${this.options.driver}`, 'POST', '/networks/create', {
         Name: this.networkName, Driver: this.options.driver, CheckDuplicate: true,
-        IPAM: { Driver: this.ipam ? this.options.driver : 'default', Config: [{ Subnet: DOCKER_MODE_SUBNET, Gateway: DOCKER_MODE_GATEWAY }] },
+        IPAM: { Driver: this.ipam ? this.options.driver : 'default', Config: [{ Subnet: this.subnet, Gateway: this.gateway }] },
         Labels: { 'c0f0.conformance': 'true' },
       }) as { Id?: string };
       if (typeof created?.Id !== 'string') throw new Error(`POST /networks/create answered no Id: ${JSON.stringify(created)}`);
@@ -123,7 +153,7 @@ export class RealDockerSession {
   }
 
   /**
-   * Container 1 on the network, `-p 127.0.0.1:17198:7000`, running a busybox loop that sends the
+   * Container 1 on the network, `-p 127.0.0.1:HOSTPORT:7000` (17198 by default), running a busybox loop that sends the
    * greeting to each connection; resolves to its id and its address on the network.
    */
   server(check: string): Promise<{ id: string; ip: string }> {
@@ -134,7 +164,7 @@ export class RealDockerSession {
       const id = await this.createAndStart(this.serverName, {
         Cmd: ['sh', '-c', `while true; do echo '${DOCKER_MODE_GREETING}' | nc -l -p ${DOCKER_MODE_CONTAINER_PORT}; done`],
         ExposedPorts: { [port]: {} },
-        HostConfig: { NetworkMode: this.networkName, PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(DOCKER_MODE_HOST_PORT) }] } },
+        HostConfig: { NetworkMode: this.networkName, PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(this.hostPort) }] } },
       });
       const inspect = await this.call('inspecting container 1', 'GET', `/containers/${id}/json`) as { NetworkSettings?: { Networks?: Record<string, { IPAddress?: string }> } };
       const ip = inspect.NetworkSettings?.Networks?.[this.networkName]?.IPAddress ?? '';

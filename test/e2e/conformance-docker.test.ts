@@ -58,6 +58,17 @@ test('tsnet passes the real-Docker mode: network create, ping between two contai
   expect(await hostState()).toEqual(before);
 });
 
+test('--docker-subnet and --docker-port move the network and the published port, for a host where the defaults are taken', async () => {
+  const before = await hostState();
+  const result = await kit(['--image', image, '--only', DOCKER_CHECKS, '--docker-subnet', '10.250.7.0/24', '--docker-port', '27198']);
+  const output = result.stdout + result.stderr;
+  expect(result.stdout).toMatch(/^docker\.ping +PASS {2}container 2 reached container 1 at 10\.250\.7\.\d+$/m);
+  expect(result.stdout).toMatch(/^docker\.publish +PASS {2}127\.0\.0\.1:27198 answered "hello from c0f0"$/m);
+  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('4 passed, 0 failed, 0 skipped');
+  expect(result.code, output).toBe(0);
+  expect(await hostState()).toEqual(before);
+});
+
 test('the whole kit with the real-Docker mode, as a plugin author runs it: nothing fails, nothing is skipped, nothing left', async () => {
   const before = await hostState();
   const result = await kit(['--image', image]);

@@ -26,7 +26,7 @@ const same = (a: readonly string[], b: readonly string[]) => a.length === b.leng
 export const dockerChecks: readonly Check[] = [
   {
     id: 'docker.network-create',
-    rationale: `docker network create -d PLUGIN --subnet ${DOCKER_MODE_SUBNET} (and --ipam-driver PLUGIN when it announces IpamDriver) through a real dockerd succeeds, and dockerd records the plugin as the network's driver`,
+    rationale: `docker network create -d PLUGIN --subnet ${DOCKER_MODE_SUBNET} (or --docker-subnet) (and --ipam-driver PLUGIN when it announces IpamDriver) through a real dockerd succeeds, and dockerd records the plugin as the network's driver`,
     needs: ['network'], docker: ALL, needsDockerHost: true,
     run: (ctx) => withSession(ctx, async (session) => {
       const { inspect } = await session.network('docker.network-create');
@@ -35,7 +35,7 @@ export const dockerChecks: readonly Check[] = [
       const ipam = (inspect.IPAM ?? {}) as { Driver?: string; Config?: Array<{ Subnet?: string }> };
       const wantIpam = session.ipam ? driver : 'default';
       expectThat(ipam.Driver === wantIpam, `network ${session.networkName} has IPAM driver ${String(ipam.Driver)}, expected ${wantIpam}`);
-      expectThat((ipam.Config ?? []).some((c) => c.Subnet === DOCKER_MODE_SUBNET), `network ${session.networkName} has IPAM config ${JSON.stringify(ipam.Config)}, not the subnet ${DOCKER_MODE_SUBNET} the kit asked for`);
+      expectThat((ipam.Config ?? []).some((c) => c.Subnet === session.subnet), `network ${session.networkName} has IPAM config ${JSON.stringify(ipam.Config)}, not the subnet ${session.subnet} the kit asked for`);
       return pass(`network ${session.networkName}, driver ${driver}, IPAM ${wantIpam}`);
     }),
   },
@@ -52,7 +52,7 @@ export const dockerChecks: readonly Check[] = [
   },
   {
     id: 'docker.publish',
-    rationale: `a port published by dockerd (docker run -p 127.0.0.1:${DOCKER_MODE_HOST_PORT}:7000) answers on the host: a TCP connection to 127.0.0.1:${DOCKER_MODE_HOST_PORT} gets what container 1 sends`,
+    rationale: `a port published by dockerd (docker run -p 127.0.0.1:${DOCKER_MODE_HOST_PORT}:7000, or --docker-port) answers on the host: a TCP connection to that port gets what container 1 sends`,
     needs: ['network'], docker: ALL, needsDockerHost: true,
     run: (ctx) => withSession(ctx, async (session) => {
       await session.server('docker.publish');
@@ -62,13 +62,13 @@ export const dockerChecks: readonly Check[] = [
       let last = '';
       for (;;) {
         try {
-          const text = await readTcp('127.0.0.1', DOCKER_MODE_HOST_PORT, 3_000);
-          if (text.includes(DOCKER_MODE_GREETING)) return pass(`127.0.0.1:${DOCKER_MODE_HOST_PORT} answered "${DOCKER_MODE_GREETING}"`);
+          const text = await readTcp('127.0.0.1', session.hostPort, 3_000);
+          if (text.includes(DOCKER_MODE_GREETING)) return pass(`127.0.0.1:${session.hostPort} answered "${DOCKER_MODE_GREETING}"`);
           last = text.trim() === '' ? 'the connection closed without data' : `got ${JSON.stringify(text.slice(0, 80))}`;
         } catch (err) {
           last = err instanceof Error ? err.message : String(err);
         }
-        if (Date.now() > deadline) return fail(`127.0.0.1:${DOCKER_MODE_HOST_PORT}, published to container 1's port 7000, never answered "${DOCKER_MODE_GREETING}" in 10 s: ${last}`);
+        if (Date.now() > deadline) return fail(`127.0.0.1:${session.hostPort}, published to container 1's port 7000, never answered "${DOCKER_MODE_GREETING}" in 10 s: ${last}`);
         await sleep(250);
       }
     }),

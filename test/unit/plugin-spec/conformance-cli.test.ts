@@ -77,6 +77,11 @@ describe('tsnet conformance', () => {
     ['a bad --docker', ['--socket', 'x', '--docker', '19.03'], /--docker 19\.03: expected 20\.10, 28 or both/],
     ['a bad --interfaces', ['--socket', 'x', '--interfaces', 'network,volume'], /--interfaces network,volume: expected network, ipam or network,ipam/],
     ['a bad --format', ['--socket', 'x', '--format', 'xml'], /--format xml: expected text, json or junit/],
+    ['--docker-subnet without --docker-host', ['--socket', 'x', '--docker-subnet', '10.250.7.0/24'], /--docker-subnet is for the real-Docker mode: pass --docker-host unix:\/\/\/PATH and --image IMAGE too/],
+    ['a --docker-subnet with host bits', ['--socket', 'x', '--docker-host', 'unix:///d.sock', '--image', 'i', '--docker-subnet', '10.250.7.1/24'], /--docker-subnet 10\.250\.7\.1\/24: expected an IPv4 subnet from \/8 to \/29 without host bits, e\.g\. --docker-subnet 10\.250\.7\.0\/24/],
+    ['a --docker-subnet too small', ['--socket', 'x', '--docker-host', 'unix:///d.sock', '--image', 'i', '--docker-subnet', '10.250.7.0/30'], /--docker-subnet 10\.250\.7\.0\/30: expected an IPv4 subnet from \/8 to \/29/],
+    ['a bad --docker-port', ['--socket', 'x', '--docker-host', 'unix:///d.sock', '--image', 'i', '--docker-port', '70000'], /--docker-port 70000: expected a TCP port from 1 to 65535, e\.g\. --docker-port 27198/],
+    ['a non-numeric --docker-port', ['--socket', 'x', '--docker-host', 'unix:///d.sock', '--image', 'i', '--docker-port', '8o'], /--docker-port 8o: expected a TCP port from 1 to 65535/],
     ['a missing socket file', ['--socket', '/nonexistent/plugin.sock'], /no plugin answers Plugin\.Activate at \/nonexistent\/plugin\.sock: .*ENOENT.*start the plugin, or pass the path of its socket/],
     ['a socket that never answers', ['--socket', silent, '--timeout', '0.3'], /no plugin answers Plugin\.Activate at .*silent\.sock: Plugin\.Activate: no reply within 300 ms/],
   ];

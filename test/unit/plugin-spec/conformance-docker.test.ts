@@ -3,6 +3,7 @@ import { conformanceCommand } from '../../../plugin-spec/conformance/cli.js';
 import { parseIpOLink } from '../../../plugin-spec/conformance/links.js';
 import { renderText } from '../../../plugin-spec/conformance/report.js';
 import { runConformance, type ConformanceReport } from '../../../plugin-spec/conformance/run.js';
+import { dockerModeSubnet } from '../../../plugin-spec/conformance/real-docker.js';
 import { startFakeEngine, type EngineBreak, type FakeEngine } from './fake-engine.js';
 import { startFakePlugin } from './fake-plugin.js';
 
@@ -15,13 +16,13 @@ afterAll(async () => { for (const c of closers) await c(); });
 
 const ONLY = ['docker.network-create', 'docker.ping', 'docker.publish', 'docker.cleanup'];
 
-async function runDocker(breaks?: EngineBreak, image = 'busybox:latest', only = ONLY): Promise<{ report: ConformanceReport; engine: FakeEngine }> {
+async function runDocker(breaks?: EngineBreak, image = 'busybox:latest', only = ONLY, where: { subnet?: string; hostPort?: number } = {}): Promise<{ report: ConformanceReport; engine: FakeEngine }> {
   const plugin = await startFakePlugin();
   const engine = await startFakeEngine(breaks);
   closers.push(plugin.close, engine.close);
   const report = await runConformance({
     socketPath: plugin.socketPath, only, timeoutMs: 5_000,
-    realDocker: { engineSocket: engine.socketPath, image, driver: 'fakeplug', links: () => engine.links(), timeoutMs: 5_000 },
+    realDocker: { engineSocket: engine.socketPath, image, driver: 'fakeplug', links: () => engine.links(), timeoutMs: 5_000, ...where },
   });
   return { report, engine };
 }
@@ -42,6 +43,22 @@ describe.sequential('real-Docker mode', () => {
     expect(before).toEqual(['eth0', 'lo']);
     expect(report.dockerLeftovers).toEqual([]);
     expect(engine.calls).toContainEqual('POST /networks/create');
+  });
+
+  test('--docker-subnet and --docker-port: the network gets that subnet and its first address as gateway, and the port is published there', async () => {
+    const { report } = await runDocker(undefined, 'busybox:latest', ONLY, { subnet: '10.250.7.0/24', hostPort: 27198 });
+    expect(outcomes(report), renderText(report)).toMatchObject({
+      'docker.network-create': { status: 'pass' },
+      'docker.ping': { status: 'pass', note: 'container 2 reached container 1 at 10.250.7.2' },
+      'docker.publish': { status: 'pass', note: '127.0.0.1:27198 answered "hello from c0f0"' },
+      'docker.cleanup': { status: 'pass' },
+    });
+  });
+
+  test('dockerModeSubnet: an IPv4 subnet from /8 to /29 without host bits, with its first address as gateway', () => {
+    expect(dockerModeSubnet('10.250.7.0/24')).toEqual({ subnet: '10.250.7.0/24', gateway: '10.250.7.1' });
+    expect(dockerModeSubnet('172.30.0.0/16')).toEqual({ subnet: '172.30.0.0/16', gateway: '172.30.0.1' });
+    for (const bad of ['10.250.7.1/24', '10.250.7.0/30', '10.0.0.0/7', '300.1.1.0/24', 'fd00::/64', '10.250.7.0', '']) expect(dockerModeSubnet(bad), bad).toBeUndefined();
   });
 
   test('dockerd refuses the network: network-create fails with its message, the others are SKIPs naming it, cleanup passes', async () => {

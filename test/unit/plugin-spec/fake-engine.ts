@@ -76,7 +76,11 @@ export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine>
     if (req.method === 'POST' && path === '/containers/create') {
       if (!images.has(String(body.Image))) return send(res, 404, { message: `No such image: ${String(body.Image)}` });
       const cid = id();
-      containers.set(cid, { name: url.searchParams.get('name') ?? '', body, ip: `10.198.0.${containers.size + 2}`, veth: `veth${cid.slice(0, 7)}` });
+      // An address of the network's subnet (the fake reads a /24's first three octets), as dockerd's IPAM would give.
+      const networkName = String(((body.HostConfig ?? {}) as { NetworkMode?: string }).NetworkMode ?? '');
+      const subnet = [...networks.values()].find((n) => n.name === networkName)?.body as { IPAM?: { Config?: Array<{ Subnet?: string }> } } | undefined;
+      const base = (subnet?.IPAM?.Config?.[0]?.Subnet ?? '10.198.0.0/24').split('.').slice(0, 3).join('.');
+      containers.set(cid, { name: url.searchParams.get('name') ?? '', body, ip: `${base}.${containers.size + 2}`, veth: `veth${cid.slice(0, 7)}` });
       return send(res, 201, { Id: cid, Warnings: [] });
     }
     if ((m = /^\/containers\/(\w+)(\/\w+)?$/.exec(path))) {
