@@ -188,12 +188,15 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      const started = performance.now();
       log.info('stopping: no new calls, finishing the ones in flight');
-      await app.close();
+      // The views go first: nothing needs them while stopping, and a stop that is cut short
+      // (dockerd SIGKILLs a managed plugin 10 s after SIGTERM) then leaves no admin socket behind.
       await admin?.close();
       await metricsApp?.close();
+      await app.close();
       await parts.stop();
-      log.info('stopped; networks and containers keep working');
+      log.info({ durationMs: Math.round(performance.now() - started) }, 'stopped; networks and containers keep working');
     })();
     return stopping;
   };

@@ -299,6 +299,6 @@ describe(`tsnet as a Docker managed plugin (${PLUGIN})`, () => {
     expect(await pluginDaemons()).toEqual([]);
     expect(await tsnetLinks()).toEqual([]);
     expect(await tsnetRules()).toEqual([]);
-    expect(existsSync(join(paths().run, 'admin.sock'))).toBe(false);
+    expect(existsSync(join(paths().run, 'admin.sock')), `the plugin's stop left its admin socket; dockerd's log:\n${h().logs().slice(-4000)}`).toBe(false);
   });
 });
