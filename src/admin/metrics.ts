@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** One protocol call as the API layer saw it (src/api/app.ts reports each). */
 export interface CallObservation {
@@ -86,6 +86,9 @@ export class TsnetMetrics {
    * so a scrape costs one list per pool of the global space.
    */
   constructor(inventory: () => Inventory, pools: () => Promise<readonly SpaceUsage[]> = async () => []) {
+    // The runtime's own (resident memory, V8 heap by space, GC, event-loop lag, open fds): what an
+    // operator alerts on when a daemon grows or stalls, in the names every Node dashboard knows.
+    collectDefaultMetrics({ register: this.registry });
     // Read at scrape time from the daemon's records: never out of step with them.
     const byType = (name: string, help: string, count: (n: Inventory['networks'][number]) => number) =>
       new Gauge({

@@ -1,7 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
+import { formatHeapSummary, summarizeHeapFile } from './heap-summary.js';
 import { fmt, median, percentile } from './stats.js';
 
 /**
@@ -13,7 +15,9 @@ import { fmt, median, percentile } from './stats.js';
  * - start cost: what a tsnet overlay adds to `docker run --rm … true` over `--network none`, for
  *   the host's first container on the overlay and for one with a neighbour, next to a tsnet
  *   bridge network, interleaved on one host;
- * - scale: 200 endpoints over 3 hosts, time until every host has every peer, daemon RSS.
+ * - scale: BENCH_SCALE_ENDPOINTS (default 1000) endpoints over 3 hosts, time until every host
+ *   has every peer, each daemon's memory before and after (RSS split into anonymous and
+ *   file-backed, V8 heap, external), and where h1's heap goes, from a heap snapshot.
  * Prints figures; asserts nothing.
  */
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 50);
@@ -137,12 +141,47 @@ async function dataPath(lab: Lab): Promise<void> {
   }
 }
 
+const SCALE_ENDPOINTS = Number(process.env.BENCH_SCALE_ENDPOINTS ?? 1000);
+
+/** A daemon's memory from the kernel's view (/proc) and V8's (process.memoryUsage via its metrics). */
+async function memoryOf(lab: Lab, h: string): Promise<string> {
+  const pid = (await readFile(join(lab.runDir, `${h}-tsnet.pid`), 'utf8')).trim();
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+  const metrics = (await run(['curl', '-sf', '--unix-socket', join(lab.stateDir(h), 'admin.sock'), 'http://tsnet/metrics'], { allowFail: true })).stdout;
+  const gauge = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, 'm').exec(metrics)?.[1]) / 1048576;
+  return `${h}: RSS ${kib('VmRSS').toFixed(0)} MiB (anonymous ${kib('RssAnon').toFixed(0)}, file-backed ${kib('RssFile').toFixed(0)}); ` +
+    `V8 heap used ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} of ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MiB, external ${gauge('nodejs_external_memory_bytes').toFixed(1)} MiB`;
+}
+
+/** SIGUSR2 makes a daemon started with --heapsnapshot-signal write a snapshot into --diagnostic-dir. */
+async function heapSnapshotOf(lab: Lab, h: string): Promise<string | undefined> {
+  if (!HEAP_DIR) return undefined;
+  const before = new Set(await readdir(HEAP_DIR));
+  process.kill(await lab.pid(`${h}-tsnet`), 'SIGUSR2');
+  for (let waited = 0; waited < 60_000; waited += 500) {
+    await new Promise((r) => setTimeout(r, 500));
+    const made = (await readdir(HEAP_DIR)).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // V8 writes the file in one go and closes it; a size that stops changing means it is done.
+    if (made) {
+      const path = join(HEAP_DIR, made);
+      let size = -1;
+      while (size !== (size = (await stat(path)).size)) await new Promise((r) => setTimeout(r, 500));
+      return path;
+    }
+  }
+  return undefined;
+}
+
 async function scale(lab: Lab): Promise<void> {
-  const perHost = [67, 67, 66];
+  const hosts = ['h1', 'h2', 'h3'] as const;
+  const perHost = hosts.map((_, i) => Math.floor(SCALE_ENDPOINTS / 3) + (i < SCALE_ENDPOINTS % 3 ? 1 : 0));
+  console.log(`\nscale: memory before (each host has the few containers of the earlier parts):`);
+  for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
   const started = Date.now();
-  await Promise.all(['h1', 'h2', 'h3'].map(async (h, hi) => {
+  await Promise.all(hosts.map(async (h, hi) => {
     for (let i = 0; i < (perHost[hi] as number); i++) {
-      await lab.docker(h, ['run', '-d', '--name', `s${i}`, '--network', 'bench', '--ip', ipAt(2000 + hi * 100 + i), 'tsbox', 'sleep', '1d']);
+      await lab.docker(h, ['run', '-d', '--name', `s${i}`, '--network', 'bench', '--ip', ipAt(2000 + hi * 1000 + i), 'tsbox', 'sleep', '1d']);
     }
   }));
   const lastRun = Date.now();
@@ -150,22 +189,26 @@ async function scale(lab: Lab): Promise<void> {
   const peersSeen = async (h: string) => Number((await lab.exec(h, ['sh', '-c', `ip neigh show dev ${await vxlanOf(lab, h)} | grep -c 10.70.`], { allowFail: true })).stdout.trim() || 0);
   // Every host must see every endpoint on the other hosts (plus the data-path and probe containers).
   for (;;) {
-    const counts = await Promise.all(['h1', 'h2', 'h3'].map(peersSeen));
+    const counts = await Promise.all(hosts.map(peersSeen));
     if (counts.every((c, i) => c >= total - (perHost[i] as number))) break;
     if (Date.now() - lastRun > 60_000) { console.log(`  not converged after 60 s: ${counts.join(', ')}`); break; }
     await new Promise((r) => setTimeout(r, 50));
   }
   const converged = Date.now();
-  const rss = await Promise.all(['h1', 'h2', 'h3'].map(async (h) => {
-    const pid = (await readFile(join(lab.runDir, `${h}-tsnet.pid`), 'utf8')).trim();
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024;
-  }));
-  console.log(`\nscale: ${total} endpoints over 3 hosts started in ${((lastRun - started) / 1000).toFixed(1)} s; every host had every remote peer ${converged - lastRun} ms after the last docker run returned`);
-  console.log(`  tsnet daemon RSS: ${rss.map((m, i) => `h${i + 1} ${m.toFixed(0)} MiB`).join(', ')}`);
+  console.log(`scale: ${total} endpoints over 3 hosts started in ${((lastRun - started) / 1000).toFixed(1)} s; every host had every remote peer ${converged - lastRun} ms after the last docker run returned`);
+  console.log(`  memory after (target: RSS < 80 MiB per host):`);
+  for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
+  const snapshot = await heapSnapshotOf(lab, 'h1');
+  if (snapshot) console.log(formatHeapSummary(await summarizeHeapFile(snapshot)));
+  else console.log('  no heap snapshot (BENCH_HEAP_SNAPSHOT=0, or the daemon wrote none within 60 s)');
 }
 
+/** Heap snapshots on SIGUSR2 (node's own --heapsnapshot-signal), unless BENCH_HEAP_SNAPSHOT=0. */
+const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT === '0' ? undefined : await mkdtemp(join(tmpdir(), 'tsnet-heap-'));
+
 async function main(): Promise<void> {
+  // The lab's daemons inherit this (lab.sh passes the environment on); the bench itself is already running.
+  if (HEAP_DIR) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim();
   const lab = await startLab(3);
   try {
     for (const h of ['h1', 'h2', 'h3']) await lab.docker(h, NET);
@@ -175,6 +218,7 @@ async function main(): Promise<void> {
     if (PARTS.has('scale')) await scale(lab);
   } finally {
     await lab.down();
+    if (HEAP_DIR) await rm(HEAP_DIR, { recursive: true, force: true });
   }
 }
 
