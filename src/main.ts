@@ -9,7 +9,6 @@ import { createIpvlanDriver } from '../drivers/ipvlan/index.js';
 import { createMacvlanDriver } from '../drivers/macvlan/index.js';
 import { createNullDriver } from '../drivers/null/index.js';
 import type { Driver } from '../drivers/driver.js';
-import { EtcdKvStore } from '../kvstore/etcd/etcd-kv-store.js';
 import { openFileKvStore } from '../kvstore/local/index.js';
 import { askDockerNames } from './admin/docker-names.js';
 import { TsnetMetrics, type SpaceUsage } from './admin/metrics.js';
@@ -79,7 +78,9 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const startedAt = new Date().toISOString();
   const docker = dockerEngineFor(config.dockerHost);
   // etcd is connected lazily: an unreachable etcd must not stop the local half from starting.
-  const etcd = config.etcd ? new EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }), onCall: (call) => metrics.etcd(call) }) : undefined;
+  // etcd3 (gRPC, protobuf) is loaded only on hosts that use etcd: on the others it would be
+  // resident memory for nothing.
+  const etcd = config.etcd ? new (await import('../kvstore/etcd/etcd-kv-store.js')).EtcdKvStore({ ...config.etcd, log: log.child({ component: 'etcd' }), onCall: (call) => metrics.etcd(call) }) : undefined;
   const globalSpace = etcd ? new AddressSpace(GLOBAL_SPACE, true, etcd, config.hostId, log.child({ component: 'ipam', space: GLOBAL_SPACE }), config.handlerTimeoutMs + 5_000) : undefined;
   const liveness = etcd ? new HostLiveness(etcd, config.hostId, log.child({ component: 'liveness' })) : undefined;
   const overlay = createOverlayDriver({

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
-import { formatHeapSummary, summarizeHeapFile } from './heap-summary.js';
+import { formatHeapSummary, summarizeHeapFile, type HeapSummary } from './heap-summary.js';
 import { fmt, median, percentile } from './stats.js';
 
 /**
@@ -154,20 +154,23 @@ async function memoryOf(lab: Lab, h: string): Promise<string> {
     `V8 heap used ${gauge('nodejs_heap_size_used_bytes').toFixed(1)} of ${gauge('nodejs_heap_size_total_bytes').toFixed(1)} MiB, external ${gauge('nodejs_external_memory_bytes').toFixed(1)} MiB`;
 }
 
-/** SIGUSR2 makes a daemon started with --heapsnapshot-signal write a snapshot into --diagnostic-dir. */
-async function heapSnapshotOf(lab: Lab, h: string): Promise<string | undefined> {
+/**
+ * SIGUSR2 makes a daemon started with --heapsnapshot-signal write a snapshot into
+ * --diagnostic-dir; the file grows while V8 writes it, so it is summarized once it parses.
+ */
+async function heapSummaryOf(lab: Lab, h: string): Promise<HeapSummary | undefined> {
   if (!HEAP_DIR) return undefined;
   const before = new Set(await readdir(HEAP_DIR));
   process.kill(await lab.pid(`${h}-tsnet`), 'SIGUSR2');
-  for (let waited = 0; waited < 60_000; waited += 500) {
-    await new Promise((r) => setTimeout(r, 500));
+  for (let waited = 0; waited < 120_000; waited += 1_000) {
+    await new Promise((r) => setTimeout(r, 1_000));
     const made = (await readdir(HEAP_DIR)).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
-    // V8 writes the file in one go and closes it; a size that stops changing means it is done.
     if (made) {
-      const path = join(HEAP_DIR, made);
-      let size = -1;
-      while (size !== (size = (await stat(path)).size)) await new Promise((r) => setTimeout(r, 500));
-      return path;
+      try {
+        return await summarizeHeapFile(join(HEAP_DIR, made));
+      } catch (err) {
+        if (!(err instanceof SyntaxError)) throw err; // still being written
+      }
     }
   }
   return undefined;
@@ -198,9 +201,8 @@ async function scale(lab: Lab): Promise<void> {
   console.log(`scale: ${total} endpoints over 3 hosts started in ${((lastRun - started) / 1000).toFixed(1)} s; every host had every remote peer ${converged - lastRun} ms after the last docker run returned`);
   console.log(`  memory after (target: RSS < 80 MiB per host):`);
   for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
-  const snapshot = await heapSnapshotOf(lab, 'h1');
-  if (snapshot) console.log(formatHeapSummary(await summarizeHeapFile(snapshot)));
-  else console.log('  no heap snapshot (BENCH_HEAP_SNAPSHOT=0, or the daemon wrote none within 60 s)');
+  const heap = await heapSummaryOf(lab, 'h1');
+  console.log(heap ? formatHeapSummary(heap) : '  no heap snapshot (BENCH_HEAP_SNAPSHOT=0, or none complete within 120 s)');
 }
 
 /** Heap snapshots on SIGUSR2 (node's own --heapsnapshot-signal), unless BENCH_HEAP_SNAPSHOT=0. */
