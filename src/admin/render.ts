@@ -66,7 +66,18 @@ export interface StatusView {
   readonly networks: Readonly<Record<string, number>>;
   readonly endpoints: number;
   readonly ports: number;
+  /** Optional: a daemon older than this CLI does not send it. */
+  readonly memory?: MemoryView;
 }
+
+export interface MemoryView {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** V8 flags of src/node-flags.ts that the daemon's node was started without. */
+  readonly missingNodeFlags: readonly string[];
+}
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 export function renderStatus(s: StatusView): string {
   const byType = Object.entries(s.networks).map(([t, n]) => `${n} ${t}`).join(', ') || 'none';
@@ -81,6 +92,10 @@ export function renderStatus(s: StatusView): string {
     `docker:        ${docker}`,
     `networks:      ${byType}; ${s.endpoints} endpoint(s), ${s.ports} published port(s)`,
   ];
+  if (s.memory) {
+    const flags = s.memory.missingNodeFlags.length > 0 ? `; node started WITHOUT ${s.memory.missingNodeFlags.join(' ')} (deploy/tsnet.service shows the command line)` : '';
+    lines.push(`memory:        ${mib(s.memory.rssBytes)} resident, V8 heap ${mib(s.memory.heapUsedBytes)} used${flags}`);
+  }
   if (s.docker?.suspectedOrphans.length) lines.push(`suspected orphans (kept until Docker can be asked): ${s.docker.suspectedOrphans.join(', ')}`);
   if (s.docker?.lost.length) lines.push(`networks Docker has and tsnet lost (remove and re-create them): ${s.docker.lost.join(', ')}`);
   return lines.join('\n') + '\n';

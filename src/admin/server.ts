@@ -1,6 +1,8 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
+import type { MemoryView } from './render.js';
+import { missingNodeFlags } from '../node-flags.js';
 
 /** Facts of the running daemon that the status view shows besides its records. */
 export interface DaemonFacts {
@@ -49,7 +51,8 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
     const facts = source.facts();
     // Counts need no names: the status never waits on the Docker API.
     const networks = source.ready() ? source.networks(NO_NAMES) : [];
-    return { ...facts, ready: source.ready(), uptimeSeconds: Math.round((Date.now() - Date.parse(facts.startedAt)) / 1000), ...countsOf(networks) };
+    const memory: MemoryView = { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, missingNodeFlags: missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS) };
+    return { ...facts, ready: source.ready(), uptimeSeconds: Math.round((Date.now() - Date.parse(facts.startedAt)) / 1000), ...countsOf(networks), memory };
   });
 
   app.get('/v1/networks', async () => views());

@@ -76,6 +76,12 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     const status = await tsnet('status', '--state-dir', stateDir, '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ ready: true, pid: expect.any(Number), stateDir, networks: {}, endpoints: 0, ports: 0 });
+    // The harness starts node as the launchers do, so no memory flag is reported missing.
+    const { memory } = JSON.parse(status.stdout) as { memory: { rssBytes: number; heapUsedBytes: number; missingNodeFlags: string[] } };
+    expect(memory.rssBytes).toBeGreaterThan(memory.heapUsedBytes);
+    expect(memory.heapUsedBytes).toBeGreaterThan(1_000_000);
+    expect(memory.missingNodeFlags).toEqual([]);
+    expect((await tsnet('status', '--state-dir', stateDir)).stdout).toMatch(/^memory: +\d+ MiB resident, V8 heap \d+ MiB used$/m);
     expect((await tsnet('networks', '--state-dir', stateDir)).stdout).toBe('no tsnet networks\n');
 
     const created = await call('NetworkDriver.CreateNetwork', {

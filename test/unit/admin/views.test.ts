@@ -55,6 +55,15 @@ describe('admin views: built from the daemon\'s own records, with Docker\'s name
     expect(text).toContain('NOT reachable (ECONNREFUSED)');
     expect(text).toContain('suspected orphans (kept until Docker can be asked): network aaaaaaaaaaaa');
     expect(text).toContain('2 bridge; 3 endpoint(s), 1 published port(s)');
+    expect(text).not.toContain('memory:');
+  });
+
+  test('the status shows the daemon\'s memory, and says when node ran without tsnet\'s flags', () => {
+    const base = { version: '0.1.0', pid: 7, hostId: 'h1', ready: true, uptimeSeconds: 3, pluginSocket: '/s', stateDir: '/d', networks: {}, endpoints: 0, ports: 0 };
+    expect(renderStatus({ ...base, memory: { rssBytes: 80 * 1048576, heapUsedBytes: 24 * 1048576, missingNodeFlags: [] } }))
+      .toContain('memory:        80 MiB resident, V8 heap 24 MiB used\n');
+    expect(renderStatus({ ...base, memory: { rssBytes: 80 * 1048576, heapUsedBytes: 24 * 1048576, missingNodeFlags: ['--max-semi-space-size=1'] } }))
+      .toContain('node started WITHOUT --max-semi-space-size=1');
   });
 });
 
