@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { isTsnetError, tsnetError } from './core/errors.js';
-import { missingNodeFlags } from './node-flags.js';
+import { missingNodeFlags } from './core/node-flags.js';
 import { version } from './version.js';
 
 // Each command imports what it runs when it runs: the daemon never loads the conformance kit,

@@ -124,7 +124,7 @@ const config = {
   documentation: 'README.md, "Installing as a Docker managed plugin"',
   interface: { types: ['docker.networkdriver/1.0', 'docker.ipamdriver/1.0'], socket: 'tsnet.sock' },
   // Only the socket is a flag: flags win over the environment, and the rest stays settable.
-  // --max-semi-space-size=1: src/node-flags.ts says why.
+  // --max-semi-space-size=1: src/core/node-flags.ts says why.
   entrypoint: ['/usr/local/bin/node', '--max-semi-space-size=1', '/opt/tsnet/dist/src/cli.js', 'daemon', '--socket', '/run/docker/plugins/tsnet.sock'],
   workdir: '/',
   network: { type: 'host' },

@@ -73,7 +73,7 @@ export interface StatusView {
 export interface MemoryView {
   readonly rssBytes: number;
   readonly heapUsedBytes: number;
-  /** V8 flags of src/node-flags.ts that the daemon's node was started without. */
+  /** V8 flags of src/core/node-flags.ts that the daemon's node was started without. */
   readonly missingNodeFlags: readonly string[];
 }
 

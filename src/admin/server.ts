@@ -2,7 +2,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
 import type { MemoryView } from './render.js';
-import { missingNodeFlags } from '../node-flags.js';
+import { missingNodeFlags } from '../core/node-flags.js';
 
 /** Facts of the running daemon that the status view shows besides its records. */
 export interface DaemonFacts {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { spawnTracked, tail, type Tracked } from './process.js';
-import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
+import { DAEMON_NODE_FLAGS } from '../../src/core/node-flags.js';
 
 /** The repository root, found from here whether running from test/ (vitest) or dist/test/ (bench). */
 export const REPO = findRepoRoot(dirname(fileURLToPath(import.meta.url)));

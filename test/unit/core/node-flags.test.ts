@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { DAEMON_NODE_FLAGS, missingNodeFlags } from '../../src/node-flags.js';
+import { DAEMON_NODE_FLAGS, missingNodeFlags } from '../../../src/core/node-flags.js';
 
-const REPO = join(import.meta.dirname, '..', '..');
+const REPO = join(import.meta.dirname, '..', '..', '..');
 const read = (path: string) => readFileSync(join(REPO, path), 'utf8');
 
 describe('the daemon\'s node flags', () => {
