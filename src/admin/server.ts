@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
 import type { MemoryView } from './render.js';
@@ -96,7 +96,8 @@ export interface MetricsText {
  * can reach the port may read it (no network, address or container is named there).
  */
 export function buildMetricsApp(source: Pick<AdminSource, 'ready'>, metrics: MetricsText, log: Logger): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, disableRequestLogging: true });
+  // logController: the top-level disableRequestLogging is deprecated and warned about on every start.
+  const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_request, reply) => (source.ready() ? { ready: true } : reply.code(503).send({ ready: false, error: 'tsnet is starting: the store is opening or the kernel is being reconciled' })));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));
