@@ -16,7 +16,7 @@ import { fmt, median, percentile } from './stats.js';
  *   the host's first container on the overlay and for one with a neighbour, next to a tsnet
  *   bridge network, interleaved on one host;
  * - scale: BENCH_SCALE_ENDPOINTS (default 1000) endpoints over 3 hosts, time until every host
- *   has every peer, each daemon's memory before and after (RSS split into anonymous and
+ *   has every peer, each daemon's memory before, right after and 30 s later (RSS split into anonymous and
  *   file-backed, V8 heap, external), and where h1's heap goes, from a heap snapshot.
  * Prints figures; asserts nothing.
  */
@@ -199,7 +199,11 @@ async function scale(lab: Lab): Promise<void> {
   }
   const converged = Date.now();
   console.log(`scale: ${total} endpoints over 3 hosts started in ${((lastRun - started) / 1000).toFixed(1)} s; every host had every remote peer ${converged - lastRun} ms after the last docker run returned`);
-  console.log(`  memory after (target: RSS < 80 MiB per host):`);
+  console.log(`  memory right after (target: RSS < 80 MiB per host):`);
+  for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
+  // V8's memory reducer gives back what a burst grew once the daemon has been idle a few seconds.
+  await new Promise((r) => setTimeout(r, 30_000));
+  console.log('  memory 30 s later, settled:');
   for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
   const heap = await heapSummaryOf(lab, 'h1');
   console.log(heap ? formatHeapSummary(heap) : '  no heap snapshot (BENCH_HEAP_SNAPSHOT=0, or none complete within 120 s)');
