@@ -81,7 +81,7 @@ async function runDaemon(args: string[]): Promise<number> {
   const daemon = await startDaemon(config);
   const missing = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
   if (missing.length > 0) {
-    daemon.log.info({ missing }, 'node was started without tsnet\'s memory flags: resident memory is about 25 MiB higher (deploy/tsnet.service shows the command line)');
+    daemon.log.info({ missing }, 'node was started without tsnet\'s memory flags: resident memory is higher when idle and after bursts of calls (deploy/tsnet.service shows the command line)');
   }
   const shutdown = (signal: string) => {
     daemon.log.info({ signal }, 'signal received');

@@ -47,11 +47,14 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
   const app = buildMetricsApp(source, metrics, log);
   const views = async () => source.networks(await source.dockerNames());
 
+  // Fixed for the life of the process: worked out once, not per request.
+  const missingFlags = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
   app.get('/v1/status', async () => {
     const facts = source.facts();
     // Counts need no names: the status never waits on the Docker API.
     const networks = source.ready() ? source.networks(NO_NAMES) : [];
-    const memory: MemoryView = { rssBytes: process.memoryUsage.rss(), heapUsedBytes: process.memoryUsage().heapUsed, missingNodeFlags: missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS) };
+    const { rss, heapUsed } = process.memoryUsage();
+    const memory: MemoryView = { rssBytes: rss, heapUsedBytes: heapUsed, missingNodeFlags: missingFlags };
     return { ...facts, ready: source.ready(), uptimeSeconds: Math.round((Date.now() - Date.parse(facts.startedAt)) / 1000), ...countsOf(networks), memory };
   });
 
