@@ -112,8 +112,7 @@ export class ServiceProbe {
       if (!entry) return { ok: true, key: full };
       const written = parseLiveness(entry.value);
       const ttl = entry.lease ? await store.leaseTimeToLive(entry.lease) : undefined;
-      // etcd's API gives lease ids in decimal; etcdctl prints and takes them in hex.
-      return { ok: true, key: full, entry: { ...(entry.lease ? { lease: BigInt(entry.lease).toString(16) } : {}), ...(ttl ? { ttl } : {}), ...written } };
+      return { ok: true, key: full, entry: { ...(entry.lease ? { lease: etcdctlLeaseId(entry.lease) } : {}), ...(ttl ? { ttl } : {}), ...written } };
     }).catch((err: unknown) => ({ ok: false as const, error: etcdReason(err) }));
   }
 
@@ -209,4 +208,12 @@ function send(options: SendOptions): Promise<{ status: number; body: string; dat
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * etcd's API gives lease ids in decimal; etcdctl prints them as 16 hex digits (`%016x`) and
+ * takes them back in hex, so the doctor shows the form an operator can paste into etcdctl.
+ */
+export function etcdctlLeaseId(decimal: string): string {
+  return BigInt(decimal).toString(16).padStart(16, '0');
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { CheckResult } from '../../../src/doctor/check.js';
 import { etcdChecks, judgeLease } from '../../../src/doctor/etcd.js';
+import { etcdctlLeaseId } from '../../../src/doctor/service-probe.js';
 import type { HostLeaseState } from '../../../src/doctor/probe.js';
 import { context, ETCD, healthyProbe, healthySocket } from './fake-probe.js';
 
@@ -94,3 +95,11 @@ describe('etcd checks', () => {
 });
 
 const held: HostLeaseState = { ok: true, key: 'tsnet/hosts/node-7', entry: { lease: '7587', ttl: { ttlSeconds: 8, grantedSeconds: 10 }, pid: 4242, since: '2026-12-02T10:00:00.000Z' } };
+
+describe('etcdctlLeaseId', () => {
+  test('prints the lease id as etcdctl does: 16 hex digits, leading zeros kept', () => {
+    // 0x0976a23ac2c44106: a real id whose hex form starts with a zero, which etcdctl prints padded.
+    expect(etcdctlLeaseId(BigInt('0x0976a23ac2c44106').toString())).toBe('0976a23ac2c44106');
+    expect(etcdctlLeaseId('7587879021431474180')).toBe('694d8fc4870fc804');
+  });
+});
