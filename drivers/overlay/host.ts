@@ -6,8 +6,7 @@ import { addressOf } from '../../src/core/net.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { NetworkView } from '../driver.js';
-import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
-import { overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
+import { endpointHostLink, endpointOps, endpointTeardownOps, overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
 import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
 import { OverlayRegistry } from './registry.js';
@@ -106,34 +105,36 @@ export class OverlayHost {
   async addEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     // Made by CreateNetwork; activate() again only repairs an overlay whose devices failed at start-up.
     const entry = await this.activate(network);
-    await applyOps(this.deps.host, vethOps(overlayState.of(network).bridge, entry.mtu, endpoint), this.deps.log);
+    const state = overlayState.of(network);
+    await applyOps(this.deps.host, endpointOps(state, entry.mtu, endpoint), this.deps.log);
     try {
       await this.publish(network, endpoint, entry.local);
     } catch (err) {
-      await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log).catch(() => undefined);
+      await applyAllBestEffort(this.deps.host, endpointTeardownOps(state, endpoint), this.deps.log).catch(() => undefined);
       throw err;
     }
     entry.endpoints.set(endpoint.id, endpoint);
   }
 
   async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
-    const { name } = overlayState.of(network);
+    const state = overlayState.of(network);
     const entry = this.active.get(network.id);
     const others = [...(entry?.endpoints.keys() ?? [])].filter((id) => id !== endpoint.id);
     // With its last endpoint the host withdraws its VTEP too, so other hosts stop flooding to it;
     // the devices stay for the next container.
-    await this.registry.unpublishEndpoint(name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
-    await applyAllBestEffort(this.deps.host, vethTeardownOps(endpoint), this.deps.log);
+    await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
+    await applyAllBestEffort(this.deps.host, endpointTeardownOps(state, endpoint), this.deps.log);
     entry?.endpoints.delete(endpoint.id);
   }
 
-  /** At start-up: the devices of every overlay network, missing veths of unjoined endpoints, and the endpoints published again. */
+  /** At start-up: the devices of every overlay network, missing links of unjoined endpoints, and the endpoints published again. */
   async reconcile(view: NetworkView): Promise<void> {
     const entry = await this.activate(view.network);
+    const state = overlayState.of(view.network);
     for (const endpoint of view.endpoints) {
       entry.endpoints.set(endpoint.id, endpoint);
-      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(vethNames(endpoint.id).hostIf))) {
-        await applyOps(this.deps.host, vethOps(overlayState.of(view.network).bridge, entry.mtu, endpoint), this.deps.log);
+      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(endpointHostLink(state, endpoint)))) {
+        await applyOps(this.deps.host, endpointOps(state, entry.mtu, endpoint), this.deps.log);
       }
       // etcd may be down now; the lease renewal re-publishes once it is back.
       await this.publish(view.network, endpoint, entry.local).catch((err: unknown) => this.deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));

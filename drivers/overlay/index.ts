@@ -6,7 +6,9 @@ import { applyAllBestEffort } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver } from '../driver.js';
-import { vethContainerGone, vethLinks, vethNames, vethTeardownOps } from '../veth.js';
+import { joinSettled } from '../../src/core/model.js';
+import { vethContainerGone } from '../veth.js';
+import { containerLink, endpointLinks, endpointTeardownOps, overlayDeviceLinks } from './devices.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
 import { overlayState, parseOverlayOptions } from './options.js';
 import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
@@ -63,32 +65,42 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     async deleteEndpoint(network, endpoint) {
       if (overlays) await overlays.removeEndpoint(network, endpoint);
-      else await applyAllBestEffort(host, vethTeardownOps(endpoint), log);
+      else await applyAllBestEffort(host, endpointTeardownOps(overlayState.of(network), endpoint), log);
     },
 
     async join(network, endpoint) {
       // No gateway: Docker then attaches the container to docker_gwbridge for outbound traffic
       // and published ports, exactly as with its own overlay driver.
-      return { srcName: vethNames(endpoint.id).peerIf, dstPrefix: 'eth', staticRoutes: [], disableGatewayService: network.internal };
+      return { srcName: containerLink(overlayState.of(network), endpoint), dstPrefix: 'eth', staticRoutes: [], disableGatewayService: network.internal };
     },
 
     async leave() {},
 
-    containerGone: (_network, endpoint, now) => vethContainerGone(host, endpoint, now),
+    async containerGone(network, endpoint, now) {
+      const state = overlayState.of(network);
+      if (state.datapath === 'bridge') return vethContainerGone(host, endpoint, now);
+      // The macvlan link is in the container while it runs, and gone with its namespace; Docker
+      // moves it back to the host namespace when the container leaves. Only that return is
+      // visible from here (a link absent from the host may be in its container).
+      return joinSettled(endpoint, now) && (await host.getLink(containerLink(state, endpoint))) !== undefined;
+    },
 
     firewallRules(view): FirewallRule[] {
       // With br_netfilter loaded (dockerd loads it), bridged frames traverse FORWARD, whose
       // policy dockerd sets to DROP: overlay traffic between local ports and the tunnel must pass.
-      const { bridge } = overlayState.of(view.network);
+      // The macvlan layout has no bridge: its frames never reach the host's firewall.
+      const { bridge, datapath } = overlayState.of(view.network);
+      if (datapath !== 'bridge') return [];
       const comment = ['-m', 'comment', '--comment', `tsnet:${shortId(view.network.id)}`];
       return ([4, 6] as const).map((family) => ({ family, chain: 'TSNET-FORWARD' as const, args: ['-i', bridge, '-o', bridge, ...comment, '-j', 'ACCEPT'] }));
     },
 
-    isolationInterfaces: (network) => [overlayState.of(network).bridge],
+    // The macvlan layout gives the host no interface on the overlay, so nothing to isolate.
+    isolationInterfaces: (network) => { const state = overlayState.of(network); return state.datapath === 'bridge' ? [state.bridge] : []; },
 
     ownedLinks(view) {
       const state = overlayState.of(view.network);
-      return [state.bridge, state.vxlan, ...vethLinks(view.endpoints)];
+      return [...overlayDeviceLinks(state), ...endpointLinks(state, view.endpoints)];
     },
 
     stop: async () => overlays?.stop(),

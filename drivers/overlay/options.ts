@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { tsnetError } from '../../src/core/errors.js';
 import { linkName, truncate } from '../../src/core/ids.js';
 import { parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
+import { parseChoice } from '../parent.js';
 import { stateCodec } from '../state.js';
 
 export const OVERLAY_OPTIONS = {
@@ -9,7 +10,19 @@ export const OVERLAY_OPTIONS = {
   vni: 'tsnet.vni',
   port: 'tsnet.vxlan.port',
   mtu: 'com.docker.network.driver.mtu',
+  datapath: 'tsnet.overlay.datapath',
 } as const;
+
+/**
+ * How containers attach to the VXLAN device on a host. `macvlan` (the default): each container's
+ * interface is a macvlan link of the VXLAN device, so frames go straight from the container into
+ * the tunnel, with no bridge and so no br_netfilter pass through the host's iptables (which dockerd
+ * turns on for every bridge). `bridge`: a bridge with the VXLAN device and a veth pair per
+ * container on it, as networks made before the macvlan layout have; kept for them and for hosts
+ * that want a bridge to watch. The layout is per host: the wire format is the same either way.
+ */
+export const OVERLAY_DATAPATHS = ['macvlan', 'bridge'] as const;
+export type OverlayDatapath = (typeof OVERLAY_DATAPATHS)[number];
 
 export const VXLAN_OVERHEAD = 50;
 export const MAX_VNI = 16_777_215;
@@ -22,6 +35,9 @@ const overlayStateSchema = z.object({
   vni: z.number().int().optional(),
   port: z.number().int().optional(),
   mtu: z.number().int().optional(),
+  /** Records written before the macvlan layout existed have none: they were made with a bridge. */
+  datapath: z.enum(OVERLAY_DATAPATHS).default('bridge'),
+  /** The bridge's name; used only by the bridge layout. */
   bridge: z.string(),
   vxlan: z.string(),
 });
@@ -29,7 +45,7 @@ const overlayStateSchema = z.object({
 const joinedSchema = overlayStateSchema.extend({ vni: z.number().int(), port: z.number().int() });
 
 export type OverlayState = Readonly<z.output<typeof overlayStateSchema>>;
-export type OverlaySpec = Omit<OverlayState, 'bridge' | 'vxlan'>;
+export type OverlaySpec = Omit<OverlayState, 'bridge' | 'vxlan' | 'datapath'>;
 export type JoinedOverlayState = Readonly<z.output<typeof joinedSchema>>;
 
 export const overlayState = stateCodec<OverlayState>('overlay', overlayStateSchema);
@@ -56,6 +72,7 @@ export function parseOverlayOptions(networkId: string, options: Readonly<Record<
     vni: vni === undefined ? undefined : parseIntOption(OVERLAY_OPTIONS.vni, vni, 1, MAX_VNI, 4242),
     port: port === undefined ? undefined : parseIntOption(OVERLAY_OPTIONS.port, port, 1, 65535, 4789),
     mtu: mtu === undefined ? undefined : parseIntOption(OVERLAY_OPTIONS.mtu, mtu, 68, 65535, 1400),
+    datapath: parseChoice(options, OVERLAY_OPTIONS.datapath, OVERLAY_DATAPATHS, 'macvlan', 'an overlay data path'),
     bridge: linkName('b', networkId),
     vxlan: linkName('x', networkId),
   };

@@ -5,6 +5,8 @@ import { KERNEL_FEATURES, type FeatureState, type KernelFeature } from './probe.
 const PARENT_OPTION = 'parent';
 /** The bridge type's icc option (drivers/bridge/options.ts). */
 const ICC_OPTION = 'com.docker.network.bridge.enable_icc';
+/** The overlay's layout option (drivers/overlay/options.ts); absent means macvlan links on the VXLAN device. */
+const DATAPATH_OPTION = 'tsnet.overlay.datapath';
 
 interface FeatureNeed {
   /** The module `modprobe` loads. */
@@ -19,12 +21,23 @@ interface FeatureNeed {
 }
 
 const ofType = (...types: string[]) => (networks: readonly DoctorNetwork[]) => networks.filter((n) => types.includes(n.type));
+const bridgedOverlay = (n: DoctorNetwork) => n.type === 'overlay' && n.options[DATAPATH_OPTION] === 'bridge';
+const macvlanOverlay = (n: DoctorNetwork) => n.type === 'overlay' && n.options[DATAPATH_OPTION] !== 'bridge';
 
 const NEEDS: Record<KernelFeature, FeatureNeed> = {
-  bridge: { module: 'bridge', config: 'CONFIG_BRIDGE', affects: 'bridge and overlay networks (and macvlan/ipvlan without a parent)', always: true, usedBy: ofType('bridge', 'overlay', 'macvlan', 'ipvlan') },
-  veth: { module: 'veth', config: 'CONFIG_VETH', affects: 'bridge and overlay networks', always: true, usedBy: ofType('bridge', 'overlay') },
+  bridge: {
+    module: 'bridge', config: 'CONFIG_BRIDGE', affects: 'bridge networks, overlays with the bridge layout (and macvlan/ipvlan without a parent)', always: true,
+    usedBy: (networks) => networks.filter((n) => ['bridge', 'macvlan', 'ipvlan'].includes(n.type) || bridgedOverlay(n)),
+  },
+  veth: {
+    module: 'veth', config: 'CONFIG_VETH', affects: 'bridge networks and overlays with the bridge layout', always: true,
+    usedBy: (networks) => networks.filter((n) => n.type === 'bridge' || bridgedOverlay(n)),
+  },
   vxlan: { module: 'vxlan', config: 'CONFIG_VXLAN', affects: 'overlay networks (-o tsnet.type=overlay)', always: false, usedBy: ofType('overlay') },
-  macvlan: { module: 'macvlan', config: 'CONFIG_MACVLAN', affects: 'macvlan networks (-o tsnet.type=macvlan)', always: false, usedBy: ofType('macvlan') },
+  macvlan: {
+    module: 'macvlan', config: 'CONFIG_MACVLAN', affects: 'macvlan networks (-o tsnet.type=macvlan) and overlay networks (a container\'s link is a macvlan of the VXLAN device)', always: false,
+    usedBy: (networks) => networks.filter((n) => n.type === 'macvlan' || macvlanOverlay(n)),
+  },
   ipvlan: { module: 'ipvlan', config: 'CONFIG_IPVLAN', affects: 'ipvlan networks (-o tsnet.type=ipvlan)', always: false, usedBy: ofType('ipvlan') },
   '8021q': {
     module: '8021q', config: 'CONFIG_VLAN_8021Q', affects: 'macvlan and ipvlan networks on a VLAN parent (-o parent=eth0.10)', always: false,
@@ -32,8 +45,8 @@ const NEEDS: Record<KernelFeature, FeatureNeed> = {
   },
   br_netfilter: {
     module: 'br_netfilter', config: 'CONFIG_BRIDGE_NETFILTER', always: false,
-    affects: 'firewall rules on bridged traffic: enable_icc=false between containers of one network, and overlay filtering',
-    usedBy: (networks) => networks.filter((n) => n.type === 'overlay' || (n.type === 'bridge' && n.options[ICC_OPTION] === 'false')),
+    affects: 'firewall rules on bridged traffic: enable_icc=false between containers of one network, and overlays with the bridge layout',
+    usedBy: (networks) => networks.filter((n) => bridgedOverlay(n) || (n.type === 'bridge' && n.options[ICC_OPTION] === 'false')),
   },
   xfrm: { module: 'xfrm_user', config: 'CONFIG_XFRM_USER', affects: 'IPsec (no tsnet network type uses it yet)', always: false, usedBy: () => [] },
 };

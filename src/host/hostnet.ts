@@ -52,7 +52,8 @@ export type HostOp =
       readonly local: string;
       readonly port: number;
       readonly mtu: number;
-      readonly master: string;
+      /** The bridge it is a port of; absent: none (endpoints are macvlan links on the device itself). */
+      readonly master?: string;
     }
   /** Forward frames for `mac` through the tunnel to the VTEP at `dst`. */
   | { readonly op: 'ensure-fdb'; readonly dev: string; readonly mac: string; readonly dst: string }

@@ -168,7 +168,7 @@ export class Iproute2HostNet implements HostNet {
       created = true;
     }
     if (!existing || existing.master !== op.master || !existing.up || existing.mtu !== op.mtu) {
-      await this.change(['link', 'set', 'dev', op.name, 'master', op.master, 'mtu', String(op.mtu), 'up']);
+      await this.change(['link', 'set', 'dev', op.name, ...(op.master ? ['master', op.master] : existing?.master ? ['nomaster'] : []), 'mtu', String(op.mtu), 'up']);
     }
     return created;
   }

@@ -10,8 +10,9 @@ import { fmt, median, percentile } from './stats.js';
  * `npm run bench:overlay`, on the multi-host lab (deploy/lab/lab.sh):
  * - convergence: from `docker run` returning on h1 until h2's kernel holds the forwarding and
  *   neighbour entries of the new container (then one ping from h2 checks it answers);
- * - data path: TCP throughput (iperf3) and ping RTT container to container across hosts, next
- *   to a VXLAN pair made by hand between two namespaces on the same underlay, in the same run;
+ * - data path: TCP and UDP throughput (iperf3), CPU per Gbit/s and ping RTT container to
+ *   container across hosts, on both overlay layouts (macvlan, bridge), next to a VXLAN pair made
+ *   by hand between two namespaces on the same underlay, interleaved in the same run;
  * - start cost: what a tsnet overlay adds to `docker run --rm … true` over `--network none`, for
  *   the host's first container on the overlay and for one with a neighbour, next to a tsnet
  *   bridge network, interleaved on one host;
@@ -95,27 +96,71 @@ async function convergence(lab: Lab): Promise<void> {
   for (let i = 0; i < TRIALS; i++) await lab.docker('h1', ['rm', '-f', `t${i}`], { allowFail: true });
 }
 
-interface PathFigures { gbps: number; rttMs: number }
-
-async function iperfBetween(client: (argv: string[]) => Promise<string>, server: (argv: string[]) => Promise<unknown>, ip: string): Promise<PathFigures> {
-  const srv = server(['iperf3', '-s', '-1']);
-  await new Promise((r) => setTimeout(r, 500));
-  const json = JSON.parse(await client(['iperf3', '-c', ip, '-t', '5', '-J'])) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
-  await srv;
-  if (!json.end?.sum_received) throw new Error(`iperf3 failed: ${json.error ?? 'no result'}`);
-  const ping = await client(['ping', '-c', '20', '-i', '0.05', '-q', ip]);
-  const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
-  return { gbps: json.end.sum_received.bits_per_second / 1e9, rttMs: rtt };
+interface PathFigures {
+  readonly gbps: number;
+  readonly rttMs: number;
+  /** Whole-machine CPU during the TCP run, in % of one core per Gbit/s (softirqs included). */
+  readonly cpuPerGbps: number;
+  readonly udpGbps: number;
+  readonly udpLossPct: number;
 }
 
+/** Busy and total jiffies of the whole machine, from /proc/stat's first line. */
+async function cpuTimes(): Promise<{ busy: number; total: number }> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+type Iperf = { end?: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; lost_percent: number } }; error?: string };
+
+async function iperfBetween(client: (argv: string[]) => Promise<string>, server: (argv: string[]) => Promise<unknown>, ip: string): Promise<PathFigures> {
+  const once = async (extra: string[]): Promise<Iperf> => {
+    const srv = server(['iperf3', '-s', '-1']);
+    await new Promise((r) => setTimeout(r, 500));
+    const json = JSON.parse(await client(['iperf3', '-c', ip, '-t', '5', '-J', ...extra])) as Iperf;
+    await srv;
+    if (json.error) throw new Error(`iperf3 failed: ${json.error}`);
+    return json;
+  };
+  const cpuBefore = await cpuTimes();
+  const tcp = await once([]);
+  const cpuAfter = await cpuTimes();
+  if (!tcp.end?.sum_received) throw new Error('iperf3 TCP: no result');
+  const gbps = tcp.end.sum_received.bits_per_second / 1e9;
+  const cores = ((cpuAfter.busy - cpuBefore.busy) / (cpuAfter.total - cpuBefore.total)) * cpus;
+  // Datagrams that fit the overlay's MTU (1450 - 28 bytes of IP and UDP headers), no fragments.
+  const udp = await once(['-u', '-b', '0', '-l', '1400']);
+  if (!udp.end?.sum) throw new Error('iperf3 UDP: no result');
+  const ping = await client(['ping', '-c', '20', '-i', '0.05', '-q', ip]);
+  const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
+  return { gbps, rttMs: rtt, cpuPerGbps: (cores * 100) / gbps, udpGbps: udp.end.sum.bits_per_second / 1e9, udpLossPct: udp.end.sum.lost_percent };
+}
+
+const cpus = (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length;
+const DATAPATH_ROUNDS = Number(process.env.BENCH_DATAPATH_ROUNDS ?? 3);
+
+/**
+ * Container to container across two hosts on the default (macvlan) layout and on the bridge
+ * layout, next to a hand-made VXLAN pair on the same underlay, interleaved over
+ * BENCH_DATAPATH_ROUNDS rounds; medians are printed, with each round's ratio.
+ */
 async function dataPath(lab: Lab): Promise<void> {
   // iperf3 from the host's filesystem (read-only), with a writable /tmp for its buffers.
   const tools = ['-v', '/:/host:ro', '--tmpfs', '/host/tmp'];
-  await lab.docker('h2', ['run', '-d', '--name', 'srv', '--network', 'bench', ...tools, 'tsbox', 'sleep', '1d']);
-  await lab.docker('h1', ['run', '-d', '--name', 'cli', '--network', 'bench', ...tools, 'tsbox', 'sleep', '1d']);
-  const srvIp = (await lab.docker('h2', ['inspect', '-f', '{{(index .NetworkSettings.Networks "bench").IPAddress}}', 'srv'])).stdout.trim();
+  const bridged = ['network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=bench-br', '-o', 'tsnet.overlay.datapath=bridge',
+    '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.72.0.0/16', 'bench-br'];
+  for (const h of ['h1', 'h2']) await lab.docker(h, bridged);
+  const pair = async (network: string, suffix: string) => {
+    await lab.docker('h2', ['run', '-d', '--name', `srv${suffix}`, '--network', network, ...tools, 'tsbox', 'sleep', '1d']);
+    await lab.docker('h1', ['run', '-d', '--name', `cli${suffix}`, '--network', network, ...tools, 'tsbox', 'sleep', '1d']);
+    const ip = (await lab.docker('h2', ['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, `srv${suffix}`])).stdout.trim();
+    return { ip, client: inContainer('h1', `cli${suffix}`), server: inContainer('h2', `srv${suffix}`) };
+  };
   const inContainer = (h: string, c: string) => async (argv: string[]) => (await lab.docker(h, ['exec', c, 'chroot', '/host', `/usr/bin/${argv[0]}`, ...argv.slice(1)], { timeoutMs: 60_000 })).stdout;
-  const overlay = await iperfBetween(inContainer('h1', 'cli'), inContainer('h2', 'srv'), srvIp);
+  const macvlan = await pair('bench', '');
+  const bridge = await pair('bench-br', '-br');
 
   // The hand-made pair: two namespaces on the same underlay bridge, a VXLAN device each with a
   // static FDB entry and the overlay address directly on it (no bridge, no veth, no container).
@@ -131,13 +176,30 @@ async function dataPath(lab: Lab): Promise<void> {
         ip link add vx0 type vxlan id 999 local ${under} dstport 4790 nolearning; ip link set vx0 mtu 1450 up; ip addr add ${over}/24 dev vx0;
         bridge fdb append 00:00:00:00:00:00 dev vx0 dst ${peerUnder}`);
     }
-    const handMade = await iperfBetween((argv) => sh(a, argv.join(' ')).then((r) => r.stdout), (argv) => sh(b, argv.join(' ')), '10.99.0.2');
-    console.log('\ndata path across hosts (iperf3 TCP 5 s, ping RTT average of 20):');
-    console.log(`  tsnet overlay, container to container: ${overlay.gbps.toFixed(2)} Gbit/s, RTT ${overlay.rttMs.toFixed(3)} ms`);
-    console.log(`  hand-made VXLAN pair, same underlay:   ${handMade.gbps.toFixed(2)} Gbit/s, RTT ${handMade.rttMs.toFixed(3)} ms`);
-    console.log(`  throughput ratio tsnet / hand-made: ${(overlay.gbps / handMade.gbps).toFixed(3)}   (target >= 0.9)`);
+    const handMade = { ip: '10.99.0.2', client: (argv: string[]) => sh(a, argv.join(' ')).then((r) => r.stdout), server: (argv: string[]) => sh(b, argv.join(' ')) };
+    const rounds: Array<Record<'macvlan' | 'bridge' | 'hand', PathFigures>> = [];
+    for (let i = 0; i < DATAPATH_ROUNDS; i++) {
+      const paths = { macvlan, bridge, hand: handMade };
+      const order = (['macvlan', 'bridge', 'hand'] as const).map((_, k, all) => all[(k + i) % all.length] as 'macvlan' | 'bridge' | 'hand');
+      const round: Partial<Record<'macvlan' | 'bridge' | 'hand', PathFigures>> = {};
+      for (const p of order) round[p] = await iperfBetween(paths[p].client, paths[p].server, paths[p].ip);
+      rounds.push(round as Record<'macvlan' | 'bridge' | 'hand', PathFigures>);
+    }
+    const med = (p: 'macvlan' | 'bridge' | 'hand', f: keyof PathFigures) => median(rounds.map((r) => r[p][f]));
+    const show = (p: 'macvlan' | 'bridge' | 'hand') =>
+      `TCP ${med(p, 'gbps').toFixed(2)} Gbit/s (${med(p, 'cpuPerGbps').toFixed(0)}% of a core per Gbit/s), UDP ${med(p, 'udpGbps').toFixed(2)} Gbit/s received (${med(p, 'udpLossPct').toFixed(1)}% lost), RTT ${med(p, 'rttMs').toFixed(3)} ms`;
+    const ratios = (p: 'macvlan' | 'bridge') => rounds.map((r) => (r[p].gbps / r.hand.gbps).toFixed(3)).join(' ');
+    console.log(`\ndata path across hosts (iperf3 TCP and UDP 5 s each, ping RTT average of 20; medians of ${DATAPATH_ROUNDS} interleaved rounds; CPU is the whole machine's):`);
+    console.log(`  tsnet overlay, macvlan layout (default): ${show('macvlan')}`);
+    console.log(`  tsnet overlay, bridge layout:            ${show('bridge')}`);
+    console.log(`  hand-made VXLAN pair, same underlay:     ${show('hand')}`);
+    console.log(`  TCP ratio macvlan layout / hand-made: ${(med('macvlan', 'gbps') / med('hand', 'gbps')).toFixed(3)} (rounds: ${ratios('macvlan')})   (target >= 0.95)`);
+    console.log(`  TCP ratio bridge layout / hand-made:  ${(med('bridge', 'gbps') / med('hand', 'gbps')).toFixed(3)} (rounds: ${ratios('bridge')})`);
+    console.log(`  RTT ratio macvlan layout / hand-made: ${(med('macvlan', 'rttMs') / med('hand', 'rttMs')).toFixed(2)}   (target <= 1.2)`);
   } finally {
     for (const ns of [a, b]) await run(['ip', 'netns', 'delete', ns], { allowFail: true });
+    for (const [h, c] of [['h1', 'cli-br'], ['h2', 'srv-br']] as const) await lab.docker(h, ['rm', '-f', c], { allowFail: true });
+    for (const h of ['h1', 'h2']) await lab.docker(h, ['network', 'rm', 'bench-br'], { allowFail: true });
   }
 }
 

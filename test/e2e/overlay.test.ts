@@ -40,6 +40,11 @@ const expectUnreachable = async (h: string, c: string, ip: string) => {
   expect(r.code, `${c} on ${h} should not reach ${ip}: ${r.stdout}${r.stderr}`).toBe(1);
   expect(r.stdout).toContain('3 packets transmitted, 0 packets received');
 };
+/** `ip -d link show eth0` inside container `c` (BusyBox's ip has no -d: the host's, in the container's namespace). */
+const eth0Details = async (h: string, c: string) => {
+  const pid = (await docker(h, 'inspect', '-f', '{{.State.Pid}}', c)).stdout.trim();
+  return (await run(['nsenter', '-t', pid, '-n', 'ip', '-d', 'link', 'show', 'eth0'])).stdout;
+};
 const etcdKeys = async (prefix: string) => (await lab.exec('ul', ['etcdctl', '--endpoints', lab.etcdEndpoint, 'get', '--prefix', '--keys-only', prefix])).stdout.split('\n').filter(Boolean);
 
 /**
@@ -115,6 +120,42 @@ describe('overlay across hosts', () => {
     await reaches('h2', 'c2', ip1, 5_000);
     // The container learnt the peer by ARP: no entry was put into it by hand.
     expect((await docker('h1', 'exec', 'c1', 'arp', '-n')).stdout).toContain(ip2);
+  });
+
+  test('default layout: a container\'s interface is a macvlan link of the VXLAN device (no bridge on the host), and containers of one host reach each other', async () => {
+    expect(await eth0Details('h1', 'c1')).toMatch(/macvlan mode bridge/);
+    expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
+    await docker('h1', 'run', '-d', '--name', 'c1b', '--network', 'blue', 'tsbox', 'sleep', '1d');
+    onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'c1b'); });
+    const [ip1, ip1b] = [await ipOf('h1', 'c1'), await ipOf('h1', 'c1b')];
+    // Switched by the macvlan links themselves: the tunnel is not involved.
+    await reaches('h1', 'c1b', ip1);
+    await reaches('h1', 'c1', ip1b);
+    await reaches('h1', 'c1b', await ipOf('h2', 'c2'));
+    await docker('h1', 'rm', '-f', 'c1b');
+    expect((await lab.exec('h1', ['ip', '-o', 'link', 'show'])).stdout.match(/tsnm-/g) ?? []).toHaveLength(0);
+  });
+
+  test('a host may keep the bridge layout (-o tsnet.overlay.datapath=bridge) on an overlay another host runs with macvlan links: traffic crosses both ways', async () => {
+    const green = (h: string, ...layout: string[]) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=green', ...layout,
+      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.62.0.0/24', 'green');
+    onTestFinished(async () => {
+      for (const [h, c] of [['h1', 'g1'], ['h2', 'g2']] as const) await tryDocker(h, 'rm', '-f', c);
+      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'green');
+    });
+    await green('h1', '-o', 'tsnet.overlay.datapath=bridge');
+    await green('h2');
+    await docker('h1', 'run', '-d', '--name', 'g1', '--network', 'green', 'tsbox', 'sleep', '1d');
+    await docker('h2', 'run', '-d', '--name', 'g2', '--network', 'green', 'tsbox', 'sleep', '1d');
+    const addr = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "green").IPAddress}}', c)).stdout.trim();
+    expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).toContain('tsnb-');
+    expect(await eth0Details('h1', 'g1')).toMatch(/veth/);
+    expect(await eth0Details('h2', 'g2')).toMatch(/macvlan/);
+    await reaches('h1', 'g1', await addr('h2', 'g2'));
+    await reaches('h2', 'g2', await addr('h1', 'g1'));
+    for (const [h, c] of [['h1', 'g1'], ['h2', 'g2']] as const) await docker(h, 'rm', '-f', c);
+    for (const h of ['h1', 'h2']) await docker(h, 'network', 'rm', 'green');
+    expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
   });
 
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
@@ -307,7 +348,7 @@ describe('overlay across hosts', () => {
       const ids = (await docker(h, 'ps', '-aq')).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await docker(h, 'rm', '-f', ...ids);
       await docker(h, 'network', 'rm', 'blue');
-      expect((await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/tsn[bxvp]-/);
+      expect((await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/tsn[bxvpm]-/);
     }
     expect(await etcdKeys('tsnet/overlay/')).toEqual([]);
   });

@@ -32,7 +32,18 @@ describe('kernel features', () => {
 
   test('bridge or veth missing is a FAIL even with no networks: the default type needs them', () => {
     expect(judgeFeature('bridge', missing, [])).toMatchObject({ status: 'FAIL', fix: 'modprobe bridge' });
-    expect(judgeFeature('veth', missing, []).message).toMatch(/bridge and overlay networks cannot be created/);
+    expect(judgeFeature('veth', missing, []).message).toMatch(/bridge networks and overlays with the bridge layout cannot be created/);
+  });
+
+  test('an overlay needs macvlan (its default layout) and, only with -o tsnet.overlay.datapath=bridge, veth and br_netfilter', () => {
+    const macvlanLayout = network('blue', 'overlay', ['10.61.0.0/24'], { 'tsnet.overlay.name': 'blue' });
+    const bridgeLayout = network('green', 'overlay', ['10.62.0.0/24'], { 'tsnet.overlay.name': 'green', 'tsnet.overlay.datapath': 'bridge' });
+    const macvlan = judgeFeature('macvlan', missing, [macvlanLayout, bridgeLayout]);
+    expect(macvlan).toMatchObject({ status: 'FAIL', fix: 'modprobe macvlan' });
+    expect(macvlan.message).toMatch(/networks that cannot work: blue$/);
+    expect(judgeFeature('br_netfilter', missing, [macvlanLayout]).status).toBe('WARN');
+    expect(judgeFeature('br_netfilter', missing, [bridgeLayout]).message).toMatch(/networks that cannot work: green/);
+    expect(judgeFeature('veth', missing, [macvlanLayout, bridgeLayout]).message).toMatch(/networks that cannot work: green$/);
   });
 
   test('8021q is needed only by macvlan/ipvlan networks on a VLAN parent', () => {

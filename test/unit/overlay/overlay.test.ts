@@ -96,15 +96,29 @@ describe('overlay registry in etcd', () => {
 });
 
 describe('overlay driver on two hosts', () => {
-  test('devices appear with the network; each host programs the other; the last endpoint withdraws the VTEP, DeleteNetwork the devices', async () => {
+  const LAYOUTS = {
+    // The default: the VXLAN device alone; each container a macvlan link on it.
+    macvlan: { options: {}, devices: (net: string) => [linkName('x', net)], master: '', endpointLinks: (ep: string) => [linkName('m', ep)], srcName: (ep: string) => linkName('m', ep) },
+    bridge: {
+      options: { 'tsnet.overlay.datapath': 'bridge' }, devices: (net: string) => [linkName('b', net), linkName('x', net)], master: ` master=${linkName('b', 'net-a')}`,
+      endpointLinks: (ep: string) => [linkName('p', ep), linkName('v', ep)], srcName: (ep: string) => linkName('p', ep),
+    },
+  } as const;
+
+  test.each(Object.keys(LAYOUTS) as Array<keyof typeof LAYOUTS>)('%s layout: devices appear with the network; each host programs the other; the last endpoint withdraws the VTEP, DeleteNetwork the devices', async (datapath) => {
+    const layout = LAYOUTS[datapath];
     const store = new MemoryKvStore();
-    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a', { 'tsnet.overlay.name': 'blue', ...layout.options });
+    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b', { 'tsnet.overlay.name': 'blue', ...layout.options });
     // Made by CreateNetwork: the first container on a host starts as fast as the others.
-    expect(a.host.dump()).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450 master=${linkName('b', 'net-a')}`);
-    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('x', 'net-a')].sort());
+    expect(a.host.dump().split('\n')).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450${layout.master}`);
+    const names = async () => (await a.host.listLinks()).map((l) => l.name).sort();
+    expect(await names()).toEqual([...layout.devices('net-a')].sort());
     expect(await store.get('overlay/v1/net/blue/vtep/host-a')).toBeUndefined(); // no endpoint yet: nothing to flood to
     const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    expect(await names()).toEqual([...layout.devices('net-a'), ...layout.endpointLinks('ep-a')].sort());
+    if (datapath === 'macvlan') expect(a.host.dump()).toContain(`apply ensure-macvlan name=${linkName('m', 'ep-a')} parent=${linkName('x', 'net-a')} mode=bridge mtu=1450 mac=02:74:0a:58:00:02`);
+    expect(a.driver.ownedLinks({ network: a.net, endpoints: [epA] }).sort()).toEqual(await names());
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
@@ -112,17 +126,48 @@ describe('overlay driver on two hosts', () => {
     expect(await a.host.listFdb(vxA)).toEqual(expect.arrayContaining([{ mac: '00:00:00:00:00:00', dst: '198.19.0.2' }, { mac: '02:74:0a:58:00:03', dst: '198.19.0.2' }]));
     expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
     expect(await b.host.listNeigh(vxB)).toEqual([{ ip: '10.88.0.2', mac: '02:74:0a:58:00:02' }]);
-    expect((await a.driver.join(a.net, epA, '/x')).gateway).toBeUndefined();
+    const joined = await a.driver.join(a.net, epA, '/x');
+    expect(joined).toMatchObject({ srcName: layout.srcName('ep-a'), dstPrefix: 'eth', disableGatewayService: false });
+    expect(joined.gateway).toBeUndefined();
+    // Bridged frames pass the host's FORWARD chain (br_netfilter); macvlan frames never reach it.
+    expect(a.driver.firewallRules({ network: a.net, endpoints: [epA] })).toHaveLength(datapath === 'bridge' ? 2 : 0);
+    expect(a.driver.isolationInterfaces(a.net)).toEqual(datapath === 'bridge' ? [linkName('b', 'net-a')] : []);
     // Host A's endpoint goes: host B forgets it and the flood entry to A.
     await a.driver.deleteEndpoint(a.net, epA);
     await eventually('host B to forget host A', async () => (await b.host.listNeigh(vxB)).length === 0 && (await b.host.listFdb(vxB)).length === 0);
     expect(await b.host.listFdb(vxB)).toEqual([]);
     expect(await b.host.listNeigh(vxB)).toEqual([]);
-    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('x', 'net-a')].sort());
+    expect(await names()).toEqual([...layout.devices('net-a')].sort());
     await a.driver.deleteNetwork(a.net);
     expect(await a.host.listLinks()).toEqual([]);
     await a.driver.stop?.();
     await b.driver.stop?.();
+  });
+
+  test('a record written before the macvlan layout (no datapath) keeps its bridge; a bad datapath is refused, naming the option', async () => {
+    const host = new RecordingHostNet();
+    const store = new MemoryKvStore();
+    const driver = createOverlayDriver({ host, log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, global: { store, lease: { current: () => 'x', onRenewed: () => undefined } }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    const old = network({ id: 'net-old', type: 'overlay', ipv4: SUBNET, driverState: { name: 'blue', vni: 4096, port: 4789, bridge: linkName('b', 'net-old'), vxlan: linkName('x', 'net-old') } });
+    const ep = endpoint({ networkId: 'net-old', id: 'ep-old', address: '10.88.0.2/24', mac: '02:74:0a:58:00:02' });
+    expect(driver.ownedLinks({ network: old, endpoints: [ep] }).sort()).toEqual([linkName('b', 'net-old'), linkName('p', 'ep-old'), linkName('v', 'ep-old'), linkName('x', 'net-old')].sort());
+    expect((await driver.join(old, ep, '/x')).srcName).toBe(linkName('p', 'ep-old'));
+    expect(() => driver.planNetwork(network({ type: 'overlay', ipv4: SUBNET, options: { 'tsnet.overlay.name': 'x', 'tsnet.overlay.datapath': 'tap' } }), []))
+      .toThrow(/network option "tsnet.overlay.datapath": "tap" is not an overlay data path/);
+    expect(driver.planNetwork(network({ type: 'overlay', ipv4: SUBNET, options: { 'tsnet.overlay.name': 'x' } }), [])).toMatchObject({ datapath: 'macvlan' });
+  });
+
+  test('macvlan layout: a joined container is gone once Docker has moved its link back to the host, not while the link is in its sandbox', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const epA = await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+    const joined = { ...epA, sandboxKey: '/var/run/docker/netns/abc', joinedAt: new Date(0).toISOString() };
+    // Still in the host namespace after the Join settled: Docker returned it (the container left).
+    expect(await a.driver.containerGone?.(a.net, joined, Date.now())).toBe(true);
+    // Docker moved it into the container (the fake: it left the host namespace).
+    await a.host.apply({ op: 'remove-link', name: linkName('m', 'ep-a') });
+    expect(await a.driver.containerGone?.(a.net, joined, Date.now())).toBe(false);
+    await a.driver.stop?.();
   });
 
   test('the peer report (tsnet peers) lists each VTEP with its endpoints, and names kernel entries that differ from etcd', async () => {
@@ -168,7 +213,7 @@ describe('overlay driver on two hosts', () => {
     await eventually('host B (still running) to learn host C, so the event has been sent', async () => (await b.host.listNeigh(linkName('x', 'net-b'))).length === 2);
     expect(a.host.dump()).toBe(log);
     expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
-    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-a'), linkName('p', 'ep-a'), linkName('v', 'ep-a'), vxA].sort());
+    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-a'), vxA].sort());
     await b.driver.stop?.();
     await c.driver.stop?.();
   });
