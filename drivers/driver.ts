@@ -126,6 +126,12 @@ export interface Driver {
    */
   publishesDirectly?(network: NetworkRecord, family: 4 | 6): boolean;
 
+  /**
+   * What `tsnet network` shows of the network's own state besides its links (an overlay's
+   * VNI and data path layout), as key=value text. Optional: nothing more is shown.
+   */
+  describe?(network: NetworkRecord): Readonly<Record<string, string>>;
+
   /** Names of every kernel link this network and its endpoints own (for leftover detection). */
   ownedLinks(view: NetworkView): string[];
 

@@ -227,14 +227,11 @@ async function findUnderlay(host: Iproute2HostNet, config: DaemonConfig): Promis
 
 /** Every record of the daemon as the admin API shows it, with each type's own device names. */
 function adminNetworkViews(repo: CnmRepository, drivers: ReadonlyMap<NetworkType, Driver>, names: DockerNames) {
-  return repo.allNetworks().map((network) => networkView(network, repo.endpointsOf(network.id), names, (n, endpoints) => {
-    const driver = drivers.get(n.type);
-    try {
-      return driver ? driver.ownedLinks({ network: n, endpoints }) : [];
-    } catch {
-      return []; // a record the driver cannot read (TSNET_STATE_CORRUPT) still shows, without devices
-    }
-  }));
+  // A record the driver cannot read (TSNET_STATE_CORRUPT) still shows, without devices or state.
+  const readable = <T>(read: () => T, otherwise: T): T => { try { return read(); } catch { return otherwise; } };
+  return repo.allNetworks().map((network) => networkView(network, repo.endpointsOf(network.id), names,
+    (n, endpoints) => readable(() => drivers.get(n.type)?.ownedLinks({ network: n, endpoints }) ?? [], []),
+    (n) => readable(() => drivers.get(n.type)?.describe?.(n) ?? {}, {})));
 }
 
 /** Per network: its type, endpoints and published ports (the metrics' gauges). */

@@ -98,6 +98,12 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     // The macvlan layout gives the host no interface on the overlay, so nothing to isolate.
     isolationInterfaces: (network) => { const state = overlayState.of(network); return state.datapath === 'bridge' ? [state.bridge] : []; },
 
+    describe(network) {
+      const state = overlayState.of(network);
+      const known = { overlay: state.name, datapath: state.datapath, vni: state.vni, port: state.port, mtu: state.mtu };
+      return Object.fromEntries(Object.entries(known).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    },
+
     ownedLinks(view) {
       const state = overlayState.of(view.network);
       return [...overlayDeviceLinks(state), ...endpointLinks(state, view.endpoints)];

@@ -24,6 +24,7 @@ export function renderNetwork(n: NetworkView): string {
     `Type:      ${n.type}${n.internal ? ', internal' : ''}, ${n.state}, created ${n.createdAt}`,
     `Subnets:   ${n.subnets.map((s) => (s.gateway ? `${s.subnet} gateway ${s.gateway.split('/')[0]}` : s.subnet)).join('; ') || '-'}`,
     `Devices:   ${n.devices.join(', ') || '-'}`,
+    ...(n.driver ? [`Driver:    ${Object.entries(n.driver).map(([k, v]) => `${k}=${v}`).join(' ')}`] : []),
     `Options:   ${options.join(' ') || '-'}`,
     '',
   ].join('\n');

@@ -38,6 +38,8 @@ export interface NetworkView {
   readonly subnets: ReadonlyArray<{ readonly subnet: string; readonly gateway?: string }>;
   /** The network's own links (bridge, VXLAN device, parent made by tsnet). */
   readonly devices: readonly string[];
+  /** What the network's driver tells of its state (an overlay's VNI and layout); absent when nothing. */
+  readonly driver?: Readonly<Record<string, string>>;
   readonly options: Readonly<Record<string, string>>;
   readonly createdAt: string;
   readonly endpoints: readonly EndpointView[];
@@ -60,9 +62,10 @@ export interface PortView {
 /** Link names a network and its endpoints own, as the network's driver declares them. */
 export type OwnedLinks = (network: NetworkRecord, endpoints: readonly EndpointRecord[]) => readonly string[];
 
-export function networkView(network: NetworkRecord, endpoints: readonly EndpointRecord[], names: DockerNames, ownedLinks: OwnedLinks): NetworkView {
+export function networkView(network: NetworkRecord, endpoints: readonly EndpointRecord[], names: DockerNames, ownedLinks: OwnedLinks, describe?: (network: NetworkRecord) => Readonly<Record<string, string>>): NetworkView {
   const devices = ownedLinks(network, []);
   const name = names.networks.get(network.id);
+  const driver = describe?.(network);
   return {
     id: network.id,
     ...(name ? { name } : {}),
@@ -71,6 +74,7 @@ export function networkView(network: NetworkRecord, endpoints: readonly Endpoint
     internal: network.internal,
     subnets: [...network.ipv4, ...network.ipv6].map((p) => ({ subnet: p.pool, ...(p.gateway ? { gateway: p.gateway } : {}) })),
     devices,
+    ...(driver && Object.keys(driver).length > 0 ? { driver } : {}),
     options: network.options,
     createdAt: network.createdAt,
     endpoints: endpoints.map((e) => endpointView(network, e, names, ownedLinks(network, [e]).filter((l) => !devices.includes(l)))),

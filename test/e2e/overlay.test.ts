@@ -125,6 +125,9 @@ describe('overlay across hosts', () => {
   test('default layout: a container\'s interface is a macvlan link of the VXLAN device (no bridge on the host), and containers of one host reach each other', async () => {
     expect(await eth0Details('h1', 'c1')).toMatch(/macvlan mode bridge/);
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
+    const shown = (await run([process.execPath, 'dist/src/cli.js', 'network', 'blue', '--state-dir', lab.stateDir('h1')])).stdout;
+    expect(shown).toMatch(/^Driver: +overlay=blue datapath=macvlan vni=\d+ port=4789$/m);
+    expect(shown).toMatch(/^Devices: +tsnx-[0-9a-f]{10}$/m);
     await docker('h1', 'run', '-d', '--name', 'c1b', '--network', 'blue', 'tsbox', 'sleep', '1d');
     onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'c1b'); });
     const [ip1, ip1b] = [await ipOf('h1', 'c1'), await ipOf('h1', 'c1b')];

@@ -42,6 +42,10 @@ describe('admin views: built from the daemon\'s own records, with Docker\'s name
     expect(renderPorts(portsOf(views))).toContain('shop       web      tcp    10.0.0.2:80     127.0.0.1:8080');
     expect(renderPorts([])).toBe('no published ports\n');
     expect(renderNetworks([])).toBe('no tsnet networks\n');
+    expect(renderNetwork(views[0]!)).not.toContain('Driver:');
+    const overlay = networkView(network({ id: NET_B, type: 'overlay' }), [], NO_NAMES, () => ['tsnx-bbbb'], () => ({ overlay: 'blue', datapath: 'macvlan', vni: '4096' }));
+    expect(renderNetwork(overlay)).toContain('Driver:    overlay=blue datapath=macvlan vni=4096\n');
+    expect(networkView(network({ id: NET_B, type: 'null' }), [], NO_NAMES, () => [], () => ({})).driver).toBeUndefined();
   });
 
   test('the status names what is wrong: lease not held, Docker unreachable, suspected orphans', () => {

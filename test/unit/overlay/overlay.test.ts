@@ -119,6 +119,8 @@ describe('overlay driver on two hosts', () => {
     expect(await names()).toEqual([...layout.devices('net-a'), ...layout.endpointLinks('ep-a')].sort());
     if (datapath === 'macvlan') expect(a.host.dump()).toContain(`apply ensure-macvlan name=${linkName('m', 'ep-a')} parent=${linkName('x', 'net-a')} mode=bridge mtu=1450 mac=02:74:0a:58:00:02`);
     expect(a.driver.ownedLinks({ network: a.net, endpoints: [epA] }).sort()).toEqual(await names());
+    // What `tsnet network` shows besides the links.
+    expect(a.driver.describe?.(a.net)).toEqual({ overlay: 'blue', datapath, vni: '4096', port: '4789' });
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
@@ -152,9 +154,31 @@ describe('overlay driver on two hosts', () => {
     const ep = endpoint({ networkId: 'net-old', id: 'ep-old', address: '10.88.0.2/24', mac: '02:74:0a:58:00:02' });
     expect(driver.ownedLinks({ network: old, endpoints: [ep] }).sort()).toEqual([linkName('b', 'net-old'), linkName('p', 'ep-old'), linkName('v', 'ep-old'), linkName('x', 'net-old')].sort());
     expect((await driver.join(old, ep, '/x')).srcName).toBe(linkName('p', 'ep-old'));
+    // Start-up after an upgrade: the old network's bridge and its VXLAN port come back as they were.
+    await driver.reconcile({ network: old, endpoints: [ep] });
+    expect(host.dump().split('\n')).toContain(`apply ensure-vxlan name=${linkName('x', 'net-old')} vni=4096 local=198.19.0.1 port=4789 mtu=1450 master=${linkName('b', 'net-old')}`);
+    expect((await host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('b', 'net-old'), linkName('p', 'ep-old'), linkName('v', 'ep-old'), linkName('x', 'net-old')].sort());
+    await driver.stop?.();
     expect(() => driver.planNetwork(network({ type: 'overlay', ipv4: SUBNET, options: { 'tsnet.overlay.name': 'x', 'tsnet.overlay.datapath': 'tap' } }), []))
       .toThrow(/network option "tsnet.overlay.datapath": "tap" is not an overlay data path/);
     expect(driver.planNetwork(network({ type: 'overlay', ipv4: SUBNET, options: { 'tsnet.overlay.name': 'x' } }), [])).toMatchObject({ datapath: 'macvlan' });
+  });
+
+  test('macvlan layout: start-up makes again the link of an endpoint not yet joined, and leaves a joined one (in its container) alone', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const waiting = await a.addEndpoint('ep-w', '10.88.0.2/24', '02:74:0a:58:00:02');
+    const joined = { ...(await a.addEndpoint('ep-j', '10.88.0.3/24', '02:74:0a:58:00:03')), sandboxKey: '/var/run/docker/netns/abc' };
+    // A reboot: the kernel lost everything; the joined endpoint's link is in its container's namespace (as far as the host can see, absent).
+    for (const l of await a.host.listLinks()) await a.host.apply({ op: 'remove-link', name: l.name });
+    await a.driver.stop?.();
+    const restarted = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    for (const id of ['ep-w', 'ep-j']) await store.delete(`overlay/v1/net/blue/ep/${id}`); // as if the old lease had expired
+    await restarted.driver.reconcile({ network: a.net, endpoints: [waiting, joined] });
+    expect((await restarted.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-w'), linkName('x', 'net-a')].sort());
+    expect(await store.get('overlay/v1/net/blue/ep/ep-j')).toBeDefined(); // both published again
+    expect(await store.get('overlay/v1/net/blue/ep/ep-w')).toBeDefined();
+    await restarted.driver.stop?.();
   });
 
   test('macvlan layout: a joined container is gone once Docker has moved its link back to the host, not while the link is in its sandbox', async () => {
