@@ -133,7 +133,8 @@ async function iperfBetween(client: (argv: string[]) => Promise<string>, server:
   // Datagrams that fit the overlay's MTU (1450 - 28 bytes of IP and UDP headers), no fragments.
   const udp = await once(['-u', '-b', '0', '-l', '1400']);
   if (!udp.end?.sum) throw new Error('iperf3 UDP: no result');
-  const ping = await client(['ping', '-c', '20', '-i', '0.05', '-q', ip]);
+  await client(['ping', '-c', '5', '-i', '0.05', '-q', ip]); // warm caches and neighbour entries first
+  const ping = await client(['ping', '-c', '100', '-i', '0.01', '-q', ip]);
   const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
   return { gbps, rttMs: rtt, cpuPerGbps: (cores * 100) / gbps, udpGbps: udp.end.sum.bits_per_second / 1e9, udpLossPct: udp.end.sum.lost_percent };
 }
@@ -189,7 +190,7 @@ async function dataPath(lab: Lab): Promise<void> {
     const show = (p: 'macvlan' | 'bridge' | 'hand') =>
       `TCP ${med(p, 'gbps').toFixed(2)} Gbit/s (${med(p, 'cpuPerGbps').toFixed(0)}% of a core per Gbit/s), UDP ${med(p, 'udpGbps').toFixed(2)} Gbit/s received (${med(p, 'udpLossPct').toFixed(1)}% lost), RTT ${med(p, 'rttMs').toFixed(3)} ms`;
     const ratios = (p: 'macvlan' | 'bridge') => rounds.map((r) => (r[p].gbps / r.hand.gbps).toFixed(3)).join(' ');
-    console.log(`\ndata path across hosts (iperf3 TCP and UDP 5 s each, ping RTT average of 20; medians of ${DATAPATH_ROUNDS} interleaved rounds; CPU is the whole machine's):`);
+    console.log(`\ndata path across hosts (iperf3 TCP and UDP 5 s each, ping RTT average of 100 after 5 unmeasured; medians of ${DATAPATH_ROUNDS} interleaved rounds; CPU is the whole machine's):`);
     console.log(`  tsnet overlay, macvlan layout (default): ${show('macvlan')}`);
     console.log(`  tsnet overlay, bridge layout:            ${show('bridge')}`);
     console.log(`  hand-made VXLAN pair, same underlay:     ${show('hand')}`);

@@ -161,6 +161,25 @@ describe('overlay across hosts', () => {
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
   });
 
+  test('dual-stack overlay: containers on two hosts reach each other over IPv6 too (neighbour discovery answered by the VXLAN device)', async () => {
+    const six = (h: string) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=six', '--ipv6',
+      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.63.0.0/24', '--subnet', 'fd00:63::/64', 'six');
+    onTestFinished(async () => {
+      for (const [h, c] of [['h1', 's1'], ['h2', 's2']] as const) await tryDocker(h, 'rm', '-f', c);
+      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'six');
+    });
+    for (const h of ['h1', 'h2']) await six(h);
+    await docker('h1', 'run', '-d', '--name', 's1', '--network', 'six', 'tsbox', 'sleep', '1d');
+    await docker('h2', 'run', '-d', '--name', 's2', '--network', 'six', 'tsbox', 'sleep', '1d');
+    const v6 = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}', c)).stdout.trim();
+    const [a, b] = [await v6('h1', 's1'), await v6('h2', 's2')];
+    expect(a).toMatch(/^fd00:63::/);
+    expect(b).toMatch(/^fd00:63::/);
+    const ping6 = (h: string, c: string, ip: string) => waitFor(() => tryDocker(h, 'exec', c, 'ping', '-6', '-c', '1', '-W', '2', ip).then((r) => r.code === 0), `${c} on ${h} to reach ${ip}`, 10_000, 200);
+    await ping6('h1', 's1', b);
+    await ping6('h2', 's2', a);
+  });
+
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
     const ip2 = await ipOf('h2', 'c2');
     const peers = await run([process.execPath, 'dist/src/cli.js', 'peers', 'blue', '--json', '--state-dir', lab.stateDir('h1')]);
