@@ -1,44 +1,29 @@
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { postPlugin } from '../../../plugin-spec/conformance/client.js';
-import { createNetns, deleteNetns, execIn, netnsPath, uniqueNetnsName } from '../../support/netns.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
+import { execIn } from '../../support/netns.js';
+import { netnsDaemon } from '../../support/netns-daemon.js';
 
 // The admin API and the CLI views through a real daemon (in a namespace of its own, without
 // Docker: names are then unknown and every view shows ids).
 
-const ns = uniqueNetnsName('admin');
-let dir = '';
-let daemon: TsnetDaemon | undefined;
+const METRICS_PORT = 19474;
+const LEFTOVER = 'tsnb-00000000ad';
+// A tsnet-named link no record owns (as a crash may leave): reconciliation at start removes it.
+const fixture = netnsDaemon('admin', { extraArgs: ['--metrics-listen', `127.0.0.1:${METRICS_PORT}`], prepare: (ns) => execIn(ns, ['ip', 'link', 'add', LEFTOVER, 'type', 'bridge']).then(() => undefined) });
+const { ns } = fixture;
 const NET = `ad${'0'.repeat(61)}1`;
 const EP = `ae${'0'.repeat(61)}1`;
 
-afterAll(async () => {
-  await daemon?.process.stop(10_000);
-  await deleteNetns(ns);
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsnet-admin-'));
-  await createNetns(ns);
-  // A tsnet-named link no record owns (as a crash may leave): reconciliation at start removes it.
-  await execIn(ns, ['ip', 'link', 'add', LEFTOVER, 'type', 'bridge']);
-  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn', '--metrics-listen', `127.0.0.1:${METRICS_PORT}`] });
-}, 120_000);
-
-const METRICS_PORT = 19474;
-const LEFTOVER = 'tsnb-00000000ad';
 
 /** GET on the admin socket, as Prometheus would scrape it (plain text). */
 function scrape(path = '/metrics'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: join((daemon as TsnetDaemon).stateDir, 'admin.sock'), path, headers: { host: 'tsnet' } }, (res) => {
+    const req = request({ socketPath: join(fixture.daemon().stateDir, 'admin.sock'), path, headers: { host: 'tsnet' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString() }));
@@ -51,7 +36,7 @@ function scrape(path = '/metrics'): Promise<{ status: number; type: string; body
 /** A sample's value in Prometheus text, or 0 when the series is absent. */
 const sample = (text: string, series: string): number => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
 
-const call = (method: string, body: unknown) => postPlugin((daemon as TsnetDaemon).socketPath, method, JSON.stringify(body), 30_000);
+const call = (method: string, body: unknown) => postPlugin(fixture.daemon().socketPath, method, JSON.stringify(body), 30_000);
 
 /** Runs the built CLI as a user would; never throws, so exit status and stderr can be checked. */
 async function tsnet(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -66,13 +51,13 @@ async function tsnet(...args: string[]): Promise<{ code: number; stdout: string;
 
 describe('the admin API and tsnet status / networks / network / ports', () => {
   test('the admin socket is root-only and separate from the plugin socket', async () => {
-    const socket = join((daemon as TsnetDaemon).stateDir, 'admin.sock');
+    const socket = join(fixture.daemon().stateDir, 'admin.sock');
     expect(((await stat(socket)).mode & 0o777).toString(8)).toBe('600');
-    expect(socket).not.toBe((daemon as TsnetDaemon).socketPath);
+    expect(socket).not.toBe(fixture.daemon().socketPath);
   });
 
   test('every view shows what the daemon did, by id, and --json parses', async () => {
-    const stateDir = (daemon as TsnetDaemon).stateDir;
+    const stateDir = fixture.daemon().stateDir;
     const status = await tsnet('status', '--state-dir', stateDir, '--json');
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ ready: true, pid: expect.any(Number), stateDir, networks: {}, endpoints: 0, ports: 0 });
@@ -139,7 +124,7 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     expect(sample(after.body, 'tsnet_reconcile_actions_total{source="reconcile",action="rewrote-firewall"}')).toBe(1);
     expect((await execIn(ns, ['ip', 'link', 'show', LEFTOVER], { allowFail: true })).code).not.toBe(0);
     // As the README shows it.
-    const curl = await promisify(execFile)('curl', ['-sf', '--unix-socket', join((daemon as TsnetDaemon).stateDir, 'admin.sock'), 'http://tsnet/metrics']);
+    const curl = await promisify(execFile)('curl', ['-sf', '--unix-socket', join(fixture.daemon().stateDir, 'admin.sock'), 'http://tsnet/metrics']);
     expect(curl.stdout).toContain('tsnet_up 1');
     expect((await scrape('/healthz')).status).toBe(200);
     expect(JSON.parse((await scrape('/readyz')).body)).toEqual({ ready: true });
@@ -168,7 +153,7 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
   });
 
   test('bad input and a missing daemon: a clear message and a non-zero exit', async () => {
-    const stateDir = (daemon as TsnetDaemon).stateDir;
+    const stateDir = fixture.daemon().stateDir;
     const unknown = await tsnet('network', 'nosuchnet', '--state-dir', stateDir);
     expect(unknown).toMatchObject({ code: 1, stdout: '' });
     expect(unknown.stderr).toBe('tsnet: no tsnet network is named or has the id "nosuchnet"; see tsnet networks\n');
@@ -177,9 +162,9 @@ describe('the admin API and tsnet status / networks / network / ports', () => {
     expect(noContainer.stderr).toContain('no container or endpoint "nosuchcontainer" is on a tsnet network');
     expect(await tsnet('networks', 'extra', '--state-dir', stateDir)).toMatchObject({ code: 2, stderr: 'tsnet: tsnet networks takes no arguments; see tsnet status --help\n' });
     expect((await tsnet('status', '--bogus')).code).toBe(2);
-    const missing = await tsnet('status', '--admin-socket', join(dir, 'none.sock'));
+    const missing = await tsnet('status', '--admin-socket', join(fixture.dir(), 'none.sock'));
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain(`cannot reach the tsnet admin API at ${join(dir, 'none.sock')}: no tsnet daemon serves it`);
+    expect(missing.stderr).toContain(`cannot reach the tsnet admin API at ${join(fixture.dir(), 'none.sock')}: no tsnet daemon serves it`);
     expect((await tsnet('status', '--help')).stdout).toContain('tsnet ports [CONTAINER|ENDPOINT]');
   }, 60_000);
 });

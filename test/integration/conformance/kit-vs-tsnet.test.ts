@@ -3,36 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { ipLinkProbe } from '../../../plugin-spec/conformance/links.js';
 import { runConformance } from '../../../plugin-spec/conformance/run.js';
 import { renderText } from '../../../plugin-spec/conformance/report.js';
-import { createNetns, deleteNetns, execIn, netnsPath, uniqueNetnsName } from '../../support/netns.js';
-import { REPO, startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
+import { execIn, netnsPath } from '../../support/netns.js';
+import { netnsDaemon } from '../../support/netns-daemon.js';
+import { REPO } from '../../support/tsnet-daemon.js';
 
 // The whole conformance kit (both dockerd versions' replays) against a real tsnet daemon in a
 // namespace of its own: tsnet must be the first plugin to pass it, and the kit must leave
 // nothing behind in the kernel.
 
-const ns = uniqueNetnsName('conf');
-let dir = '';
-let daemon: TsnetDaemon | undefined;
-
-afterAll(async () => {
-  await daemon?.process.stop(10_000);
-  await deleteNetns(ns);
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsnet-conf-'));
-  await createNetns(ns);
-  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn'] });
-}, 120_000);
+const fixture = netnsDaemon('conf');
+const { ns } = fixture;
 
 test('tsnet passes the full conformance kit, both dockerd versions, and nothing is left in its namespace', async () => {
   const started = Date.now();
-  const report = await runConformance({ socketPath: (daemon as TsnetDaemon).socketPath, docker: ['20.10', '28'], linkProbe: ipLinkProbe(netnsPath(ns)) });
+  const report = await runConformance({ socketPath: fixture.daemon().socketPath, docker: ['20.10', '28'], linkProbe: ipLinkProbe(netnsPath(ns)) });
   console.log(`conformance kit against tsnet: ${((Date.now() - started) / 1000).toFixed(1)} s\n${renderText(report)}`);
   expect(report.interfaces).toEqual(['network', 'ipam']);
   // The real-Docker mode needs a dockerd: test/e2e/conformance-docker.test.ts runs it.
@@ -51,7 +39,7 @@ async function node(args: string[]): Promise<{ code: number; stdout: string; std
 }
 
 test('the built commands, tsnet conformance and the standalone plugin-spec one, pass tsnet with --netns and exit 0', async () => {
-  const socket = (daemon as TsnetDaemon).socketPath;
+  const socket = fixture.daemon().socketPath;
   const standalone = await node(['dist/plugin-spec/conformance/cli.js', '--socket', socket, '--netns', netnsPath(ns), '--docker', '28']);
   expect(standalone.stdout).toMatch(/^network\.join-interface +PASS$/m);
   expect(standalone.stdout).toMatch(/^replay\.20\.10\.lifecycle +SKIP/m);
@@ -60,7 +48,7 @@ test('the built commands, tsnet conformance and the standalone plugin-spec one, 
   const viaTsnet = await node(['dist/src/cli.js', 'conformance', '--socket', socket, '--format', 'junit', '--only', 'replay.20.10.lifecycle,ipam.overlap-retry']);
   expect(viaTsnet.stdout).toContain('tests="2" failures="0" skipped="0"');
   expect(viaTsnet.code).toBe(0);
-  const bad = await node(['dist/src/cli.js', 'conformance', '--socket', join(dir, 'nothing.sock')]);
+  const bad = await node(['dist/src/cli.js', 'conformance', '--socket', join(fixture.dir(), 'nothing.sock')]);
   expect(bad.stderr).toMatch(/^tsnet conformance: no plugin answers Plugin\.Activate at .*nothing\.sock/);
   expect(bad.code).toBe(2);
 }, 120_000);
@@ -93,7 +81,7 @@ test('the kit packed alone (deploy/conformance/pack.sh) runs from its tarball wi
     // Only zod beside it: an import of anything of tsnet's would fail to resolve here.
     await mkdir(join(pkg, 'node_modules'));
     await symlink(join(REPO, 'node_modules', 'zod'), join(pkg, 'node_modules', 'zod'));
-    const result = await promisify(execFile)(process.execPath, [join(pkg, manifest.bin['docker-plugin-conformance'] ?? ''), '--socket', (daemon as TsnetDaemon).socketPath, '--netns', netnsPath(ns)], { cwd: packDir, timeout: 120_000 })
+    const result = await promisify(execFile)(process.execPath, [join(pkg, manifest.bin['docker-plugin-conformance'] ?? ''), '--socket', fixture.daemon().socketPath, '--netns', netnsPath(ns)], { cwd: packDir, timeout: 120_000 })
       .then(({ stdout }) => ({ code: 0, stdout }), (err: { code?: number; stdout?: string }) => ({ code: err.code ?? -1, stdout: err.stdout ?? '' }));
     expect(result.stdout).toMatch(/^replay\.28\.lifecycle +PASS$/m);
     expect(result.stdout.trimEnd().split('\n').at(-1), result.stdout).toMatch(/^\d+ passed, 0 failed, 4 skipped$/);

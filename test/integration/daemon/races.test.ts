@@ -1,31 +1,16 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { postPlugin } from '../../../plugin-spec/conformance/client.js';
-import { createNetns, deleteNetns, execIn, netnsPath, uniqueNetnsName } from '../../support/netns.js';
-import { startTsnetDaemon, type TsnetDaemon } from '../../support/tsnet-daemon.js';
+import { execIn } from '../../support/netns.js';
+import { netnsDaemon } from '../../support/netns-daemon.js';
 
 // Races through the real socket, as the trust review ran them: the daemon in a namespace of
 // its own, calls made in parallel exactly as dockerd makes them.
 
-const ns = uniqueNetnsName('race');
-let dir = '';
-let daemon: TsnetDaemon | undefined;
+const fixture = netnsDaemon('race');
+const { ns } = fixture;
 
-afterAll(async () => {
-  await daemon?.process.stop(10_000);
-  await deleteNetns(ns);
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'tsnet-race-'));
-  await createNetns(ns);
-  daemon = await startTsnetDaemon({ netnsPath: netnsPath(ns), pluginsDir: join(dir, 'plugins'), dir }, { extraArgs: ['--log-level', 'warn'] });
-}, 120_000);
-
-const call = (method: string, body: unknown) => postPlugin((daemon as TsnetDaemon).socketPath, method, JSON.stringify(body), 30_000);
+const call = (method: string, body: unknown) => postPlugin(fixture.daemon().socketPath, method, JSON.stringify(body), 30_000);
 const netId = (round: number, n: number) => `r${String(round).padStart(3, '0')}n${n}${'0'.repeat(58)}`;
 const create = (id: string, subnet: string) => call('NetworkDriver.CreateNetwork', {
   NetworkID: id,

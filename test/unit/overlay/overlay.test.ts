@@ -36,6 +36,18 @@ async function overlayHost(store: MemoryKvStore, hostId: string, underlay: strin
 /** Watch events reach the other host asynchronously: wait for the state they lead to, never a fixed time. */
 const eventually = (what: string, check: () => Promise<boolean>) => waitFor(check, { what, timeoutMs: 5_000, intervalMs: 5 });
 
+/** Hosts A and B on overlay blue with one endpoint each, once A has programmed B's. */
+async function twoPeers() {
+  const store = new MemoryKvStore();
+  const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+  const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
+  await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
+  await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
+  const vxA = linkName('x', 'net-a');
+  await eventually('host A to program host B', async () => (await a.host.listNeigh(vxA)).length === 1);
+  return { store, a, b, vxA };
+}
+
 describe('overlay registry in etcd', () => {
   test('the first host records the overlay with a VNI; the second joins; mismatches show both', async () => {
     const store = new MemoryKvStore();
@@ -195,13 +207,7 @@ describe('overlay driver on two hosts', () => {
   });
 
   test('the peer report (tsnet peers) lists each VTEP with its endpoints, and names kernel entries that differ from etcd', async () => {
-    const store = new MemoryKvStore();
-    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
-    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
-    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
-    const vxA = linkName('x', 'net-a');
-    await eventually('host A to program host B', async () => (await a.host.listNeigh(vxA)).length > 0);
+    const { a, b, vxA } = await twoPeers();
     const programmer = a.driver.programmer('net-a');
     const report = await programmer?.report();
     expect(report).toMatchObject({ overlay: 'blue', device: vxA, missing: [], stale: [], watching: true, lastConverged: expect.any(String) });
@@ -222,13 +228,7 @@ describe('overlay driver on two hosts', () => {
   });
 
   test('stop() (daemon shutdown) ends the peer watch but leaves the devices and entries: the overlay keeps working while tsnet is down', async () => {
-    const store = new MemoryKvStore();
-    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
-    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
-    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
-    const vxA = linkName('x', 'net-a');
-    await eventually('host A to learn host B', async () => (await a.host.listNeigh(vxA)).length === 1);
+    const { store, a, b, vxA } = await twoPeers();
     await a.driver.stop?.();
     const log = a.host.dump();
     // A new peer appears while host A's tsnet is stopped: nothing programs it on host A.
@@ -243,12 +243,7 @@ describe('overlay driver on two hosts', () => {
   });
 
   test('a host that disappears (its lease expires) is removed from the others', async () => {
-    const store = new MemoryKvStore();
-    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b');
-    await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02');
-    await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
-    await eventually('host A to learn host B', async () => (await a.host.listNeigh(linkName('x', 'net-a'))).length > 0);
+    const { store, a, b } = await twoPeers();
     expect(await a.host.listNeigh(linkName('x', 'net-a'))).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
     await store.expire(b.lease.id);
     await eventually('host A to drop host B', async () => (await a.host.listNeigh(linkName('x', 'net-a'))).length === 0 && (await a.host.listFdb(linkName('x', 'net-a'))).length === 0);
