@@ -180,6 +180,28 @@ describe('overlay across hosts', () => {
     await ping6('h2', 's2', a);
   });
 
+  test('--internal overlay: containers on two hosts reach each other, nothing outside, and get no docker_gwbridge leg', async () => {
+    const inner = (h: string) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=inner', '--internal',
+      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.64.0.0/24', 'inner');
+    onTestFinished(async () => {
+      for (const [h, c] of [['h1', 'i1'], ['h2', 'i2']] as const) await tryDocker(h, 'rm', '-f', c);
+      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'inner');
+    });
+    for (const h of ['h1', 'h2']) await inner(h);
+    await docker('h1', 'run', '-d', '--name', 'i1', '--network', 'inner', 'tsbox', 'sleep', '1d');
+    await docker('h2', 'run', '-d', '--name', 'i2', '--network', 'inner', 'tsbox', 'sleep', '1d');
+    const addr = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "inner").IPAddress}}', c)).stdout.trim();
+    await reaches('h1', 'i1', await addr('h2', 'i2'));
+    await reaches('h2', 'i2', await addr('h1', 'i1'));
+    // Only the overlay's interface (and lo): Docker attached no docker_gwbridge endpoint.
+    expect((await docker('h1', 'exec', 'i1', 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+    // No default route at all: the kernel refuses to send (BusyBox ping prints the error and exits 1).
+    const out = await tryDocker('h1', 'exec', 'i1', 'ping', '-c', '3', '-W', '3', '198.19.10.254');
+    expect(out.code, out.stdout).toBe(1);
+    expect(`${out.stdout}${out.stderr}`).toMatch(/sendto: Network is unreachable|3 packets transmitted, 0 packets received/);
+    expect((await docker('h1', 'exec', 'i1', 'ip', 'route')).stdout).not.toMatch(/^default/m);
+  });
+
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
     const ip2 = await ipOf('h2', 'c2');
     const peers = await run([process.execPath, 'dist/src/cli.js', 'peers', 'blue', '--json', '--state-dir', lab.stateDir('h1')]);
