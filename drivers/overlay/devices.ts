@@ -1,63 +1,81 @@
 import { bridgeMac, linkName } from '../../src/core/ids.js';
-import type { EndpointRecord } from '../../src/core/model.js';
-import type { HostOp } from '../../src/host/hostnet.js';
-import { vethLinks, vethNames, vethOps, vethTeardownOps } from '../veth.js';
+import { joinSettled, type EndpointRecord } from '../../src/core/model.js';
+import type { HostNet, HostOp } from '../../src/host/hostnet.js';
+import { vethContainerGone, vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import type { JoinedOverlayState, OverlayState } from './options.js';
 
 /**
- * The per-host data path of an overlay. `macvlan` layout: the VXLAN device alone, each
- * container's interface a macvlan link on it; `bridge` layout: a bridge with the VXLAN device on
- * it, each container on a veth pair (see OVERLAY_DATAPATHS in options.ts).
+ * An overlay's per-host data path (see OVERLAY_DATAPATHS in options.ts): its devices and each
+ * endpoint's link. Everything that differs between the layouts is here, in one object each.
  */
-export function overlayDeviceOps(state: JoinedOverlayState, local: string, mtu: number): HostOp[] {
-  const vxlan = { op: 'ensure-vxlan', name: state.vxlan, vni: state.vni, local, port: state.port, mtu } as const;
-  if (state.datapath === 'macvlan') return [vxlan];
-  return [
-    { op: 'ensure-bridge', name: state.bridge, mtu, mac: bridgeMac(state.bridge) },
-    // The bridge only switches frames; its own IPv6 link-local chatter would be flooded to
-    // every host. Containers' IPv6 is unaffected.
-    { op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' },
-    { op: 'ensure-up', dev: state.bridge },
-    { ...vxlan, master: state.bridge },
-  ];
+export interface OverlayLayout {
+  /** The bridge the containers are ports of, when the layout has one: the host's firewall then sees overlay frames. */
+  readonly bridge?: string;
+  /** The network's devices on this host. */
+  deviceOps(state: JoinedOverlayState, local: string, mtu: number): HostOp[];
+  deviceTeardownOps(): HostOp[];
+  deviceLinks(): string[];
+  /** The interface Join hands to Docker, which moves it into the container. */
+  containerLink(endpoint: EndpointRecord): string;
+  /** Every link the endpoint owns on this host. */
+  endpointLinks(endpoint: EndpointRecord): string[];
+  endpointOps(mtu: number, endpoint: EndpointRecord): HostOp[];
+  endpointTeardownOps(endpoint: EndpointRecord): HostOp[];
+  /** The link whose presence in the host namespace says an unjoined endpoint is ready. */
+  hostLink(endpoint: EndpointRecord): string;
+  /** For a joined endpoint: whether the host's kernel shows its container is gone. */
+  containerGone(host: Pick<HostNet, 'getLink'>, endpoint: EndpointRecord, now: number): Promise<boolean>;
 }
 
-export function overlayDeviceTeardownOps(state: OverlayState): HostOp[] {
-  // Removing the VXLAN device removes the macvlan links on it too.
-  return [{ op: 'remove-link', name: state.vxlan }, ...(state.datapath === 'bridge' ? [{ op: 'remove-link' as const, name: state.bridge }] : [])];
-}
-
-/** The network's own links on this host. */
-export function overlayDeviceLinks(state: OverlayState): string[] {
-  return state.datapath === 'bridge' ? [state.bridge, state.vxlan] : [state.vxlan];
-}
-
-/** The interface Join hands to Docker, which moves it into the container. */
-export function containerLink(state: OverlayState, endpoint: EndpointRecord): string {
-  return state.datapath === 'bridge' ? vethNames(endpoint.id).peerIf : linkName('m', endpoint.id);
-}
-
-/** Links an endpoint owns on this host. */
-export function endpointLinks(state: OverlayState, endpoints: readonly EndpointRecord[]): string[] {
-  return state.datapath === 'bridge' ? vethLinks(endpoints) : endpoints.map((e) => containerLink(state, e));
-}
+const vxlanOp = (state: JoinedOverlayState, local: string, mtu: number) => ({ op: 'ensure-vxlan', name: state.vxlan, vni: state.vni, local, port: state.port, mtu }) as const;
 
 /**
- * The link a container gets: a macvlan link of the VXLAN device in bridge mode (containers on
- * one host reach each other without the tunnel), or a veth pair on the bridge.
+ * The default: the VXLAN device alone, each container's interface a macvlan link of it in bridge
+ * mode (containers on one host reach each other without the tunnel). The host has no interface
+ * on the overlay, so its firewall never sees the frames.
  */
-export function endpointOps(state: OverlayState, mtu: number, endpoint: EndpointRecord): HostOp[] {
-  if (state.datapath === 'bridge') return vethOps(state.bridge, mtu, endpoint);
-  return [{ op: 'ensure-macvlan', name: containerLink(state, endpoint), parent: state.vxlan, mode: 'bridge', mtu, mac: endpoint.mac }];
+function macvlanLayout(state: OverlayState): OverlayLayout {
+  const link = (endpoint: EndpointRecord) => linkName('m', endpoint.id);
+  return {
+    deviceOps: (joined, local, mtu) => [vxlanOp(joined, local, mtu)],
+    // Removing the VXLAN device removes the macvlan links on it too.
+    deviceTeardownOps: () => [{ op: 'remove-link', name: state.vxlan }],
+    deviceLinks: () => [state.vxlan],
+    containerLink: link,
+    endpointLinks: (endpoint) => [link(endpoint)],
+    endpointOps: (mtu, endpoint) => [{ op: 'ensure-macvlan', name: link(endpoint), parent: state.vxlan, mode: 'bridge', mtu, mac: endpoint.mac }],
+    // Back in the host namespace (Docker returns it there on Leave) it goes by its name; in a sandbox, with it.
+    endpointTeardownOps: (endpoint) => [{ op: 'remove-link', name: link(endpoint) }],
+    hostLink: link,
+    // The link is in the container while it runs and goes with its namespace; Docker moves it back
+    // to the host when the container leaves. Only that return is visible from here.
+    containerGone: async (host, endpoint, now) => joinSettled(endpoint, now) && (await host.getLink(link(endpoint))) !== undefined,
+  };
 }
 
-export function endpointTeardownOps(state: OverlayState, endpoint: EndpointRecord): HostOp[] {
-  // Wherever Docker has put it: a veth's host end takes its peer along; a macvlan link back in the
-  // host namespace (Docker returns it there on Leave) goes by its name, one in a sandbox with it.
-  return state.datapath === 'bridge' ? vethTeardownOps(endpoint) : [{ op: 'remove-link', name: containerLink(state, endpoint) }];
+/** A bridge with the VXLAN device on it, each container on a veth pair. */
+function bridgeLayout(state: OverlayState): OverlayLayout {
+  return {
+    bridge: state.bridge,
+    deviceOps: (joined, local, mtu) => [
+      { op: 'ensure-bridge', name: state.bridge, mtu, mac: bridgeMac(state.bridge) },
+      // The bridge only switches frames; its own IPv6 link-local chatter would be flooded to
+      // every host. Containers' IPv6 is unaffected.
+      { op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' },
+      { op: 'ensure-up', dev: state.bridge },
+      { ...vxlanOp(joined, local, mtu), master: state.bridge },
+    ],
+    deviceTeardownOps: () => [{ op: 'remove-link', name: state.vxlan }, { op: 'remove-link', name: state.bridge }],
+    deviceLinks: () => [state.bridge, state.vxlan],
+    containerLink: (endpoint) => vethNames(endpoint.id).peerIf,
+    endpointLinks: (endpoint) => Object.values(vethNames(endpoint.id)),
+    endpointOps: (mtu, endpoint) => vethOps(state.bridge, mtu, endpoint),
+    endpointTeardownOps: vethTeardownOps,
+    hostLink: (endpoint) => vethNames(endpoint.id).hostIf,
+    containerGone: vethContainerGone,
+  };
 }
 
-/** The link whose presence in the host namespace says an unjoined endpoint is ready. */
-export function endpointHostLink(state: OverlayState, endpoint: EndpointRecord): string {
-  return state.datapath === 'bridge' ? vethNames(endpoint.id).hostIf : containerLink(state, endpoint);
+export function layoutOf(state: OverlayState): OverlayLayout {
+  return state.datapath === 'bridge' ? bridgeLayout(state) : macvlanLayout(state);
 }

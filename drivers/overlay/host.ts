@@ -6,7 +6,7 @@ import { addressOf } from '../../src/core/net.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { NetworkView } from '../driver.js';
-import { endpointHostLink, endpointOps, endpointTeardownOps, overlayDeviceOps, overlayDeviceTeardownOps } from './devices.js';
+import { layoutOf } from './devices.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
 import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
 import { OverlayRegistry } from './registry.js';
@@ -105,12 +105,12 @@ export class OverlayHost {
   async addEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     // Made by CreateNetwork; activate() again only repairs an overlay whose devices failed at start-up.
     const entry = await this.activate(network);
-    const state = overlayState.of(network);
-    await applyOps(this.deps.host, endpointOps(state, entry.mtu, endpoint), this.deps.log);
+    const layout = layoutOf(overlayState.of(network));
+    await applyOps(this.deps.host, layout.endpointOps(entry.mtu, endpoint), this.deps.log);
     try {
       await this.publish(network, endpoint, entry.local);
     } catch (err) {
-      await applyAllBestEffort(this.deps.host, endpointTeardownOps(state, endpoint), this.deps.log).catch(() => undefined);
+      await applyAllBestEffort(this.deps.host, layout.endpointTeardownOps(endpoint), this.deps.log).catch(() => undefined);
       throw err;
     }
     entry.endpoints.set(endpoint.id, endpoint);
@@ -123,18 +123,18 @@ export class OverlayHost {
     // With its last endpoint the host withdraws its VTEP too, so other hosts stop flooding to it;
     // the devices stay for the next container.
     await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
-    await applyAllBestEffort(this.deps.host, endpointTeardownOps(state, endpoint), this.deps.log);
+    await applyAllBestEffort(this.deps.host, layoutOf(state).endpointTeardownOps(endpoint), this.deps.log);
     entry?.endpoints.delete(endpoint.id);
   }
 
   /** At start-up: the devices of every overlay network, missing links of unjoined endpoints, and the endpoints published again. */
   async reconcile(view: NetworkView): Promise<void> {
     const entry = await this.activate(view.network);
-    const state = overlayState.of(view.network);
+    const layout = layoutOf(overlayState.of(view.network));
     for (const endpoint of view.endpoints) {
       entry.endpoints.set(endpoint.id, endpoint);
-      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(endpointHostLink(state, endpoint)))) {
-        await applyOps(this.deps.host, endpointOps(state, entry.mtu, endpoint), this.deps.log);
+      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(layout.hostLink(endpoint)))) {
+        await applyOps(this.deps.host, layout.endpointOps(entry.mtu, endpoint), this.deps.log);
       }
       // etcd may be down now; the lease renewal re-publishes once it is back.
       await this.publish(view.network, endpoint, entry.local).catch((err: unknown) => this.deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));
@@ -154,7 +154,7 @@ export class OverlayHost {
     const state = joinedOverlayState.of(network);
     const underlay = await this.deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
-    await applyOps(host, overlayDeviceOps(state, underlay.address, mtu), log);
+    await applyOps(host, layoutOf(state).deviceOps(state, underlay.address, mtu), log);
     const programmer = new PeerProgrammer({ host, store, hostId, log, onProgrammed }, state.name, state.vxlan);
     const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
     this.active.set(network.id, entry);
@@ -169,7 +169,7 @@ export class OverlayHost {
     await entry.programmer.stop();
     const state = overlayState.of(entry.network);
     await this.registry.unpublishVtep(state.name).catch((err: unknown) => this.deps.log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
-    await applyAllBestEffort(this.deps.host, overlayDeviceTeardownOps(state), this.deps.log);
+    await applyAllBestEffort(this.deps.host, layoutOf(state).deviceTeardownOps(), this.deps.log);
   }
 
   private async publish(network: NetworkRecord, endpoint: EndpointRecord, local: string): Promise<void> {

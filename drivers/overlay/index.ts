@@ -6,9 +6,7 @@ import { applyAllBestEffort } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver } from '../driver.js';
-import { joinSettled } from '../../src/core/model.js';
-import { vethContainerGone } from '../veth.js';
-import { containerLink, endpointLinks, endpointTeardownOps, overlayDeviceLinks } from './devices.js';
+import { layoutOf } from './devices.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
 import { overlayState, parseOverlayOptions } from './options.js';
 import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
@@ -65,38 +63,31 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
 
     async deleteEndpoint(network, endpoint) {
       if (overlays) await overlays.removeEndpoint(network, endpoint);
-      else await applyAllBestEffort(host, endpointTeardownOps(overlayState.of(network), endpoint), log);
+      else await applyAllBestEffort(host, layoutOf(overlayState.of(network)).endpointTeardownOps(endpoint), log);
     },
 
     async join(network, endpoint) {
       // No gateway: Docker then attaches the container to docker_gwbridge for outbound traffic
       // and published ports, exactly as with its own overlay driver.
-      return { srcName: containerLink(overlayState.of(network), endpoint), dstPrefix: 'eth', staticRoutes: [], disableGatewayService: network.internal };
+      return { srcName: layoutOf(overlayState.of(network)).containerLink(endpoint), dstPrefix: 'eth', staticRoutes: [], disableGatewayService: network.internal };
     },
 
     async leave() {},
 
-    async containerGone(network, endpoint, now) {
-      const state = overlayState.of(network);
-      if (state.datapath === 'bridge') return vethContainerGone(host, endpoint, now);
-      // The macvlan link is in the container while it runs, and gone with its namespace; Docker
-      // moves it back to the host namespace when the container leaves. Only that return is
-      // visible from here (a link absent from the host may be in its container).
-      return joinSettled(endpoint, now) && (await host.getLink(containerLink(state, endpoint))) !== undefined;
-    },
+    containerGone: (network, endpoint, now) => layoutOf(overlayState.of(network)).containerGone(host, endpoint, now),
 
     firewallRules(view): FirewallRule[] {
       // With br_netfilter loaded (dockerd loads it), bridged frames traverse FORWARD, whose
       // policy dockerd sets to DROP: overlay traffic between local ports and the tunnel must pass.
-      // The macvlan layout has no bridge: its frames never reach the host's firewall.
-      const { bridge, datapath } = overlayState.of(view.network);
-      if (datapath !== 'bridge') return [];
+      // Without a bridge (the macvlan layout) the frames never reach the host's firewall.
+      const { bridge } = layoutOf(overlayState.of(view.network));
+      if (!bridge) return [];
       const comment = ['-m', 'comment', '--comment', `tsnet:${shortId(view.network.id)}`];
       return ([4, 6] as const).map((family) => ({ family, chain: 'TSNET-FORWARD' as const, args: ['-i', bridge, '-o', bridge, ...comment, '-j', 'ACCEPT'] }));
     },
 
-    // The macvlan layout gives the host no interface on the overlay, so nothing to isolate.
-    isolationInterfaces: (network) => { const state = overlayState.of(network); return state.datapath === 'bridge' ? [state.bridge] : []; },
+    // Without a bridge the host has no interface on the overlay, so nothing to isolate.
+    isolationInterfaces: (network) => { const { bridge } = layoutOf(overlayState.of(network)); return bridge ? [bridge] : []; },
 
     describe(network) {
       const state = overlayState.of(network);
@@ -105,8 +96,8 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     },
 
     ownedLinks(view) {
-      const state = overlayState.of(view.network);
-      return [...overlayDeviceLinks(state), ...endpointLinks(state, view.endpoints)];
+      const layout = layoutOf(overlayState.of(view.network));
+      return [...layout.deviceLinks(), ...view.endpoints.flatMap((e) => layout.endpointLinks(e))];
     },
 
     stop: async () => overlays?.stop(),

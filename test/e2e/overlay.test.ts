@@ -45,6 +45,25 @@ const eth0Details = async (h: string, c: string) => {
   const pid = (await docker(h, 'inspect', '-f', '{{.State.Pid}}', c)).stdout.trim();
   return (await run(['nsenter', '-t', pid, '-n', 'ip', '-d', 'link', 'show', 'eth0'])).stdout;
 };
+/**
+ * Overlay `name` on h1 and h2 (tsnet's shared pool, `args` on both hosts, `perHost` on one),
+ * with a container `<name>1` on h1 and `<name>2` on h2; all of it is removed when the test
+ * ends, whether it passed or not. `field` reads the containers' settings on that network.
+ */
+async function overlayOnBothHosts(name: string, args: readonly string[], perHost: Partial<Record<'h1' | 'h2', readonly string[]>> = {}) {
+  const containers = [['h1', `${name}1`], ['h2', `${name}2`]] as const;
+  onTestFinished(async () => {
+    for (const [h, c] of containers) await tryDocker(h, 'rm', '-f', c);
+    for (const [h] of containers) await tryDocker(h, 'network', 'rm', name);
+  });
+  for (const [h] of containers) {
+    await docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', `tsnet.overlay.name=${name}`, ...(perHost[h] ?? []),
+      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', ...args, name);
+  }
+  for (const [h, c] of containers) await docker(h, 'run', '-d', '--name', c, '--network', name, 'tsbox', 'sleep', '1d');
+  const field = async (h: 'h1' | 'h2', key = 'IPAddress') => (await docker(h, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${name}").${key}}}`, `${name}${h.slice(1)}`)).stdout.trim();
+  return { c1: `${name}1`, c2: `${name}2`, field };
+}
 const etcdKeys = async (prefix: string) => (await lab.exec('ul', ['etcdctl', '--endpoints', lab.etcdEndpoint, 'get', '--prefix', '--keys-only', prefix])).stdout.split('\n').filter(Boolean);
 
 /**
@@ -140,66 +159,39 @@ describe('overlay across hosts', () => {
   });
 
   test('a host may keep the bridge layout (-o tsnet.overlay.datapath=bridge) on an overlay another host runs with macvlan links: traffic crosses both ways', async () => {
-    const green = (h: string, ...layout: string[]) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=green', ...layout,
-      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.62.0.0/24', 'green');
-    onTestFinished(async () => {
-      for (const [h, c] of [['h1', 'g1'], ['h2', 'g2']] as const) await tryDocker(h, 'rm', '-f', c);
-      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'green');
-    });
-    await green('h1', '-o', 'tsnet.overlay.datapath=bridge');
-    await green('h2');
-    await docker('h1', 'run', '-d', '--name', 'g1', '--network', 'green', 'tsbox', 'sleep', '1d');
-    await docker('h2', 'run', '-d', '--name', 'g2', '--network', 'green', 'tsbox', 'sleep', '1d');
-    const addr = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "green").IPAddress}}', c)).stdout.trim();
+    const green = await overlayOnBothHosts('green', ['--subnet', '10.62.0.0/24'], { h1: ['-o', 'tsnet.overlay.datapath=bridge'] });
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).toContain('tsnb-');
-    expect(await eth0Details('h1', 'g1')).toMatch(/veth/);
-    expect(await eth0Details('h2', 'g2')).toMatch(/macvlan/);
-    await reaches('h1', 'g1', await addr('h2', 'g2'));
-    await reaches('h2', 'g2', await addr('h1', 'g1'));
-    for (const [h, c] of [['h1', 'g1'], ['h2', 'g2']] as const) await docker(h, 'rm', '-f', c);
+    expect(await eth0Details('h1', green.c1)).toMatch(/veth/);
+    expect(await eth0Details('h2', green.c2)).toMatch(/macvlan/);
+    await reaches('h1', green.c1, await green.field('h2'));
+    await reaches('h2', green.c2, await green.field('h1'));
+    await docker('h1', 'rm', '-f', green.c1);
+    await docker('h2', 'rm', '-f', green.c2);
     for (const h of ['h1', 'h2']) await docker(h, 'network', 'rm', 'green');
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
   });
 
   test('dual-stack overlay: containers on two hosts reach each other over IPv6 too (neighbour discovery answered by the VXLAN device)', async () => {
-    const six = (h: string) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=six', '--ipv6',
-      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.63.0.0/24', '--subnet', 'fd00:63::/64', 'six');
-    onTestFinished(async () => {
-      for (const [h, c] of [['h1', 's1'], ['h2', 's2']] as const) await tryDocker(h, 'rm', '-f', c);
-      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'six');
-    });
-    for (const h of ['h1', 'h2']) await six(h);
-    await docker('h1', 'run', '-d', '--name', 's1', '--network', 'six', 'tsbox', 'sleep', '1d');
-    await docker('h2', 'run', '-d', '--name', 's2', '--network', 'six', 'tsbox', 'sleep', '1d');
-    const v6 = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "six").GlobalIPv6Address}}', c)).stdout.trim();
-    const [a, b] = [await v6('h1', 's1'), await v6('h2', 's2')];
+    const six = await overlayOnBothHosts('six', ['--ipv6', '--subnet', '10.63.0.0/24', '--subnet', 'fd00:63::/64']);
+    const [a, b] = [await six.field('h1', 'GlobalIPv6Address'), await six.field('h2', 'GlobalIPv6Address')];
     expect(a).toMatch(/^fd00:63::/);
     expect(b).toMatch(/^fd00:63::/);
     const ping6 = (h: string, c: string, ip: string) => waitFor(() => tryDocker(h, 'exec', c, 'ping', '-6', '-c', '1', '-W', '2', ip).then((r) => r.code === 0), `${c} on ${h} to reach ${ip}`, 10_000, 200);
-    await ping6('h1', 's1', b);
-    await ping6('h2', 's2', a);
+    await ping6('h1', six.c1, b);
+    await ping6('h2', six.c2, a);
   });
 
   test('--internal overlay: containers on two hosts reach each other, nothing outside, and get no docker_gwbridge leg', async () => {
-    const inner = (h: string) => docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=inner', '--internal',
-      '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.64.0.0/24', 'inner');
-    onTestFinished(async () => {
-      for (const [h, c] of [['h1', 'i1'], ['h2', 'i2']] as const) await tryDocker(h, 'rm', '-f', c);
-      for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'inner');
-    });
-    for (const h of ['h1', 'h2']) await inner(h);
-    await docker('h1', 'run', '-d', '--name', 'i1', '--network', 'inner', 'tsbox', 'sleep', '1d');
-    await docker('h2', 'run', '-d', '--name', 'i2', '--network', 'inner', 'tsbox', 'sleep', '1d');
-    const addr = async (h: string, c: string) => (await docker(h, 'inspect', '-f', '{{(index .NetworkSettings.Networks "inner").IPAddress}}', c)).stdout.trim();
-    await reaches('h1', 'i1', await addr('h2', 'i2'));
-    await reaches('h2', 'i2', await addr('h1', 'i1'));
+    const inner = await overlayOnBothHosts('inner', ['--internal', '--subnet', '10.64.0.0/24']);
+    await reaches('h1', inner.c1, await inner.field('h2'));
+    await reaches('h2', inner.c2, await inner.field('h1'));
     // Only the overlay's interface (and lo): Docker attached no docker_gwbridge endpoint.
-    expect((await docker('h1', 'exec', 'i1', 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+    expect((await docker('h1', 'exec', inner.c1, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
     // No default route at all: the kernel refuses to send (BusyBox ping prints the error and exits 1).
-    const out = await tryDocker('h1', 'exec', 'i1', 'ping', '-c', '3', '-W', '3', '198.19.10.254');
+    const out = await tryDocker('h1', 'exec', inner.c1, 'ping', '-c', '3', '-W', '3', '198.19.10.254');
     expect(out.code, out.stdout).toBe(1);
     expect(`${out.stdout}${out.stderr}`).toMatch(/sendto: Network is unreachable|3 packets transmitted, 0 packets received/);
-    expect((await docker('h1', 'exec', 'i1', 'ip', 'route')).stdout).not.toMatch(/^default/m);
+    expect((await docker('h1', 'exec', inner.c1, 'ip', 'route')).stdout).not.toMatch(/^default/m);
   });
 
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
