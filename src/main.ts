@@ -39,6 +39,10 @@ import { BatchingRunner, IpBatch } from './host/ip-batch.js';
 import { LauncherRunner } from './host/launcher.js';
 import { listenRootOnly, prepareSocketPath, restrictSocket } from './socket.js';
 import { version } from './version.js';
+import { closePromptly } from './api/prompt-close.js';
+
+/** How long a view request (tsnet status, a scrape) in flight at shutdown may take to finish. */
+const VIEW_GRACE_MS = 2_000;
 
 export interface RunningDaemon {
   readonly log: Logger;
@@ -193,9 +197,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       log.info('stopping: no new calls, finishing the ones in flight');
       // The views go first: nothing needs them while stopping, and a stop that is cut short
       // (dockerd SIGKILLs a managed plugin 10 s after SIGTERM) then leaves no admin socket behind.
-      await admin?.close();
-      await metricsApp?.close();
-      await app.close();
+      if (admin) await closePromptly(admin, VIEW_GRACE_MS);
+      if (metricsApp) await closePromptly(metricsApp, VIEW_GRACE_MS);
+      // A call in flight gets its answer (each has its deadline); then no client can hold the stop up.
+      await closePromptly(app, config.handlerTimeoutMs + 1_000);
       await parts.stop();
       log.info({ durationMs: Math.round(performance.now() - started) }, 'stopped; networks and containers keep working');
     })();

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
 import type { MemoryView } from './render.js';
 import { missingNodeFlags } from '../core/node-flags.js';
+import { trackRequests } from '../api/prompt-close.js';
 
 /** Facts of the running daemon that the status view shows besides its records. */
 export interface DaemonFacts {
@@ -101,6 +102,7 @@ export interface MetricsText {
 export function buildMetricsApp(source: Pick<AdminSource, 'ready'>, metrics: MetricsText, log: Logger): FastifyInstance {
   // logController: the top-level disableRequestLogging is deprecated and warned about on every start.
   const app: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  trackRequests(app);
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_request, reply) => (source.ready() ? { ready: true } : reply.code(503).send({ ready: false, error: 'tsnet is starting: the store is opening or the kernel is being reconciled' })));
   app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()));

@@ -10,6 +10,7 @@ import { isClientGone, parseJsonBody, readBody } from './body.js';
 import { CLIENT_TIMEOUTS, createPluginServer, type ClientTimeouts } from './http-server.js';
 import type { Socket } from 'node:net';
 import { isTsnetError, TsnetError } from '../core/errors.js';
+import { trackRequests } from './prompt-close.js';
 
 /** Docker's helper library answers with this media type; Docker itself accepts any JSON. */
 export const PLUGIN_MEDIA_TYPE = 'application/vnd.docker.plugins.v1+json';
@@ -72,6 +73,7 @@ export function buildApp(options: AppOptions, register: (define: MethodRegistrar
       clientError(options.log, err, socket, timeouts);
     },
   });
+  trackRequests(app);
   app.removeAllContentTypeParsers();
   // Fastify's own limit would answer 413 and close mid-upload; this parser drains first.
   app.addContentTypeParser('*', { bodyLimit: Number.MAX_SAFE_INTEGER }, (request, payload, done) => {

@@ -22,8 +22,9 @@ const RULES: readonly Rule[] = [
   { from: /^drivers\/(\w+)\//, allow: [/^drivers\/[\w-]+\.ts$/, /^src\/core\//, /^src\/host\//, /^kvstore\/(kvstore|cas)\.ts$/, NODE, /^pino$/, /^zod$/] },
   { from: /^src\/ipam\//, allow: [/^src\/ipam\//, /^kvstore\/(kvstore|cas)\.ts$/, /^src\/core\//, NODE, /^pino$/] },
   { from: /^src\/cnm\//, allow: [/^src\/cnm\//, /^drivers\/driver\.ts$/, /^kvstore\/kvstore\.ts$/, /^src\/core\//, /^src\/host\/(firewall|hostnet)\.ts$/, NODE, /^pino$/] },
-  // src/admin shows the peer programmer's and the IPAM's reports: it imports their types only.
-  { from: /^src\/admin\//, allow: [/^src\/admin\//, /^src\/core\//, /^src\/docker\//, /^drivers\/overlay\/peers\.ts$/, /^src\/ipam\/address-space\.ts$/, /^fastify$/, /^pino$/, /^prom-client$/, NODE] },
+  // src/admin shows the peer programmer's and the IPAM's reports: it imports their types only,
+  // and closes its servers as the plugin's is closed (src/api/prompt-close.ts).
+  { from: /^src\/admin\//, allow: [/^src\/admin\//, /^src\/api\/prompt-close\.ts$/, /^src\/core\//, /^src\/docker\//, /^drivers\/overlay\/peers\.ts$/, /^src\/ipam\/address-space\.ts$/, /^fastify$/, /^pino$/, /^prom-client$/, NODE] },
   { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },
   // tsnet doctor: reads the host through src/host's Runner, asks Docker and etcd; never a driver or the daemon's store.
   { from: /^src\/doctor\//, allow: [/^src\/doctor\//, /^src\/core\//, /^src\/host\/(runner|iproute2)\.ts$/, /^src\/docker\//, /^kvstore\/etcd\/etcd-kv-store\.ts$/, NODE] },
