@@ -42,6 +42,11 @@ export interface DaemonConfig {
    * Docker's exec-root elsewhere. Used to tell that a container's sandbox is gone.
    */
   readonly dockerNetnsDir?: string;
+  /**
+   * Where the resolver for container names across hosts listens (UDP and TCP port 53), added to
+   * the loopback device when missing; `none`: no resolver. Only with etcd (names are shared there).
+   */
+  readonly dnsListen: string;
 }
 
 export const DEFAULTS: DaemonConfig = {
@@ -58,6 +63,7 @@ export const DEFAULTS: DaemonConfig = {
   dockerHost: 'unix:///var/run/docker.sock',
   adminSocket: '/run/tsnet/admin.sock',
   procSys: '/proc/sys',
+  dnsListen: '169.254.53.53',
 };
 
 /**
@@ -127,6 +133,13 @@ Options (each also read from the environment variable shown):
                            EXEC_ROOT/netns/ID) are seen from tsnet (TSNET_DOCKER_NETNS_DIR),
                            default the SandboxKey's own directory; the managed plugin
                            sees Docker's exec-root through a mount
+  --dns-listen ADDR        IPv4 address of the resolver that answers containers'
+                           queries for the names of containers on other hosts of
+                           their overlays (TSNET_DNS_LISTEN), default ${DEFAULTS.dnsListen}
+                           (added to lo, UDP and TCP port 53); only with etcd.
+                           Give it to dockerd first in its "dns" list, before
+                           your usual servers (README: names across hosts).
+                           "none": no resolver
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -158,6 +171,7 @@ export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.Pr
         'metrics-listen': { type: 'string' },
         'proc-sys': { type: 'string' },
         'docker-netns-dir': { type: 'string' },
+        'dns-listen': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -210,8 +224,12 @@ export function parseDaemonConfig(argv: readonly string[], processEnv: NodeJS.Pr
   if (dockerNetnsDir !== undefined && !dockerNetnsDir.startsWith('/')) {
     throw tsnetError('TSNET_CLI_ARGS', `--docker-netns-dir "${dockerNetnsDir.slice(0, 80)}" must be an absolute path`, 'e.g. --docker-netns-dir /var/run/docker/netns');
   }
+  const dnsListen = values['dns-listen'] ?? env.TSNET_DNS_LISTEN ?? DEFAULTS.dnsListen;
+  if (dnsListen !== 'none' && isIP(dnsListen) !== 4) {
+    throw tsnetError('TSNET_CLI_ARGS', `--dns-listen "${dnsListen.slice(0, 64)}" is not an IPv4 address or none`, `e.g. --dns-listen ${DEFAULTS.dnsListen} (dockerd's "dns" setting takes addresses on port 53 only)`);
+  }
   return {
-    socketPath, stateDir, adminSocket, ...(metricsListen ? { metricsListen } : {}), logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
+    socketPath, stateDir, adminSocket, dnsListen, ...(metricsListen ? { metricsListen } : {}), logLevel: logLevel as DaemonConfig['logLevel'], handlerTimeoutMs, bodyLimit: DEFAULTS.bodyLimit, hostId,
     defaultPools: poolFlags.length > 0 ? poolFlags.map(parseDefaultPool) : DEFAULTS.defaultPools,
     etcd: parseEtcdConfig(values, env),
     vxlanLocalIp, vxlanPort, driverScope,

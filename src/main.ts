@@ -40,6 +40,10 @@ import { LauncherRunner } from './host/launcher.js';
 import { listenRootOnly, prepareSocketPath, restrictSocket } from './socket.js';
 import { version } from './version.js';
 import { closePromptly } from './api/prompt-close.js';
+import { DnsServer } from './dns/server.js';
+import { ContainerNames, type OverlayNaming } from './names/container-names.js';
+import type { DockerContainers, DockerEngine } from './docker/engine.js';
+import type { OverlayDriver } from '../drivers/overlay/index.js';
 
 /** How long a view request (tsnet status, a scrape) in flight at shutdown may take to finish. */
 const VIEW_GRACE_MS = 2_000;
@@ -142,12 +146,35 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');
       const ipamSync = new IpamSync({ spaces: globalSpace ? [local, globalSpace] : [local], ipamName: pluginName, log: log.child({ component: 'ipam-sync' }), onAction: (action, count) => metrics.reconciled({ source: 'ipam-sync', action, count }) });
+      if (etcd && config.dnsListen !== 'none') startNameService(docker, records);
       dockerSync = await parts.start('docker-sync', new DockerSync({ repo: records, service: calls, docker, driverName: pluginName, log: log.child({ component: 'docker-sync' }), alsoConverge: (view) => ipamSync.converge(view), onAction: (action) => metrics.reconciled({ source: 'docker-sync', action }) }));
     } else {
       log.warn('--docker-host none: networks and endpoints Docker does not have are not removed');
     }
   })();
   startup.then(() => { started = true; resolveReady(); }, rejectReady);
+
+  /**
+   * Container names across hosts: learned from Docker, shared in etcd, answered by a resolver on
+   * this host. In the background (start-up never waits for it) and optional: a resolver that
+   * cannot bind is logged, and everything else keeps working.
+   */
+  function startNameService(docker: DockerEngine & DockerContainers, records: CnmRepository): void {
+    const names = new ContainerNames({ docker, overlay: overlayNaming(overlay, records), log: log.child({ component: 'names' }) });
+    const address = config.dnsListen;
+    void (async () => {
+      try {
+        await parts.start('names', names);
+        // On lo, and kept there when tsnet stops: queries to it then fail at once (port
+        // unreachable) and Docker's DNS moves on to the next server instead of waiting.
+        await host.apply({ op: 'ensure-addr', dev: 'lo', cidr: `${address}/32` });
+        await parts.start('dns', new DnsServer({ address, port: 53, names, log: log.child({ component: 'dns' }) }));
+        log.info({ dnsListen: address }, 'resolver for container names across hosts listening (dockerd\'s "dns" setting must list it first)');
+      } catch (err) {
+        log.error({ err: errorText(err), dnsListen: address }, 'no resolver for container names across hosts; names of containers on other hosts will not resolve');
+      }
+    })();
+  }
 
   const admin = config.adminSocket === 'none' ? undefined : buildAdminApp({
     ready: () => started,
@@ -282,4 +309,13 @@ function required<T>(value: T | undefined): T {
   // Routes await `ready` before calling this, so a missing value means start-up failed.
   if (!value) throw new Error('tsnet failed to start; see the log');
   return value;
+}
+
+/** The overlay driver and the records, as the name service needs them. */
+function overlayNaming(overlay: OverlayDriver, records: CnmRepository): OverlayNaming {
+  return {
+    overlays: () => new Map(records.allNetworks().filter((n) => n.type === 'overlay').map((n) => [n.id, overlayState.of(n).name] as const)),
+    nameEndpoint: (networkId, endpointId, names) => overlay.nameEndpoint(networkId, endpointId, names),
+    resolve: (networkId, name) => overlay.programmer(networkId)?.resolve(name),
+  };
 }

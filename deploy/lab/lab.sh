@@ -23,6 +23,10 @@
 #   ones unless these variables are set. E.g. a newer Docker unpacked under /opt/docker28:
 #     TSNET_LAB_DOCKERD=/opt/docker28/usr/sbin/dockerd TSNET_LAB_DOCKER=/opt/docker28/usr/bin/docker \
 #     TSNET_LAB_PATH=/opt/docker28/usr/sbin:/opt/docker28/usr/bin:/usr/sbin:/usr/bin:/sbin:/bin lab.sh up 2
+#   TSNET_LAB_DNS (default "169.254.53.53 198.19.10.254"): the servers every dockerd is given
+#   (`--dns`, dockerd's "dns" setting), in order: tsnet's resolver of container names across
+#   hosts first (tsnet daemon --dns-listen), then the lab's upstream, the underlay's gateway
+#   (nothing answers there unless a test starts a server: queries fail at once).
 #   TSNET_EXTRA_ARGS: further `tsnet daemon` flags for every host; TSNET_EXTRA_ARGS_h2 (and so
 #   on) for one host only. Split at whitespace, never globbed or evaluated.
 #
@@ -42,6 +46,7 @@ UNDERLAY_NS=$NAME-ul
 SUBNET_PREFIX=198.19.10
 ETCD_IP=$SUBNET_PREFIX.254
 ETCD_URL=http://$ETCD_IP:2379
+read -r -a LAB_DNS <<<"${TSNET_LAB_DNS-169.254.53.53 $ETCD_IP}"
 # The tsnet daemon flag that names the host's Docker API. Passed (as unix://<host's docker.sock>)
 # only when `tsnet daemon --help` lists it; set it empty to never pass it.
 DOCKER_HOST_FLAG=--docker-host
@@ -203,6 +208,8 @@ up_host() {
   ip -n "$ns" addr add "$SUBNET_PREFIX.$i/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route add default via "$ETCD_IP"
+  local dns_args=() d
+  for d in "${LAB_DNS[@]}"; do dns_args+=(--dns "$d"); done
   # dockerd needs the host's cgroup mounts, so it is entered with nsenter (not ip netns exec),
   # in a private mount namespace whose /run/docker/plugins is this host's own directory and whose
   # /run/containerd is empty (so it starts a containerd of its own). Copies of other namespaces'
@@ -215,8 +222,10 @@ up_host() {
     mount -t tmpfs tmpfs /run/containerd
     grep " - nsfs " /proc/self/mountinfo | while read -r _ _ _ _ mp _; do umount -l "$mp" 2>/dev/null || true; done
     hostname "$2"
-    exec "$4" --data-root "$3" --exec-root "$1/exec" --pidfile "$1/dockerd.pid" -H "unix://$1/docker.sock" --cgroup-parent "$5"' \
-    sh "$dir" "$h" "$DATA/$h/docker" "$DOCKERD" "/$ns"
+    dir=$1 root=$3 dockerd=$4 cgroup=$5
+    shift 5
+    exec "$dockerd" --data-root "$root" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" -H "unix://$dir/docker.sock" --cgroup-parent "$cgroup" "$@"' \
+    sh "$dir" "$h" "$DATA/$h/docker" "$DOCKERD" "/$ns" "${dns_args[@]}"
   start_tsnet "$h"
   wait_for "dockerd on $h" "$DOCKER" -H "unix://$dir/docker.sock" version
   if ! "$DOCKER" -H "unix://$dir/docker.sock" image inspect tsbox >/dev/null 2>&1; then
@@ -224,7 +233,7 @@ up_host() {
     root=$(mktemp -d)
     mkdir -p "$root/bin" "$root/tmp"
     cp /bin/busybox "$root/bin/"
-    for a in sh ip ping nc sleep cat hostname true ifconfig route echo ls chroot arp; do ln -s busybox "$root/bin/$a"; done
+    for a in sh ip ping nc sleep cat hostname true ifconfig route echo ls chroot arp nslookup wget httpd; do ln -s busybox "$root/bin/$a"; done
     tar -C "$root" -c . | "$DOCKER" -H "unix://$dir/docker.sock" import -c 'CMD ["sh"]' - tsbox:latest >/dev/null
     rm -rf "$root"
   fi

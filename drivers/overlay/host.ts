@@ -54,6 +54,8 @@ interface ActiveOverlay {
  */
 export class OverlayHost {
   private readonly registry: OverlayRegistry;
+  /** DNS names of local endpoints (endpoint id → names), for re-publishing. */
+  private readonly names = new Map<string, readonly string[]>();
   private readonly active = new Map<string, ActiveOverlay>();
 
   constructor(private readonly deps: OverlayHostDeps) {
@@ -66,6 +68,21 @@ export class OverlayHost {
         }
       }
     });
+  }
+
+  /**
+   * Gives a local endpoint its container's DNS names and publishes them; kept here too, so a
+   * re-publish (new lease, restart) carries them. False when they are not in etcd now: this host
+   * does not have the endpoint (it may have been deleted since Docker was asked), or has no lease
+   * (they go with the endpoint when the lease is granted again).
+   */
+  async nameEndpoint(networkId: string, endpointId: string, names: readonly string[]): Promise<boolean> {
+    const entry = this.active.get(networkId);
+    if (!entry?.endpoints.has(endpointId)) return false;
+    this.names.set(endpointId, names);
+    const lease = this.deps.lease.current();
+    if (!lease) return false;
+    return this.registry.nameEndpoint(overlayState.of(entry.network).name, endpointId, names, lease);
   }
 
   programmer(networkId: string): PeerProgrammer | undefined {
@@ -125,6 +142,7 @@ export class OverlayHost {
     await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
     await applyAllBestEffort(this.deps.host, layoutOf(state).endpointTeardownOps(endpoint), this.deps.log);
     entry?.endpoints.delete(endpoint.id);
+    this.names.delete(endpoint.id);
   }
 
   /** At start-up: the devices of every overlay network, missing links of unjoined endpoints, and the endpoints published again. */
@@ -176,7 +194,8 @@ export class OverlayHost {
     const { name } = overlayState.of(network);
     const lease = this.deps.lease.current();
     if (!lease) throw tsnetError('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
-    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint) }, lease, local);
+    const names = this.names.get(endpoint.id);
+    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint), ...(names ? { names } : {}) }, lease, local);
   }
 }
 

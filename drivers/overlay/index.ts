@@ -32,7 +32,14 @@ export interface OverlayDeps {
  * name. Global state (definition, VNI, VTEPs, endpoints) is in etcd and this host's devices and
  * peers are kept by {@link OverlayHost}; what is here is the CNM's view of them.
  */
-export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(networkId: string): PeerProgrammer | undefined; programmers(): PeerProgrammer[] } {
+export interface OverlayDriver extends Driver {
+  programmer(networkId: string): PeerProgrammer | undefined;
+  programmers(): PeerProgrammer[];
+  /** Publishes the DNS names of a local endpoint's container (see OverlayHost.nameEndpoint). */
+  nameEndpoint(networkId: string, endpointId: string, names: readonly string[]): Promise<boolean>;
+}
+
+export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
   const { host, log } = deps;
   const overlays = deps.global ? new OverlayHost({ ...deps, ...deps.global }) : undefined;
   const need = (): OverlayHost => {
@@ -47,6 +54,7 @@ export function createOverlayDriver(deps: OverlayDeps): Driver & { programmer(ne
     gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
     programmer: (networkId) => overlays?.programmer(networkId),
     programmers: () => overlays?.programmers() ?? [],
+    nameEndpoint: async (networkId, endpointId, names) => (overlays ? overlays.nameEndpoint(networkId, endpointId, names) : false),
 
     planNetwork(network, others) {
       need();

@@ -54,6 +54,8 @@ export class PeerProgrammer {
   private readonly endpoints = new Map<string, PublishedEndpoint>();
   private readonly vteps = new Map<string, string>();
   private readonly seenAt = new Map<string, string>();
+  /** Endpoints by DNS name, rebuilt on the first lookup after an endpoint changed. */
+  private byName?: Map<string, PublishedEndpoint[]>;
   private lastConverged?: string;
   /** When the oldest etcd event not yet carried into the kernel arrived. */
   private pendingSince?: number;
@@ -113,8 +115,10 @@ export class PeerProgrammer {
       await this.watch?.cancel();
       this.watch = await this.deps.store.watch(prefix, {
         onEvents: (events) => {
+          // A change of DNS names alone leaves the kernel as it is: no pass for it.
+          const changed = events.map((e) => this.record(e)).some(Boolean);
+          if (!changed) return;
           this.pendingSince ??= performance.now();
-          events.forEach((e) => this.record(e));
           void this.converge();
         },
         onResync: (reason) => {
@@ -142,13 +146,21 @@ export class PeerProgrammer {
     this.timer.unref();
   }
 
-  private record(event: KvEvent): void {
+  /** Records one event; says whether it changes what the kernel must hold. */
+  private record(event: KvEvent): boolean {
     const key = event.type === 'put' ? event.entry.key : event.key;
     const rest = key.slice(overlayKeys.network(this.name).length);
     const [kind, id] = rest.split('/', 2) as [string, string];
     if (kind === 'ep') {
-      if (event.type === 'put') this.endpoints.set(id, JSON.parse(event.entry.value) as PublishedEndpoint);
-      else this.endpoints.delete(id);
+      this.byName = undefined;
+      const before = this.endpoints.get(id);
+      if (event.type === 'put') {
+        const after = JSON.parse(event.entry.value) as PublishedEndpoint;
+        this.endpoints.set(id, after);
+        return !before || before.host !== after.host || before.mac !== after.mac || before.ips.join() !== after.ips.join();
+      }
+      this.endpoints.delete(id);
+      return before !== undefined;
     } else if (kind === 'vtep') {
       if (event.type === 'put') {
         this.vteps.set(id, (JSON.parse(event.entry.value) as PublishedVtep).address);
@@ -157,7 +169,27 @@ export class PeerProgrammer {
         this.vteps.delete(id);
         this.seenAt.delete(id);
       }
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * The addresses of the endpoints, on any host, whose container has DNS name `name` (lower case)
+   * on this overlay; undefined when none has. Answered from what was last read from etcd, so
+   * names keep resolving while etcd is unreachable.
+   */
+  resolve(name: string): { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] } | undefined {
+    if (!this.byName) {
+      this.byName = new Map();
+      for (const ep of this.endpoints.values()) {
+        for (const n of ep.names ?? []) this.byName.set(n, [...(this.byName.get(n) ?? []), ep]);
+      }
+    }
+    const holders = this.byName.get(name);
+    if (!holders) return undefined;
+    const ips = holders.flatMap((ep) => ep.ips.map((ip) => ip.split('/')[0] ?? ip));
+    return { ipv4: ips.filter((ip) => !ip.includes(':')), ipv6: ips.filter((ip) => ip.includes(':')) };
   }
 
   /** Other hosts' VTEPs and endpoints as recorded from etcd (no kernel access: cheap enough for every scrape). */

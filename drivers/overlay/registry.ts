@@ -26,6 +26,12 @@ export interface PublishedEndpoint {
   readonly host: string;
   readonly mac: string;
   readonly ips: readonly string[];
+  /**
+   * The DNS names of the endpoint's container on this overlay (name, aliases), learned from the
+   * Docker API after the container started: absent until then. Kept in the endpoint's own record,
+   * so they are published under the host's lease and withdrawn with the endpoint, in one step.
+   */
+  readonly names?: readonly string[];
 }
 
 export interface PublishedVtep {
@@ -134,6 +140,22 @@ export class OverlayRegistry {
   }
 
   /**
+   * Sets the DNS names of a published endpoint. A compare-and-swap on the endpoint's record, so
+   * names never bring back an endpoint that was withdrawn meanwhile (false then).
+   */
+  async nameEndpoint(name: string, endpointId: string, names: readonly string[], lease: LeaseId): Promise<boolean> {
+    const key = overlayKeys.endpoint(name, endpointId);
+    return casRetry(async () => {
+      const entry = await this.store.get(key);
+      if (!entry) return false;
+      const published = JSON.parse(entry.value) as PublishedEndpoint;
+      if (sameNames(published.names, names)) return true;
+      const next: PublishedEndpoint = { ...published, names: [...names] };
+      return (await this.store.txn([{ key, kind: 'mod-revision', revision: entry.modRevision }], [{ type: 'put', key, value: JSON.stringify(next), lease }])).succeeded ? true : RETRY;
+    }, () => contended('name the endpoint'));
+  }
+
+  /**
    * Withdraws an endpoint and its address claims, and this host's VTEP with `withdrawVtep` (its
    * last endpoint on the overlay). One transaction when every claim is still the endpoint's own,
    * as it is unless an address was taken over; otherwise claim by claim.
@@ -169,6 +191,10 @@ function checkSameOverlay(def: OverlayDefinition, spec: OverlaySpec & { subnets:
   const show = (o: Record<string, unknown>) => differs.map((k) => `${k}=${o[k] === undefined ? '(unset)' : String(o[k])}`).join(' ');
   throw tsnetError('TSNET_OVERLAY_MISMATCH', `overlay ${def.name} exists (created by host ${def.createdBy}) with ${show(recorded)}, but this host asked for ${show(asked)}`,
     'create it with the same --subnet and -o options on every host, or pick another -o tsnet.overlay.name');
+}
+
+function sameNames(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return (a ?? []).length === b.length && (a ?? []).every((n, i) => n === b[i]);
 }
 
 function contended(what: string): TsnetError {

@@ -37,6 +37,58 @@ export interface DockerEngine {
   identity(signal?: AbortSignal): Promise<string>;
 }
 
+/** One network attachment of a container, as the containers API shows it. */
+export interface DockerAttachment {
+  readonly networkId: string;
+  /** The network's name (the key Docker lists attachments by). */
+  readonly networkName: string;
+  readonly endpointId: string;
+  /** Plain addresses (no prefix length); "" when none. */
+  readonly ipv4: string;
+  readonly ipv6: string;
+  /** `--network-alias` values (and, on dockerd 20.10, the short container id); empty in lists. */
+  readonly aliases: readonly string[];
+  /** Every name Docker's DNS gives the container on this network (dockerd 25+; empty before). */
+  readonly dnsNames: readonly string[];
+}
+
+export interface DockerContainer {
+  readonly id: string;
+  /** Without Docker's leading slash. */
+  readonly name: string;
+  readonly networks: readonly DockerAttachment[];
+}
+
+/** What Docker reports happened (`docker events`), reduced to what tsnet reacts to. */
+export interface DockerEvent {
+  readonly type: string;
+  readonly action: string;
+  /** The container or network the event is about. */
+  readonly id: string;
+}
+
+/** The containers side of the Engine API, for learning containers' names and addresses. */
+export interface DockerContainers {
+  /** Every container, running or not, with its attachments (aliases are not in this list). */
+  containers(signal?: AbortSignal): Promise<DockerContainer[]>;
+  /** The endpoints of one network (by id or name) attached to a container; undefined when the network is gone. */
+  endpoints(network: string, signal?: AbortSignal): Promise<DockerEndpoint[] | undefined>;
+  /** One container with its aliases; undefined when it is gone. */
+  container(id: string, signal?: AbortSignal): Promise<DockerContainer | undefined>;
+  /**
+   * Follows Docker's event stream for `actions` of containers and networks until it ends, fails
+   * or `signal` aborts; resolves then (rejects only if it could not be opened).
+   */
+  events(actions: readonly string[], onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void>;
+}
+
+interface ContainerJson {
+  Id: string;
+  Name?: string;
+  Names?: string[] | null;
+  NetworkSettings?: { Networks?: Record<string, { NetworkID?: string; EndpointID?: string; IPAddress?: string; GlobalIPv6Address?: string; Aliases?: string[] | null; DNSNames?: string[] | null }> | null } | null;
+}
+
 interface NetworkJson {
   Id: string;
   Name?: string;
@@ -50,7 +102,7 @@ const TIMEOUT_MS = 5_000;
 const MAX_BODY = 64 * 1024 * 1024;
 
 /** The Engine API on a unix socket (`unix:///var/run/docker.sock`). */
-export class UnixDockerEngine implements DockerEngine {
+export class UnixDockerEngine implements DockerEngine, DockerContainers {
   readonly description: string;
 
   constructor(private readonly socketPath: string) {
@@ -79,6 +131,60 @@ export class UnixDockerEngine implements DockerEngine {
     if (status !== 200) throw this.failed('/info', status, body);
     const info = JSON.parse(body) as { ID?: string; Name?: string };
     return `${info.ID ?? ''}@${info.Name ?? ''}`;
+  }
+
+  async containers(signal?: AbortSignal): Promise<DockerContainer[]> {
+    const { status, body } = await this.get('/containers/json?all=1', signal);
+    if (status !== 200) throw this.failed('/containers/json', status, body);
+    return (JSON.parse(body) as ContainerJson[]).map(toContainer);
+  }
+
+  async container(id: string, signal?: AbortSignal): Promise<DockerContainer | undefined> {
+    const path = `/containers/${encodeURIComponent(id)}/json`;
+    const { status, body } = await this.get(path, signal);
+    if (status === 404) return undefined;
+    if (status !== 200) throw this.failed(path, status, body);
+    return toContainer(JSON.parse(body) as ContainerJson);
+  }
+
+  events(actions: readonly string[], onEvent: (event: DockerEvent) => void, signal: AbortSignal): Promise<void> {
+    const filters = JSON.stringify({ type: ['container', 'network'], event: actions });
+    const path = `/events?filters=${encodeURIComponent(filters)}`;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
+      // No idle timeout: an event stream is quiet for as long as nothing happens.
+      const req = request({ socketPath: this.socketPath, path, method: 'GET', headers: { host: 'docker' }, signal }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(this.failed('/events', res.statusCode ?? 0, ''));
+          return;
+        }
+        let pending = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          if (pending.length > MAX_BODY) {
+            req.destroy();
+            return;
+          }
+          let newline: number;
+          while ((newline = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, newline).trim();
+            pending = pending.slice(newline + 1);
+            const event = line ? toEvent(line) : undefined;
+            if (event) onEvent(event);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', () => resolve());
+        res.on('close', () => resolve());
+      });
+      req.on('error', (err) => (signal.aborted ? resolve() : reject(new TsnetError('TSNET_DOCKER_UNREACHABLE', `cannot follow Docker's events at ${this.description}: ${errorText(err)}`, 'check that dockerd runs and that --docker-host points at its API socket'))));
+      req.end();
+    });
   }
 
   /** dockerd's version and API version (`docker version`), for `tsnet doctor`. */
@@ -121,6 +227,28 @@ function abortedError(path: string): TsnetError {
   return new TsnetError('TSNET_ABORTED', `GET ${path} on the Docker API was abandoned: tsnet is stopping`);
 }
 
+function toContainer(c: ContainerJson): DockerContainer {
+  const name = (c.Name ?? c.Names?.[0] ?? '').replace(/^\//, '');
+  return {
+    id: c.Id,
+    name,
+    networks: Object.entries(c.NetworkSettings?.Networks ?? {}).map(([networkName, n]) => ({
+      networkId: n.NetworkID ?? '', networkName, endpointId: n.EndpointID ?? '', ipv4: n.IPAddress ?? '', ipv6: n.GlobalIPv6Address ?? '', aliases: n.Aliases ?? [], dnsNames: n.DNSNames ?? [],
+    })),
+  };
+}
+
+/** One line of the event stream; undefined for a line that is not an event tsnet can read. */
+function toEvent(line: string): DockerEvent | undefined {
+  try {
+    const e = JSON.parse(line) as { Type?: unknown; Action?: unknown; Actor?: { ID?: unknown } };
+    if (typeof e.Type !== 'string' || typeof e.Action !== 'string' || typeof e.Actor?.ID !== 'string') return undefined;
+    return { type: e.Type, action: e.Action, id: e.Actor.ID };
+  } catch {
+    return undefined;
+  }
+}
+
 function toSummary(n: NetworkJson): DockerNetworkSummary {
   return {
     id: n.Id,
@@ -135,7 +263,7 @@ function toSummary(n: NetworkJson): DockerNetworkSummary {
 }
 
 /** Parses `--docker-host`: `unix:///path`, or `none` to run without asking Docker. */
-export function dockerEngineFor(host: string): DockerEngine | undefined {
+export function dockerEngineFor(host: string): (DockerEngine & DockerContainers) | undefined {
   if (host === 'none') return undefined;
   const match = /^unix:\/\/(\/.+)$/.exec(host);
   if (!match?.[1]) throw new TsnetError('TSNET_CLI_ARGS', `--docker-host "${host.slice(0, 80)}" is not unix:///PATH or none`, 'e.g. --docker-host unix:///var/run/docker.sock');

@@ -26,6 +26,8 @@ const RULES: readonly Rule[] = [
   // and closes its servers as the plugin's is closed (src/api/prompt-close.ts).
   { from: /^src\/admin\//, allow: [/^src\/admin\//, /^src\/api\/prompt-close\.ts$/, /^src\/core\//, /^src\/docker\//, /^drivers\/overlay\/peers\.ts$/, /^src\/ipam\/address-space\.ts$/, /^fastify$/, /^pino$/, /^prom-client$/, NODE] },
   { from: /^src\/docker\//, allow: [/^src\/docker\//, /^src\/core\//, NODE] },
+  { from: /^src\/dns\//, allow: [/^src\/dns\//, /^src\/core\//, NODE, /^pino$/, /^dns-packet$/] },
+  { from: /^src\/names\//, allow: [/^src\/names\//, /^src\/core\//, /^src\/docker\//, /^src\/dns\/answer\.ts$/, NODE, /^pino$/] },
   // tsnet doctor: reads the host through src/host's Runner, asks Docker and etcd; never a driver or the daemon's store.
   { from: /^src\/doctor\//, allow: [/^src\/doctor\//, /^src\/core\//, /^src\/host\/(runner|iproute2)\.ts$/, /^src\/docker\//, /^kvstore\/etcd\/etcd-kv-store\.ts$/, NODE] },
   { from: /^src\/api\//, allow: [/^src\/api\//, /^plugin-spec\//, /^src\/cnm\//, /^src\/ipam\//, /^src\/core\//, /^drivers\/driver\.ts$/, /^fastify$/, /^zod$/, /^pino$/, NODE] },

@@ -269,3 +269,67 @@ describe('overlay driver on two hosts', () => {
     expect(swarm.planNetwork(network({ id: 'same-everywhere', type: 'overlay' }), [])).toMatchObject({ name: 'same-everywhere' });
   });
 });
+
+describe('container names across hosts (issue 12 §1)', () => {
+  test('a name published on host B resolves on host A; it goes with its endpoint; a name change costs no kernel pass', async () => {
+    const { store, a, b } = await twoPeers();
+    const programmer = a.driver.programmer('net-a');
+    expect(programmer?.resolve('web')).toBeUndefined();
+    expect(await b.driver.nameEndpoint('net-b', 'ep-b', ['web', 'www'])).toBe(true);
+    await eventually('host A to learn the name', async () => programmer?.resolve('web') !== undefined);
+    expect(programmer?.resolve('www')).toEqual({ ipv4: ['10.88.0.3'], ipv6: [] });
+    // The names ride in the endpoint's own record, under B's lease.
+    const record = await store.get('overlay/v1/net/blue/ep/ep-b');
+    expect(JSON.parse(record?.value ?? '{}')).toMatchObject({ names: ['web', 'www'], host: 'host-b' });
+    expect(record?.lease).toBe(b.lease.id);
+    const passes = a.passes.length;
+    await b.driver.nameEndpoint('net-b', 'ep-b', ['web2']);
+    await eventually('host A to see the rename', async () => programmer?.resolve('web2') !== undefined);
+    expect(programmer?.resolve('web')).toBeUndefined();
+    expect(a.passes.length).toBe(passes);
+    // An endpoint this host does not have is never published, and names never bring one back.
+    expect(await b.driver.nameEndpoint('net-b', 'ep-gone', ['ghost'])).toBe(false);
+    const epB = endpoint({ networkId: 'net-b', id: 'ep-b', address: '10.88.0.3/24', mac: '02:74:0a:58:00:03' });
+    await b.driver.deleteEndpoint(b.net, epB);
+    await eventually('host A to forget the name', async () => programmer?.resolve('web2') === undefined);
+    expect(await store.get('overlay/v1/net/blue/ep/ep-b')).toBeUndefined();
+    await a.driver.stop?.();
+    await b.driver.stop?.();
+  });
+
+  test('two containers with one name (on two hosts) both answer, as Docker does for a shared alias', async () => {
+    const { a, b } = await twoPeers();
+    await a.driver.nameEndpoint('net-a', 'ep-a', ['api']);
+    await b.driver.nameEndpoint('net-b', 'ep-b', ['api']);
+    const programmer = a.driver.programmer('net-a');
+    await eventually('both holders', async () => programmer?.resolve('api')?.ipv4.length === 2);
+    expect([...(programmer?.resolve('api')?.ipv4 ?? [])].sort()).toEqual(['10.88.0.2', '10.88.0.3']);
+    await a.driver.stop?.();
+    await b.driver.stop?.();
+  });
+
+  test('names survive a re-publish under a new lease (they are kept with the endpoint on its host)', async () => {
+    const store = new MemoryKvStore();
+    let renewed: (() => void) | undefined;
+    let lease = await store.grantLease(10);
+    const host = new RecordingHostNet();
+    host.route = { source: '198.19.0.1', dev: 'eth0', mtu: 1500 };
+    const driver = createOverlayDriver({
+      host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
+      global: { store, lease: { current: () => lease.id, onRenewed: (fn: () => void) => { renewed = fn; } } },
+      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
+    });
+    const draft: NetworkRecord = network({ id: 'net-a', type: 'overlay', ipv4: SUBNET, options: { 'tsnet.overlay.name': 'blue' } });
+    const planned = { ...draft, driverState: driver.planNetwork(draft, []) };
+    const net = { ...planned, driverState: { ...planned.driverState, ...(await driver.createNetwork(planned)) } };
+    await driver.createEndpoint(net, endpoint({ networkId: 'net-a', id: 'ep-a', address: '10.88.0.2/24', mac: '02:74:0a:58:00:02' }));
+    await driver.nameEndpoint('net-a', 'ep-a', ['web']);
+    await lease.revoke();
+    expect(await store.get('overlay/v1/net/blue/ep/ep-a')).toBeUndefined();
+    lease = await store.grantLease(10);
+    renewed?.();
+    await eventually('the endpoint to be published again', async () => (await store.get('overlay/v1/net/blue/ep/ep-a')) !== undefined);
+    expect(JSON.parse((await store.get('overlay/v1/net/blue/ep/ep-a'))?.value ?? '{}')).toMatchObject({ names: ['web'] });
+    await driver.stop?.();
+  });
+});

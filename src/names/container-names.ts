@@ -1,0 +1,208 @@
+import type { Logger } from 'pino';
+import type { NameAnswer, NameSource } from '../dns/answer.js';
+import type { DockerContainer, DockerContainers } from '../docker/engine.js';
+import { errorText } from '../core/errors.js';
+import { dnsNamesOf } from './dns-names.js';
+
+/** The overlay driver as the name service sees it. */
+export interface OverlayNaming {
+  /** This host's overlay networks: Docker network id → overlay name. */
+  overlays(): ReadonlyMap<string, string>;
+  /** Publishes a local endpoint's names; false when they could not be (no such endpoint, no lease). */
+  nameEndpoint(networkId: string, endpointId: string, names: readonly string[]): Promise<boolean>;
+  /** Addresses of the endpoints on any host that answer to `name` on this overlay network. */
+  resolve(networkId: string, name: string): { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] } | undefined;
+}
+
+export interface ContainerNamesDeps {
+  readonly docker: DockerContainers;
+  readonly overlay: OverlayNaming;
+  readonly log: Logger;
+  /** How long after a Docker event the containers are looked at again (events come in bursts). */
+  readonly debounceMs?: number;
+  /** A look even without events: names lost with a lease, or events missed while the stream was down. */
+  readonly rescanMs?: number;
+}
+
+/** Docker's events after which a container's names or addresses may have changed. */
+const ACTIONS = ['start', 'rename', 'destroy', 'connect', 'disconnect'];
+const MAX_BACKOFF_MS = 10_000;
+/**
+ * Docker attaches overlay containers to this bridge for outbound traffic (the overlay gives them
+ * no gateway), and a container's DNS queries to tsnet's resolver leave through it; the
+ * attachment is not in the container's own settings, only in the network's.
+ */
+const GATEWAY_BRIDGE = 'docker_gwbridge';
+
+interface Attachment {
+  readonly networkId: string;
+  readonly networkName: string;
+  readonly overlayName: string;
+}
+
+/**
+ * Container names across hosts. Docker's plugin protocol carries no names, so tsnet learns them
+ * from the Docker API, on Docker's events and never inside a plugin call, and publishes each
+ * local overlay endpoint's names in its etcd record; every host's peer programmer then knows the
+ * names of the whole overlay. As the resolver's {@link NameSource} it answers a container with
+ * the names of the overlays that container is attached to, and only those (as Docker's DNS does
+ * per network): the asking container is found by the address its query comes from.
+ */
+export class ContainerNames implements NameSource {
+  /** Any address of a container on a local overlay (on any of its networks) → container id. */
+  private sources = new Map<string, string>();
+  /** Container id → its overlay attachments. */
+  private attached = new Map<string, readonly Attachment[]>();
+  /** Endpoint id → the names last published for it. */
+  private readonly published = new Map<string, string>();
+  /** Container id → its attachments with aliases, with what they were read for (re-read when that changes). */
+  private readonly inspected = new Map<string, { readonly key: string; readonly container: DockerContainer }>();
+  private readonly aborter = new AbortController();
+  private timer?: NodeJS.Timeout;
+  private rescanTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private following?: Promise<void>;
+
+  constructor(private readonly deps: ContainerNamesDeps) {}
+
+  start(): void {
+    this.following = this.follow();
+    this.rescanTimer = setInterval(() => this.soon(), this.deps.rescanMs ?? 15_000);
+    this.rescanTimer.unref();
+    this.soon();
+  }
+
+  async stop(): Promise<void> {
+    this.aborter.abort();
+    clearTimeout(this.timer);
+    clearInterval(this.rescanTimer);
+    await Promise.all([this.following, this.running]);
+  }
+
+  /** Looks at Docker's containers again shortly (coalescing bursts). */
+  soon(): void {
+    if (this.aborter.signal.aborted) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.rescan(), this.deps.debounceMs ?? 20);
+    this.timer.unref();
+  }
+
+  lookup(name: string, source: string): NameAnswer {
+    const containerId = this.sources.get(source);
+    const attachments = containerId ? this.attached.get(containerId) : undefined;
+    if (!attachments) {
+      // A container that started a moment ago may not have been looked at yet.
+      this.soon();
+      return { kind: 'unknown' };
+    }
+    const ipv4 = new Set<string>();
+    const ipv6 = new Set<string>();
+    const add = (networkId: string, asked: string) => {
+      const found = this.deps.overlay.resolve(networkId, asked);
+      found?.ipv4.forEach((ip) => ipv4.add(ip));
+      found?.ipv6.forEach((ip) => ipv6.add(ip));
+      return found !== undefined;
+    };
+    let any = false;
+    for (const a of attachments) any = add(a.networkId, name) || any;
+    if (!any) {
+      // `web.blue`: the name on one network, by its Docker name or its overlay name (as Docker's DNS allows).
+      for (const a of attachments) {
+        for (const suffix of new Set([a.networkName.toLowerCase(), a.overlayName.toLowerCase()])) {
+          if (suffix && name.endsWith(`.${suffix}`)) any = add(a.networkId, name.slice(0, -suffix.length - 1)) || any;
+        }
+      }
+    }
+    return any ? { kind: 'found', ipv4: [...ipv4], ipv6: [...ipv6] } : { kind: 'unknown' };
+  }
+
+  /** One look at Docker at a time; a request during a look runs one more after it. */
+  rescan(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.look().catch((err: unknown) => {
+          if (!this.aborter.signal.aborted) this.deps.log.warn({ err: errorText(err) }, 'could not learn container names from Docker; will retry');
+        });
+      } while (this.again && !this.aborter.signal.aborted);
+    })().finally(() => { this.running = undefined; });
+    return this.running;
+  }
+
+  private async look(): Promise<void> {
+    const overlays = this.deps.overlay.overlays();
+    const signal = this.aborter.signal;
+    const containers = overlays.size === 0 ? [] : await this.deps.docker.containers(signal);
+    const gateways = containers.length === 0 ? [] : ((await this.deps.docker.endpoints(GATEWAY_BRIDGE, signal)) ?? []);
+    const sources = new Map<string, string>();
+    const attached = new Map<string, readonly Attachment[]>();
+    const endpoints = new Set<string>();
+    for (const listed of containers) {
+      const ours = listed.networks.filter((n) => overlays.has(n.networkId) && n.endpointId);
+      if (ours.length === 0) continue;
+      for (const n of listed.networks) {
+        if (n.ipv4) sources.set(n.ipv4, listed.id);
+        if (n.ipv6) sources.set(n.ipv6, listed.id);
+      }
+      attached.set(listed.id, ours.map((n) => ({ networkId: n.networkId, networkName: n.networkName, overlayName: overlays.get(n.networkId) ?? '' })));
+      const container = await this.withAliases(listed, ours.map((n) => n.endpointId).sort().join());
+      if (!container) continue;
+      for (const n of container.networks) {
+        if (!overlays.has(n.networkId) || !n.endpointId) continue;
+        endpoints.add(n.endpointId);
+        const names = dnsNamesOf(container.name, n);
+        if (this.published.get(n.endpointId) === names.join()) continue;
+        if (await this.deps.overlay.nameEndpoint(n.networkId, n.endpointId, names)) {
+          this.published.set(n.endpointId, names.join());
+          this.deps.log.debug({ containerId: container.id, endpointId: n.endpointId, names }, 'published container names');
+        }
+      }
+    }
+    for (const g of gateways) {
+      if (!attached.has(g.containerId)) continue;
+      for (const cidr of [g.ipv4, g.ipv6]) if (cidr) sources.set(cidr.split('/')[0] ?? cidr, g.containerId);
+    }
+    this.sources = sources;
+    this.attached = attached;
+    for (const id of this.published.keys()) if (!endpoints.has(id)) this.published.delete(id);
+    for (const id of this.inspected.keys()) if (!attached.has(id)) this.inspected.delete(id);
+  }
+
+  /** The container with its aliases, read again only when its name or attachments changed. */
+  private async withAliases(listed: DockerContainer, endpointsKey: string): Promise<DockerContainer | undefined> {
+    const key = `${listed.name} ${endpointsKey}`;
+    const cached = this.inspected.get(listed.id);
+    if (cached?.key === key) return cached.container;
+    const container = await this.deps.docker.container(listed.id, this.aborter.signal);
+    if (container) this.inspected.set(listed.id, { key, container });
+    return container;
+  }
+
+  /** Follows Docker's events for as long as tsnet runs, reconnecting with a backoff. */
+  private async follow(): Promise<void> {
+    let backoffMs = 250;
+    while (!this.aborter.signal.aborted) {
+      const opened = performance.now();
+      try {
+        await this.deps.docker.events(ACTIONS, () => this.soon(), this.aborter.signal);
+      } catch (err) {
+        this.deps.log.warn({ err: errorText(err) }, 'cannot follow Docker\'s events; names are refreshed periodically until it works');
+      }
+      if (this.aborter.signal.aborted) return;
+      // Events may have been missed while the stream was down.
+      this.soon();
+      if (performance.now() - opened > 5_000) backoffMs = 250;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, backoffMs);
+        t.unref();
+        this.aborter.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    }
+  }
+}

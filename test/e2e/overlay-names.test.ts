@@ -1,0 +1,151 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { waitFor } from '../support/exec.js';
+import { startLab, type Lab } from '../support/lab.js';
+import { spawnTracked, type Tracked } from '../support/process.js';
+import { REPO } from '../support/tsnet-daemon.js';
+
+/**
+ * Issue 12 §1: container names across hosts, on three lab hosts. Each dockerd is given the lab's
+ * `--dns 169.254.53.53 --dns 198.19.10.254` (deploy/lab/lab.sh): tsnet's resolver first, then
+ * the lab's "usual" server, which this file runs in the underlay namespace as a stand-in for an
+ * outside DNS server (it answers outside.test).
+ */
+let lab: Lab;
+let upstream: Tracked | undefined;
+const HOSTS = ['h1', 'h2', 'h3'] as const;
+const UPSTREAM = '198.19.10.254';
+const OUTSIDE = { name: 'outside.test', ip: '198.19.99.9' };
+
+const docker = (h: string, ...args: string[]) => lab.docker(h, args);
+const tryDocker = (h: string, ...args: string[]) => lab.docker(h, args, { allowFail: true });
+const ipOn = async (h: string, c: string, net: string) => (await docker(h, 'inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, c)).stdout.trim();
+
+/** The IPv4 addresses `nslookup NAME` prints in container `c` (none when it fails). */
+async function lookup(h: string, c: string, name: string): Promise<string[]> {
+  const r = await tryDocker(h, 'exec', c, 'nslookup', '-type=a', name);
+  if (r.code !== 0) return [];
+  const answers = r.stdout.split(/\n\s*\n/).slice(1).join('\n');
+  return [...answers.matchAll(/Address:\s*([0-9.]+)\s*$/gm)].map((m) => m[1] ?? '').filter(Boolean).sort();
+}
+const resolvesTo = (h: string, c: string, name: string, ips: readonly string[], timeoutMs = 10_000) =>
+  waitFor(async () => JSON.stringify(await lookup(h, c, name)) === JSON.stringify([...ips].sort()), `${name} to resolve to ${ips.join(',') || 'nothing'} in ${c} on ${h}`, timeoutMs, 100);
+
+/** Overlay `name` on `hosts`, from tsnet's shared pool; removed when the file ends. */
+async function overlay(name: string, subnet: string, hosts: readonly string[]): Promise<void> {
+  for (const h of hosts) {
+    await docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', `tsnet.overlay.name=${name}`, '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', subnet, name);
+  }
+}
+/** `docker run -d` on `h`; the container is removed when the test ends. */
+async function runOn(h: string, name: string, args: readonly string[], cmd: readonly string[] = ['sleep', '1d']): Promise<number> {
+  onTestFinished(async () => { await tryDocker(h, 'rm', '-f', name); });
+  await docker(h, 'run', '-d', '--name', name, ...args, 'tsbox', ...cmd);
+  return Date.now();
+}
+
+beforeAll(async () => {
+  lab = await startLab(3);
+  upstream = spawnTracked(['node', join(REPO, 'dist/test/support/upstream-dns.js'), UPSTREAM, `${OUTSIDE.name}=${OUTSIDE.ip}`], { netnsPath: `/run/netns/${lab.name}-ul` });
+  await waitFor(async () => upstream?.output().includes('upstream DNS on'), { what: 'the stand-in upstream DNS server', timeoutMs: 15_000 });
+  await overlay('names', '10.62.0.0/24', HOSTS);
+  await overlay('other', '10.63.0.0/24', ['h1', 'h2']);
+  // Clients that stay for the whole file: one on each of h2 and h3, on "names".
+  for (const h of ['h2', 'h3']) await docker(h, 'run', '-d', '--name', `client${h.slice(1)}`, '--network', 'names', 'tsbox', 'sleep', '1d');
+}, 400_000);
+
+afterAll(async () => {
+  for (const h of ['h2', 'h3']) await lab?.docker(h, ['rm', '-f', `client${h.slice(1)}`], { allowFail: true });
+  for (const h of HOSTS) for (const n of ['names', 'other']) await lab?.docker(h, ['network', 'rm', n], { allowFail: true });
+  await upstream?.stop(5_000);
+  await lab?.down();
+}, 400_000);
+
+describe('names across hosts', () => {
+  test('a container on h1 is found by name and alias from h2 and h3: nslookup, ping, wget; name.network too', async () => {
+    const started = await runOn('h1', 'web', ['--network', 'names', '--network-alias', 'www'], ['sh', '-c', 'echo hello-from-web > /tmp/index.html && exec httpd -f -p 80 -h /tmp']);
+    const ip = await ipOn('h1', 'web', 'names');
+    await resolvesTo('h2', 'client2', 'web', [ip]);
+    console.log(`names: "web" resolved on h2 ${Date.now() - started} ms after docker run returned on h1 (upper bound: includes docker exec)`);
+    await resolvesTo('h3', 'client3', 'web', [ip]);
+    expect(await lookup('h2', 'client2', 'www')).toEqual([ip]);
+    expect(await lookup('h2', 'client2', 'web.names')).toEqual([ip]);
+    expect((await tryDocker('h2', 'exec', 'client2', 'ping', '-c', '1', '-W', '3', 'web')).code).toBe(0);
+    const page = await waitFor(async () => {
+      const r = await tryDocker('h3', 'exec', 'client3', 'wget', '-q', '-O', '-', 'http://web/');
+      return r.code === 0 ? r.stdout : undefined;
+    }, 'wget http://web/ from h3', 10_000, 200);
+    expect(page.trim()).toBe('hello-from-web');
+    // External names still come from the usual server, after tsnet's resolver said "not mine".
+    expect(await lookup('h2', 'client2', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
+  });
+
+  test('propagation from docker run on one host to a lookup on another, five containers', async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = await runOn('h1', `prop${i}`, ['--network', 'names']);
+      const ip = await ipOn('h1', `prop${i}`, 'names');
+      await resolvesTo('h2', 'client2', `prop${i}`, [ip]);
+      times.push(Date.now() - started);
+    }
+    console.log(`names: propagation (docker run returned on h1 → nslookup answered on h2, incl. docker exec): ${times.join(', ')} ms`);
+  });
+
+  test('a removed container stops resolving; its name reused on another host resolves to the new one', async () => {
+    await runOn('h1', 'reused', ['--network', 'names']);
+    const first = await ipOn('h1', 'reused', 'names');
+    await resolvesTo('h2', 'client2', 'reused', [first]);
+    await docker('h1', 'rm', '-f', 'reused');
+    await resolvesTo('h2', 'client2', 'reused', []);
+    await runOn('h3', 'reused', ['--network', 'names']);
+    const second = await ipOn('h3', 'reused', 'names');
+    expect(second).not.toBe('');
+    await resolvesTo('h2', 'client2', 'reused', [second]);
+  });
+
+  test('a disconnected container stops resolving on that network', async () => {
+    await runOn('h1', 'leaver', ['--network', 'names']);
+    await resolvesTo('h2', 'client2', 'leaver', [await ipOn('h1', 'leaver', 'names')]);
+    await docker('h1', 'network', 'connect', 'other', 'leaver');
+    await docker('h1', 'network', 'disconnect', 'names', 'leaver');
+    await resolvesTo('h2', 'client2', 'leaver', []);
+  });
+
+  test('names are per network: two overlays with one container name, and a name on an overlay the asker is not on', async () => {
+    await runOn('h3', 'dup', ['--network', 'names']);
+    await runOn('h1', 'dup', ['--network', 'other']);
+    await runOn('h2', 'otherclient', ['--network', 'other']);
+    await runOn('h1', 'onlyother', ['--network', 'other']);
+    await resolvesTo('h2', 'client2', 'dup', [await ipOn('h3', 'dup', 'names')]);
+    await resolvesTo('h2', 'otherclient', 'dup', [await ipOn('h1', 'dup', 'other')]);
+    await resolvesTo('h2', 'otherclient', 'onlyother', [await ipOn('h1', 'onlyother', 'other')]);
+    expect(await lookup('h2', 'client2', 'onlyother')).toEqual([]);
+  });
+
+  test('etcd down: names already known keep resolving', async () => {
+    await runOn('h1', 'steady', ['--network', 'names']);
+    const ip = await ipOn('h1', 'steady', 'names');
+    await resolvesTo('h2', 'client2', 'steady', [ip]);
+    onTestFinished(async () => { await lab.lab(['etcd', 'start'], { allowFail: true }); });
+    await lab.lab(['etcd', 'stop']);
+    expect(await lookup('h2', 'client2', 'steady')).toEqual([ip]);
+    expect(await lookup('h3', 'client3', 'steady')).toEqual([ip]);
+    await lab.lab(['etcd', 'start']);
+  });
+
+  test('tsnet stopped on the asking host: external names still resolve; after its restart remote names do again', async () => {
+    await runOn('h1', 'back', ['--network', 'names']);
+    const ip = await ipOn('h1', 'back', 'names');
+    await resolvesTo('h2', 'client2', 'back', [ip]);
+    onTestFinished(async () => {
+      if (!(await lab.lab(['status'])).stdout.match(/^h2-tsnet\s+pid \d+\s+running$/m)) await lab.lab(['tsnet', 'h2', 'start']);
+    });
+    await lab.lab(['tsnet', 'h2', 'stop']);
+    const t0 = Date.now();
+    expect(await lookup('h2', 'client2', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
+    console.log(`names: with tsnet stopped, an external name resolved in ${Date.now() - t0} ms (incl. docker exec)`);
+    expect(await lookup('h2', 'client2', 'back')).toEqual([]);
+    await lab.lab(['tsnet', 'h2', 'start']);
+    await resolvesTo('h2', 'client2', 'back', [ip], 20_000);
+  });
+});
