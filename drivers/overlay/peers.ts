@@ -20,7 +20,8 @@ export interface PeerReport {
     readonly local: boolean;
     /** When this host last saw the VTEP published (it is withdrawn with its host's lease). */
     readonly seenAt?: string;
-    readonly endpoints: ReadonlyArray<{ readonly id: string; readonly mac: string; readonly ips: readonly string[] }>;
+    /** `names`: the container's DNS names on this overlay, once learned (container names across hosts). */
+    readonly endpoints: ReadonlyArray<{ readonly id: string; readonly mac: string; readonly ips: readonly string[]; readonly names?: readonly string[] }>;
   }>;
   /** Kernel entries etcd asks for that the VXLAN device lacks (`fdb MAC dst IP`, `neigh IP MAC`). */
   readonly missing: readonly string[];
@@ -204,7 +205,7 @@ export class PeerProgrammer {
     const vteps = [...this.vteps].map(([host, address]) => ({
       host, address, local: host === this.deps.hostId,
       ...(this.seenAt.has(host) ? { seenAt: this.seenAt.get(host) } : {}),
-      endpoints: [...this.endpoints].filter(([, e]) => e.host === host).map(([id, e]) => ({ id, mac: e.mac, ips: e.ips })),
+      endpoints: [...this.endpoints].filter(([, e]) => e.host === host).map(([id, e]) => ({ id, mac: e.mac, ips: e.ips, ...(e.names?.length ? { names: e.names } : {}) })),
     }));
     const describe = (op: HostOp): string =>
       op.op === 'ensure-fdb' || op.op === 'remove-fdb' ? `fdb ${op.mac} dst ${op.dst}`

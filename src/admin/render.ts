@@ -112,7 +112,7 @@ export function renderPeers(views: readonly PeerView[]): string {
     const lines = [`${title}: device ${p.device}, ${sync}${p.watching ? '' : ', NOT watching etcd'}${p.lastConverged ? `, last programmed ${p.lastConverged}` : ''}`];
     lines.push(table(['HOST', 'VTEP', 'ENDPOINTS', 'SEEN SINCE'], p.vteps.map((t) => [
       t.host + (t.local ? ' (this host)' : ''), t.address,
-      t.endpoints.map((e) => `${e.ips.join(',') || short(e.id)} ${e.mac}`).join('; ') || '-', t.seenAt ?? '-',
+      t.endpoints.map((e) => `${e.ips.join(',') || short(e.id)} ${e.mac}${e.names?.length ? ` (${e.names.join(', ')})` : ''}`).join('; ') || '-', t.seenAt ?? '-',
     ])).trimEnd());
     for (const m of p.missing) lines.push(`  missing in the kernel: ${m}`);
     for (const m of p.stale) lines.push(`  stale in the kernel:   ${m}`);

@@ -78,7 +78,7 @@ describe('peers and ipam views', () => {
         overlay: 'blue', device: 'tsnx-aaaa', watching: true, lastConverged: '2026-12-02T08:00:00.000Z',
         vteps: [
           { host: 'h1', address: '198.19.0.1', local: true, endpoints: [{ id: EP_1, mac: '02:00:00:00:00:01', ips: ['10.1.0.2'] }] },
-          { host: 'h2', address: '198.19.0.2', local: false, seenAt: '2026-12-02T07:59:00.000Z', endpoints: [] },
+          { host: 'h2', address: '198.19.0.2', local: false, seenAt: '2026-12-02T07:59:00.000Z', endpoints: [{ id: EP_1, mac: '02:00:00:00:00:03', ips: ['10.1.0.3'], names: ['web', 'www'] }] },
         ],
         missing: ['neigh 10.1.0.3 lladdr 02:00:00:00:00:03'], stale: [],
       } },
@@ -86,6 +86,8 @@ describe('peers and ipam views', () => {
     ]);
     expect(text).toContain('Overlay blue (network blue-net): device tsnx-aaaa, kernel DIFFERS from etcd: 1 missing, 0 stale');
     expect(text).toContain('h1 (this host)  198.19.0.1  10.1.0.2 02:00:00:00:00:01');
+    // The names a container on another host answers to (container names across hosts).
+    expect(text).toContain('10.1.0.3 02:00:00:00:00:03 (web, www)');
     expect(text).toContain('  missing in the kernel: neigh 10.1.0.3 lladdr 02:00:00:00:00:03');
     expect(text).toContain('Overlay green (network bbbbbbbbbbbb): no endpoint on this host');
     expect(renderPeers([])).toBe('no overlay networks on this host\n');
