@@ -168,7 +168,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         // On lo, and kept there when tsnet stops: queries to it then fail at once (port
         // unreachable) and Docker's DNS moves on to the next server instead of waiting.
         await host.apply({ op: 'ensure-addr', dev: 'lo', cidr: `${address}/32` });
-        await parts.start('dns', new DnsServer({ address, port: 53, names, log: log.child({ component: 'dns' }) }));
+        await parts.start('dns', new DnsServer({ address, port: 53, names, log: log.child({ component: 'dns' }), onAnswer: (outcome) => metrics.dns(outcome) }));
         log.info({ dnsListen: address }, 'resolver for container names across hosts listening (dockerd\'s "dns" setting must list it first)');
       } catch (err) {
         log.error({ err: errorText(err), dnsListen: address }, 'no resolver for container names across hosts; names of containers on other hosts will not resolve');

@@ -1,5 +1,5 @@
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
-import { CompareResult, CompareTarget, Etcd3, GRPCUnavailableError, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
+import { CompareResult, CompareTarget, Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
 import type { Logger } from 'pino';
 import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import type { KvCompare, KvEntry, KvLease, KvStore, KvTxnResult, KvWatch, KvWatchHandlers, KvWrite, LeaseId } from '../kvstore.js';
@@ -164,15 +164,23 @@ export class EtcdKvStore implements KvStore {
 
   /** Every etcd call goes through here, so every failure names etcd and the endpoints. */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} client is closed`);
-    const started = performance.now();
-    try {
-      const result = await fn();
-      this.options.onCall?.({ op: what, ms: performance.now() - started, ok: true });
-      return result;
-    } catch (err) {
-      this.options.onCall?.({ op: what, ms: performance.now() - started, ok: false });
-      throw this.unavailable(what, err);
+    // A read changes nothing, so one that missed its deadline is asked once more: a single-node
+    // etcd answers reads only once it has applied earlier writes, and a slow fsync on a loaded
+    // host can stall that past the deadline (seen when three lab hosts started at once). Writes
+    // are never sent twice (see faultHandling above).
+    const attempts = what === 'read' || what === 'list' ? 2 : 1;
+    for (let attempt = 1; ; attempt++) {
+      if (this.closed) throw new TsnetError('TSNET_KV_CLOSED', `${this.description} client is closed`);
+      const started = performance.now();
+      try {
+        const result = await fn();
+        this.options.onCall?.({ op: what, ms: performance.now() - started, ok: true });
+        return result;
+      } catch (err) {
+        this.options.onCall?.({ op: what, ms: performance.now() - started, ok: false });
+        if (attempt < attempts && err instanceof GRPCDeadlineExceededError) continue;
+        throw this.unavailable(what, err);
+      }
     }
   }
 

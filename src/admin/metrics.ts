@@ -79,6 +79,7 @@ export class TsnetMetrics {
   private readonly peerPasses = new Counter({ name: 'tsnet_overlay_kernel_changes_total', help: 'Forwarding and neighbour entries changed to follow etcd, by overlay', labelNames: ['overlay'], registers: [this.registry] });
   private readonly peerLag = new Histogram({ name: 'tsnet_overlay_convergence_seconds', help: 'From an etcd change of an overlay\'s peers to the kernel in step with it', labelNames: ['overlay'], buckets: CALL_BUCKETS_S, registers: [this.registry] });
   private readonly kernelFailures = new Counter({ name: 'tsnet_kernel_program_failures_total', help: 'Kernel programs that exited with an error', labelNames: ['program'], registers: [this.registry] });
+  private readonly dnsAnswers = new Counter({ name: 'tsnet_dns_queries_total', help: 'Queries the resolver of container names across hosts answered, by outcome (answered, nodata, refused: not a name of the asker\'s overlays, formerr, notimp, servfail)', labelNames: ['outcome'], registers: [this.registry] });
   private readonly reconcileActions = new Counter({ name: 'tsnet_reconcile_actions_total', help: 'What converging with the kernel (at start-up) and with Docker changed, by source and action', labelNames: ['source', 'action'], registers: [this.registry] });
 
   /**
@@ -155,6 +156,10 @@ export class TsnetMetrics {
   peers(p: PeerObservation): void {
     this.peerPasses.inc({ overlay: p.overlay }, p.changes);
     if (p.lagMs !== undefined) this.peerLag.observe({ overlay: p.overlay }, p.lagMs / 1000);
+  }
+
+  dns(outcome: string): void {
+    this.dnsAnswers.inc({ outcome });
   }
 
   reconciled(r: ReconcileObservation): void {

@@ -9,6 +9,12 @@ export type NameAnswer =
 export interface NameSource {
   /** `name` is lower-case, without the trailing dot. */
   lookup(name: string, source: string): NameAnswer;
+  /**
+   * Called before the lookups of a query from `source`: a promise when the source must first
+   * be learned (a container that started a moment ago), which the server awaits before it
+   * answers; undefined when lookups can be answered now.
+   */
+  prepare?(source: string): Promise<void> | undefined;
 }
 
 export interface AnswerOptions {

@@ -13,6 +13,19 @@ export interface DnsServerOptions {
   readonly log: Logger;
   /** Short by default: a container that moves to another host must not be looked for at its old address for long. */
   readonly ttlSeconds?: number;
+  /** Told of every query answered, by outcome (for metrics). Must not throw. */
+  readonly onAnswer?: (outcome: DnsOutcome) => void;
+}
+
+/** How a query was answered: names found, the name known but not that type, not ours, or a bad query. */
+export type DnsOutcome = 'answered' | 'nodata' | 'refused' | 'formerr' | 'notimp' | 'servfail';
+
+const OUTCOME_BY_RCODE: Readonly<Record<number, DnsOutcome>> = { 1: 'formerr', 2: 'servfail', 4: 'notimp', 5: 'refused' };
+
+function outcomeOf(reply: Buffer): DnsOutcome {
+  const rcode = (reply[3] as number) & 0xf;
+  if (rcode === 0) return reply.length >= 8 && reply.readUInt16BE(6) > 0 ? 'answered' : 'nodata';
+  return OUTCOME_BY_RCODE[rcode] ?? 'servfail';
 }
 
 const IDLE_TIMEOUT_MS = 10_000;
@@ -116,8 +129,17 @@ export class DnsServer implements Lifecycle {
     // A datagram that is itself a response is dropped, not answered with FORMERR: two resolvers
     // (or one and a spoofed source) would otherwise answer each other's errors forever.
     if (msg.length >= 3 && ((msg[2] as number) & 0x80) !== 0) return;
-    const reply = answerQuery(msg, sourceOf(address), this.options.names, this.ttlSeconds, { transport: 'udp' });
+    const source = sourceOf(address);
+    const learning = this.options.names.prepare?.(source);
+    if (learning) void learning.then(() => this.answerDatagram(udp, msg, source, address, port), () => this.answerDatagram(udp, msg, source, address, port));
+    else this.answerDatagram(udp, msg, source, address, port);
+  }
+
+  private answerDatagram(udp: UdpSocket, msg: Buffer, source: string, address: string, port: number): void {
+    if (this.stopping !== undefined) return;
+    const reply = answerQuery(msg, source, this.options.names, this.ttlSeconds, { transport: 'udp' });
     if (reply === undefined) return;
+    this.options.onAnswer?.(outcomeOf(reply));
     udp.send(reply, port, address, (err) => {
       if (err) this.options.log.warn({ err, to: address }, 'DNS UDP answer not sent');
     });
@@ -130,6 +152,8 @@ export class DnsServer implements Lifecycle {
       return;
     }
     const source = sourceOf(socket.remoteAddress ?? '');
+    // Frames wait for the source to be learned, in order (promise callbacks run in the order they were added).
+    const learned = this.options.names.prepare?.(source)?.catch(() => undefined) ?? Promise.resolve();
     this.connections.add(socket);
     socket.on('close', () => this.connections.delete(socket));
     socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
@@ -149,13 +173,14 @@ export class DnsServer implements Lifecycle {
         if (pending.length < 2 + length) return;
         const query = pending.subarray(2, 2 + length);
         pending = pending.subarray(2 + length);
-        this.onFrame(socket, query, source);
+        void learned.then(() => { if (!socket.destroyed && !socket.writableEnded) this.onFrame(socket, query, source); });
       }
     });
   }
 
   private onFrame(socket: Socket, query: Buffer, source: string): void {
     const reply = answerQuery(query, source, this.options.names, this.ttlSeconds, { transport: 'tcp' });
+    if (reply !== undefined) this.options.onAnswer?.(outcomeOf(reply));
     if (reply === undefined || socket.writableLength > MAX_UNREAD_BYTES) {
       socket.destroy();
       return;

@@ -27,6 +27,11 @@ export interface ContainerNamesDeps {
 /** Docker's events after which a container's names or addresses may have changed. */
 const ACTIONS = ['start', 'rename', 'destroy', 'connect', 'disconnect'];
 const MAX_BACKOFF_MS = 10_000;
+/** How long a query from an unknown address waits for a look at Docker (Docker's DNS waits seconds). */
+const LEARN_WAIT_MS = 1_500;
+/** An address looks failed to place is not looked for again before this (a few looks per query, then none). */
+const RELOOK_AFTER_MS = 5_000;
+const MAX_STRANGERS = 1_024;
 /**
  * Docker attaches overlay containers to this bridge for outbound traffic (the overlay gives them
  * no gateway), and a container's DNS queries to tsnet's resolver leave through it; the
@@ -63,6 +68,8 @@ export class ContainerNames implements NameSource {
   private running?: Promise<void>;
   private again = false;
   private following?: Promise<void>;
+  /** Addresses a look at Docker did not place, with when: not looked for again at once. */
+  private readonly strangers = new Map<string, number>();
 
   constructor(private readonly deps: ContainerNamesDeps) {}
 
@@ -88,14 +95,50 @@ export class ContainerNames implements NameSource {
     this.timer.unref();
   }
 
+  /**
+   * A query from an address no known container has: most often a container that queries as it
+   * starts (`docker run … wget http://web/`), before tsnet has looked at it. Docker is asked
+   * again first, and the answer waits for that (at most {@link LEARN_WAIT_MS}, well within the
+   * seconds Docker's DNS waits for a server); an address that is still unknown then (not a
+   * container on an overlay) costs no further look for {@link RELOOK_AFTER_MS}, so a stream of
+   * its queries cannot turn into a stream of API calls.
+   */
+  prepare(source: string): Promise<void> | undefined {
+    if (this.sources.has(source) || this.aborter.signal.aborted) return undefined;
+    const missedAt = this.strangers.get(source);
+    if (missedAt !== undefined && performance.now() - missedAt < RELOOK_AFTER_MS) return undefined;
+    return this.learn(source);
+  }
+
+  /**
+   * Looks at Docker until `source` is placed or {@link LEARN_WAIT_MS} is over. A container's
+   * process can query before dockerd lists all of its addresses (seen with dockerd 28.5: the
+   * first look misses its docker_gwbridge address, one 30 ms later has it), so looks are
+   * repeated with a growing pause.
+   */
+  private async learn(source: string): Promise<void> {
+    const deadline = performance.now() + LEARN_WAIT_MS;
+    const within = async (work: Promise<void>) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([work, new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now())); })]);
+      clearTimeout(timer);
+    };
+    for (let pauseMs = 50; ; pauseMs *= 2) {
+      await within(this.rescan());
+      if (this.sources.has(source) || this.aborter.signal.aborted) return;
+      if (performance.now() + pauseMs >= deadline) break;
+      await within(new Promise((resolve) => setTimeout(resolve, pauseMs)));
+    }
+    this.deps.log.debug({ source }, 'a query from an address no container on this host\'s overlays has: refused');
+    // Bounded: a flood of spoofed sources cannot grow it past one entry per recent address.
+    if (this.strangers.size >= MAX_STRANGERS) this.strangers.clear();
+    this.strangers.set(source, performance.now());
+  }
+
   lookup(name: string, source: string): NameAnswer {
     const containerId = this.sources.get(source);
     const attachments = containerId ? this.attached.get(containerId) : undefined;
-    if (!attachments) {
-      // A container that started a moment ago may not have been looked at yet.
-      this.soon();
-      return { kind: 'unknown' };
-    }
+    if (!attachments) return { kind: 'unknown' };
     const ipv4 = new Set<string>();
     const ipv6 = new Set<string>();
     const add = (networkId: string, asked: string) => {

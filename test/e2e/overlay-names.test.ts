@@ -91,6 +91,16 @@ describe('names across hosts', () => {
     console.log(`names: propagation (docker run returned on h1 → nslookup answered on h2, incl. docker exec): ${times.join(', ')} ms`);
   });
 
+  test('a container that looks a name up as it starts gets the answer at once (docker run --rm … nslookup)', async () => {
+    await runOn('h1', 'early', ['--network', 'names']);
+    const ip = await ipOn('h1', 'early', 'names');
+    await resolvesTo('h2', 'client2', 'early', [ip]);
+    for (let i = 0; i < 3; i++) {
+      const r = await tryDocker('h2', 'run', '--rm', '--network', 'names', 'tsbox', 'nslookup', '-type=a', 'early');
+      expect(r.stdout, `attempt ${i + 1}: ${r.stdout}${r.stderr}`).toMatch(new RegExp(`Address:\\s*${ip.replace(/\./g, '\\.')}\\s*$`, 'm'));
+    }
+  });
+
   test('a removed container stops resolving; its name reused on another host resolves to the new one', async () => {
     await runOn('h1', 'reused', ['--network', 'names']);
     const first = await ipOn('h1', 'reused', 'names');

@@ -10,6 +10,8 @@ export interface TestEtcd {
   /** Stop etcd (SIGTERM, by its PID); data stays, so start() brings the same cluster back. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes etcd (SIGSTOP, by its PID) for `ms`, as a stalled disk would; resolves once it runs again. */
+  pause(ms: number): Promise<void>;
   /** Stop and delete its data directory. */
   destroy(): Promise<void>;
 }
@@ -57,6 +59,13 @@ export async function startTestEtcd(options: { netnsPath?: string; listenHost?: 
     endpoint,
     start,
     stop: async () => { await proc?.stop(10_000); },
+    pause: async (ms) => {
+      const pid = proc?.pid;
+      if (pid === undefined || !proc?.isRunning()) throw new Error('etcd is not running');
+      process.kill(pid, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      process.kill(pid, 'SIGCONT');
+    },
     destroy: async () => {
       await proc?.stop(10_000);
       await rm(dir, { recursive: true, force: true });

@@ -39,6 +39,23 @@ describe('EtcdKvStore specifics', () => {
     await store.close();
   });
 
+  test('a read that misses its deadline (etcd stalled, as behind a slow disk) is asked once more; a write is never sent twice', async () => {
+    const calls: string[] = [];
+    const store = new EtcdKvStore({ endpoints: [etcd.endpoint], prefix: `stall-${randomBytes(4).toString('hex')}/`, dialTimeoutMs: 2_000, callTimeoutMs: 1_000, onCall: (c) => calls.push(`${c.op}:${c.ok ? 'ok' : 'late'}`) });
+    await store.put('k', 'v');
+    // Frozen for 1.5 s: the first attempt misses its 1 s deadline, the second is answered.
+    let resumed = etcd.pause(1_500);
+    expect((await store.get('k'))?.value).toBe('v');
+    await resumed;
+    expect(calls.slice(-2)).toEqual(['read:late', 'read:ok']);
+    resumed = etcd.pause(1_500);
+    await expect(store.put('k2', 'v')).rejects.toThrow(/could not write in etcd/);
+    await resumed;
+    expect(calls.filter((c) => c.startsWith('write:'))).toEqual(['write:ok', 'write:late']);
+    await store.txn([], [{ type: 'delete-prefix', prefix: '' }]);
+    await store.close();
+  }, 30_000);
+
   test('a watch survives an etcd restart and delivers what happened after it', async () => {
     const store = open();
     const seen: string[] = [];

@@ -90,4 +90,14 @@ describe('metrics: Prometheus text of calls, refusals, kernel programs and what 
     expect(text).toContain('tsnet_reconcile_actions_total{source="docker-sync",action="removed-orphan-endpoint"} 1');
     expect(text).toContain('tsnet_reconcile_actions_total{source="ipam-sync",action="released-pool-reference"} 3');
   });
+
+  test('resolver answers by outcome', async () => {
+    const metrics = new TsnetMetrics(() => ({ networks: [] }));
+    metrics.dns('answered');
+    metrics.dns('answered');
+    metrics.dns('refused');
+    const text = await metrics.text();
+    expect(text).toContain('tsnet_dns_queries_total{outcome="answered"} 2');
+    expect(text).toContain('tsnet_dns_queries_total{outcome="refused"} 1');
+  });
 });

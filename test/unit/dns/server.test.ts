@@ -178,3 +178,50 @@ describe('DnsServer', () => {
     expect(await new DnsServer({ address: HOST, port: 0, names: new FakeNames(), log }).stop()).toBeUndefined();
   });
 });
+
+describe('DnsServer with a source that must be learned first', () => {
+  /** Knows nobody until prepare() has run for a source (as a container tsnet has not looked at yet). */
+  class LearningNames implements NameSource {
+    readonly known = new Set<string>();
+    prepares = 0;
+    lookup(name: string, source: string): NameAnswer {
+      return this.known.has(source) && name === 'web' ? { kind: 'found', ipv4: ['10.0.0.2'], ipv6: [] } : { kind: 'unknown' };
+    }
+    prepare(source: string): Promise<void> | undefined {
+      if (this.known.has(source)) return undefined;
+      this.prepares += 1;
+      return new Promise((resolve) => setTimeout(() => { this.known.add(source); resolve(); }, 50));
+    }
+  }
+
+  test('UDP and TCP answers wait for prepare(), and TCP keeps the order of the queries', async () => {
+    const names = new LearningNames();
+    const server = await started(names);
+    const udp = await udpAsk(server.port, query(1));
+    expect(decode(udp as Buffer).answers).toEqual([expect.objectContaining({ type: 'A', data: '10.0.0.2' })]);
+    names.known.clear();
+    const client = await tcpClient(server.port);
+    client.socket.write(Buffer.concat([frame(query(2)), frame(query(3, 'other'))]));
+    const [first, second] = await client.waitFor(2);
+    expect(decode(first as Buffer)).toMatchObject({ id: 2, rcode: 'NOERROR' });
+    expect(decode(second as Buffer)).toMatchObject({ id: 3, rcode: 'REFUSED' });
+    expect(names.prepares).toBe(2);
+    client.socket.destroy();
+  });
+});
+
+describe('DnsServer outcomes (metrics)', () => {
+  test('each answered query is reported once, by outcome', async () => {
+    const outcomes: string[] = [];
+    const server = new DnsServer({ address: HOST, port: 0, names: new FakeNames(), log, onAnswer: (o) => outcomes.push(o) });
+    servers.push(server);
+    await server.start();
+    await udpAsk(server.port, query(1));
+    await udpAsk(server.port, query(2, 'nobody'));
+    await udpAsk(server.port, encode({ type: 'query', id: 3, questions: [{ type: 'MX', name: 'web' }] }));
+    const garbage = Buffer.alloc(20, 0xff);
+    garbage[2] = 0x01; // a query (QR clear) whose body cannot be read
+    await udpAsk(server.port, garbage);
+    expect(outcomes).toEqual(['answered', 'refused', 'nodata', expect.stringMatching(/^(formerr|notimp)$/)]);
+  });
+});

@@ -171,6 +171,51 @@ describe('ContainerNames.lookup: what a container may resolve', () => {
   });
 });
 
+describe('ContainerNames.prepare: a container that queries as it starts', () => {
+  test('an unknown asker makes tsnet look at Docker before the answer; a stranger costs one look, not one per query', async () => {
+    const { docker, overlay, names } = setup();
+    overlay.remote.get(BLUE)?.set('db', ['10.88.0.9']);
+    await names.rescan();
+    // Started after the last look: its first query must not be refused.
+    docker.list.push({ id: 'c-fresh', name: 'fresh', networks: [attachment(BLUE, 'blue-net', 'ep-fresh', '10.88.0.7')] });
+    expect(names.lookup('db', '10.88.0.7')).toEqual({ kind: 'unknown' });
+    const waiting = names.prepare('10.88.0.7');
+    expect(waiting).toBeInstanceOf(Promise);
+    await waiting;
+    expect(names.lookup('db', '10.88.0.7')).toEqual({ kind: 'found', ipv4: ['10.88.0.9'], ipv6: [] });
+    // Known now: nothing to wait for.
+    expect(names.prepare('10.88.0.7')).toBeUndefined();
+    // An address no container has: a few looks within the wait, then none for a while however often it asks.
+    let looks = 0;
+    const list = docker.containers.bind(docker);
+    docker.containers = async () => { looks += 1; return list(); };
+    await names.prepare('198.19.10.1');
+    const spent = looks;
+    expect(spent).toBeGreaterThan(1);
+    expect(spent).toBeLessThanOrEqual(6);
+    expect(names.prepare('198.19.10.1')).toBeUndefined();
+    expect(names.prepare('198.19.10.1')).toBeUndefined();
+    expect(looks).toBe(spent);
+  });
+
+  test('an address dockerd lists only a moment after the container started (dockerd 28.5) is still learned before the answer', async () => {
+    const { docker, overlay, names } = setup();
+    overlay.remote.get(BLUE)?.set('db', ['10.88.0.9']);
+    await names.rescan();
+    docker.list.push({ id: 'c-late', name: 'late', networks: [attachment(BLUE, 'blue-net', 'ep-late', '10.88.0.8')] });
+    // The first look after the query does not show the container's docker_gwbridge address yet.
+    let looks = 0;
+    const endpoints = docker.endpoints.bind(docker);
+    docker.endpoints = async (network: string) => {
+      looks += 1;
+      if (looks >= 2) docker.gateway.push({ containerId: 'c-late', ipv4: '172.18.0.8' });
+      return endpoints(network);
+    };
+    await names.prepare('172.18.0.8');
+    expect(names.lookup('db', '172.18.0.8')).toEqual({ kind: 'found', ipv4: ['10.88.0.9'], ipv6: [] });
+  });
+});
+
 describe('dnsNamesOf', () => {
   test('names no DNS query can carry are left out; duplicates and case fold; the count is bounded', () => {
     const long = 'a'.repeat(64);
