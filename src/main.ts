@@ -42,6 +42,7 @@ import { version } from './version.js';
 import { closePromptly } from './api/prompt-close.js';
 import { DnsServer } from './dns/server.js';
 import { ContainerNames, type OverlayNaming } from './names/container-names.js';
+import type { DnsFact } from './admin/render.js';
 import type { DockerContainers, DockerEngine } from './docker/engine.js';
 import type { OverlayDriver } from '../drivers/overlay/index.js';
 
@@ -82,6 +83,8 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let service: NetworkService | undefined;
   let ipam: IpamService | undefined;
   let dockerSync: DockerSync | undefined;
+  /** The resolver of container names across hosts, for `tsnet status`; undefined while it is off. */
+  let dnsFact: DnsFact | undefined;
   let started = false;
   const startedAt = new Date().toISOString();
   const docker = dockerEngineFor(config.dockerHost);
@@ -162,6 +165,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   function startNameService(docker: DockerEngine & DockerContainers, records: CnmRepository): void {
     const names = new ContainerNames({ docker, overlay: overlayNaming(overlay, records), log: log.child({ component: 'names' }) });
     const address = config.dnsListen;
+    dnsFact = { listen: address, listening: false };
     void (async () => {
       try {
         await parts.start('names', names);
@@ -169,8 +173,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
         // unreachable) and Docker's DNS moves on to the next server instead of waiting.
         await host.apply({ op: 'ensure-addr', dev: 'lo', cidr: `${address}/32` });
         await parts.start('dns', new DnsServer({ address, port: 53, names, log: log.child({ component: 'dns' }), onAnswer: (outcome) => metrics.dns(outcome) }));
+        dnsFact = { listen: address, listening: true };
         log.info({ dnsListen: address }, 'resolver for container names across hosts listening (dockerd\'s "dns" setting must list it first)');
       } catch (err) {
+        dnsFact = { listen: address, listening: false, error: errorText(err) };
         log.error({ err: errorText(err), dnsListen: address }, 'no resolver for container names across hosts; names of containers on other hosts will not resolve');
       }
     })();
@@ -181,6 +187,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     facts: () => ({
       version: version(), pid: process.pid, hostId: config.hostId, startedAt, pluginSocket: config.socketPath, stateDir: config.stateDir,
       ...(etcd ? { etcd: { endpoints: etcd.description, leaseHeld: liveness?.current() !== undefined } } : {}),
+      ...(dnsFact ? { dns: dnsFact } : {}),
       ...(docker ? { docker: dockerFacts(docker.description, dockerSync?.last) } : {}),
     }),
     networks: (names) => (repo ? adminNetworkViews(repo, drivers, names) : []),

@@ -54,6 +54,13 @@ function portText(p: PortView): string {
   return `${hostText(p)}->${p.containerPort}/${p.proto}`;
 }
 
+/** Where the resolver listens, and whether it does (`error`: why not). */
+export interface DnsFact {
+  readonly listen: string;
+  readonly listening: boolean;
+  readonly error?: string;
+}
+
 export interface StatusView {
   readonly version: string;
   readonly pid: number;
@@ -63,6 +70,8 @@ export interface StatusView {
   readonly pluginSocket: string;
   readonly stateDir: string;
   readonly etcd?: { readonly endpoints: string; readonly leaseHeld: boolean };
+  /** The resolver of container names across hosts; absent when it is off (no etcd, --dns-listen none). */
+  readonly dns?: DnsFact;
   readonly docker?: { readonly host: string; readonly lastLook?: string; readonly reachable?: boolean; readonly error?: string; readonly suspectedOrphans: readonly string[]; readonly lost: readonly string[] };
   readonly networks: Readonly<Record<string, number>>;
   readonly endpoints: number;
@@ -91,6 +100,7 @@ export function renderStatus(s: StatusView): string {
     `store:         ${s.stateDir} (embedded)`,
     `etcd:          ${s.etcd ? `${s.etcd.endpoints}, host lease ${s.etcd.leaseHeld ? 'held' : 'NOT held'}` : 'none (overlay and global pools off)'}`,
     `docker:        ${docker}`,
+    ...(s.dns ? [`names:         resolver ${s.dns.listen}:53 ${s.dns.listening ? 'listening (dockerd\'s "dns" must list it first)' : `NOT listening: ${s.dns.error ?? 'starting'}`}`] : []),
     `networks:      ${byType}; ${s.endpoints} endpoint(s), ${s.ports} published port(s)`,
   ];
   if (s.memory) {

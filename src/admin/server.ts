@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { NO_NAMES, countsOf, endpointsMatching, findNetwork, idMatches, portsOf, type DockerNames, type IpamSpaceView, type NetworkView, type PeerView } from './views.js';
-import type { MemoryView } from './render.js';
+import type { DnsFact, MemoryView } from './render.js';
 import { missingNodeFlags } from '../core/node-flags.js';
 import { trackRequests } from '../api/prompt-close.js';
 
@@ -14,6 +14,7 @@ export interface DaemonFacts {
   readonly pluginSocket: string;
   readonly stateDir: string;
   readonly etcd?: { readonly endpoints: string; readonly leaseHeld: boolean };
+  readonly dns?: DnsFact;
   readonly docker?: {
     readonly host: string;
     readonly lastLook?: string;

@@ -69,6 +69,14 @@ describe('admin views: built from the daemon\'s own records, with Docker\'s name
     expect(renderStatus({ ...base, memory: { rssBytes: 80 * 1048576, heapUsedBytes: 24 * 1048576, missingNodeFlags: ['--max-semi-space-size=1'] } }))
       .toContain('node started WITHOUT --max-semi-space-size=1');
   });
+
+  test('the status shows the resolver of names across hosts, and why it does not listen', () => {
+    const base = { version: '0.1.0', pid: 7, hostId: 'h1', ready: true, uptimeSeconds: 3, pluginSocket: '/s', stateDir: '/d', networks: {}, endpoints: 0, ports: 0 };
+    expect(renderStatus(base)).not.toContain('names:');
+    expect(renderStatus({ ...base, dns: { listen: '169.254.53.53', listening: true } })).toContain('names:         resolver 169.254.53.53:53 listening');
+    expect(renderStatus({ ...base, dns: { listen: '169.254.53.53', listening: false, error: 'DNS server cannot bind udp 169.254.53.53:53: EADDRINUSE' } }))
+      .toContain('resolver 169.254.53.53:53 NOT listening: DNS server cannot bind udp 169.254.53.53:53: EADDRINUSE');
+  });
 });
 
 describe('peers and ipam views', () => {
