@@ -30,6 +30,10 @@ Options (each also read from the environment variable the daemon reads):
                            source of the route to etcd, as the daemon does
   --vxlan-peer IP          also probe the VXLAN port of this overlay peer;
                            repeatable (the VTEPs etcd lists are probed anyway)
+  --dns-listen ADDR|none   the daemon's resolver of names across hosts
+                           (TSNET_DNS_LISTEN), default ${DEFAULTS.dnsListen}; with etcd,
+                           doctor checks it answers and that dockerd's "dns" in
+                           /etc/docker/daemon.json lists it first
   -h, --help               show this help
 
 ${ETCD_HELP}`;
@@ -49,6 +53,7 @@ export function parseDoctorArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
         'vxlan-port': { type: 'string' },
         'vxlan-local-ip': { type: 'string' },
         'vxlan-peer': { type: 'string', multiple: true },
+        'dns-listen': { type: 'string' },
         ...ETCD_FLAGS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -71,7 +76,7 @@ export function parseDoctorArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
     json: json === true,
     options: {
       socketPath: config.socketPath, stateDir: config.stateDir, dockerHost: config.dockerHost, etcd: config.etcd,
-      hostId: config.hostId, vxlanPort: config.vxlanPort, vxlanLocalIp: config.vxlanLocalIp, vxlanPeers: peers,
+      hostId: config.hostId, vxlanPort: config.vxlanPort, vxlanLocalIp: config.vxlanLocalIp, vxlanPeers: peers, dnsListen: config.dnsListen,
     },
   };
 }

@@ -38,6 +38,10 @@ export interface DoctorOptions {
   readonly vxlanLocalIp?: string;
   /** Addresses the operator names for the VXLAN port probe, besides the VTEPs etcd lists. */
   readonly vxlanPeers: readonly string[];
+  /** The daemon's --dns-listen: its resolver of names across hosts, or `none`. */
+  readonly dnsListen: string;
+  /** dockerd's configuration file (default /etc/docker/daemon.json). */
+  readonly dockerConfigFile?: string;
 }
 
 /** A network of this plugin, as Docker's API lists it (doctor never opens the daemon's store). */

@@ -6,6 +6,7 @@ import { etcdChecks } from './etcd.js';
 import { backendCheck, dockerUserCheck, forwardCheck, ipForwardCheck, ipv6ForwardCheck, managerCheck } from './firewall.js';
 import { kernelChecks } from './kernel.js';
 import { mtuCheck, routesCheck, vxlanPortCheck } from './network.js';
+import { namesChecks } from './names.js';
 import type { DockerState, DoctorProbe } from './probe.js';
 import { discoveryCheck, dockerCheck, rootCheck, socketCheck, socketModeCheck, stateDirCheck } from './services.js';
 
@@ -28,6 +29,7 @@ export const CHECKS: ReadonlyArray<{ readonly id: string; readonly run: Check }>
   { id: 'overlay.mtu', run: mtuCheck },
   { id: 'routes.conflicts', run: routesCheck },
   { id: 'vxlan.port', run: vxlanPortCheck },
+  { id: 'names.resolver', run: namesChecks },
 ];
 
 /**

@@ -33,6 +33,10 @@ export interface DoctorProbe {
   routeTowards(host: string): Promise<{ readonly dev: string; readonly mtu: number } | { readonly error: string }>;
   /** Sends one VXLAN-shaped datagram no VTEP accepts; true when the host answered "port unreachable". */
   udpRefused(address: string, port: number): Promise<boolean | { readonly error: string }>;
+  /** Whether a DNS server answers (any DNS reply) on address:53 over UDP. */
+  dnsAnswers(address: string): Promise<boolean | { readonly error: string }>;
+  /** dockerd's "dns" setting, from its configuration file (`servers` empty when it sets none). */
+  dockerDns(): Promise<{ readonly file: string; readonly servers: readonly string[] } | { readonly file: string; readonly error: string }>;
   /** Effective user id of doctor itself. */
   uid(): number;
 }

@@ -29,6 +29,8 @@ export function createHostProbe(deps: { readonly runner: Runner }, options: Doct
     etcdHostLease: (h) => services.etcdHostLease(h),
     etcdVteps: () => services.etcdVteps(),
     udpRefused: (a, p) => services.udpRefused(a, p),
+    dnsAnswers: (a) => services.dnsAnswers(a),
+    dockerDns: () => services.dockerDns(),
     uid: () => process.getuid?.() ?? -1,
   };
 }

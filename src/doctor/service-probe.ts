@@ -1,6 +1,6 @@
 import { createSocket } from 'node:dgram';
 import { constants } from 'node:fs';
-import { access, stat, statfs } from 'node:fs/promises';
+import { access, readFile, stat, statfs } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
@@ -14,6 +14,8 @@ import type { DirState, DockerState, EtcdEndpointState, HostLeaseState, SocketSt
 const TIMEOUT_MS = 3_000;
 /** How long a refusal ("port unreachable") may take to come back. */
 const UDP_WAIT_MS = 500;
+/** Where dockerd reads its settings unless started with --config-file. */
+const DOCKER_CONFIG_FILE = '/etc/docker/daemon.json';
 /** VTEP keys of overlays in etcd: drivers/overlay/registry.ts overlayKeys.vtep (doctor may not import drivers). */
 export const VTEP_PREFIX = 'overlay/v1/net/';
 const VTEP_KEY = /^overlay\/v1\/net\/([^/]+)\/vtep\/([^/]+)$/;
@@ -138,6 +140,56 @@ export class ServiceProbe {
       socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNREFUSED' ? true : { error: errorText(err) }));
       socket.connect(port, address, () => socket.send(Buffer.alloc(8), (err) => { if (err) finish((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? true : { error: errorText(err) }); }));
     });
+  }
+
+  /**
+   * One DNS query (A for tsnet-doctor.invalid, which no server knows) over UDP: any reply with
+   * the query's id means a DNS server answers there (tsnet's refuses it: the host is no container).
+   */
+  dnsAnswers(address: string, port = 53): Promise<boolean | { error: string }> {
+    const family = isIP(address);
+    if (family === 0) return Promise.resolve({ error: `${address} is not an IP address` });
+    const id = Math.floor(Math.random() * 0x10000);
+    const name = Buffer.concat([...'tsnet-doctor.invalid'.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(id, 0);
+    header.writeUInt16BE(0x0100, 2); // RD
+    header.writeUInt16BE(1, 4); // one question
+    const query = Buffer.concat([header, name, Buffer.from([0, 1, 0, 1])]); // A, IN
+    return new Promise((resolve) => {
+      const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+      let done = false;
+      const finish = (answer: boolean | { error: string }) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        socket.close();
+        resolve(answer);
+      };
+      const timer = setTimeout(() => finish(false), UDP_WAIT_MS);
+      socket.on('message', (msg: Buffer) => { if (msg.length >= 12 && msg.readUInt16BE(0) === id) finish(true); });
+      socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNREFUSED' ? false : { error: errorText(err) }));
+      socket.connect(port, address, () => socket.send(query, (err) => { if (err) finish((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? false : { error: errorText(err) }); }));
+    });
+  }
+
+  /** dockerd's "dns" from its default configuration file; a missing file sets nothing. */
+  async dockerDns(): Promise<{ file: string; servers: string[] } | { file: string; error: string }> {
+    const file = this.options.dockerConfigFile ?? DOCKER_CONFIG_FILE;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { file, servers: [] } : { file, error: errorText(err) };
+    }
+    try {
+      const config = JSON.parse(text) as { dns?: unknown };
+      if (config.dns === undefined) return { file, servers: [] };
+      if (!Array.isArray(config.dns) || !config.dns.every((d): d is string => typeof d === 'string')) return { file, error: '"dns" is not a list of addresses' };
+      return { file, servers: config.dns };
+    } catch (err) {
+      return { file, error: `not valid JSON (${errorText(err)})` };
+    }
   }
 
   private async withEtcd<T>(fn: (store: EtcdKvStore) => Promise<T>): Promise<T> {

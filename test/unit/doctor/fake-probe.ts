@@ -21,6 +21,8 @@ export function healthyProbe(overrides: Partial<DoctorProbe> = {}): DoctorProbe 
     addressOwner: async () => ({ dev: 'eth0', mtu: 1500 }),
     routeTowards: async () => ({ dev: 'eth0', mtu: 1500 }),
     udpRefused: async () => false,
+    dnsAnswers: async () => true,
+    dockerDns: async () => ({ file: '/etc/docker/daemon.json', servers: ['169.254.53.53', '192.168.1.1'] }),
     uid: () => 0,
     ...overrides,
   };
@@ -42,7 +44,7 @@ export function healthySocket(overrides: Partial<Extract<SocketState, { exists: 
 
 export const OPTIONS: DoctorOptions = {
   socketPath: '/run/docker/plugins/tsnet.sock', stateDir: '/var/lib/tsnet', dockerHost: 'unix:///var/run/docker.sock',
-  hostId: 'node-1', vxlanPort: 4789, vxlanPeers: [],
+  hostId: 'node-1', vxlanPort: 4789, vxlanPeers: [], dnsListen: '169.254.53.53',
 };
 
 export const ETCD = { endpoints: ['http://10.0.0.5:2379'], prefix: 'tsnet/', dialTimeoutMs: 3000, callTimeoutMs: 3000 };

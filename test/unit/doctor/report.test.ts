@@ -15,7 +15,7 @@ describe('runDoctor', () => {
       'doctor.root', 'kernel.bridge', 'kernel.veth', 'kernel.vxlan', 'kernel.macvlan', 'kernel.ipvlan', 'kernel.8021q', 'kernel.br_netfilter', 'kernel.xfrm',
       'sysctl.ip_forward', 'sysctl.ipv6_forward', 'firewall.forward', 'firewall.docker-user', 'firewall.backend', 'firewall.manager',
       'docker.api', 'plugin.socket', 'plugin.socket-mode', 'plugin.discovery', 'state.dir',
-      'etcd.reachable', 'etcd.auth', 'etcd.clock', 'etcd.lease', 'overlay.mtu', 'routes.conflicts', 'vxlan.port',
+      'etcd.reachable', 'etcd.auth', 'etcd.clock', 'etcd.lease', 'overlay.mtu', 'routes.conflicts', 'vxlan.port', 'names.resolver',
     ]);
   });
 
@@ -41,7 +41,7 @@ describe('runDoctor', () => {
   test('a probe that throws becomes a FAIL line for that check, never an exception', async () => {
     const results = await runDoctor(healthyProbe({ sysctl: async () => { throw new Error('EIO reading /proc/sys'); } }), OPTIONS, CHECKS);
     expect(results.find((r) => r.id === 'sysctl.ip_forward')).toEqual({ id: 'sysctl.ip_forward', status: 'FAIL', message: 'the check itself failed: EIO reading /proc/sys' });
-    expect(results).toHaveLength(27);
+    expect(results).toHaveLength(28);
   });
 
   test('only the plugin\'s own networks count (driver tsnet, tsnet:TAG), typed by tsnet.type', async () => {
