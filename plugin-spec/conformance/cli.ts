@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { engineSocketPath, engineVersion } from './engine.js';
 import { ipLinkLister, ipLinkProbe } from './links.js';
-import { DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET, dockerModeSubnet } from './real-docker.js';
+import { DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET, DOCKER_MODE_SUBNET6, dockerModeSubnet, dockerModeSubnet6 } from './real-docker.js';
 import type { CheckInterface, DockerVersion } from './registry.js';
 import { renderJson, renderJunit, summaryLine, textLine, totals } from './report.js';
 import { announcedInterfaces, checks, runConformance, unknownCheckIds } from './run.js';
@@ -40,19 +40,28 @@ Real-Docker mode (optional; the docker.* checks are SKIPs without it):
   --docker-host unix:///PATH  a dockerd's API socket; the kit drives the plugin
                            through it: docker network create -d DRIVER (also
                            --ipam-driver DRIVER when the plugin announces
-                           IpamDriver) --subnet ${DOCKER_MODE_SUBNET}, two containers from
-                           --image (container 2 pings container 1, container 1
-                           published on 127.0.0.1:${DOCKER_MODE_HOST_PORT}), then removes them all
-                           and compares the interfaces (ip -o link show, in
-                           --netns or the kit's own namespace) with those before
+                           IpamDriver) --subnet ${DOCKER_MODE_SUBNET}, dual-stack by default
+                           (--ipv6 --subnet ${DOCKER_MODE_SUBNET6}), two containers from
+                           --image (container 2 pings container 1 over IPv4 and
+                           IPv6, container 1 published on 127.0.0.1:${DOCKER_MODE_HOST_PORT}), then
+                           removes them all and compares the interfaces (ip -o
+                           link show, in --netns or the kit's own namespace) with
+                           those before
   --image IMAGE            required with --docker-host: an image that dockerd
                            already has, with busybox's sh, nc and ping (never pulled)
   --driver NAME            the plugin's name in that dockerd (default: the socket's
                            base name without .sock, e.g. NAME for NAME.sock)
   --docker-subnet CIDR     the network's IPv4 subnet, /8 to /29, when
                            ${DOCKER_MODE_SUBNET} is in use on that host (default ${DOCKER_MODE_SUBNET})
+  --docker-ipv6 on|off     create the network dual-stack and run docker.ipv6 and
+                           docker.ping6 (default on); off for an IPv4-only plugin
+                           (the two are then SKIPs)
+  --docker-subnet6 CIDR    the network's IPv6 subnet, /48 to /120, when
+                           ${DOCKER_MODE_SUBNET6} is in use (default ${DOCKER_MODE_SUBNET6})
   --docker-port PORT       the host port on 127.0.0.1 container 1 is published
-                           on, when ${DOCKER_MODE_HOST_PORT} is taken (default ${DOCKER_MODE_HOST_PORT})
+                           on, when ${DOCKER_MODE_HOST_PORT} is taken (default ${DOCKER_MODE_HOST_PORT}); the
+                           port is checked over IPv4 only: publishing on [::1]
+                           takes a userland proxy, which a plugin need not run
   --list                   print every check id with its rationale
   -h, --help               show this help
 
@@ -77,14 +86,29 @@ interface ParsedArgs {
   readonly timeoutMs: number;
   readonly netns?: string;
   /** The real-Docker mode: dockerd's socket path, the image, the plugin's driver name. */
-  readonly realDocker?: { readonly engineSocket: string; readonly dockerHost: string; readonly image: string; readonly driver: string; readonly subnet?: string; readonly hostPort?: number };
+  readonly realDocker?: RealDockerArgs;
 }
+
+/** The real-Docker mode's options as given; undefined ones take the mode's defaults. */
+interface RealDockerArgs {
+  readonly engineSocket: string;
+  readonly dockerHost: string;
+  readonly image: string;
+  readonly driver: string;
+  readonly subnet?: string;
+  readonly hostPort?: number;
+  readonly ipv6?: boolean;
+  readonly subnet6?: string;
+}
+
+/** The command line's values, as parseArgs gives them. */
+type Values = Record<string, string | boolean | undefined>;
 
 const list = (value: string | undefined) => value?.split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 /** Parses the command line; 'help' and 'list' are requests, anything unusable a {@link UsageError}. */
 export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'help' | 'list' {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Values;
   try {
     ({ values } = parseArgs({
       args: [...args], allowPositionals: false, strict: true,
@@ -92,7 +116,7 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
         socket: { type: 'string' }, interfaces: { type: 'string' }, docker: { type: 'string' }, only: { type: 'string' },
         skip: { type: 'string' }, format: { type: 'string' }, timeout: { type: 'string' }, netns: { type: 'string' }, list: { type: 'boolean' },
         'docker-host': { type: 'string' }, image: { type: 'string' }, driver: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-        'docker-subnet': { type: 'string' }, 'docker-port': { type: 'string' },
+        'docker-subnet': { type: 'string' }, 'docker-port': { type: 'string' }, 'docker-subnet6': { type: 'string' }, 'docker-ipv6': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -118,34 +142,62 @@ export function parseConformanceArgs(args: readonly string[]): ParsedArgs | 'hel
   if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${String(values.timeout)}: expected a number of seconds above 0, e.g. --timeout 30`);
   const netns = values.netns as string | undefined;
   if (netns === '') throw new UsageError('--netns needs a path such as /proc/PID/ns/net, or self');
-  const realDocker = parseRealDocker(socketPath, values['docker-host'] as string | undefined, values.image as string | undefined, values.driver as string | undefined,
-    values['docker-subnet'] as string | undefined, values['docker-port'] as string | undefined);
+  const realDocker = parseRealDocker(socketPath, values);
   return { socketPath, ...(netns ? { netns } : {}), ...(realDocker ? { realDocker } : {}), ...(interfaces ? { interfaces: interfaces as CheckInterface[] } : {}), docker, ...(only ? { only } : {}), ...(skip ? { skip } : {}), format, timeoutMs: timeout * 1000 };
 }
 
+/** The real-Docker mode's options other than --docker-host; each needs --docker-host. */
+const MODE_OPTIONS: ReadonlyArray<[string, string]> = [
+  ['image', 'pass --docker-host unix:///PATH (a dockerd\'s API socket) too'],
+  ['driver', 'pass --docker-host unix:///PATH and --image IMAGE too'],
+  ['docker-subnet', 'pass --docker-host unix:///PATH and --image IMAGE too'],
+  ['docker-subnet6', 'pass --docker-host unix:///PATH and --image IMAGE too'],
+  ['docker-ipv6', 'pass --docker-host unix:///PATH and --image IMAGE too'],
+  ['docker-port', 'pass --docker-host unix:///PATH and --image IMAGE too'],
+];
+
 /**
- * --docker-host, --image, --driver, --docker-subnet and --docker-port: the mode's options come
- * with --docker-host only; a unix socket, a driver name Docker accepts, an IPv4 subnet with room
- * for a gateway and two containers, a TCP port.
+ * --docker-host, --image, --driver and the network's options: the mode's options come with
+ * --docker-host only; a unix socket, a driver name Docker accepts, an image.
  */
-function parseRealDocker(socketPath: string, dockerHost: string | undefined, image: string | undefined, driverArg: string | undefined, subnetArg: string | undefined, portArg: string | undefined): ParsedArgs['realDocker'] {
+function parseRealDocker(socketPath: string, values: Values): RealDockerArgs | undefined {
+  const dockerHost = values['docker-host'] as string | undefined;
   if (dockerHost === undefined) {
-    if (image !== undefined) throw new UsageError('--image is for the real-Docker mode: pass --docker-host unix:///PATH (a dockerd\'s API socket) too');
-    if (driverArg !== undefined) throw new UsageError('--driver is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
-    if (subnetArg !== undefined) throw new UsageError('--docker-subnet is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
-    if (portArg !== undefined) throw new UsageError('--docker-port is for the real-Docker mode: pass --docker-host unix:///PATH and --image IMAGE too');
+    const stray = MODE_OPTIONS.find(([name]) => values[name] !== undefined);
+    if (stray) throw new UsageError(`--${stray[0]} is for the real-Docker mode: ${stray[1]}`);
     return undefined;
   }
-  const net = subnetArg === undefined ? undefined : dockerModeSubnet(subnetArg);
-  if (subnetArg !== undefined && !net) throw new UsageError(`--docker-subnet ${subnetArg}: expected an IPv4 subnet from /8 to /29 without host bits, e.g. --docker-subnet 10.250.7.0/24`);
-  const hostPort = portArg === undefined ? undefined : Number(portArg);
-  if (hostPort !== undefined && !(Number.isInteger(hostPort) && hostPort >= 1 && hostPort <= 65535 && /^\d+$/.test(portArg ?? ''))) throw new UsageError(`--docker-port ${portArg ?? ''}: expected a TCP port from 1 to 65535, e.g. --docker-port 27198`);
+  const where = parseRealDockerNetwork(values);
   const engineSocket = engineSocketPath(dockerHost);
   if (!engineSocket) throw new UsageError(`--docker-host ${dockerHost}: expected unix:///PATH, e.g. unix:///run/docker.sock (the kit speaks to dockerd over its unix socket only)`);
+  const image = values.image as string | undefined;
   if (!image) throw new UsageError('--docker-host needs --image IMAGE: an image that dockerd already has, with busybox\'s sh, nc and ping (the kit never pulls)');
-  const driver = driverArg ?? basename(socketPath).replace(/\.sock$/, '');
+  const driver = (values.driver as string | undefined) ?? basename(socketPath).replace(/\.sock$/, '');
   if (!/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/.test(driver)) throw new UsageError(`--driver ${driver}: not a plugin name dockerd can look up; pass the name the plugin has in that dockerd, e.g. --driver myplugin for /run/docker/plugins/myplugin.sock`);
-  return { engineSocket, dockerHost, image, driver, ...(net ? { subnet: net.subnet } : {}), ...(hostPort !== undefined ? { hostPort } : {}) };
+  return { engineSocket, dockerHost, image, driver, ...where };
+}
+
+/**
+ * --docker-subnet, --docker-ipv6, --docker-subnet6 and --docker-port: an IPv4 subnet with room
+ * for a gateway and two containers, on or off, an IPv6 subnet (only with IPv6 on), a TCP port.
+ */
+function parseRealDockerNetwork(values: Values): Pick<RealDockerArgs, 'subnet' | 'hostPort' | 'ipv6' | 'subnet6'> {
+  const subnetArg = values['docker-subnet'] as string | undefined;
+  const net = subnetArg === undefined ? undefined : dockerModeSubnet(subnetArg);
+  if (subnetArg !== undefined && !net) throw new UsageError(`--docker-subnet ${subnetArg}: expected an IPv4 subnet from /8 to /29 without host bits, e.g. --docker-subnet 10.250.7.0/24`);
+  const ipv6Arg = values['docker-ipv6'] as string | undefined;
+  if (ipv6Arg !== undefined && ipv6Arg !== 'on' && ipv6Arg !== 'off') throw new UsageError(`--docker-ipv6 ${ipv6Arg}: expected on or off, e.g. --docker-ipv6 off for a plugin without IPv6`);
+  const subnet6Arg = values['docker-subnet6'] as string | undefined;
+  const net6 = subnet6Arg === undefined ? undefined : dockerModeSubnet6(subnet6Arg);
+  if (subnet6Arg !== undefined && !net6) throw new UsageError(`--docker-subnet6 ${subnet6Arg}: expected an IPv6 subnet from /48 to /120 without host bits, e.g. --docker-subnet6 fd5c:6e65:7444::/64`);
+  if (net6 && ipv6Arg === 'off') throw new UsageError(`--docker-subnet6 ${subnet6Arg ?? ''} is for a dual-stack network: drop it, or --docker-ipv6 off`);
+  const portArg = values['docker-port'] as string | undefined;
+  const hostPort = portArg === undefined ? undefined : Number(portArg);
+  if (hostPort !== undefined && !(Number.isInteger(hostPort) && hostPort >= 1 && hostPort <= 65535 && /^\d+$/.test(portArg ?? ''))) throw new UsageError(`--docker-port ${portArg ?? ''}: expected a TCP port from 1 to 65535, e.g. --docker-port 27198`);
+  return {
+    ...(net ? { subnet: net.subnet } : {}), ...(hostPort !== undefined ? { hostPort } : {}),
+    ...(ipv6Arg === 'off' ? { ipv6: false } : {}), ...(net6 ? { subnet6: net6.subnet } : {}),
+  };
 }
 
 /** Where the command writes. */
@@ -197,6 +249,7 @@ export async function conformanceCommand(args: readonly string[], out: Output, p
     ...(real ? { realDocker: {
       engineSocket: real.engineSocket, image: real.image, driver: real.driver, links: ipLinkLister(parsed.netns ?? 'self'), timeoutMs: Math.max(60_000, parsed.timeoutMs),
       ...(real.subnet ? { subnet: real.subnet } : {}), ...(real.hostPort !== undefined ? { hostPort: real.hostPort } : {}),
+      ...(real.ipv6 === false ? { ipv6: false } : {}), ...(real.subnet6 ? { subnet6: real.subnet6 } : {}),
     } } : {}),
     ...(parsed.only ? { only: parsed.only } : {}), ...(parsed.skip ? { skip: parsed.skip } : {}),
     ...(parsed.format === 'text' ? { onResult: (r) => out.stdout(textLine(r)) } : {}),

@@ -167,9 +167,11 @@ export class ServiceProbe {
         resolve(answer);
       };
       const timer = setTimeout(() => finish(false), UDP_WAIT_MS);
-      socket.on('message', (msg: Buffer) => { if (msg.length >= 12 && msg.readUInt16BE(0) === id) finish(true); });
-      socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNREFUSED' ? false : { error: errorText(err) }));
-      socket.connect(port, address, () => socket.send(query, (err) => { if (err) finish((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? false : { error: errorText(err) }); }));
+      socket.on('message', (msg: Buffer, from) => { if (from.address === address && msg.length >= 12 && msg.readUInt16BE(0) === id) finish(true); });
+      socket.on('error', (err: NodeJS.ErrnoException) => finish({ error: errorText(err) }));
+      // Not connected: a closed port then means silence (false), and an address no route leads
+      // to is a send error, never an exception.
+      socket.send(query, port, address, (err) => { if (err) finish({ error: errorText(err) }); });
     });
   }
 

@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => stopHostAndTsnet(host, tsnet));
 
-const DOCKER_CHECKS = 'docker.network-create,docker.ping,docker.publish,docker.cleanup';
+const DOCKER_CHECKS = 'docker.network-create,docker.ping,docker.ipv6,docker.ping6,docker.publish,docker.cleanup';
 
 /** `node dist/plugin-spec/conformance/cli.js …` in the host's namespace; the result whatever the exit. */
 function kit(args: string[], dockerHost = `unix://${(host as SimulatedHost).socketPath}`): Promise<ExecResult> {
@@ -43,7 +43,9 @@ async function hostState(): Promise<{ links: string[]; networks: string[]; conta
   };
 }
 
-test('tsnet passes the real-Docker mode: network create, ping between two containers, a published port, nothing left', async () => {
+// The mode's default subnets, 10.198.0.0/24 and fd5c:6e65:7443::/64, and the moved ones below
+// (10.250.7.0/24, fd5c:6e65:7444::/64) clash with no other e2e file's (10.23x, fd00:23x:…).
+test('tsnet passes the real-Docker mode: a dual-stack network, pings between two containers over IPv4 and IPv6, a published port, nothing left', async () => {
   const before = await hostState();
   const started = Date.now();
   const result = await kit(['--image', image, '--only', DOCKER_CHECKS]);
@@ -51,20 +53,34 @@ test('tsnet passes the real-Docker mode: network create, ping between two contai
   const output = result.stdout + result.stderr;
   expect(result.stdout).toMatch(/^docker\.network-create +PASS {2}network c0f0-conformance-[0-9a-f]{8}, driver tsnet, IPAM tsnet$/m);
   expect(result.stdout).toMatch(/^docker\.ping +PASS {2}container 2 reached container 1 at 10\.198\.0\.\d+$/m);
+  expect(result.stdout).toMatch(/^docker\.ipv6 +PASS {2}container 1 got fd5c:6e65:7443::[0-9a-f:]+ in fd5c:6e65:7443::\/64$/m);
+  expect(result.stdout).toMatch(/^docker\.ping6 +PASS {2}container 2 reached container 1 at fd5c:6e65:7443::[0-9a-f:]+$/m);
   expect(result.stdout).toMatch(/^docker\.publish +PASS {2}127\.0\.0\.1:17198 answered "hello from c0f0"$/m);
   expect(result.stdout).toMatch(/^docker\.cleanup +PASS {2}removed; \d+ interfaces as before, bridge \S+ gone$/m);
-  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('4 passed, 0 failed, 0 skipped');
+  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('6 passed, 0 failed, 0 skipped');
   expect(result.code, output).toBe(0);
   expect(await hostState()).toEqual(before);
 });
 
-test('--docker-subnet and --docker-port move the network and the published port, for a host where the defaults are taken', async () => {
+test('--docker-subnet, --docker-subnet6 and --docker-port move the network and the published port, for a host where the defaults are taken', async () => {
   const before = await hostState();
-  const result = await kit(['--image', image, '--only', DOCKER_CHECKS, '--docker-subnet', '10.250.7.0/24', '--docker-port', '27198']);
+  const result = await kit(['--image', image, '--only', DOCKER_CHECKS, '--docker-subnet', '10.250.7.0/24', '--docker-subnet6', 'fd5c:6e65:7444::/64', '--docker-port', '27198']);
   const output = result.stdout + result.stderr;
   expect(result.stdout).toMatch(/^docker\.ping +PASS {2}container 2 reached container 1 at 10\.250\.7\.\d+$/m);
+  expect(result.stdout).toMatch(/^docker\.ping6 +PASS {2}container 2 reached container 1 at fd5c:6e65:7444::[0-9a-f:]+$/m);
   expect(result.stdout).toMatch(/^docker\.publish +PASS {2}127\.0\.0\.1:27198 answered "hello from c0f0"$/m);
-  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('4 passed, 0 failed, 0 skipped');
+  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('6 passed, 0 failed, 0 skipped');
+  expect(result.code, output).toBe(0);
+  expect(await hostState()).toEqual(before);
+});
+
+test('--docker-ipv6 off: an IPv4-only network; docker.ipv6 and docker.ping6 are SKIPs saying so, the rest pass', async () => {
+  const before = await hostState();
+  const result = await kit(['--image', image, '--only', DOCKER_CHECKS, '--docker-ipv6', 'off']);
+  const output = result.stdout + result.stderr;
+  for (const id of ['ipv6', 'ping6']) expect(result.stdout).toMatch(new RegExp(`^docker\\.${id} +SKIP {2}--docker-ipv6 off: the network is IPv4-only$`, 'm'));
+  expect(result.stdout).toMatch(/^docker\.ping +PASS {2}container 2 reached container 1 at 10\.198\.0\.\d+$/m);
+  expect(result.stdout.trimEnd().split('\n').at(-1), output).toBe('4 passed, 0 failed, 2 skipped');
   expect(result.code, output).toBe(0);
   expect(await hostState()).toEqual(before);
 });
@@ -84,9 +100,9 @@ test('an image the dockerd does not have: docker.ping fails saying so (nothing p
   const output = result.stdout + result.stderr;
   expect(result.stdout, output).toMatch(/^docker\.network-create +PASS/m);
   expect(result.stdout).toMatch(/^docker\.ping +FAIL {2}image c0f0-no-such-image:latest is not in this dockerd, and the kit never pulls: load it there first/m);
-  expect(result.stdout).toMatch(/^docker\.publish +SKIP {2}starting container 1 failed in docker\.ping \(see its line\): image c0f0-no-such-image:latest is not in this dockerd/m);
+  for (const id of ['ipv6', 'ping6', 'publish']) expect(result.stdout).toMatch(new RegExp(`^docker\\.${id} +SKIP {2}starting container 1 failed in docker\\.ping \\(see its line\\): image c0f0-no-such-image:latest is not in this dockerd`, 'm'));
   expect(result.stdout).toMatch(/^docker\.cleanup +PASS {2}removed; /m);
-  expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 1 failed, 1 skipped');
+  expect(result.stdout.trimEnd().split('\n').at(-1)).toBe('2 passed, 1 failed, 3 skipped');
   expect(result.code).toBe(1);
   expect(await hostState()).toEqual(before);
 });

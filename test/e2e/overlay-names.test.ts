@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { waitFor } from '../support/exec.js';
+import { run, waitFor } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { spawnTracked, type Tracked } from '../support/process.js';
 import { REPO } from '../support/tsnet-daemon.js';
@@ -80,16 +80,27 @@ describe('names across hosts', () => {
     expect(await lookup('h2', 'client2', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
   });
 
-  test('propagation from docker run on one host to a lookup on another, five containers', async () => {
+  test('propagation: from docker run returning on h1 to the name answered by h2\'s resolver, 20 containers', async () => {
+    // Asked from client2's namespace straight at tsnet's resolver (no docker exec, no embedded DNS).
+    const pid = (await docker('h2', 'inspect', '-f', '{{.State.Pid}}', 'client2')).stdout.trim();
     const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const started = await runOn('h1', `prop${i}`, ['--network', 'names']);
-      const ip = await ipOn('h1', `prop${i}`, 'names');
-      await resolvesTo('h2', 'client2', `prop${i}`, [ip]);
-      times.push(Date.now() - started);
+    for (let i = 0; i < 20; i++) {
+      const name = `prop${i}`;
+      onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', name); });
+      const ran = await docker('h1', 'run', '-d', '--name', name, '--network', 'names', 'tsbox', 'sleep', '1d');
+      expect(ran.code).toBe(0);
+      const since = Date.now();
+      // The address is known once docker run returns; reading it is part of the time measured.
+      const ip = await ipOn('h1', name, 'names');
+      const waited = await run(['nsenter', '-t', pid, '-n', process.execPath, join(REPO, 'dist/test/support/dns-wait.js'), '169.254.53.53', name, ip, '10000'], { allowFail: true, timeoutMs: 15_000 });
+      expect(waited.code, waited.stderr).toBe(0);
+      times.push(Date.now() - since);
     }
-    console.log(`names: propagation (docker run returned on h1 → nslookup answered on h2, incl. docker exec): ${times.join(', ')} ms`);
-  });
+    const sorted = [...times].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+    console.log(`names: propagation over ${times.length} containers (docker run returned on h1 → h2's resolver answers; an upper bound: includes a docker inspect and starting the asking process): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)} ms`);
+    expect(sorted.at(-1)).toBeLessThan(10_000);
+  }, 180_000);
 
   test('a container that looks a name up as it starts gets the answer at once (docker run --rm … nslookup)', async () => {
     await runOn('h1', 'early', ['--network', 'names']);

@@ -1,13 +1,17 @@
 import { readTcp } from '../engine.js';
-import { DOCKER_MODE_GREETING, DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET, EarlierFailure, type RealDockerSession } from '../real-docker.js';
+import { DOCKER_MODE_GREETING, DOCKER_MODE_HOST_PORT, DOCKER_MODE_SUBNET, DOCKER_MODE_SUBNET6, EarlierFailure, type RealDockerSession } from '../real-docker.js';
 import { asOutcome, expectThat, fail, pass, skip, type Check, type CheckContext, type Outcome } from '../registry.js';
 
 // The optional real-Docker mode (--docker-host, --image): the plugin driven by a real dockerd
-// through its Engine API, as a user would with docker network create / docker run -p. The four
-// checks share one session (network, two containers); the runner removes everything it made after
-// the last check whatever happened, and docker.cleanup checks nothing is left in the kernel.
+// through its Engine API, as a user would with docker network create / docker run -p. The
+// checks share one session (a dual-stack network unless --docker-ipv6 off, two containers); the
+// runner removes everything it made after the last check whatever happened, and docker.cleanup
+// checks nothing is left in the kernel.
 
 const ALL = ['20.10', '28'] as const;
+
+/** The IPv6 checks' SKIP when the network is IPv4-only. */
+const IPV4_ONLY = '--docker-ipv6 off: the network is IPv4-only';
 
 /** The session, or a SKIP saying how to enable the mode. */
 function withSession(ctx: CheckContext, body: (session: RealDockerSession) => Promise<Outcome | void>): Promise<Outcome> {
@@ -26,7 +30,7 @@ const same = (a: readonly string[], b: readonly string[]) => a.length === b.leng
 export const dockerChecks: readonly Check[] = [
   {
     id: 'docker.network-create',
-    rationale: `docker network create -d PLUGIN --subnet ${DOCKER_MODE_SUBNET} (or --docker-subnet) (and --ipam-driver PLUGIN when it announces IpamDriver) through a real dockerd succeeds, and dockerd records the plugin as the network's driver`,
+    rationale: `docker network create -d PLUGIN --subnet ${DOCKER_MODE_SUBNET} (or --docker-subnet), with --ipv6 --subnet ${DOCKER_MODE_SUBNET6} (or --docker-subnet6) unless --docker-ipv6 off (and --ipam-driver PLUGIN when it announces IpamDriver) through a real dockerd succeeds, and dockerd records the plugin as the network's driver`,
     needs: ['network'], docker: ALL, needsDockerHost: true,
     run: (ctx) => withSession(ctx, async (session) => {
       const { inspect } = await session.network('docker.network-create');
@@ -51,8 +55,36 @@ export const dockerChecks: readonly Check[] = [
     }),
   },
   {
+    id: 'docker.ipv6',
+    rationale: `on the dual-stack network (--ipv6 --subnet ${DOCKER_MODE_SUBNET6}, or --docker-subnet6), dockerd records IPv6 as enabled with that subnet, and container 1 gets an IPv6 address in it (docker inspect's GlobalIPv6Address); a SKIP with --docker-ipv6 off`,
+    needs: ['network'], docker: ALL, needsDockerHost: true,
+    run: (ctx) => withSession(ctx, async (session) => {
+      const six = session.ipv6;
+      if (!six) return skip(IPV4_ONLY);
+      const { inspect } = await session.network('docker.ipv6');
+      expectThat(inspect.EnableIPv6 === true, `dockerd created network ${session.networkName} with EnableIPv6 ${String(inspect.EnableIPv6)}, although the kit asked for --ipv6`);
+      const config = ((inspect.IPAM ?? {}) as { Config?: Array<{ Subnet?: string }> }).Config ?? [];
+      expectThat(config.some((c) => c.Subnet === six.subnet), `network ${session.networkName} has IPAM config ${JSON.stringify(config)}, not the IPv6 subnet ${six.subnet} the kit asked for`);
+      const ip6 = await session.serverIpv6('docker.ipv6');
+      return pass(`container 1 got ${ip6} in ${six.subnet}`);
+    }),
+  },
+  {
+    id: 'docker.ping6',
+    rationale: 'the two containers reach each other over IPv6 too: container 2 pings container 1\'s IPv6 address (ping -6 -c 1 -W 2 IP6 exits 0); a SKIP with --docker-ipv6 off',
+    needs: ['network'], docker: ALL, needsDockerHost: true,
+    run: (ctx) => withSession(ctx, async (session) => {
+      if (!session.ipv6) return skip(IPV4_ONLY);
+      const ip6 = await session.serverIpv6('docker.ping6');
+      const argv = ['ping', '-6', '-c', '1', '-W', '2', ip6];
+      const { code, output } = await session.runToExit(argv, 60_000, session.ping6Name);
+      expectThat(code === 0, `${argv.join(' ')} from container 2 exited ${code}: ${output.split('\n').slice(-3).join(' | ') || '(no output)'}`);
+      return pass(`container 2 reached container 1 at ${ip6}`);
+    }),
+  },
+  {
     id: 'docker.publish',
-    rationale: `a port published by dockerd (docker run -p 127.0.0.1:${DOCKER_MODE_HOST_PORT}:7000, or --docker-port) answers on the host: a TCP connection to that port gets what container 1 sends`,
+    rationale: `a port published by dockerd (docker run -p 127.0.0.1:${DOCKER_MODE_HOST_PORT}:7000, or --docker-port) answers on the host: a TCP connection to that port gets what container 1 sends (IPv4 only: [::1] needs a userland proxy, which a plugin need not run)`,
     needs: ['network'], docker: ALL, needsDockerHost: true,
     run: (ctx) => withSession(ctx, async (session) => {
       await session.server('docker.publish');

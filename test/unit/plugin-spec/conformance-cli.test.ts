@@ -41,9 +41,9 @@ describe('tsnet conformance', () => {
     expect(lines[0]).toMatch(/^handshake\.activate +PASS$/);
     expect(lines).toContainEqual(expect.stringMatching(/^network\.join-interface +SKIP {2}pass --netns PATH/));
     const docker = checks.filter((c) => c.id.startsWith('docker.')).map((c) => c.id);
-    expect(docker).toEqual(['docker.network-create', 'docker.ping', 'docker.publish', 'docker.cleanup']);
+    expect(docker).toEqual(['docker.network-create', 'docker.ping', 'docker.ipv6', 'docker.ping6', 'docker.publish', 'docker.cleanup']);
     for (const id of docker) expect(lines).toContainEqual(`${id.padEnd(30)} SKIP  needs --docker-host and --image`);
-    expect(lines.at(-1)).toBe(`${checks.length - 5} passed, 0 failed, 5 skipped`);
+    expect(lines.at(-1)).toBe(`${checks.length - 7} passed, 0 failed, 7 skipped`);
     expect(code).toBe(0);
   });
 

@@ -29,7 +29,7 @@ describe('conformance kit', () => {
     expect(failed(report), renderText(report)).toEqual([]);
     expect(report.results.map((r) => r.id)).toEqual(checks.map((c) => c.id));
     expect(report.results.filter((r) => r.outcome.status === 'skip').map((r) => [r.id, r.outcome])).toEqual(
-      ['docker.network-create', 'docker.ping', 'docker.publish', 'docker.cleanup'].map((id) => [id, { status: 'skip', reason: 'needs --docker-host and --image' }]),
+      ['docker.network-create', 'docker.ping', 'docker.ipv6', 'docker.ping6', 'docker.publish', 'docker.cleanup'].map((id) => [id, { status: 'skip', reason: 'needs --docker-host and --image' }]),
     );
     expect(report.dockerLeftovers).toBeUndefined();
     expect(report.results.flatMap((r) => r.leftovers)).toEqual([]);

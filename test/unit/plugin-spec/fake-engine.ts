@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { LinkList } from '../../../plugin-spec/conformance/links.js';
 
 /** How the fake dockerd misbehaves, one way at a time. */
-export type EngineBreak = 'refuse-network' | 'leak-veth' | 'ping-fails' | 'no-publish';
+export type EngineBreak = 'refuse-network' | 'leak-veth' | 'ping-fails' | 'no-publish' | 'no-ipv6' | 'ping6-fails';
 
 /** A fake dockerd on a unix socket, with a fake kernel (links) for the real-Docker mode's checks. */
 export interface FakeEngine {
@@ -24,7 +24,7 @@ export interface FakeEngine {
 
 /**
  * Answers the Engine API calls the real-Docker mode makes, as dockerd 28 does: networks get a
- * bridge link, running containers a veth; container 1's published port is a real TCP listener on
+ * bridge link, running containers a veth and, on an EnableIPv6 network, an IPv6 address too; container 1's published port is a real TCP listener on
  * 127.0.0.1:hostPort sending what its command line echoes.
  */
 export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine> {
@@ -33,12 +33,14 @@ export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine>
   const links = new Set(['lo', 'eth0']);
   const bridges = new Set<string>();
   const networks = new Map<string, { name: string; body: Record<string, unknown> }>();
-  const containers = new Map<string, { name: string; body: Record<string, unknown>; ip: string; veth: string; listener?: TcpServer }>();
+  const containers = new Map<string, { name: string; body: Record<string, unknown>; ip: string; ip6: string; veth: string; listener?: TcpServer }>();
   const images = new Set(['busybox:latest']);
   const calls: string[] = [];
   let n = 0;
   const id = () => `${(++n).toString(16).padStart(4, '0')}`.repeat(16);
 
+  // 'ping-fails' breaks IPv4 pings, 'ping6-fails' the ping -6 ones.
+  const pingFails = (cmd: readonly string[]) => cmd[0] === 'ping' && breaks === (cmd[1] === '-6' ? 'ping6-fails' : 'ping-fails');
   const send = (res: ServerResponse, status: number, body?: unknown) => {
     res.writeHead(status, body === undefined ? {} : { 'Content-Type': 'application/json' });
     res.end(body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body));
@@ -68,7 +70,7 @@ export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine>
         links.delete(`br-${(m[1] as string).slice(0, 12)}`);
         return send(res, 204);
       }
-      return send(res, 200, { Name: net.name, Id: m[1], Driver: net.body.Driver, IPAM: net.body.IPAM });
+      return send(res, 200, { Name: net.name, Id: m[1], Driver: net.body.Driver, EnableIPv6: net.body.EnableIPv6 === true, IPAM: net.body.IPAM });
     }
     if ((m = /^\/images\/(.+)\/json$/.exec(path))) {
       return images.has(decodeURIComponent(m[1] as string)) ? send(res, 200, { Id: 'sha256:x' }) : send(res, 404, { message: `No such image: ${m[1]}` });
@@ -76,11 +78,14 @@ export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine>
     if (req.method === 'POST' && path === '/containers/create') {
       if (!images.has(String(body.Image))) return send(res, 404, { message: `No such image: ${String(body.Image)}` });
       const cid = id();
-      // An address of the network's subnet (the fake reads a /24's first three octets), as dockerd's IPAM would give.
+      // An address of the network's subnet (the fake reads a /24's first three octets), as dockerd's IPAM would give;
+      // on an EnableIPv6 network one of the IPv6 subnet too (the fake appends to a subnet ending in ::).
       const networkName = String(((body.HostConfig ?? {}) as { NetworkMode?: string }).NetworkMode ?? '');
-      const subnet = [...networks.values()].find((n) => n.name === networkName)?.body as { IPAM?: { Config?: Array<{ Subnet?: string }> } } | undefined;
-      const base = (subnet?.IPAM?.Config?.[0]?.Subnet ?? '10.198.0.0/24').split('.').slice(0, 3).join('.');
-      containers.set(cid, { name: url.searchParams.get('name') ?? '', body, ip: `${base}.${containers.size + 2}`, veth: `veth${cid.slice(0, 7)}` });
+      const net = [...networks.values()].find((n) => n.name === networkName)?.body as { EnableIPv6?: boolean; IPAM?: { Config?: Array<{ Subnet?: string }> } } | undefined;
+      const base = (net?.IPAM?.Config?.[0]?.Subnet ?? '10.198.0.0/24').split('.').slice(0, 3).join('.');
+      const base6 = net?.EnableIPv6 && breaks !== 'no-ipv6' ? net.IPAM?.Config?.find((c) => c.Subnet?.includes(':'))?.Subnet?.split('/')[0] : undefined;
+      const ip6 = base6 ? `${base6}${(containers.size + 2).toString(16)}` : '';
+      containers.set(cid, { name: url.searchParams.get('name') ?? '', body, ip: `${base}.${containers.size + 2}`, ip6, veth: `veth${cid.slice(0, 7)}` });
       return send(res, 201, { Id: cid, Warnings: [] });
     }
     if ((m = /^\/containers\/(\w+)(\/\w+)?$/.exec(path))) {
@@ -99,9 +104,9 @@ export async function startFakeEngine(breaks?: EngineBreak): Promise<FakeEngine>
           }
           return send(res, 204);
         }
-        case 'GET /json': return send(res, 200, { Id: m[1], NetworkSettings: { Networks: { [host.NetworkMode ?? '']: { IPAddress: c.ip } } } });
-        case 'POST /wait': return send(res, 200, { StatusCode: cmd[0] === 'ping' && breaks === 'ping-fails' ? 1 : 0 });
-        case 'GET /logs': return send(res, 200, cmd[0] === 'ping' && breaks === 'ping-fails' ? '1 packets transmitted, 0 packets received, 100% packet loss\n' : '');
+        case 'GET /json': return send(res, 200, { Id: m[1], NetworkSettings: { Networks: { [host.NetworkMode ?? '']: { IPAddress: c.ip, GlobalIPv6Address: c.ip6 } } } });
+        case 'POST /wait': return send(res, 200, { StatusCode: pingFails(cmd) ? 1 : 0 });
+        case 'GET /logs': return send(res, 200, pingFails(cmd) ? '1 packets transmitted, 0 packets received, 100% packet loss\n' : '');
         case 'DELETE ': {
           containers.delete(m[1] as string);
           if (breaks !== 'leak-veth') links.delete(c.veth);
