@@ -96,6 +96,9 @@ uninstall() {
   if [[ -L $bin_dir/tsnet && $(readlink "$bin_dir/tsnet") == "$repo/dist/src/cli.js" ]]; then rm -f "$bin_dir/tsnet"; fi
   # The admin socket's directory (the daemon removes the socket itself when it stops).
   rmdir /run/tsnet 2>/dev/null || true
+  # The resolver's address (tsnet daemon --dns-listen, default 169.254.53.53), which the daemon
+  # keeps on lo when it stops so that queries to it fail at once; gone with tsnet.
+  ip addr del "${TSNET_DNS_LISTEN:-169.254.53.53}/32" dev lo 2>/dev/null || true
   if [[ $purge == true ]]; then
     rm -rf "$state_dir"
     if [[ $init == background ]]; then rm -f "$log_file"; fi

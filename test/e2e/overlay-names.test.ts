@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { run, waitFor } from '../support/exec.js';
+import { waitFor } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { spawnTracked, type Tracked } from '../support/process.js';
 import { REPO } from '../support/tsnet-daemon.js';
@@ -81,26 +81,27 @@ describe('names across hosts', () => {
   });
 
   test('propagation: from docker run returning on h1 to the name answered by h2\'s resolver, 20 containers', async () => {
-    // Asked from client2's namespace straight at tsnet's resolver (no docker exec, no embedded DNS).
+    // Asked from client2's namespace straight at tsnet's resolver (no docker exec, no embedded
+    // DNS), by a process started before the container, so only the name's way is timed.
     const pid = (await docker('h2', 'inspect', '-f', '{{.State.Pid}}', 'client2')).stdout.trim();
-    const times: number[] = [];
+    const lags: number[] = [];
     for (let i = 0; i < 20; i++) {
       const name = `prop${i}`;
       onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', name); });
-      const ran = await docker('h1', 'run', '-d', '--name', name, '--network', 'names', 'tsbox', 'sleep', '1d');
-      expect(ran.code).toBe(0);
-      const since = Date.now();
-      // The address is known once docker run returns; reading it is part of the time measured.
-      const ip = await ipOn('h1', name, 'names');
-      const waited = await run(['nsenter', '-t', pid, '-n', process.execPath, join(REPO, 'dist/test/support/dns-wait.js'), '169.254.53.53', name, ip, '10000'], { allowFail: true, timeoutMs: 15_000 });
-      expect(waited.code, waited.stderr).toBe(0);
-      times.push(Date.now() - since);
+      const asker = spawnTracked(['nsenter', '-t', pid, '-n', process.execPath, join(REPO, 'dist/test/support/dns-wait.js'), '169.254.53.53', name, '15000']);
+      onTestFinished(async () => { await asker.stop(2_000); });
+      await waitFor(() => asker.output().startsWith('ready'), { what: 'the asking process', timeoutMs: 10_000, intervalMs: 10 });
+      await docker('h1', 'run', '-d', '--name', name, '--network', 'names', 'tsbox', 'sleep', '1d');
+      const returned = Date.now();
+      expect(await asker.exited, asker.output()).toBe(0);
+      const [answeredAt = '', addresses = ''] = asker.output().split('\n')[1]?.split(' ') ?? [];
+      expect(addresses).toBe(await ipOn('h1', name, 'names'));
+      lags.push(Number(answeredAt) - returned);
     }
-    const sorted = [...times].sort((a, b) => a - b);
+    const sorted = [...lags].sort((a, b) => a - b);
     const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-    console.log(`names: propagation over ${times.length} containers (docker run returned on h1 → h2's resolver answers; an upper bound: includes a docker inspect and starting the asking process): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)} ms`);
-    expect(sorted.at(-1)).toBeLessThan(10_000);
-  }, 180_000);
+    console.log(`names: propagation over ${lags.length} containers (docker run -d returned on h1 → h2's resolver answered; negative: before it returned): p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)} ms; all: ${lags.join(' ')}`);
+  }, 240_000);
 
   test('a container that looks a name up as it starts gets the answer at once (docker run --rm … nslookup)', async () => {
     await runOn('h1', 'early', ['--network', 'names']);

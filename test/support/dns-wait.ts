@@ -2,16 +2,17 @@ import { createSocket } from 'node:dgram';
 import { decode, encode } from 'dns-packet';
 
 /**
- * For e2e measurements of names across hosts: `node dist/test/support/dns-wait.js SERVER NAME IP
- * TIMEOUT_MS`, run inside a container's network namespace, asks SERVER (UDP 53) for NAME's A
- * record every 10 ms until an answer holds IP, and prints the milliseconds from its own start
- * (exit 0), or exits 1 after TIMEOUT_MS. Asking tsnet's resolver directly leaves out Docker's
- * embedded DNS and `docker exec`, so what is timed is how long the name took to reach this host.
+ * For e2e measurements of names across hosts: `node dist/test/support/dns-wait.js SERVER NAME
+ * TIMEOUT_MS`, run inside a container's network namespace, prints "ready", then asks SERVER
+ * (UDP 53) for NAME's A record every 10 ms until an answer has one, and prints the wall-clock
+ * time of that answer (ms since the epoch) and its addresses (exit 0), or exits 1 after
+ * TIMEOUT_MS. Started before the container is, and asking tsnet's resolver directly, it leaves
+ * out its own start, Docker's embedded DNS and `docker exec` from what is timed.
  */
-const [server, name, ip, timeoutText] = process.argv.slice(2);
+const [server, name, timeoutText] = process.argv.slice(2);
 const timeoutMs = Number(timeoutText);
-if (!server || !name || !ip || !Number.isFinite(timeoutMs)) {
-  process.stderr.write('usage: dns-wait SERVER NAME IP TIMEOUT_MS\n');
+if (!server || !name || !Number.isFinite(timeoutMs)) {
+  process.stderr.write('usage: dns-wait SERVER NAME TIMEOUT_MS\n');
   process.exit(2);
 }
 const started = performance.now();
@@ -20,9 +21,11 @@ let id = 0;
 socket.on('message', (message) => {
   try {
     const reply = decode(message);
-    if (reply.answers?.some((a) => a.type === 'A' && a.data === ip)) {
-      process.stdout.write(`${Math.round(performance.now() - started)}\n`);
-      process.exit(0);
+    const addresses = (reply.answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []));
+    if (addresses.length > 0) {
+      // Exit once the line is out: on a pipe stdout is asynchronous, and exit() would drop it.
+      process.stdout.write(`${Date.now()} ${addresses.join(',')}\n`, () => process.exit(0));
+      socket.removeAllListeners('message');
     }
   } catch {
     // not a reply this can read: keep asking
@@ -33,11 +36,14 @@ const ask = () => {
   id = (id + 1) & 0xffff;
   socket.send(encode({ type: 'query', id, flags: 0x0100, questions: [{ type: 'A', name }] }), 53, server);
 };
+let timedOut = false;
 setInterval(() => {
   if (performance.now() - started > timeoutMs) {
-    process.stderr.write(`no answer with ${ip} for ${name} from ${server} within ${timeoutMs} ms\n`);
-    process.exit(1);
+    if (!timedOut) process.stderr.write(`no address for ${name} from ${server} within ${timeoutMs} ms\n`, () => process.exit(1));
+    timedOut = true;
+    return;
   }
   ask();
 }, 10);
+process.stdout.write('ready\n');
 ask();
