@@ -56,6 +56,11 @@ interface Attachment {
 export class ContainerNames implements NameSource {
   /** Any address of a container on a local overlay (on any of its networks) → container id. */
   private sources = new Map<string, string>();
+  /**
+   * Addresses of containers on no local overlay (a Docker bridge, say, whose DNS also asks tsnet
+   * first): refused at once, never made to wait for a look at Docker.
+   */
+  private others = new Set<string>();
   /** Container id → its overlay attachments. */
   private attached = new Map<string, readonly Attachment[]>();
   /** Endpoint id → the names last published for it. */
@@ -104,7 +109,9 @@ export class ContainerNames implements NameSource {
    * its queries cannot turn into a stream of API calls.
    */
   prepare(source: string): Promise<void> | undefined {
-    if (this.sources.has(source) || this.aborter.signal.aborted) return undefined;
+    if (this.placed(source) || this.aborter.signal.aborted) return undefined;
+    // No overlay on this host: no name to answer, so nothing is worth a wait.
+    if (this.deps.overlay.overlays().size === 0) return undefined;
     const missedAt = this.strangers.get(source);
     if (missedAt !== undefined && performance.now() - missedAt < RELOOK_AFTER_MS) return undefined;
     return this.learn(source);
@@ -125,7 +132,7 @@ export class ContainerNames implements NameSource {
     };
     for (let pauseMs = 50; ; pauseMs *= 2) {
       await within(this.rescan());
-      if (this.sources.has(source) || this.aborter.signal.aborted) return;
+      if (this.placed(source) || this.aborter.signal.aborted) return;
       if (performance.now() + pauseMs >= deadline) break;
       await within(new Promise((resolve) => setTimeout(resolve, pauseMs)));
     }
@@ -133,6 +140,11 @@ export class ContainerNames implements NameSource {
     // Bounded: a flood of spoofed sources cannot grow it past one entry per recent address.
     if (this.strangers.size >= MAX_STRANGERS) this.strangers.clear();
     this.strangers.set(source, performance.now());
+  }
+
+  /** Whether a look has seen `source` on a container: one on an overlay, or one on other networks only. */
+  private placed(source: string): boolean {
+    return this.sources.has(source) || this.others.has(source);
   }
 
   lookup(name: string, source: string): NameAnswer {
@@ -185,9 +197,13 @@ export class ContainerNames implements NameSource {
     const sources = new Map<string, string>();
     const attached = new Map<string, readonly Attachment[]>();
     const endpoints = new Set<string>();
+    const others = new Set<string>();
     for (const listed of containers) {
       const ours = listed.networks.filter((n) => overlays.has(n.networkId) && n.endpointId);
-      if (ours.length === 0) continue;
+      if (ours.length === 0) {
+        for (const n of listed.networks) for (const ip of [n.ipv4, n.ipv6]) if (ip) others.add(ip);
+        continue;
+      }
       for (const n of listed.networks) {
         if (n.ipv4) sources.set(n.ipv4, listed.id);
         if (n.ipv6) sources.set(n.ipv6, listed.id);
@@ -211,6 +227,7 @@ export class ContainerNames implements NameSource {
       for (const cidr of [g.ipv4, g.ipv6]) if (cidr) sources.set(cidr.split('/')[0] ?? cidr, g.containerId);
     }
     this.sources = sources;
+    this.others = others;
     this.attached = attached;
     for (const id of this.published.keys()) if (!endpoints.has(id)) this.published.delete(id);
     for (const id of this.inspected.keys()) if (!attached.has(id)) this.inspected.delete(id);

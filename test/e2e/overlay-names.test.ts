@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
-import { waitFor } from '../support/exec.js';
+import { run, waitFor } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { spawnTracked, type Tracked } from '../support/process.js';
 import { REPO } from '../support/tsnet-daemon.js';
@@ -111,6 +111,21 @@ describe('names across hosts', () => {
       const r = await tryDocker('h2', 'run', '--rm', '--network', 'names', 'tsbox', 'nslookup', '-type=a', 'early');
       expect(r.stdout, `attempt ${i + 1}: ${r.stdout}${r.stderr}`).toMatch(new RegExp(`Address:\\s*${ip.replace(/\./g, '\\.')}\\s*$`, 'm'));
     }
+  });
+
+  test('a container on no overlay (a Docker bridge on the same host) is refused at once, and its external names resolve', async () => {
+    onTestFinished(async () => { await tryDocker('h2', 'network', 'rm', 'plainbr'); });
+    await docker('h2', 'network', 'create', '--subnet', '10.64.0.0/24', 'plainbr');
+    await runOn('h2', 'plain', ['--network', 'plainbr']);
+    // Its first query, straight from its namespace: tsnet's resolver has nothing for it and must
+    // not make it wait while it looks at Docker (that wait was 1.5 s, and came back every 5 s).
+    const pid = (await docker('h2', 'inspect', '-f', '{{.State.Pid}}', 'plain')).stdout.trim();
+    const asked = await run(['nsenter', '-t', pid, '-n', process.execPath, join(REPO, 'dist/test/support/dns-wait.js'), '--first', '169.254.53.53', 'web', '5000'], { timeoutMs: 15_000 });
+    const [ms = '', rcode = ''] = asked.stdout.split('\n')[1]?.split(' ') ?? [];
+    console.log(`names: a query from a container on no overlay was answered ${rcode} in ${ms} ms`);
+    expect(rcode).toBe('REFUSED');
+    expect(Number(ms)).toBeLessThan(1_000);
+    expect(await lookup('h2', 'plain', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
   });
 
   test('a removed container stops resolving; its name reused on another host resolves to the new one', async () => {

@@ -8,11 +8,14 @@ import { decode, encode } from 'dns-packet';
  * time of that answer (ms since the epoch) and its addresses (exit 0), or exits 1 after
  * TIMEOUT_MS. Started before the container is, and asking tsnet's resolver directly, it leaves
  * out its own start, Docker's embedded DNS and `docker exec` from what is timed.
+ * With `--first` it stops at the first reply of any kind and prints the milliseconds from its
+ * first query and the reply's rcode (REFUSED, say) instead.
  */
-const [server, name, timeoutText] = process.argv.slice(2);
+const firstReply = process.argv[2] === '--first';
+const [server, name, timeoutText] = process.argv.slice(firstReply ? 3 : 2);
 const timeoutMs = Number(timeoutText);
 if (!server || !name || !Number.isFinite(timeoutMs)) {
-  process.stderr.write('usage: dns-wait SERVER NAME TIMEOUT_MS\n');
+  process.stderr.write('usage: dns-wait [--first] SERVER NAME TIMEOUT_MS\n');
   process.exit(2);
 }
 const started = performance.now();
@@ -22,7 +25,12 @@ socket.on('message', (message) => {
   try {
     const reply = decode(message);
     const addresses = (reply.answers ?? []).flatMap((a) => (a.type === 'A' ? [String(a.data)] : []));
-    if (addresses.length > 0) {
+    if (firstReply && addresses.length === 0) {
+      // --first: the first reply of any kind, with its rcode and how long after the first query.
+      const rcode = (reply as { rcode?: string }).rcode ?? 'unknown';
+      process.stdout.write(`${Math.round(performance.now() - started)} ${rcode}\n`, () => process.exit(0));
+      socket.removeAllListeners('message');
+    } else if (addresses.length > 0) {
       // Exit once the line is out: on a pipe stdout is asynchronous, and exit() would drop it.
       process.stdout.write(`${Date.now()} ${addresses.join(',')}\n`, () => process.exit(0));
       socket.removeAllListeners('message');

@@ -216,6 +216,27 @@ describe('ContainerNames.prepare: a container that queries as it starts', () => 
   });
 });
 
+describe('ContainerNames.prepare never makes a container wait that tsnet has nothing for', () => {
+  test('a container on other networks only is refused at once, as soon as tsnet has seen it', async () => {
+    const { names } = setup();
+    await names.rescan();
+    // c-lonely is on a bridge network only (its DNS asks tsnet first too).
+    expect(names.prepare('10.1.0.3')).toBeUndefined();
+    expect(names.lookup('web', '10.1.0.3')).toEqual({ kind: 'unknown' });
+  });
+
+  test('a host with no overlay answers every query at once', async () => {
+    const docker = new FakeDocker();
+    let looks = 0;
+    docker.containers = async () => { looks += 1; return []; };
+    const overlay = new FakeOverlay();
+    overlay.overlays = () => new Map();
+    const names = new ContainerNames({ docker, overlay, log: pino({ level: 'silent' }), debounceMs: 1, rescanMs: 60_000 });
+    expect(names.prepare('172.17.0.2')).toBeUndefined();
+    expect(looks).toBe(0);
+  });
+});
+
 describe('dnsNamesOf', () => {
   test('names no DNS query can carry are left out; duplicates and case fold; the count is bounded', () => {
     const long = 'a'.repeat(64);
