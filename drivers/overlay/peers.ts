@@ -1,4 +1,5 @@
 import { callDeadline } from '../../src/core/deadline.js';
+import { Coalesced } from '../../src/core/coalesce.js';
 import type { Logger } from 'pino';
 import type { KvEvent, KvStore, KvWatch } from '../../kvstore/kvstore.js';
 import { errorText } from '../../src/core/errors.js';
@@ -61,8 +62,10 @@ export class PeerProgrammer {
   /** When the oldest etcd event not yet carried into the kernel arrived. */
   private pendingSince?: number;
   private watch?: KvWatch;
-  private running?: Promise<void>;
-  private again = false;
+  private readonly passes = new Coalesced(
+    () => this.pass().catch((err: unknown) => this.deps.log.warn({ err, overlay: this.name }, 'peer programming pass failed; will retry')),
+    () => this.stopped,
+  );
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private resync?: NodeJS.Timeout;
@@ -86,22 +89,12 @@ export class PeerProgrammer {
     clearTimeout(this.timer);
     clearInterval(this.resync);
     await this.watch?.cancel();
-    await this.running;
+    await this.passes.current;
   }
 
   /** A full pass now (after a restart, or when the device was just created). */
   converge(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.pass().catch((err: unknown) => this.deps.log.warn({ err, overlay: this.name }, 'peer programming pass failed; will retry'));
-      } while (this.again && !this.stopped);
-    })().finally(() => { this.running = undefined; });
-    return this.running;
+    return this.passes.run();
   }
 
   private async connect(): Promise<void> {

@@ -1,4 +1,4 @@
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { constants } from 'node:fs';
 import { access, readFile, stat, statfs } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -124,21 +124,10 @@ export class ServiceProbe {
    * ECONNREFUSED. Silence within {@link UDP_WAIT_MS} means "not refused".
    */
   udpRefused(address: string, port: number): Promise<boolean | { error: string }> {
-    const family = isIP(address);
-    if (family === 0) return Promise.resolve({ error: `${address} is not an IP address` });
-    return new Promise((resolve) => {
-      const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
-      let done = false;
-      const finish = (answer: boolean | { error: string }) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        socket.close();
-        resolve(answer);
-      };
-      const timer = setTimeout(() => finish(false), UDP_WAIT_MS);
-      socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code === 'ECONNREFUSED' ? true : { error: errorText(err) }));
-      socket.connect(port, address, () => socket.send(Buffer.alloc(8), (err) => { if (err) finish((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? true : { error: errorText(err) }); }));
+    const refused = (err: Error) => ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? true : { error: errorText(err) });
+    return udpProbe(address, (socket, finish) => {
+      socket.on('error', (err) => finish(refused(err)));
+      socket.connect(port, address, () => socket.send(Buffer.alloc(8), (err) => { if (err) finish(refused(err)); }));
     });
   }
 
@@ -147,8 +136,6 @@ export class ServiceProbe {
    * the query's id means a DNS server answers there (tsnet's refuses it: the host is no container).
    */
   dnsAnswers(address: string, port = 53): Promise<boolean | { error: string }> {
-    const family = isIP(address);
-    if (family === 0) return Promise.resolve({ error: `${address} is not an IP address` });
     const id = Math.floor(Math.random() * 0x10000);
     const name = Buffer.concat([...'tsnet-doctor.invalid'.split('.').map((label) => Buffer.concat([Buffer.from([label.length]), Buffer.from(label)])), Buffer.from([0])]);
     const header = Buffer.alloc(12);
@@ -156,19 +143,9 @@ export class ServiceProbe {
     header.writeUInt16BE(0x0100, 2); // RD
     header.writeUInt16BE(1, 4); // one question
     const query = Buffer.concat([header, name, Buffer.from([0, 1, 0, 1])]); // A, IN
-    return new Promise((resolve) => {
-      const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
-      let done = false;
-      const finish = (answer: boolean | { error: string }) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        socket.close();
-        resolve(answer);
-      };
-      const timer = setTimeout(() => finish(false), UDP_WAIT_MS);
+    return udpProbe(address, (socket, finish) => {
       socket.on('message', (msg: Buffer, from) => { if (from.address === address && msg.length >= 12 && msg.readUInt16BE(0) === id) finish(true); });
-      socket.on('error', (err: NodeJS.ErrnoException) => finish({ error: errorText(err) }));
+      socket.on('error', (err) => finish({ error: errorText(err) }));
       // Not connected: a closed port then means silence (false), and an address no route leads
       // to is a send error, never an exception.
       socket.send(query, port, address, (err) => { if (err) finish({ error: errorText(err) }); });
@@ -239,6 +216,28 @@ interface SendOptions {
 }
 
 /** One small HTTP exchange with a deadline; the body is capped, as nothing doctor asks returns much. */
+/**
+ * One UDP exchange with `address`: `exchange` sends and calls `finish` with the answer; silence
+ * for {@link UDP_WAIT_MS} is `false`. The socket is closed once, whatever comes first.
+ */
+function udpProbe(address: string, exchange: (socket: Socket, finish: (answer: boolean | { error: string }) => void) => void): Promise<boolean | { error: string }> {
+  const family = isIP(address);
+  if (family === 0) return Promise.resolve({ error: `${address} is not an IP address` });
+  return new Promise((resolve) => {
+    const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+    let done = false;
+    const finish = (answer: boolean | { error: string }) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.close();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => finish(false), UDP_WAIT_MS);
+    exchange(socket, finish);
+  });
+}
+
 function send(options: SendOptions): Promise<{ status: number; body: string; date?: string }> {
   return new Promise((resolve, reject) => {
     const onResponse = (res: IncomingMessage) => {

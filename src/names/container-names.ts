@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { NameAnswer, NameSource } from '../dns/answer.js';
 import type { DockerContainer, DockerContainers } from '../docker/engine.js';
+import { Coalesced } from '../core/coalesce.js';
 import { errorText } from '../core/errors.js';
 import { dnsNamesOf } from './dns-names.js';
 
@@ -70,8 +71,12 @@ export class ContainerNames implements NameSource {
   private readonly aborter = new AbortController();
   private timer?: NodeJS.Timeout;
   private rescanTimer?: NodeJS.Timeout;
-  private running?: Promise<void>;
-  private again = false;
+  private readonly looks = new Coalesced(
+    () => this.look().catch((err: unknown) => {
+      if (!this.aborter.signal.aborted) this.deps.log.warn({ err: errorText(err) }, 'could not learn container names from Docker; will retry');
+    }),
+    () => this.aborter.signal.aborted,
+  );
   private following?: Promise<void>;
   /** Addresses a look at Docker did not place, with when: not looked for again at once. */
   private readonly strangers = new Map<string, number>();
@@ -89,7 +94,7 @@ export class ContainerNames implements NameSource {
     this.aborter.abort();
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
-    await Promise.all([this.following, this.running]);
+    await Promise.all([this.following, this.looks.current]);
   }
 
   /** Looks at Docker's containers again shortly (coalescing bursts). */
@@ -174,19 +179,7 @@ export class ContainerNames implements NameSource {
 
   /** One look at Docker at a time; a request during a look runs one more after it. */
   rescan(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.look().catch((err: unknown) => {
-          if (!this.aborter.signal.aborted) this.deps.log.warn({ err: errorText(err) }, 'could not learn container names from Docker; will retry');
-        });
-      } while (this.again && !this.aborter.signal.aborted);
-    })().finally(() => { this.running = undefined; });
-    return this.running;
+    return this.looks.run();
   }
 
   private async look(): Promise<void> {
