@@ -1,7 +1,7 @@
 import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
-import { addressOf, cidrContains, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import type { JoinInfo } from '../driver.js';
+import { gatewayFor } from '../gateway.js';
 import { vethNames, vethOps, vethTeardownOps } from '../veth.js';
 import { bridgeState, type BridgeConfig } from './options.js';
 
@@ -23,11 +23,4 @@ export function bridgeJoinInfo(network: NetworkRecord, endpoint: EndpointRecord)
   const gateway = network.internal ? undefined : gatewayFor(network.ipv4, endpoint.address);
   const gatewayV6 = network.internal ? undefined : gatewayFor(network.ipv6, endpoint.addressV6);
   return { srcName: peerIf, dstPrefix: config.ifacePrefix, gateway, gatewayV6, staticRoutes: [], disableGatewayService: network.internal };
-}
-
-function gatewayFor(pools: NetworkRecord['ipv4'], address: string | undefined): string | undefined {
-  if (!address) return undefined;
-  const ip = addressOf(address);
-  const pool = pools.find((p) => cidrContains(parseCidr(p.pool, 'pool'), ip)) ?? pools[0];
-  return pool?.gateway ? addressOf(pool.gateway) : undefined;
 }

@@ -2,22 +2,12 @@ import { z } from 'zod';
 import { tsnetError } from '../../src/core/errors.js';
 import { checkFirewallInterfaceName, checkInterfaceName, linkName, truncate } from '../../src/core/ids.js';
 import type { GatewayNeeds, GatewayRequest } from '../driver.js';
+import { GATEWAY_MODES, type GatewayMode } from '../gateway.js';
 import { parseIp } from '../../src/core/net.js';
 import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../src/core/options.js';
 import { stateCodec } from '../state.js';
 
-/**
- * How a network's containers reach beyond it, per address family, with the names and meaning
- * of Docker's own bridge driver (Docker's "Port publishing" documentation, "Gateway modes"):
- * - `nat`: masquerade outbound; published ports DNATed from the host; only published ports
- *   reachable from outside.
- * - `nat-unprotected`: as nat, but every container port is reachable by direct routing.
- * - `routed`: no NAT at all; containers use their own addresses; a published container port is
- *   opened on the container's address (the host port is not used).
- * - `isolated`: only with `--internal`; the bridge gets no address in this family.
- */
-export const GATEWAY_MODES = ['nat', 'nat-unprotected', 'routed', 'isolated'] as const;
-export type GatewayMode = (typeof GATEWAY_MODES)[number];
+export { GATEWAY_MODES, type GatewayMode } from '../gateway.js';
 
 const gatewayModeSchema = z.enum(GATEWAY_MODES);
 

@@ -59,9 +59,9 @@ function bridgeLayout(state: OverlayState): OverlayLayout {
     bridge: state.bridge,
     deviceOps: (joined, local, mtu) => [
       { op: 'ensure-bridge', name: state.bridge, mtu, mac: bridgeMac(state.bridge) },
-      // The bridge only switches frames; its own IPv6 link-local chatter would be flooded to
-      // every host. Containers' IPv6 is unaffected.
-      { op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' },
+      // Without a local gateway the bridge only switches frames; its own IPv6 link-local chatter
+      // would be flooded to every host. Containers' IPv6 is unaffected.
+      ...(state.gateway === 'local' ? [] : [{ op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' } as const]),
       { op: 'ensure-up', dev: state.bridge },
       { ...vxlanOp(joined, local, mtu), master: state.bridge },
     ],

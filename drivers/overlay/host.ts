@@ -7,6 +7,7 @@ import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { NetworkView } from '../driver.js';
 import { layoutOf } from './devices.js';
+import { gatewayOps } from './gateway.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
 import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
 import { OverlayRegistry } from './registry.js';
@@ -172,7 +173,7 @@ export class OverlayHost {
     const state = joinedOverlayState.of(network);
     const underlay = await this.deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
-    await applyOps(host, layoutOf(state).deviceOps(state, underlay.address, mtu), log);
+    await applyOps(host, [...layoutOf(state).deviceOps(state, underlay.address, mtu), ...gatewayOps(network, mtu)], log);
     const programmer = new PeerProgrammer({ host, store, hostId, log, onProgrammed }, state.name, state.vxlan);
     const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
     this.active.set(network.id, entry);

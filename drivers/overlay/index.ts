@@ -5,10 +5,13 @@ import { shortId } from '../../src/core/ids.js';
 import { applyAllBestEffort } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
+import type { NetworkRecord } from '../../src/core/model.js';
+import { cidrsOverlap, parseCidr } from '../../src/core/net.js';
 import type { Driver } from '../driver.js';
 import { layoutOf } from './devices.js';
+import { gatewayInterface, gatewayLinks, joinGateways, localGatewayRules, overlayGatewayNeeds } from './gateway.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
-import { overlayState, parseOverlayOptions } from './options.js';
+import { OVERLAY_OPTIONS, overlayState, parseOverlayOptions } from './options.js';
 import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
 
 export { effectiveMtu, type HostLease, type Underlay } from './host.js';
@@ -49,9 +52,9 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
 
   return {
     type: 'overlay',
-    // An overlay is a plain layer-2 segment: Join gives containers no gateway (Docker attaches
-    // them to docker_gwbridge for outbound traffic), so Docker 28+ need not reserve one.
-    gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
+    // Without a local gateway an overlay is a plain layer-2 segment (Docker attaches its
+    // containers to docker_gwbridge for outbound traffic), so Docker 28+ need not reserve one.
+    gatewayNeeds: (request) => overlayGatewayNeeds(request),
     programmer: (networkId) => overlays?.programmer(networkId),
     programmers: () => overlays?.programmers() ?? [],
     nameEndpoint: async (networkId, endpointId, names) => (overlays ? overlays.nameEndpoint(networkId, endpointId, names) : false),
@@ -62,6 +65,8 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
       const twin = others.find((o) => o.type === 'overlay' && o.id !== network.id && overlayState.of(o).name === state.name);
       if (twin) throw tsnetError('TSNET_OVERLAY_DUPLICATE', `overlay ${state.name} is already created on this host as network ${shortId(twin.id)}`, 'each host creates a given overlay once');
       if (network.ipv4.length + network.ipv6.length === 0) throw tsnetError('TSNET_OVERLAY_SUBNET', `overlay ${state.name} has no subnet`, 'pass --subnet');
+      const planned = { ...network, driverState: { ...state } };
+      if (gatewayInterface(planned)) checkRoutedSubnets(planned, others);
       return { ...state };
     },
 
@@ -75,9 +80,9 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
     },
 
     async join(network, endpoint) {
-      // No gateway: Docker then attaches the container to docker_gwbridge for outbound traffic
+      // With no gateway Docker attaches the container to docker_gwbridge for outbound traffic
       // and published ports, exactly as with its own overlay driver.
-      return { srcName: layoutOf(overlayState.of(network)).containerLink(endpoint), dstPrefix: 'eth', staticRoutes: [], disableGatewayService: network.internal };
+      return { srcName: layoutOf(overlayState.of(network)).containerLink(endpoint), dstPrefix: 'eth', ...joinGateways(network, endpoint), staticRoutes: [], disableGatewayService: network.internal };
     },
 
     async leave() {},
@@ -85,6 +90,8 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
     containerGone: (network, endpoint, now) => layoutOf(overlayState.of(network)).containerGone(host, endpoint, now),
 
     firewallRules(view): FirewallRule[] {
+      const gatewayRules = localGatewayRules(view);
+      if (gatewayRules) return gatewayRules;
       // With br_netfilter loaded (dockerd loads it), bridged frames traverse FORWARD, whose
       // policy dockerd sets to DROP: overlay traffic between local ports and the tunnel must pass.
       // Without a bridge (the macvlan layout) the frames never reach the host's firewall.
@@ -94,22 +101,39 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
       return ([4, 6] as const).map((family) => ({ family, chain: 'TSNET-FORWARD' as const, args: ['-i', bridge, '-o', bridge, ...comment, '-j', 'ACCEPT'] }));
     },
 
-    // Without a bridge the host has no interface on the overlay, so nothing to isolate.
-    isolationInterfaces: (network) => { const { bridge } = layoutOf(overlayState.of(network)); return bridge ? [bridge] : []; },
+    // Without a bridge or a gateway the host has no interface on the overlay, so nothing to isolate.
+    isolationInterfaces: (network) => {
+      const iface = gatewayInterface(network) ?? layoutOf(overlayState.of(network)).bridge;
+      return iface ? [iface] : [];
+    },
 
     describe(network) {
       const state = overlayState.of(network);
-      const known = { overlay: state.name, datapath: state.datapath, vni: state.vni, port: state.port, mtu: state.mtu };
+      const known = { overlay: state.name, datapath: state.datapath, gateway: network.internal ? undefined : state.gateway, vni: state.vni, port: state.port, mtu: state.mtu };
       return Object.fromEntries(Object.entries(known).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
     },
 
     ownedLinks(view) {
       const layout = layoutOf(overlayState.of(view.network));
-      return [...layout.deviceLinks(), ...view.endpoints.flatMap((e) => layout.endpointLinks(e))];
+      return [...layout.deviceLinks(), ...gatewayLinks(view.network), ...view.endpoints.flatMap((e) => layout.endpointLinks(e))];
     },
 
     stop: async () => overlays?.stop(),
 
     reconcile: (view) => need().reconcile(view),
   };
+}
+
+/**
+ * A local gateway routes the overlay's subnets on this host: they must not overlap a subnet that
+ * another tsnet network routes here (a bridge, or an overlay with a local gateway).
+ */
+function checkRoutedSubnets(network: NetworkRecord, others: readonly NetworkRecord[]): void {
+  const routed = others.filter((o) => o.id !== network.id && (o.type === 'bridge' || (o.type === 'overlay' && gatewayInterface(o) !== undefined)));
+  for (const pool of [...network.ipv4, ...network.ipv6]) {
+    for (const other of routed) {
+      const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), parseCidr(pool.pool, 'pool')));
+      if (clash) throw tsnetError('TSNET_SUBNET_OVERLAP', `subnet ${pool.pool} overlaps ${clash.pool} of tsnet network ${shortId(other.id)}, which this host routes too`, `choose another --subnet, or -o ${OVERLAY_OPTIONS.gateway}=docker_gwbridge`);
+    }
+  }
 }

@@ -11,6 +11,7 @@ export const OVERLAY_OPTIONS = {
   port: 'tsnet.vxlan.port',
   mtu: 'com.docker.network.driver.mtu',
   datapath: 'tsnet.overlay.datapath',
+  gateway: 'tsnet.overlay.gateway',
 } as const;
 
 /**
@@ -23,6 +24,22 @@ export const OVERLAY_OPTIONS = {
  */
 export const OVERLAY_DATAPATHS = ['macvlan', 'bridge'] as const;
 export type OverlayDatapath = (typeof OVERLAY_DATAPATHS)[number];
+
+/**
+ * Where an overlay's containers leave it. `local`: every host is the gateway of its own
+ * containers, with the same gateway address on every host (Docker's IPAM reserves it once per
+ * subnet; a VXLAN device in proxy mode answers ARP and neighbour solicitations itself, so a
+ * container's request for the gateway never crosses the tunnel and only its own host answers).
+ * Outbound NAT and published ports then work as on a tsnet bridge, and Docker attaches no
+ * second interface. `docker_gwbridge`: Join gives no gateway and Docker attaches every container
+ * to its docker_gwbridge as well, as with Docker's own overlay. Records made before the option
+ * existed have docker_gwbridge.
+ */
+export const OVERLAY_GATEWAYS = ['local', 'docker_gwbridge'] as const;
+export type OverlayGateway = (typeof OVERLAY_GATEWAYS)[number];
+
+/** What a network created without the option gets. */
+export const DEFAULT_OVERLAY_GATEWAY: OverlayGateway = 'docker_gwbridge';
 
 export const VXLAN_OVERHEAD = 50;
 export const MAX_VNI = 16_777_215;
@@ -37,6 +54,9 @@ const overlayStateSchema = z.object({
   mtu: z.number().int().optional(),
   /** Records written before the macvlan layout existed have none: they were made with a bridge. */
   datapath: z.enum(OVERLAY_DATAPATHS).default('bridge'),
+  gateway: z.enum(OVERLAY_GATEWAYS).default('docker_gwbridge'),
+  /** The gateway link of the macvlan layout with a local gateway (the bridge layout's gateway is its bridge). */
+  gatewayLink: z.string().default(''),
   /** The bridge's name; used only by the bridge layout. */
   bridge: z.string(),
   vxlan: z.string(),
@@ -45,7 +65,7 @@ const overlayStateSchema = z.object({
 const joinedSchema = overlayStateSchema.extend({ vni: z.number().int(), port: z.number().int() });
 
 export type OverlayState = Readonly<z.output<typeof overlayStateSchema>>;
-export type OverlaySpec = Omit<OverlayState, 'bridge' | 'vxlan' | 'datapath'>;
+export type OverlaySpec = Omit<OverlayState, 'bridge' | 'vxlan' | 'datapath' | 'gateway' | 'gatewayLink'>;
 export type JoinedOverlayState = Readonly<z.output<typeof joinedSchema>>;
 
 export const overlayState = stateCodec<OverlayState>('overlay', overlayStateSchema);
@@ -73,6 +93,8 @@ export function parseOverlayOptions(networkId: string, options: Readonly<Record<
     port: port === undefined ? undefined : parseIntOption(OVERLAY_OPTIONS.port, port, 1, 65535, 4789),
     mtu: mtu === undefined ? undefined : parseIntOption(OVERLAY_OPTIONS.mtu, mtu, 68, 65535, 1400),
     datapath: parseChoice(options, OVERLAY_OPTIONS.datapath, OVERLAY_DATAPATHS, 'macvlan', 'an overlay data path'),
+    gateway: parseChoice(options, OVERLAY_OPTIONS.gateway, OVERLAY_GATEWAYS, DEFAULT_OVERLAY_GATEWAY, 'an overlay gateway'),
+    gatewayLink: linkName('g', networkId),
     bridge: linkName('b', networkId),
     vxlan: linkName('x', networkId),
   };

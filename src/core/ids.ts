@@ -15,7 +15,8 @@ export type LinkKind =
   | 'x' // vxlan device
   | 'm' // macvlan sub-interface
   | 'i' // ipvlan sub-interface
-  | 'd'; // private parent link of a macvlan or ipvlan network that has no parent
+  | 'd' // private parent link of a macvlan or ipvlan network that has no parent
+  | 'g'; // an overlay's gateway on this host (a macvlan link of its VXLAN device)
 
 export function linkName(kind: LinkKind, ownerId: string): string {
   const digest = createHash('sha256').update(ownerId).digest('hex').slice(0, 10);
@@ -33,7 +34,7 @@ export function bridgeMac(ownerId: string): string {
   return [0x02, 0x62, ...digest.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-const OWNED_LINK = /^tsn[bvpxmid]-[0-9a-f]{10}$/;
+const OWNED_LINK = /^tsn[bvpxmidg]-[0-9a-f]{10}$/;
 
 /** True for names tsnet generated (user-chosen bridge names are tracked in the store instead). */
 export function isTsnetLinkName(name: string): boolean {

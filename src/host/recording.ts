@@ -12,7 +12,7 @@ export class RecordingHostNet implements HostNet {
   readonly log: string[] = [];
   /** Return true for an op to make it fail, to exercise rollback. */
   failOn?: (op: HostOp) => boolean;
-  private readonly links = new Map<string, { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }>();
+  private readonly links = new Map<string, { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string; lower?: string }>();
   private readonly addrs = new Map<string, Set<string>>();
   private readonly sysctls = new Map<string, string>();
   /** Per device: "mac dst" forwarding entries (flood entries use the all-zero MAC). */
@@ -154,11 +154,11 @@ export class RecordingHostNet implements HostNet {
         return true;
       }
       case 'ensure-macvlan':
-        return this.addLink(op.name, { kind: 'macvlan', mtu: op.mtu ?? 1500, up: false, mac: op.mac });
+        return this.addLink(op.name, { kind: 'macvlan', mtu: op.mtu ?? 1500, up: false, mac: op.mac, lower: op.parent });
       case 'ensure-ipvlan':
-        return this.addLink(op.name, { kind: 'ipvlan', mtu: op.mtu ?? 1500, up: false });
+        return this.addLink(op.name, { kind: 'ipvlan', mtu: op.mtu ?? 1500, up: false, lower: op.parent });
       case 'ensure-vlan':
-        return this.addLink(op.name, { kind: 'vlan', mtu: 1500, up: false });
+        return this.addLink(op.name, { kind: 'vlan', mtu: 1500, up: false, lower: op.parent });
       case 'ensure-vxlan': {
         const existing = this.links.get(op.name);
         if (existing) {
@@ -203,7 +203,7 @@ export class RecordingHostNet implements HostNet {
     return true;
   }
 
-  private addLink(name: string, link: { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string }): boolean {
+  private addLink(name: string, link: { kind?: string; master?: string; mtu: number; up: boolean; mac?: string; peer?: string; lower?: string }): boolean {
     if (this.links.has(name)) return false;
     this.links.set(name, link);
     this.indexes.set(name, this.nextIndex++);
@@ -211,9 +211,11 @@ export class RecordingHostNet implements HostNet {
   }
 
   private deleteLink(name: string): boolean {
-    // Like the kernel: deleting one end of a veth pair deletes the other.
+    // Like the kernel: deleting one end of a veth pair deletes the other, and deleting a link
+    // deletes the macvlan, ipvlan and vlan links on it (in the host's namespace).
     const peer = this.links.get(name)?.peer;
     if (peer) this.links.delete(peer);
+    for (const [child, link] of this.links) if (link.lower === name) this.deleteLink(child);
     this.addrs.delete(name);
     this.fdb.delete(name);
     this.neigh.delete(name);

@@ -194,6 +194,32 @@ describe('overlay across hosts', () => {
     expect((await docker('h1', 'exec', inner.c1, 'ip', 'route')).stdout).not.toMatch(/^default/m);
   });
 
+  test('local gateway (-o tsnet.overlay.gateway=local): each host is its containers\' gateway, no docker_gwbridge leg; outbound NAT, published ports, cross-host traffic', async () => {
+    const lgw = await overlayOnBothHosts('lgw', ['-o', 'tsnet.overlay.gateway=local', '--subnet', '10.65.0.0/24']);
+    for (const [h, c] of [['h1', lgw.c1], ['h2', lgw.c2]] as const) {
+      // Only the overlay's interface (and lo), with the default route through the shared gateway address.
+      expect((await docker(h, 'exec', c, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+      expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).toMatch(/^default via 10\.65\.0\.1 dev eth0/m);
+      // The underlay's far end knows no route to 10.65.0.0/24: an answer proves the host masqueraded.
+      await reaches(h, c, '198.19.10.254');
+    }
+    await reaches('h1', lgw.c1, await lgw.field('h2'));
+    await reaches('h2', lgw.c2, await lgw.field('h1'));
+    onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'lgw-web'); });
+    await docker('h1', 'run', '-d', '--name', 'lgw-web', '--network', 'lgw', '-p', '18081:80', 'tsbox', 'sh', '-c', 'while true; do echo lgw-web | nc -l -p 80; done');
+    const reply = await waitFor(async () => {
+      const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', '18081'], { allowFail: true, timeoutMs: 5_000 });
+      return r.stdout.includes('lgw-web') ? r.stdout : undefined;
+    }, 'the published port on h1', 15_000, 300);
+    expect(reply).toContain('lgw-web');
+    // The gateway link goes with the network.
+    const gatewayLinks = async (h: string) => (await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: tsng-/.test(l));
+    expect(await gatewayLinks('h1')).toHaveLength(1);
+    await docker('h1', 'rm', '-f', 'lgw-web', lgw.c1);
+    await docker('h1', 'network', 'rm', 'lgw');
+    expect(await gatewayLinks('h1')).toEqual([]);
+  });
+
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
     const ip2 = await ipOf('h2', 'c2');
     const peers = await run([process.execPath, 'dist/src/cli.js', 'peers', 'blue', '--json', '--state-dir', lab.stateDir('h1')]);

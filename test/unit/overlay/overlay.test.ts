@@ -132,7 +132,7 @@ describe('overlay driver on two hosts', () => {
     if (datapath === 'macvlan') expect(a.host.dump()).toContain(`apply ensure-macvlan name=${linkName('m', 'ep-a')} parent=${linkName('x', 'net-a')} mode=bridge mtu=1450 mac=02:74:0a:58:00:02`);
     expect(a.driver.ownedLinks({ network: a.net, endpoints: [epA] }).sort()).toEqual(await names());
     // What `tsnet network` shows besides the links.
-    expect(a.driver.describe?.(a.net)).toEqual({ overlay: 'blue', datapath, vni: '4096', port: '4789' });
+    expect(a.driver.describe?.(a.net)).toEqual({ overlay: 'blue', datapath, gateway: 'docker_gwbridge', vni: '4096', port: '4789' });
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
@@ -156,6 +156,84 @@ describe('overlay driver on two hosts', () => {
     expect(await a.host.listLinks()).toEqual([]);
     await a.driver.stop?.();
     await b.driver.stop?.();
+  });
+
+  const LOCAL = { 'tsnet.overlay.name': 'blue', 'tsnet.overlay.gateway': 'local' };
+  const DUAL = [...SUBNET, { addressSpace: 'tsnet-global', pool: 'fd88::/64', gateway: 'fd88::1/64', auxAddresses: {} }];
+
+  test('local gateway, macvlan layout: a gateway link of the VXLAN device holds the pool gateways; Join gives them; NAT and ports on it', async () => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a', LOCAL);
+    const gw = linkName('g', 'net-a');
+    const plan = a.host.dump().split('\n');
+    expect(plan).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^apply ensure-macvlan name=${gw} parent=${linkName('x', 'net-a')} mode=bridge mtu=1450 mac=02:62:`)),
+      `apply ensure-addr dev=${gw} cidr=10.88.0.1/24`,
+      `apply ensure-up dev=${gw}`,
+      expect.stringMatching(/ensure-sysctl key=net\/ipv4\/ip_forward value=1/),
+      expect.stringMatching(new RegExp(`ensure-sysctl key=net/ipv4/conf/${gw}/route_localnet value=1`)),
+    ]));
+    // The gateway link comes after the VXLAN device it sits on.
+    expect(plan.findIndex((l) => l.includes('ensure-vxlan'))).toBeLessThan(plan.findIndex((l) => l.includes(`ensure-macvlan name=${gw}`)));
+    const ep = { ...(await a.addEndpoint('ep-a', '10.88.0.2/24', '02:74:0a:58:00:02')), ports: [{ proto: 'tcp' as const, port: 80, hostIp: '', hostPort: 8080, hostPortEnd: 8080 }] };
+    expect(await a.driver.join(a.net, ep, '/x')).toMatchObject({ srcName: linkName('m', 'ep-a'), gateway: '10.88.0.1', disableGatewayService: false });
+    expect(a.driver.ownedLinks({ network: a.net, endpoints: [ep] }).sort()).toEqual((await a.host.listLinks()).map((l) => l.name).sort());
+    expect(a.driver.isolationInterfaces(a.net)).toEqual([gw]);
+    expect(a.driver.describe?.(a.net)).toMatchObject({ gateway: 'local', datapath: 'macvlan' });
+    const rules = a.driver.firewallRules({ network: a.net, endpoints: [ep] }).map((r) => `${r.chain} ${r.args.join(' ')}`);
+    expect(rules).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^TSNET-POSTROUTING -s 10.88.0.0/24 ! -o ${gw} .*-j MASQUERADE$`)),
+      expect.stringMatching(/^TSNET-PORTS -p tcp -m tcp --dport 8080 .*-j DNAT --to-destination 10.88.0.2:80$/),
+      expect.stringMatching(new RegExp(`^TSNET-FORWARD -o ${gw} .*-j DROP$`)),
+    ]));
+    // Docker 28+ reserves the gateway address only when the overlay will use it.
+    expect(a.driver.gatewayNeeds?.({ options: LOCAL, internal: false })).toEqual({ ipv4: true, ipv6: true });
+    expect(a.driver.gatewayNeeds?.({ options: LOCAL, internal: true })).toEqual({ ipv4: false, ipv6: false });
+    expect(a.driver.gatewayNeeds?.({ options: { 'tsnet.overlay.name': 'blue' }, internal: false })).toEqual({ ipv4: false, ipv6: false });
+    // Removing the VXLAN device takes the gateway link with it.
+    await a.driver.deleteEndpoint(a.net, ep);
+    await a.driver.deleteNetwork(a.net);
+    expect(await a.host.listLinks()).toEqual([]);
+    await a.driver.stop?.();
+  });
+
+  test('local gateway, bridge layout: the bridge holds both families\' gateways and keeps IPv6; --internal has no gateway at all', async () => {
+    const host = new RecordingHostNet();
+    const store = new MemoryKvStore();
+    const driver = createOverlayDriver({ host, log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, global: { store, lease: { current: () => 'x', onRenewed: () => undefined } }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    const draft = network({ id: 'net-b', type: 'overlay', ipv4: SUBNET, ipv6: DUAL.slice(1), options: { ...LOCAL, 'tsnet.overlay.datapath': 'bridge' } });
+    const net = { ...draft, driverState: driver.planNetwork(draft, []) };
+    const created = { ...net, driverState: { ...net.driverState, ...(await driver.createNetwork(net)) } };
+    const bridge = linkName('b', 'net-b');
+    const plan = host.dump();
+    expect(plan).toContain(`apply ensure-addr dev=${bridge} cidr=10.88.0.1/24`);
+    expect(plan).toContain(`apply ensure-addr dev=${bridge} cidr=fd88::1/64`);
+    expect(plan).not.toContain('disable_ipv6');
+    expect(plan).not.toContain(linkName('g', 'net-b'));
+    const ep = endpoint({ networkId: 'net-b', id: 'ep-b', address: '10.88.0.2/24', addressV6: 'fd88::2/64', mac: '02:74:0a:58:00:02' });
+    expect(await driver.join(created, ep, '/x')).toMatchObject({ gateway: '10.88.0.1', gatewayV6: 'fd88::1' });
+    expect(driver.isolationInterfaces(created)).toEqual([bridge]);
+    await driver.deleteNetwork(created);
+    const internal = network({ id: 'net-i', type: 'overlay', internal: true, ipv4: SUBNET, options: { ...LOCAL, 'tsnet.overlay.name': 'inner' } });
+    const plannedInternal = { ...internal, driverState: driver.planNetwork(internal, []) };
+    host.clearLog();
+    await driver.createNetwork(plannedInternal);
+    expect(host.dump()).not.toContain('ensure-addr');
+    expect((await driver.join(plannedInternal, { ...ep, networkId: 'net-i' }, '/x')).gateway).toBeUndefined();
+    expect(driver.firewallRules({ network: plannedInternal, endpoints: [] })).toEqual([]);
+    await driver.stop?.();
+  });
+
+  test('local gateway: a subnet another tsnet network routes on this host is refused; a bad gateway value names the option', async () => {
+    const driver = createOverlayDriver({ host: new RecordingHostNet(), log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, global: { store: new MemoryKvStore(), lease: { current: () => 'x', onRenewed: () => undefined } }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
+    const bridgeNet = network({ id: 'net-br', type: 'bridge', ipv4: [{ addressSpace: 'LocalDefault', pool: '10.88.0.0/16', gateway: '10.88.0.1/16', auxAddresses: {} }] });
+    const draft = network({ id: 'net-o', type: 'overlay', ipv4: SUBNET, options: LOCAL });
+    expect(() => driver.planNetwork(draft, [bridgeNet])).toThrow(/subnet 10.88.0.0\/24 overlaps 10.88.0.0\/16 of tsnet network net-br/);
+    // Without a local gateway the overlay routes nothing here: no clash.
+    expect(driver.planNetwork({ ...draft, options: { 'tsnet.overlay.name': 'blue' } }, [bridgeNet])).toMatchObject({ gateway: 'docker_gwbridge' });
+    expect(() => driver.planNetwork({ ...draft, options: { ...LOCAL, 'tsnet.overlay.gateway': 'router' } }, []))
+      .toThrow(/network option "tsnet.overlay.gateway": "router" is not an overlay gateway/);
+    await driver.stop?.();
   });
 
   test('a record written before the macvlan layout (no datapath) keeps its bridge; a bad datapath is refused, naming the option', async () => {
