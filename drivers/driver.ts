@@ -60,14 +60,22 @@ export interface Driver {
   readonly endpointInterface?: boolean;
 
   /**
-   * True when deleteEndpoint only removes tsnet-named links of the endpoint, which start-up
-   * removes anyway once no record owns them: DeleteEndpoint may then answer Docker as soon as
-   * the record is gone and remove the links after (a link's deletion waits ~20 ms in the kernel
-   * for RCU, on the path of every `docker stop` and `docker run --rm`). The network's queue is
-   * held until they are gone, so nothing on the network overtakes the removal. Absent: false
-   * (the overlay also withdraws the endpoint from its peers, which must not lag behind Docker).
+   * True when deleteEndpoint, once {@link withdrawEndpoint} (if the type has it) is done, only
+   * removes tsnet-named links of the endpoint, which start-up removes anyway once no record owns
+   * them: DeleteEndpoint may then answer Docker as soon as the record is gone and remove the
+   * links after (a link's deletion waits ~20 ms in the kernel for RCU, on the path of every
+   * `docker stop` and `docker run --rm`). The network's queue is held until they are gone, so
+   * nothing on the network overtakes the removal. Absent: false.
    */
   readonly linksOnlyTeardown?: boolean;
+
+  /**
+   * What must be done before Docker hears that an endpoint is deleted, when the rest is links
+   * ({@link linksOnlyTeardown}): the overlay withdraws the endpoint from its peers, since Docker
+   * may give its address to a container on another host as soon as it has the answer.
+   * deleteEndpoint still works without it (and does not repeat it). Optional: nothing to withdraw.
+   */
+  withdrawEndpoint?(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
 
   /**
    * Whether this type's networks need a gateway address from Docker's IPAM, per family.

@@ -58,6 +58,8 @@ export class OverlayHost {
   /** DNS names of local endpoints (endpoint id → names), for re-publishing. */
   private readonly names = new Map<string, readonly string[]>();
   private readonly active = new Map<string, ActiveOverlay>();
+  /** Endpoints out of etcd whose links DeleteEndpoint removes after answering Docker. */
+  private readonly withdrawn = new Set<string>();
 
   constructor(private readonly deps: OverlayHostDeps) {
     this.registry = new OverlayRegistry(deps.store, deps.hostId);
@@ -134,16 +136,26 @@ export class OverlayHost {
     entry.endpoints.set(endpoint.id, endpoint);
   }
 
-  async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+  /**
+   * Takes a local endpoint out of etcd: other hosts forget it and its address may be claimed
+   * elsewhere. With its last endpoint the host withdraws its VTEP too, so other hosts stop
+   * flooding to it; the devices stay for the next container.
+   */
+  async withdrawEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     const state = overlayState.of(network);
     const entry = this.active.get(network.id);
     const others = [...(entry?.endpoints.keys() ?? [])].filter((id) => id !== endpoint.id);
-    // With its last endpoint the host withdraws its VTEP too, so other hosts stop flooding to it;
-    // the devices stay for the next container.
     await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
-    await applyAllBestEffort(this.deps.host, layoutOf(state).endpointTeardownOps(endpoint), this.deps.log);
     entry?.endpoints.delete(endpoint.id);
     this.names.delete(endpoint.id);
+    this.withdrawn.add(endpoint.id);
+  }
+
+  /** Withdraws the endpoint (unless withdrawEndpoint already did) and removes its link. */
+  async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
+    if (!this.withdrawn.has(endpoint.id)) await this.withdrawEndpoint(network, endpoint);
+    await applyAllBestEffort(this.deps.host, layoutOf(overlayState.of(network)).endpointTeardownOps(endpoint), this.deps.log);
+    this.withdrawn.delete(endpoint.id);
   }
 
   /** At start-up: the devices of every overlay network, missing links of unjoined endpoints, and the endpoints published again. */

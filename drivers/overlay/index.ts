@@ -74,6 +74,10 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
     deleteNetwork: (network) => need().leave(network),
     createEndpoint: (network, endpoint) => need().addEndpoint(network, endpoint),
 
+    // The endpoint leaves etcd before Docker is answered, its link after.
+    linksOnlyTeardown: true,
+    withdrawEndpoint: async (network, endpoint) => overlays?.withdrawEndpoint(network, endpoint),
+
     async deleteEndpoint(network, endpoint) {
       if (overlays) await overlays.removeEndpoint(network, endpoint);
       else await applyAllBestEffort(host, layoutOf(overlayState.of(network)).endpointTeardownOps(endpoint), log);

@@ -442,6 +442,7 @@ export class NetworkService {
       await this.deps.repo.deleteEndpoint(network.id, endpoint.id);
       return;
     }
+    await driver.withdrawEndpoint?.(network, endpoint);
     await this.deps.repo.deleteEndpoint(network.id, endpoint.id);
     answer();
     try {

@@ -32,9 +32,9 @@ const resolvesTo = (h: string, c: string, name: string, ips: readonly string[], 
   waitFor(async () => JSON.stringify(await lookup(h, c, name)) === JSON.stringify([...ips].sort()), `${name} to resolve to ${ips.join(',') || 'nothing'} in ${c} on ${h}`, timeoutMs, 100);
 
 /** Overlay `name` on `hosts`, from tsnet's shared pool; removed when the file ends. */
-async function overlay(name: string, subnet: string, hosts: readonly string[]): Promise<void> {
+async function overlay(name: string, subnet: string, hosts: readonly string[], options: readonly string[] = []): Promise<void> {
   for (const h of hosts) {
-    await docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', `tsnet.overlay.name=${name}`, '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', subnet, name);
+    await docker(h, 'network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', `tsnet.overlay.name=${name}`, ...options, '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', subnet, name);
   }
 }
 /** `docker run -d` on `h`; the container is removed when the test ends. */
@@ -157,6 +157,15 @@ describe('names across hosts', () => {
     await resolvesTo('h2', 'otherclient', 'dup', [await ipOn('h1', 'dup', 'other')]);
     await resolvesTo('h2', 'otherclient', 'onlyother', [await ipOn('h1', 'onlyother', 'other')]);
     expect(await lookup('h2', 'client2', 'onlyother')).toEqual([]);
+  });
+
+  test('an overlay with a local gateway (no docker_gwbridge): queries reach tsnet\'s resolver through the host, names and external names resolve', async () => {
+    onTestFinished(async () => { for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'lgw'); });
+    await overlay('lgw', '10.66.0.0/24', ['h1', 'h2'], ['-o', 'tsnet.overlay.gateway=local']);
+    await runOn('h1', 'lgwweb', ['--network', 'lgw']);
+    await runOn('h2', 'lgwclient', ['--network', 'lgw']);
+    await resolvesTo('h2', 'lgwclient', 'lgwweb', [await ipOn('h1', 'lgwweb', 'lgw')]);
+    expect(await lookup('h2', 'lgwclient', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
   });
 
   test('etcd down: names already known keep resolving', async () => {

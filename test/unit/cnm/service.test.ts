@@ -153,7 +153,7 @@ describe('DeleteEndpoint answers before the kernel has finished removing the lin
     expect((await host.listLinks()).map((l) => l.name)).not.toContain(linkName('v', EP_1));
   });
 
-  test('a driver without linksOnlyTeardown (the overlay) answers only when its teardown is done', async () => {
+  test('a driver without linksOnlyTeardown answers only when its teardown is done', async () => {
     const { host } = setup();
     const bridge = createBridgeDriver({ host, log: silentLog });
     const drivers = new Map<NetworkType, Driver>([['bridge', { ...bridge, linksOnlyTeardown: false }]]);
@@ -168,6 +168,38 @@ describe('DeleteEndpoint answers before the kernel has finished removing the lin
     release();
     await deleting;
     expect((await host.listLinks()).map((l) => l.name)).not.toContain(linkName('v', EP_1));
+  });
+
+  test('with withdrawEndpoint (the overlay): Docker is answered after it and before the links go and before the links go; a failed withdrawal fails the call and keeps the record', async () => {
+    const { host } = setup();
+    const bridge = createBridgeDriver({ host, log: silentLog });
+    const steps: string[] = [];
+    let failWithdraw = false;
+    const withdrawing: Driver = {
+      ...bridge,
+      withdrawEndpoint: async (_network, endpoint) => {
+        await new Promise((r) => setTimeout(r, 10));
+        if (failWithdraw) throw new Error('etcd unreachable');
+        steps.push(`withdraw ${endpoint.id}`);
+      },
+      deleteEndpoint: async (network, endpoint) => { steps.push(`links ${endpoint.id}`); await bridge.deleteEndpoint(network, endpoint); },
+    };
+    const repo = new CnmRepository(new MemoryKvStore());
+    const service = new NetworkService({ repo, drivers: new Map<NetworkType, Driver>([['bridge', withdrawing]]), firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, sandboxExists: () => true });
+    await service.createNetwork(netInput(NET_B, '10.98.0.0/24', '10.98.0.1/24'));
+    await service.createEndpoint(epInput(EP_1, '10.98.0.2/24', NET_B));
+    await service.createEndpoint(epInput(EP_2, '10.98.0.3/24', NET_B));
+    const release = slowRemoval(host);
+    const deleting = service.deleteEndpoint(NET_B, EP_1);
+    await deleting;
+    expect(steps).toEqual([`withdraw ${EP_1}`, `links ${EP_1}`]);
+    expect((await host.listLinks()).map((l) => l.name)).toContain(linkName('v', EP_1)); // still going
+    release();
+    await deleting.removed;
+    failWithdraw = true;
+    await expect(service.deleteEndpoint(NET_B, EP_2)).rejects.toThrow(/etcd unreachable/);
+    expect(repo.endpoint(NET_B, EP_2)).toBeDefined();
+    expect((await host.listLinks()).map((l) => l.name)).toContain(linkName('v', EP_2));
   });
 });
 
