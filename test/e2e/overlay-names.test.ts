@@ -159,9 +159,9 @@ describe('names across hosts', () => {
     expect(await lookup('h2', 'client2', 'onlyother')).toEqual([]);
   });
 
-  test('an overlay with a local gateway (no docker_gwbridge): queries reach tsnet\'s resolver through the host, names and external names resolve', async () => {
+  test('an overlay with docker_gwbridge legs: queries reach tsnet\'s resolver from the container\'s docker_gwbridge address, names and external names resolve', async () => {
     onTestFinished(async () => { for (const h of ['h1', 'h2']) await tryDocker(h, 'network', 'rm', 'lgw'); });
-    await overlay('lgw', '10.66.0.0/24', ['h1', 'h2'], ['-o', 'tsnet.overlay.gateway=local']);
+    await overlay('lgw', '10.66.0.0/24', ['h1', 'h2'], ['-o', 'tsnet.overlay.gateway=docker_gwbridge']);
     await runOn('h1', 'lgwweb', ['--network', 'lgw']);
     await runOn('h2', 'lgwclient', ['--network', 'lgw']);
     await resolvesTo('h2', 'lgwclient', 'lgwweb', [await ipOn('h1', 'lgwweb', 'lgw')]);

@@ -125,10 +125,9 @@ describe('overlay across hosts', () => {
 
   test('containers on two hosts get distinct addresses from one subnet and reach each other (ARP included)', async () => {
     for (const h of ['h1', 'h2']) await docker(h, ...NET);
-    // An overlay needs no gateway address. Version-specific: dockerd 28+ asks the driver first
-    // (GwAllocCheck) and then requests none; 20.10 never asks and has tsnet's IPAM reserve one.
+    // The default local gateway has one address on every host: tsnet's IPAM shares it.
     expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/pools/')).toEqual(['tsnet/ipam/v1/tsnet-global/pools/10.61.0.0_24']);
-    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/gw/')).toEqual(DOCKER_MAJOR >= 28 ? [] : ['tsnet/ipam/v1/tsnet-global/gw/10.61.0.0_24']);
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/gw/')).toEqual(['tsnet/ipam/v1/tsnet-global/gw/10.61.0.0_24']);
     await docker('h1', 'run', '-d', '--name', 'c1', '--network', 'blue', 'tsbox', 'sleep', '1d');
     await docker('h2', 'run', '-d', '--name', 'c2', '--network', 'blue', 'tsbox', 'sleep', '1d');
     const [ip1, ip2] = [await ipOf('h1', 'c1'), await ipOf('h2', 'c2')];
@@ -145,8 +144,8 @@ describe('overlay across hosts', () => {
     expect(await eth0Details('h1', 'c1')).toMatch(/macvlan mode bridge/);
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show', 'type', 'bridge'])).stdout).not.toContain('tsnb-');
     const shown = (await run([process.execPath, 'dist/src/cli.js', 'network', 'blue', '--state-dir', lab.stateDir('h1')])).stdout;
-    expect(shown).toMatch(/^Driver: +overlay=blue datapath=macvlan vni=\d+ port=4789$/m);
-    expect(shown).toMatch(/^Devices: +tsnx-[0-9a-f]{10}$/m);
+    expect(shown).toMatch(/^Driver: +overlay=blue datapath=macvlan gateway=local vni=\d+ port=4789$/m);
+    expect(shown).toMatch(/^Devices: +tsnx-[0-9a-f]{10}, tsng-[0-9a-f]{10}$/m);
     await docker('h1', 'run', '-d', '--name', 'c1b', '--network', 'blue', 'tsbox', 'sleep', '1d');
     onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'c1b'); });
     const [ip1, ip1b] = [await ipOf('h1', 'c1'), await ipOf('h1', 'c1b')];
@@ -194,30 +193,26 @@ describe('overlay across hosts', () => {
     expect((await docker('h1', 'exec', inner.c1, 'ip', 'route')).stdout).not.toMatch(/^default/m);
   });
 
-  test('local gateway (-o tsnet.overlay.gateway=local): each host is its containers\' gateway, no docker_gwbridge leg; outbound NAT, published ports, cross-host traffic', async () => {
-    const lgw = await overlayOnBothHosts('lgw', ['-o', 'tsnet.overlay.gateway=local', '--subnet', '10.65.0.0/24']);
-    for (const [h, c] of [['h1', lgw.c1], ['h2', lgw.c2]] as const) {
-      // Only the overlay's interface (and lo), with the default route through the shared gateway address.
-      expect((await docker(h, 'exec', c, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
-      expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).toMatch(/^default via 10\.65\.0\.1 dev eth0/m);
-      // The underlay's far end knows no route to 10.65.0.0/24: an answer proves the host masqueraded.
+  test('-o tsnet.overlay.gateway=docker_gwbridge: Docker attaches each container to docker_gwbridge for outbound traffic and published ports; dockerd 28 reserves no gateway', async () => {
+    const gwb = await overlayOnBothHosts('gwb', ['-o', 'tsnet.overlay.gateway=docker_gwbridge', '--subnet', '10.65.0.0/24']);
+    // Version-specific: dockerd 28+ asks the driver first (GwAllocCheck) and then requests no
+    // gateway address; 20.10 never asks and has tsnet's IPAM reserve one.
+    expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/gw/10.65.0.0_24')).toEqual(DOCKER_MAJOR >= 28 ? [] : ['tsnet/ipam/v1/tsnet-global/gw/10.65.0.0_24']);
+    for (const [h, c] of [['h1', gwb.c1], ['h2', gwb.c2]] as const) {
+      expect((await docker(h, 'exec', c, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0', 'eth1']);
+      expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).not.toMatch(/^default via 10\.65\./m);
       await reaches(h, c, '198.19.10.254');
     }
-    await reaches('h1', lgw.c1, await lgw.field('h2'));
-    await reaches('h2', lgw.c2, await lgw.field('h1'));
-    onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'lgw-web'); });
-    await docker('h1', 'run', '-d', '--name', 'lgw-web', '--network', 'lgw', '-p', '18081:80', 'tsbox', 'sh', '-c', 'while true; do echo lgw-web | nc -l -p 80; done');
+    await reaches('h1', gwb.c1, await gwb.field('h2'));
+    onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'gwb-web'); });
+    await docker('h1', 'run', '-d', '--name', 'gwb-web', '--network', 'gwb', '-p', '18081:80', 'tsbox', 'sh', '-c', 'while true; do echo gwb-web | nc -l -p 80; done');
     const reply = await waitFor(async () => {
       const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', '18081'], { allowFail: true, timeoutMs: 5_000 });
-      return r.stdout.includes('lgw-web') ? r.stdout : undefined;
+      return r.stdout.includes('gwb-web') ? r.stdout : undefined;
     }, 'the published port on h1', 15_000, 300);
-    expect(reply).toContain('lgw-web');
-    // The gateway link goes with the network.
-    const gatewayLinks = async (h: string) => (await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: tsng-/.test(l));
-    expect(await gatewayLinks('h1')).toHaveLength(1);
-    await docker('h1', 'rm', '-f', 'lgw-web', lgw.c1);
-    await docker('h1', 'network', 'rm', 'lgw');
-    expect(await gatewayLinks('h1')).toEqual([]);
+    expect(reply).toContain('gwb-web');
+    // No gateway link on the host for this overlay (blue's is the only one).
+    expect((await lab.exec('h1', ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: tsng-/.test(l))).toHaveLength(1);
   });
 
   test('tsnet peers on h1 shows h2\'s VTEP with c2, by Docker\'s network name, and a kernel that matches etcd', async () => {
@@ -255,8 +250,14 @@ describe('overlay across hosts', () => {
     expect(`${tooBig.stdout}${tooBig.stderr}`).toMatch(/message too long, mtu=1450/);
   });
 
-  test('outbound traffic and published ports go through docker_gwbridge', async () => {
-    await reaches('h1', 'c1', '198.19.10.254');
+  test('outbound traffic and published ports go through the host, the containers\' gateway (the default): no docker_gwbridge leg', async () => {
+    // Only the overlay's interface (and lo), with the default route through the shared gateway address.
+    expect((await docker('h1', 'exec', 'c1', 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+    for (const [h, c] of [['h1', 'c1'], ['h2', 'c2']] as const) {
+      expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).toMatch(/^default via 10\.61\.0\.1 dev eth0/m);
+      // The underlay's far end knows no route to 10.61.0.0/24: an answer proves the host masqueraded.
+      await reaches(h, c, '198.19.10.254');
+    }
     await docker('h1', 'run', '-d', '--name', 'web', '--network', 'blue', '-p', '18080:80', 'tsbox', 'sh', '-c', 'while true; do echo overlay-web | nc -l -p 80; done');
     const reply = await waitFor(async () => {
       const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', '18080'], { allowFail: true, timeoutMs: 5_000 });
@@ -410,7 +411,7 @@ describe('overlay across hosts', () => {
       const ids = (await docker(h, 'ps', '-aq')).stdout.split('\n').filter(Boolean);
       if (ids.length > 0) await docker(h, 'rm', '-f', ...ids);
       await docker(h, 'network', 'rm', 'blue');
-      expect((await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/tsn[bxvpm]-/);
+      expect((await lab.exec(h, ['ip', '-o', 'link', 'show'])).stdout).not.toMatch(/tsn[bxvpmg]-/);
     }
     expect(await etcdKeys('tsnet/overlay/')).toEqual([]);
   });

@@ -61,9 +61,11 @@ describe('GwAllocChecker (Docker 28+)', () => {
     expect(await store.list(''), 'GwAllocCheck stores nothing').toEqual([]);
   });
 
-  test('an overlay needs no gateway in either family; a bridge needs both, also when the type is spelled out or options are absent', async () => {
+  test('an overlay with docker_gwbridge or --internal needs no gateway, one with its default local gateway needs both; a bridge needs both, also when the type is spelled out or options are absent', async () => {
     const { call, check } = setup();
-    expect((await check({ 'tsnet.type': 'overlay', 'tsnet.overlay.name': 'blue' })).json).toEqual({ SkipIPv4: true, SkipIPv6: true });
+    expect((await check({ 'tsnet.type': 'overlay', 'tsnet.overlay.name': 'blue', 'tsnet.overlay.gateway': 'docker_gwbridge' })).json).toEqual({ SkipIPv4: true, SkipIPv6: true });
+    expect((await check({ 'tsnet.type': 'overlay', 'tsnet.overlay.name': 'blue' }, { 'com.docker.network.internal': true })).json).toEqual({ SkipIPv4: true, SkipIPv6: true });
+    expect((await check({ 'tsnet.type': 'overlay', 'tsnet.overlay.name': 'blue' })).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
     expect((await check({ 'tsnet.type': 'bridge' })).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
     expect((await check(null)).json).toEqual({ SkipIPv4: false, SkipIPv6: false });
     expect((await call('NetworkDriver.GwAllocCheck', { Options: null })).json).toEqual({ SkipIPv4: false, SkipIPv6: false });

@@ -110,9 +110,9 @@ describe('overlay registry in etcd', () => {
 describe('overlay driver on two hosts', () => {
   const LAYOUTS = {
     // The default: the VXLAN device alone; each container a macvlan link on it.
-    macvlan: { options: {}, devices: (net: string) => [linkName('x', net)], master: '', endpointLinks: (ep: string) => [linkName('m', ep)], srcName: (ep: string) => linkName('m', ep) },
+    macvlan: { options: { 'tsnet.overlay.gateway': 'docker_gwbridge' }, devices: (net: string) => [linkName('x', net)], master: '', endpointLinks: (ep: string) => [linkName('m', ep)], srcName: (ep: string) => linkName('m', ep) },
     bridge: {
-      options: { 'tsnet.overlay.datapath': 'bridge' }, devices: (net: string) => [linkName('b', net), linkName('x', net)], master: ` master=${linkName('b', 'net-a')}`,
+      options: { 'tsnet.overlay.datapath': 'bridge', 'tsnet.overlay.gateway': 'docker_gwbridge' }, devices: (net: string) => [linkName('b', net), linkName('x', net)], master: ` master=${linkName('b', 'net-a')}`,
       endpointLinks: (ep: string) => [linkName('p', ep), linkName('v', ep)], srcName: (ep: string) => linkName('p', ep),
     },
   } as const;
@@ -158,10 +158,11 @@ describe('overlay driver on two hosts', () => {
     await b.driver.stop?.();
   });
 
-  const LOCAL = { 'tsnet.overlay.name': 'blue', 'tsnet.overlay.gateway': 'local' };
+  const LOCAL = { 'tsnet.overlay.name': 'blue' }; // the default gateway
+  const GWBRIDGE = { 'tsnet.overlay.name': 'blue', 'tsnet.overlay.gateway': 'docker_gwbridge' };
   const DUAL = [...SUBNET, { addressSpace: 'tsnet-global', pool: 'fd88::/64', gateway: 'fd88::1/64', auxAddresses: {} }];
 
-  test('local gateway, macvlan layout: a gateway link of the VXLAN device holds the pool gateways; Join gives them; NAT and ports on it', async () => {
+  test('local gateway (the default), macvlan layout: a gateway link of the VXLAN device holds the pool gateways; Join gives them; NAT and ports on it', async () => {
     const store = new MemoryKvStore();
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a', LOCAL);
     const gw = linkName('g', 'net-a');
@@ -189,7 +190,7 @@ describe('overlay driver on two hosts', () => {
     // Docker 28+ reserves the gateway address only when the overlay will use it.
     expect(a.driver.gatewayNeeds?.({ options: LOCAL, internal: false })).toEqual({ ipv4: true, ipv6: true });
     expect(a.driver.gatewayNeeds?.({ options: LOCAL, internal: true })).toEqual({ ipv4: false, ipv6: false });
-    expect(a.driver.gatewayNeeds?.({ options: { 'tsnet.overlay.name': 'blue' }, internal: false })).toEqual({ ipv4: false, ipv6: false });
+    expect(a.driver.gatewayNeeds?.({ options: GWBRIDGE, internal: false })).toEqual({ ipv4: false, ipv6: false });
     // Removing the VXLAN device takes the gateway link with it.
     await a.driver.deleteEndpoint(a.net, ep);
     await a.driver.deleteNetwork(a.net);
@@ -230,7 +231,7 @@ describe('overlay driver on two hosts', () => {
     const draft = network({ id: 'net-o', type: 'overlay', ipv4: SUBNET, options: LOCAL });
     expect(() => driver.planNetwork(draft, [bridgeNet])).toThrow(/subnet 10.88.0.0\/24 overlaps 10.88.0.0\/16 of tsnet network net-br/);
     // Without a local gateway the overlay routes nothing here: no clash.
-    expect(driver.planNetwork({ ...draft, options: { 'tsnet.overlay.name': 'blue' } }, [bridgeNet])).toMatchObject({ gateway: 'docker_gwbridge' });
+    expect(driver.planNetwork({ ...draft, options: GWBRIDGE }, [bridgeNet])).toMatchObject({ gateway: 'docker_gwbridge' });
     expect(() => driver.planNetwork({ ...draft, options: { ...LOCAL, 'tsnet.overlay.gateway': 'router' } }, []))
       .toThrow(/network option "tsnet.overlay.gateway": "router" is not an overlay gateway/);
     await driver.stop?.();
@@ -265,7 +266,7 @@ describe('overlay driver on two hosts', () => {
     const restarted = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
     for (const id of ['ep-w', 'ep-j']) await store.delete(`overlay/v1/net/blue/ep/${id}`); // as if the old lease had expired
     await restarted.driver.reconcile({ network: a.net, endpoints: [waiting, joined] });
-    expect((await restarted.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-w'), linkName('x', 'net-a')].sort());
+    expect((await restarted.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-w'), linkName('g', 'net-a'), linkName('x', 'net-a')].sort());
     expect(await store.get('overlay/v1/net/blue/ep/ep-j')).toBeDefined(); // both published again
     expect(await store.get('overlay/v1/net/blue/ep/ep-w')).toBeDefined();
     await restarted.driver.stop?.();
@@ -315,7 +316,7 @@ describe('overlay driver on two hosts', () => {
     await eventually('host B (still running) to learn host C, so the event has been sent', async () => (await b.host.listNeigh(linkName('x', 'net-b'))).length === 2);
     expect(a.host.dump()).toBe(log);
     expect(await a.host.listNeigh(vxA)).toEqual([{ ip: '10.88.0.3', mac: '02:74:0a:58:00:03' }]);
-    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-a'), vxA].sort());
+    expect((await a.host.listLinks()).map((l) => l.name).sort()).toEqual([linkName('m', 'ep-a'), linkName('g', 'net-a'), vxA].sort());
     await b.driver.stop?.();
     await c.driver.stop?.();
   });
