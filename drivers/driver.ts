@@ -112,6 +112,14 @@ export interface Driver {
   join(network: NetworkRecord, endpoint: EndpointRecord, sandboxKey: string): Promise<JoinInfo>;
   leave(network: NetworkRecord, endpoint: EndpointRecord): Promise<void>;
 
+  /**
+   * True when the network's subnets are routed on this host (its gateway is a host interface:
+   * a bridge, an overlay's local gateway): tsnet's CNM layer then refuses a network whose
+   * subnet overlaps another such network's, since the kernel would route it to only one of
+   * them. Absent: false.
+   */
+  routesSubnets?(network: NetworkRecord): boolean;
+
   /** The firewall rules this network needs given its endpoints (pure). */
   firewallRules(view: NetworkView): FirewallRule[];
 

@@ -23,6 +23,8 @@ export function createBridgeDriver(deps: DriverDeps): Driver {
 
     planNetwork: (network, others) => ({ ...planBridgeNetwork(network, others) }),
 
+    routesSubnets: () => true,
+
     async createNetwork(network) {
       const config = bridgeState.of(network);
       // A user-named bridge that exists before we touch it is the user's: adopt, never delete,

@@ -1,26 +1,18 @@
 import { tsnetError } from '../../src/core/errors.js';
 import { bridgeMac, shortId } from '../../src/core/ids.js';
 import type { NetworkRecord } from '../../src/core/model.js';
-import { cidrsOverlap, networkOf, parseCidr } from '../../src/core/net.js';
 import type { HostOp } from '../../src/host/hostnet.js';
 import { bridgeState, parseBridgeOptions, type BridgeConfig } from './options.js';
 
 /**
  * Validates a new bridge network against the ones that exist (pure). Two bridges on one host
- * must not share a name or a subnet: the kernel would route one subnet to only one of them.
+ * must not share a name (subnets are checked by the CNM layer for every routed network).
  */
 export function planBridgeNetwork(network: NetworkRecord, others: readonly NetworkRecord[]): BridgeConfig {
   const config = parseBridgeOptions(network.id, network.options, { internal: network.internal, hasIpv4: network.ipv4.length > 0, hasIpv6: network.ipv6.length > 0 });
   for (const other of others.filter((o) => o.type === 'bridge' && o.id !== network.id)) {
-    const otherConfig = bridgeState.of(other);
-    if (otherConfig.bridge === config.bridge) {
+    if (bridgeState.of(other).bridge === config.bridge) {
       throw tsnetError('TSNET_BRIDGE_NAME_TAKEN', `bridge name ${config.bridge} is already used by tsnet network ${shortId(other.id)}`, 'choose another com.docker.network.bridge.name');
-    }
-    for (const pool of [...network.ipv4, ...network.ipv6]) {
-      const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), parseCidr(pool.pool, 'pool')));
-      if (clash) {
-        throw tsnetError('TSNET_SUBNET_OVERLAP', `subnet ${networkOf(parseCidr(pool.pool, 'pool'))} overlaps ${clash.pool} of tsnet network ${shortId(other.id)} on this host`, 'choose a subnet that does not overlap (--subnet)');
-      }
     }
   }
   return config;

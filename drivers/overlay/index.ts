@@ -5,13 +5,11 @@ import { shortId } from '../../src/core/ids.js';
 import { applyAllBestEffort } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
-import type { NetworkRecord } from '../../src/core/model.js';
-import { cidrsOverlap, parseCidr } from '../../src/core/net.js';
 import type { Driver } from '../driver.js';
 import { layoutOf } from './devices.js';
 import { gatewayInterface, gatewayLinks, joinGateways, localGatewayRules, overlayGatewayNeeds } from './gateway.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
-import { OVERLAY_OPTIONS, overlayState, parseOverlayOptions } from './options.js';
+import { overlayState, parseOverlayOptions } from './options.js';
 import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
 
 export { effectiveMtu, type HostLease, type Underlay } from './host.js';
@@ -65,10 +63,11 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
       const twin = others.find((o) => o.type === 'overlay' && o.id !== network.id && overlayState.of(o).name === state.name);
       if (twin) throw tsnetError('TSNET_OVERLAY_DUPLICATE', `overlay ${state.name} is already created on this host as network ${shortId(twin.id)}`, 'each host creates a given overlay once');
       if (network.ipv4.length + network.ipv6.length === 0) throw tsnetError('TSNET_OVERLAY_SUBNET', `overlay ${state.name} has no subnet`, 'pass --subnet');
-      const planned = { ...network, driverState: { ...state } };
-      if (gatewayInterface(planned)) checkRoutedSubnets(planned, others);
       return { ...state };
     },
+
+    // A local gateway routes the overlay's subnets here.
+    routesSubnets: (network) => gatewayInterface(network) !== undefined,
 
     createNetwork: (network) => need().join(network),
     deleteNetwork: (network) => need().leave(network),
@@ -128,16 +127,3 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
   };
 }
 
-/**
- * A local gateway routes the overlay's subnets on this host: they must not overlap a subnet that
- * another tsnet network routes here (a bridge, or an overlay with a local gateway).
- */
-function checkRoutedSubnets(network: NetworkRecord, others: readonly NetworkRecord[]): void {
-  const routed = others.filter((o) => o.id !== network.id && (o.type === 'bridge' || (o.type === 'overlay' && gatewayInterface(o) !== undefined)));
-  for (const pool of [...network.ipv4, ...network.ipv6]) {
-    for (const other of routed) {
-      const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), parseCidr(pool.pool, 'pool')));
-      if (clash) throw tsnetError('TSNET_SUBNET_OVERLAP', `subnet ${pool.pool} overlaps ${clash.pool} of tsnet network ${shortId(other.id)}, which this host routes too`, `choose another --subnet, or -o ${OVERLAY_OPTIONS.gateway}=docker_gwbridge`);
-    }
-  }
-}

@@ -1,4 +1,5 @@
 import { tsnetError } from '../core/errors.js';
+import { shortId } from '../core/ids.js';
 import type { IpPool, NetworkRecord } from '../core/model.js';
 import { addressOf, cidrContains, cidrRange, cidrsOverlap, ipToBigInt, networkOf, parseCidr, type Cidr, type Family } from '../core/net.js';
 
@@ -96,4 +97,18 @@ export function specialAddress(pool: Cidr, address: string): string | undefined 
   if (value === first) return pool.family === 4 ? 'network address' : 'subnet-router anycast address';
   if (pool.family === 4 && value === last) return 'broadcast address';
   return undefined;
+}
+
+/**
+ * Refuses a network routed on this host whose subnet overlaps one of `routed`, the other
+ * networks routed here: the kernel would send that traffic to only one of them.
+ */
+export function checkRoutedOverlap(network: Pick<NetworkRecord, 'ipv4' | 'ipv6'>, routed: readonly NetworkRecord[]): void {
+  for (const pool of [...network.ipv4, ...network.ipv6]) {
+    const cidr = parseCidr(pool.pool, 'pool');
+    for (const other of routed) {
+      const clash = [...other.ipv4, ...other.ipv6].find((p) => cidrsOverlap(parseCidr(p.pool, 'pool'), cidr));
+      if (clash) throw tsnetError('TSNET_SUBNET_OVERLAP', `subnet ${networkOf(cidr)} overlaps ${clash.pool} of tsnet network ${shortId(other.id)} on this host`, 'choose a subnet that does not overlap (--subnet)');
+    }
+  }
 }

@@ -11,7 +11,7 @@ import { checkRules, type Firewall } from '../host/firewall.js';
 import { checkEndpointAddress, checkEndpointMac } from './endpoint-checks.js';
 import { planRuleset } from './firewall-plan.js';
 import { generateMac } from './mac.js';
-import { checkNetworkPools } from './network-checks.js';
+import { checkNetworkPools, checkRoutedOverlap } from './network-checks.js';
 import { sandboxFileCheck } from './sandbox-files.js';
 import { claimsHeldPort, resolvePortBindings, type PortProbe } from './ports.js';
 import { KeyedQueue } from './queue.js';
@@ -363,16 +363,33 @@ export class NetworkService {
   private async planAgainstOthers(driver: Driver, draft: NetworkRecord): Promise<Record<string, unknown>> {
     const others = this.deps.repo.allNetworks();
     try {
-      return driver.planNetwork(draft, others);
+      return this.plan(driver, draft, others);
     } catch (err) {
       const gone = others.filter((o) => this.isDoubtful({ networkId: o.id }) || this.releasedByDockerIpam(o, draft));
       if (!(err instanceof TsnetError) || err.kind !== 'conflict' || gone.length === 0) throw err;
-      const plan = driver.planNetwork(draft, others.filter((o) => !gone.includes(o)));
-      for (const other of gone.filter((g) => clashes(driver, draft, g))) {
+      const plan = this.plan(driver, draft, others.filter((o) => !gone.includes(o)));
+      for (const other of gone.filter((g) => this.clashes(driver, draft, g))) {
         this.deps.log.warn({ networkId: other.id, by: draft.id, doubtful: this.isDoubtful({ networkId: other.id }) }, 'removing a network Docker no longer has: a new network needs its subnet or name');
         await this.deleteNetwork(other.id);
       }
       return plan;
+    }
+  }
+
+  /** The driver's plan, and no subnet routed here twice (see Driver.routesSubnets). */
+  private plan(driver: Driver, draft: NetworkRecord, others: readonly NetworkRecord[]): Record<string, unknown> {
+    const state = driver.planNetwork(draft, others);
+    const routes = (n: NetworkRecord) => this.deps.drivers.get(n.type)?.routesSubnets?.(n) === true;
+    if (driver.routesSubnets?.({ ...draft, driverState: state })) checkRoutedOverlap(draft, others.filter((o) => o.id !== draft.id && routes(o)));
+    return state;
+  }
+
+  private clashes(driver: Driver, draft: NetworkRecord, other: NetworkRecord): boolean {
+    try {
+      this.plan(driver, draft, [other]);
+      return false;
+    } catch {
+      return true;
     }
   }
 
@@ -497,15 +514,6 @@ export class NetworkService {
       throw tsnetError('TSNET_ENDPOINT_UNKNOWN', `tsnet has no endpoint ${shortId(endpointId)} on network ${shortId(networkId)}`, 'disconnect and reconnect the container');
     }
     return endpoint;
-  }
-}
-
-function clashes(driver: Driver, draft: NetworkRecord, other: NetworkRecord): boolean {
-  try {
-    driver.planNetwork(draft, [other]);
-    return false;
-  } catch {
-    return true;
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createBridgeDriver } from '../../../drivers/bridge/index.js';
+import { createNullDriver } from '../../../drivers/null/index.js';
 import type { Driver } from '../../../drivers/driver.js';
 import { CnmRepository } from '../../../src/cnm/repository.js';
 import { reconcile } from '../../../src/cnm/reconcile.js';
@@ -200,6 +201,24 @@ describe('DeleteEndpoint answers before the kernel has finished removing the lin
     await expect(service.deleteEndpoint(NET_B, EP_2)).rejects.toThrow(/etcd unreachable/);
     expect(repo.endpoint(NET_B, EP_2)).toBeDefined();
     expect((await host.listLinks()).map((l) => l.name)).toContain(linkName('v', EP_2));
+  });
+});
+
+describe('subnets routed on this host', () => {
+  test('a network that routes its subnets here is refused when one overlaps another such network\'s, whichever type was first; a network that routes nothing is not', async () => {
+    const host = new RecordingHostNet();
+    // "overlay" stands for any other type that may route (an overlay with a local gateway): here when not --internal.
+    const routing: Driver = { ...createNullDriver(), type: 'overlay', routesSubnets: (n) => !n.internal };
+    const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })], ['overlay', routing], ['null', createNullDriver()]]);
+    const service = new NetworkService({ repo: new CnmRepository(new MemoryKvStore()), drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, sandboxExists: () => true });
+    const NET_C = 'c'.repeat(64);
+    const NET_D = 'd'.repeat(64);
+    await service.createNetwork(netInput(NET_A, '10.50.0.0/24', '10.50.0.1/24', { 'tsnet.type': 'overlay' }));
+    await expect(service.createNetwork(netInput(NET_B, '10.50.0.128/25', '10.50.0.129/25')))
+      .rejects.toMatchObject({ code: 'TSNET_SUBNET_OVERLAP', message: expect.stringMatching(/subnet 10.50.0.128\/25 overlaps 10.50.0.0\/24 of tsnet network aaaaaaaaaaaa on this host/) });
+    await service.createNetwork(netInput(NET_C, '10.50.0.0/24', '10.50.0.1/24', { 'tsnet.type': 'null' }));
+    await service.createNetwork({ ...netInput(NET_D, '10.50.0.0/24', '10.50.0.1/24', { 'tsnet.type': 'overlay' }), internal: true });
+    await service.createNetwork(netInput(NET_B, '10.51.0.0/24', '10.51.0.1/24'));
   });
 });
 

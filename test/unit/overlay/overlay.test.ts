@@ -225,13 +225,13 @@ describe('overlay driver on two hosts', () => {
     await driver.stop?.();
   });
 
-  test('local gateway: a subnet another tsnet network routes on this host is refused; a bad gateway value names the option', async () => {
+  test('local gateway: the overlay routes its subnets on this host (the CNM layer refuses overlaps), not with docker_gwbridge or --internal; a bad gateway value names the option', async () => {
     const driver = createOverlayDriver({ host: new RecordingHostNet(), log: silentLog, hostId: 'h', defaultPort: 4789, globalScope: false, global: { store: new MemoryKvStore(), lease: { current: () => 'x', onRenewed: () => undefined } }, underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }) });
-    const bridgeNet = network({ id: 'net-br', type: 'bridge', ipv4: [{ addressSpace: 'LocalDefault', pool: '10.88.0.0/16', gateway: '10.88.0.1/16', auxAddresses: {} }] });
     const draft = network({ id: 'net-o', type: 'overlay', ipv4: SUBNET, options: LOCAL });
-    expect(() => driver.planNetwork(draft, [bridgeNet])).toThrow(/subnet 10.88.0.0\/24 overlaps 10.88.0.0\/16 of tsnet network net-br/);
-    // Without a local gateway the overlay routes nothing here: no clash.
-    expect(driver.planNetwork({ ...draft, options: GWBRIDGE }, [bridgeNet])).toMatchObject({ gateway: 'docker_gwbridge' });
+    const planned = (n: NetworkRecord) => ({ ...n, driverState: driver.planNetwork(n, []) });
+    expect(driver.routesSubnets?.(planned(draft))).toBe(true);
+    expect(driver.routesSubnets?.(planned({ ...draft, options: GWBRIDGE }))).toBe(false);
+    expect(driver.routesSubnets?.(planned({ ...draft, internal: true }))).toBe(false);
     expect(() => driver.planNetwork({ ...draft, options: { ...LOCAL, 'tsnet.overlay.gateway': 'router' } }, []))
       .toThrow(/network option "tsnet.overlay.gateway": "router" is not an overlay gateway/);
     await driver.stop?.();
