@@ -62,6 +62,16 @@ export class PeerProgrammer {
   /** When the oldest etcd event not yet carried into the kernel arrived. */
   private pendingSince?: number;
   private watch?: KvWatch;
+  /**
+   * The entries this programmer last left the kernel with, so a pass for an event compares with
+   * them instead of reading the kernel (three programs per pass, on every host, for every
+   * container start and stop). Forgotten when an op fails; the kernel itself is read again on
+   * the first pass, on converge() and every RESYNC_MS, so a change made behind tsnet's back is
+   * still repaired.
+   */
+  private applied?: { readonly fdb: ReadonlySet<string>; readonly neigh: ReadonlyMap<string, string> };
+  /** The next pass reads the kernel rather than trusting {@link applied}. */
+  private readKernel = true;
   private readonly passes = new Coalesced(
     () => this.pass().catch((err: unknown) => this.deps.log.warn({ err, overlay: this.name }, 'peer programming pass failed; will retry')),
     () => this.stopped,
@@ -92,8 +102,9 @@ export class PeerProgrammer {
     await this.passes.current;
   }
 
-  /** A full pass now (after a restart, or when the device was just created). */
+  /** A full pass now, the kernel read afresh (after a restart, when the device was just created, on resync). */
   converge(): Promise<void> {
+    this.readKernel = true;
     return this.passes.run();
   }
 
@@ -113,7 +124,7 @@ export class PeerProgrammer {
           const changed = events.map((e) => this.record(e)).some(Boolean);
           if (!changed) return;
           this.pendingSince ??= performance.now();
-          void this.converge();
+          void this.passes.run();
         },
         onResync: (reason) => {
           this.deps.log.warn({ overlay: this.name, reason }, 'overlay watch lost; reloading from etcd');
@@ -140,21 +151,26 @@ export class PeerProgrammer {
     this.timer.unref();
   }
 
-  /** Records one event; says whether it changes what the kernel must hold. */
+  /**
+   * Records one event; says whether it changes what the kernel must hold. This host's own
+   * endpoints and VTEP never do: the kernel holds entries for other hosts only.
+   */
   private record(event: KvEvent): boolean {
     const key = event.type === 'put' ? event.entry.key : event.key;
     const rest = key.slice(overlayKeys.network(this.name).length);
     const [kind, id] = rest.split('/', 2) as [string, string];
+    const remote = (ep: PublishedEndpoint | undefined) => ep !== undefined && ep.host !== this.deps.hostId;
     if (kind === 'ep') {
       this.byName = undefined;
       const before = this.endpoints.get(id);
       if (event.type === 'put') {
         const after = JSON.parse(event.entry.value) as PublishedEndpoint;
         this.endpoints.set(id, after);
-        return !before || before.host !== after.host || before.mac !== after.mac || before.ips.join() !== after.ips.join();
+        const moved = !before || before.host !== after.host || before.mac !== after.mac || before.ips.join() !== after.ips.join();
+        return moved && (remote(before) || remote(after));
       }
       this.endpoints.delete(id);
-      return before !== undefined;
+      return remote(before);
     } else if (kind === 'vtep') {
       if (event.type === 'put') {
         this.vteps.set(id, (JSON.parse(event.entry.value) as PublishedVtep).address);
@@ -163,7 +179,7 @@ export class PeerProgrammer {
         this.vteps.delete(id);
         this.seenAt.delete(id);
       }
-      return true;
+      return id !== this.deps.hostId;
     }
     return false;
   }
@@ -216,22 +232,48 @@ export class PeerProgrammer {
   private async pass(): Promise<void> {
     const since = this.pendingSince;
     this.pendingSince = undefined;
-    const ops = await this.diff();
-    if (!ops) return;
-    for (const op of ops) {
-      await this.deps.host.apply(op).catch((err: unknown) => this.deps.log.warn({ err: errorText(err), op }, 'could not program a peer entry'));
+    const fromKernel = this.readKernel || this.applied === undefined;
+    this.readKernel = false;
+    const plan = await this.plan(fromKernel ? undefined : this.applied);
+    if (!plan) {
+      this.applied = undefined;
+      return;
     }
-    if (ops.length > 0) {
+    let failed = false;
+    for (const op of plan.ops) {
+      await this.deps.host.apply(op).catch((err: unknown) => {
+        failed = true;
+        this.deps.log.warn({ err: errorText(err), op }, 'could not program a peer entry');
+      });
+    }
+    this.applied = failed ? undefined : plan.desired;
+    if (plan.ops.length > 0) {
       this.lastConverged = new Date().toISOString();
-      this.onConverged?.(ops.length);
-      this.deps.onProgrammed?.({ overlay: this.name, changes: ops.length, ...(since === undefined ? {} : { lagMs: performance.now() - since }) });
+      this.onConverged?.(plan.ops.length);
+      this.deps.onProgrammed?.({ overlay: this.name, changes: plan.ops.length, ...(since === undefined ? {} : { lagMs: performance.now() - since }) });
     }
   }
 
-  /** The ops that make the kernel match the recorded state; undefined while the device does not exist. */
+  /** The ops that make the kernel match the recorded state, compared with the kernel itself; undefined while the device does not exist. */
   private async diff(): Promise<HostOp[] | undefined> {
+    return (await this.plan(undefined))?.ops;
+  }
+
+  /**
+   * What the kernel must hold and the ops that get it there from `current` (the entries last
+   * applied), or from what the kernel holds now when `current` is not given; undefined when
+   * the kernel is read and the device does not exist.
+   */
+  private async plan(current: PeerProgrammer['applied']): Promise<{ ops: HostOp[]; desired: NonNullable<PeerProgrammer['applied']> } | undefined> {
     const { host } = this.deps;
-    if (!(await host.getLink(this.vxlan))) return undefined;
+    const dev = this.vxlan;
+    if (!current) {
+      if (!(await host.getLink(dev))) return undefined;
+      current = {
+        fdb: new Set((await host.listFdb(dev)).map((e) => `${e.mac} ${e.dst}`)),
+        neigh: new Map((await host.listNeigh(dev)).map((e) => [e.ip, e.mac])),
+      };
+    }
     const fdb = new Set<string>();
     const neigh = new Map<string, string>();
     for (const [vtepHost, address] of this.vteps) if (vtepHost !== this.deps.hostId) fdb.add(`${ZERO_MAC} ${address}`);
@@ -242,14 +284,11 @@ export class PeerProgrammer {
       for (const ip of ep.ips) neigh.set(ip, ep.mac);
     }
     const ops: HostOp[] = [];
-    const dev = this.vxlan;
-    const currentFdb = new Set((await host.listFdb(dev)).map((e) => `${e.mac} ${e.dst}`));
-    const currentNeigh = new Map((await host.listNeigh(dev)).map((e) => [e.ip, e.mac]));
-    for (const entry of currentFdb) if (!fdb.has(entry)) ops.push(fdbOp('remove', dev, entry));
-    for (const [ip, mac] of currentNeigh) if (neigh.get(ip) !== mac) ops.push({ op: 'remove-neigh', dev, ip });
-    for (const entry of fdb) if (!currentFdb.has(entry)) ops.push(fdbOp('ensure', dev, entry));
-    for (const [ip, mac] of neigh) if (currentNeigh.get(ip) !== mac) ops.push({ op: 'ensure-neigh', dev, ip, mac });
-    return ops;
+    for (const entry of current.fdb) if (!fdb.has(entry)) ops.push(fdbOp('remove', dev, entry));
+    for (const [ip, mac] of current.neigh) if (neigh.get(ip) !== mac) ops.push({ op: 'remove-neigh', dev, ip });
+    for (const entry of fdb) if (!current.fdb.has(entry)) ops.push(fdbOp('ensure', dev, entry));
+    for (const [ip, mac] of neigh) if (current.neigh.get(ip) !== mac) ops.push({ op: 'ensure-neigh', dev, ip, mac });
+    return { ops, desired: { fdb, neigh } };
   }
 }
 

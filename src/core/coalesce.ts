@@ -16,13 +16,20 @@ export class Coalesced {
       this.again = true;
       return this.running;
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.work();
-      } while (this.again && !this.stopped());
-    })().finally(() => { this.running = undefined; });
-    return this.running;
+    // `running` is cleared in the same step as the last check of `again`: a request that comes
+    // after that check starts a new run instead of joining one that has already decided to end.
+    const passes = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.work();
+        } while (this.again && !this.stopped());
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    this.running = passes;
+    return passes;
   }
 
   /** The passes in progress, if any (a stop waits for them). */
