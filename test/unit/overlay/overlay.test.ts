@@ -306,6 +306,26 @@ describe('overlay driver on two hosts', () => {
     await b.driver.stop?.();
   });
 
+  test('a pass for an event compares with what it last applied (no kernel read); converge() reads the kernel and repairs what changed behind tsnet\'s back', async () => {
+    const { a, b, vxA } = await twoPeers();
+    const neighbours = a.host.listNeigh.bind(a.host);
+    const reads: string[] = [];
+    for (const method of ['listFdb', 'listNeigh'] as const) {
+      const original = a.host[method].bind(a.host) as (dev: string) => Promise<unknown>;
+      (a.host as unknown as Record<string, unknown>)[method] = (dev: string) => { reads.push(method); return original(dev); };
+    }
+    await a.addEndpoint('ep-a2', '10.88.0.6/24', '02:74:0a:58:00:06'); // a local endpoint: nothing for A's kernel
+    await b.addEndpoint('ep-b2', '10.88.0.5/24', '02:74:0a:58:00:05');
+    await eventually('host A to program the second endpoint', async () => (await neighbours(vxA)).length === 2);
+    expect(reads).toEqual([]);
+    await a.host.apply({ op: 'remove-neigh', dev: vxA, ip: '10.88.0.3' });
+    await a.driver.programmer('net-a')?.converge();
+    expect(reads.sort()).toEqual(['listFdb', 'listNeigh']);
+    expect((await neighbours(vxA)).map((n) => n.ip).sort()).toEqual(['10.88.0.3', '10.88.0.5']);
+    await a.driver.stop?.();
+    await b.driver.stop?.();
+  });
+
   test('stop() (daemon shutdown) ends the peer watch but leaves the devices and entries: the overlay keeps working while tsnet is down', async () => {
     const { store, a, b, vxA } = await twoPeers();
     await a.driver.stop?.();
