@@ -91,7 +91,15 @@ export class Iproute2HostNet implements HostNet {
         await this.change(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
         return true;
       case 'remove-neigh':
-        return (await this.ip(['neigh', 'del', op.ip, 'dev', op.dev], { okCodes: [1, 2, 255] })).code === 0;
+        // Batched, as an overlay peer's removal runs on every other host for each container
+        // stop; a missing entry is refused by the batch and answered by the rerun on its own.
+        try {
+          await this.change(['neigh', 'del', op.ip, 'dev', op.dev]);
+          return true;
+        } catch (err) {
+          if (err instanceof CommandError && [1, 2, 255].includes(err.result.code)) return false;
+          throw err;
+        }
       case 'remove-link': return this.removeLink(op.name);
       case 'ensure-sysctl': return this.ensureSysctl(op.key, op.value);
     }

@@ -113,6 +113,12 @@ describe('BatchingRunner', () => {
       expect(lines.join('')).toMatch(/running it on its own/);
       expect(await host.apply({ op: 'remove-link', name: 'tsnv-s2' })).toBe(true);
       expect(await host.apply({ op: 'remove-link', name: 'tsnv-s2' })).toBe(false);
+      // A neighbour entry's removal goes through the batch; a missing one is refused there and answered false by the rerun.
+      await host.apply({ op: 'ensure-neigh', dev: 'tsnb-s1', ip: '10.9.9.9', mac: '02:00:00:00:09:09' });
+      expect(await host.listNeigh('tsnb-s1')).toEqual([{ ip: '10.9.9.9', mac: '02:00:00:00:09:09' }]);
+      expect(await host.apply({ op: 'remove-neigh', dev: 'tsnb-s1', ip: '10.9.9.9' })).toBe(true);
+      expect(await host.listNeigh('tsnb-s1')).toEqual([]);
+      expect(await host.apply({ op: 'remove-neigh', dev: 'tsnb-s1', ip: '10.9.9.9' })).toBe(false);
     });
   });
 });
