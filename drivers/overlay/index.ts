@@ -126,4 +126,3 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
     reconcile: (view) => need().reconcile(view),
   };
 }
-
