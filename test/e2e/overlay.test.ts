@@ -34,6 +34,19 @@ const ping = (h: string, c: string, ip: string) => tryDocker(h, 'exec', c, 'ping
  * loaded machine is retried, but no answer within the bound fails the test.
  */
 const reaches = (h: string, c: string, ip: string, timeoutMs = 10_000) => waitFor(() => ping(h, c, ip), `${c} on ${h} to reach ${ip}`, timeoutMs, 200);
+/** The interface names inside container `c` on host `h`, in order (`lo`, `eth0`, …). */
+const interfacesOf = async (h: string, c: string) => (await docker(h, 'exec', c, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0]);
+/**
+ * Runs a container `name` on h1 that answers `name` on port 80, published as `hostPort`, and
+ * returns what the underlay's far end reads from h1's address on that port.
+ */
+async function publishedOnH1(name: string, network: string, hostPort: number): Promise<string> {
+  await docker('h1', 'run', '-d', '--name', name, '--network', network, '-p', `${hostPort}:80`, 'tsbox', 'sh', '-c', `while true; do echo ${name} | nc -l -p 80; done`);
+  return waitFor(async () => {
+    const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', String(hostPort)], { allowFail: true, timeoutMs: 5_000 });
+    return r.stdout.includes(name) ? r.stdout : undefined;
+  }, 'the published port on h1', 15_000, 300);
+}
 /** Three echoes, all unanswered: the output proves ping ran and got nothing back. */
 const expectUnreachable = async (h: string, c: string, ip: string) => {
   const r = await tryDocker(h, 'exec', c, 'ping', '-c', '3', '-W', '3', ip);
@@ -185,7 +198,7 @@ describe('overlay across hosts', () => {
     await reaches('h1', inner.c1, await inner.field('h2'));
     await reaches('h2', inner.c2, await inner.field('h1'));
     // Only the overlay's interface (and lo): Docker attached no docker_gwbridge endpoint.
-    expect((await docker('h1', 'exec', inner.c1, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+    expect(await interfacesOf('h1', inner.c1)).toEqual(['lo', 'eth0']);
     // No default route at all: the kernel refuses to send (BusyBox ping prints the error and exits 1).
     const out = await tryDocker('h1', 'exec', inner.c1, 'ping', '-c', '3', '-W', '3', '198.19.10.254');
     expect(out.code, out.stdout).toBe(1);
@@ -199,18 +212,13 @@ describe('overlay across hosts', () => {
     // gateway address; 20.10 never asks and has tsnet's IPAM reserve one.
     expect(await etcdKeys('tsnet/ipam/v1/tsnet-global/gw/10.65.0.0_24')).toEqual(DOCKER_MAJOR >= 28 ? [] : ['tsnet/ipam/v1/tsnet-global/gw/10.65.0.0_24']);
     for (const [h, c] of [['h1', gwb.c1], ['h2', gwb.c2]] as const) {
-      expect((await docker(h, 'exec', c, 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0', 'eth1']);
+      expect(await interfacesOf(h, c)).toEqual(['lo', 'eth0', 'eth1']);
       expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).not.toMatch(/^default via 10\.65\./m);
       await reaches(h, c, '198.19.10.254');
     }
     await reaches('h1', gwb.c1, await gwb.field('h2'));
     onTestFinished(async () => { await tryDocker('h1', 'rm', '-f', 'gwb-web'); });
-    await docker('h1', 'run', '-d', '--name', 'gwb-web', '--network', 'gwb', '-p', '18081:80', 'tsbox', 'sh', '-c', 'while true; do echo gwb-web | nc -l -p 80; done');
-    const reply = await waitFor(async () => {
-      const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', '18081'], { allowFail: true, timeoutMs: 5_000 });
-      return r.stdout.includes('gwb-web') ? r.stdout : undefined;
-    }, 'the published port on h1', 15_000, 300);
-    expect(reply).toContain('gwb-web');
+    expect(await publishedOnH1('gwb-web', 'gwb', 18081)).toContain('gwb-web');
     // No gateway link on the host for this overlay (blue's is the only one).
     expect((await lab.exec('h1', ['ip', '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /: tsng-/.test(l))).toHaveLength(1);
   });
@@ -252,18 +260,13 @@ describe('overlay across hosts', () => {
 
   test('outbound traffic and published ports go through the host, the containers\' gateway (the default): no docker_gwbridge leg', async () => {
     // Only the overlay's interface (and lo), with the default route through the shared gateway address.
-    expect((await docker('h1', 'exec', 'c1', 'ip', '-o', 'link', 'show')).stdout.split('\n').filter(Boolean).map((l) => l.split(': ')[1]?.split('@')[0])).toEqual(['lo', 'eth0']);
+    expect(await interfacesOf('h1', 'c1')).toEqual(['lo', 'eth0']);
     for (const [h, c] of [['h1', 'c1'], ['h2', 'c2']] as const) {
       expect((await docker(h, 'exec', c, 'ip', 'route')).stdout).toMatch(/^default via 10\.61\.0\.1 dev eth0/m);
       // The underlay's far end knows no route to 10.61.0.0/24: an answer proves the host masqueraded.
       await reaches(h, c, '198.19.10.254');
     }
-    await docker('h1', 'run', '-d', '--name', 'web', '--network', 'blue', '-p', '18080:80', 'tsbox', 'sh', '-c', 'while true; do echo overlay-web | nc -l -p 80; done');
-    const reply = await waitFor(async () => {
-      const r = await lab.exec('ul', ['busybox', 'nc', '-w', '2', '198.19.10.1', '18080'], { allowFail: true, timeoutMs: 5_000 });
-      return r.stdout.includes('overlay-web') ? r.stdout : undefined;
-    }, 'the published port on h1', 15_000, 300);
-    expect(reply).toContain('overlay-web');
+    expect(await publishedOnH1('overlay-web', 'blue', 18080)).toContain('overlay-web');
   });
 
   test('a container removed on one host leaves the other host\'s FDB and neighbour table', async () => {
