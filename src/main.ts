@@ -66,6 +66,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   const log = pino({ level: config.logLevel, base: { service: 'tsnet', pid: process.pid } });
   const execLog = log.child({ component: 'exec' });
   const ipBatch = new IpBatch({ log: execLog });
+  const bridgeBatch = new IpBatch({ log: execLog, command: ['bridge'], maxProcesses: 2 });
   let repo: CnmRepository | undefined;
   // The overlay driver is made below; the inventory is read only at scrape time.
   let overlays: () => ReturnType<typeof overlayInventory> = () => [];
@@ -73,10 +74,10 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
   let spaces: () => AddressSpace[] = () => [];
   const metrics = new TsnetMetrics(() => ({ networks: repo ? inventoryOf(repo) : [], overlays: overlays() }), () => poolUsage(spaces()));
   const launcher = new LauncherRunner({ log: execLog });
-  const runner = new BatchingRunner(launcher, ipBatch, execLog, (program) => metrics.kernel(program));
+  const runner = new BatchingRunner(launcher, [ipBatch, bridgeBatch], execLog, (program) => metrics.kernel(program));
   const parts = new Lifecycles(log.child({ component: 'lifecycle' }));
   await parts.start('launcher', { stop: () => launcher.close() });
-  await parts.start('ip-batch', { stop: () => ipBatch.close() });
+  await parts.start('ip-batch', { stop: () => Promise.all([ipBatch.close(), bridgeBatch.close()]).then(() => undefined) });
   const host = new Iproute2HostNet({ runner, procSys: config.procSys });
   const firewall = new IptablesFirewall({ runner, log: log.child({ component: 'firewall' }) });
 

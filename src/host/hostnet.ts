@@ -85,7 +85,10 @@ export interface LinkInfo {
 }
 
 export interface HostNet {
-  /** Make the op's effect true. Resolves true when something changed, false when it already held. */
+  /**
+   * Make the op's effect true. Resolves true when something changed, false when it already held;
+   * fdb and flood entries answer true without looking (the kernel's replace/append is idempotent).
+   */
   apply(op: HostOp): Promise<boolean>;
   /** Every link in the namespace (used by reconciliation and to validate parents). */
   listLinks(): Promise<LinkInfo[]>;

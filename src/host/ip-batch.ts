@@ -195,17 +195,22 @@ class BatchProcess {
 }
 
 /**
- * The Runner the daemon uses: batchable `ip` commands in its own namespace go to an
- * {@link IpBatch}, everything else starts a program as before.
+ * The Runner the daemon uses: a batchable command of a program that has an {@link IpBatch}
+ * (`ip`, and `bridge` for the overlay's forwarding entries, which change on every other host
+ * for each container start and stop) goes to that batch; everything else starts a program.
  */
 export class BatchingRunner implements Runner {
+  private readonly batches: readonly IpBatch[];
+
   constructor(
     private readonly exec: Runner,
-    private readonly batch: IpBatch,
+    batches: IpBatch | readonly IpBatch[],
     private readonly log: Logger,
     /** Told of every program run, batched or not (for metrics). Must not throw. */
     private readonly onProgram?: (run: { readonly program: string; readonly ms: number; readonly ok: boolean }) => void,
-  ) {}
+  ) {
+    this.batches = Array.isArray(batches) ? batches : [batches as IpBatch];
+  }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     if (!this.onProgram) return this.runOnce(argv, options);
@@ -222,10 +227,12 @@ export class BatchingRunner implements Runner {
   }
 
   private async runOnce(argv: readonly string[], options: RunOptions): Promise<RunResult> {
-    const args = options.batchable === true && options.input === undefined && !options.okCodes?.length ? this.batch.lineOf(argv) : undefined;
-    if (!args) return this.exec.run(argv, options);
+    const eligible = options.batchable === true && options.input === undefined && !options.okCodes?.length;
+    const batch = eligible ? this.batches.find((b) => b.lineOf(argv) !== undefined) : undefined;
+    const args = batch?.lineOf(argv);
+    if (!batch || !args) return this.exec.run(argv, options);
     try {
-      return await this.batch.run(args, options.timeoutMs);
+      return await batch.run(args, options.timeoutMs);
     } catch (err) {
       this.log.debug({ argv, batchError: err instanceof Error ? err.message : String(err) }, 'batched command failed; running it on its own for the answer');
       return this.exec.run(argv, options);

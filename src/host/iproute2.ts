@@ -73,33 +73,26 @@ export class Iproute2HostNet implements HostNet {
       case 'ensure-vlan':
         return this.ensureSubInterface(op.name, op.parent, 'vlan', ['id', String(op.vlanId)]);
       case 'ensure-vxlan': return this.ensureVxlan(op);
+      // Forwarding entries change on every other host for each container start and stop, so
+      // they go through the batch too, and are made without a look first: `replace` and
+      // `append` of an entry the kernel holds change nothing (answered true all the same).
       case 'ensure-fdb':
-        await this.bridge(['fdb', 'replace', op.mac, 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
+        await this.bridgeChange(['fdb', 'replace', op.mac, 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
         return true;
       case 'remove-fdb':
-        return (await this.bridge(['fdb', 'del', op.mac, 'dev', op.dev, 'dst', op.dst, 'self'], { okCodes: [1, 2, 255] })).code === 0;
-      case 'ensure-flood': {
-        // All-zero MAC entries form a list (one per remote VTEP), so they are appended; the
-        // kernel accepts a repeated append silently, hence the look first.
-        if ((await this.listFdb(op.dev)).some((e) => e.mac === '00:00:00:00:00:00' && e.dst === op.dst)) return false;
-        await this.bridge(['fdb', 'append', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
+        return this.removal(this.bridgeChange(['fdb', 'del', op.mac, 'dev', op.dev, 'dst', op.dst, 'self']));
+      case 'ensure-flood':
+        // All-zero MAC entries form a list, one per remote VTEP: appended, never replaced.
+        await this.bridgeChange(['fdb', 'append', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self', 'permanent']);
         return true;
-      }
       case 'remove-flood':
-        return (await this.bridge(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self'], { okCodes: [1, 2, 255] })).code === 0;
+        return this.removal(this.bridgeChange(['fdb', 'del', '00:00:00:00:00:00', 'dev', op.dev, 'dst', op.dst, 'self']));
       case 'ensure-neigh':
         await this.change(['neigh', 'replace', op.ip, 'lladdr', op.mac, 'dev', op.dev, 'nud', 'permanent']);
         return true;
       case 'remove-neigh':
-        // Batched, as an overlay peer's removal runs on every other host for each container
-        // stop; a missing entry is refused by the batch and answered by the rerun on its own.
-        try {
-          await this.change(['neigh', 'del', op.ip, 'dev', op.dev]);
-          return true;
-        } catch (err) {
-          if (err instanceof CommandError && [1, 2, 255].includes(err.result.code)) return false;
-          throw err;
-        }
+        // Batched, as an overlay peer's removal runs on every other host for each container stop.
+        return this.removal(this.change(['neigh', 'del', op.ip, 'dev', op.dev]));
       case 'remove-link': return this.removeLink(op.name);
       case 'ensure-sysctl': return this.ensureSysctl(op.key, op.value);
     }
@@ -182,8 +175,25 @@ export class Iproute2HostNet implements HostNet {
   }
 
   private bridge(args: string[], options: RunOptions = {}) {
-    const prefix = this.options.netns ? ['ip', 'netns', 'exec', this.options.netns] : [];
-    return this.runner.run([...prefix, 'bridge', ...args], options);
+    return this.runner.run(['bridge', ...this.nsArgs, ...args], options);
+  }
+
+  private bridgeChange(args: string[]) {
+    return this.bridge(args, { batchable: true });
+  }
+
+  /**
+   * A batched removal: false when the entry was not there (refused in the batch, then by the
+   * rerun on its own, whose exit code says so).
+   */
+  private async removal(run: Promise<unknown>): Promise<boolean> {
+    try {
+      await run;
+      return true;
+    } catch (err) {
+      if (err instanceof CommandError && [1, 2, 255].includes(err.result.code)) return false;
+      throw err;
+    }
   }
 
   private async ensureBridge(name: string, mtu: number, mac: string | undefined): Promise<boolean> {

@@ -37,19 +37,23 @@ async function vxlanOf(lab: Lab, host: string): Promise<string> {
 /** `BENCH_PARTS=start,convergence` runs only those parts (default: all four). */
 const PARTS = new Set((process.env.BENCH_PARTS ?? 'start,convergence,datapath,scale').split(',').map((p) => p.trim()));
 const START_ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 12);
+/** Three hosts for the scale part; two otherwise, the lab of the issue's start-cost figures. */
+const HOSTS = PARTS.has('scale') ? ['h1', 'h2', 'h3'] : ['h1', 'h2'];
 
 /**
- * On h3, before it has any container: overhead over --network none, as medians of interleaved
- * rounds, for the overlay with its default local gateway (`bench`), the overlay with
- * docker_gwbridge legs instead (`bench-gw`, on h3 alone) and a tsnet bridge.
+ * On the lab's last host, before it has any container: overhead over --network none, as medians
+ * of interleaved rounds, for the overlay with its default local gateway (`bench`), the overlay
+ * with docker_gwbridge legs instead (`bench-gw`, on that host alone) and a tsnet bridge. The
+ * other hosts program a peer entry for each container, on the same CPUs in this lab.
  */
 async function startCost(lab: Lab): Promise<void> {
-  await lab.docker('h3', ['network', 'create', '-d', 'tsnet', '--subnet', '10.71.0.0/24', 'bench-br']);
-  await lab.docker('h3', ['network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=bench-gw', '-o', 'tsnet.overlay.gateway=docker_gwbridge',
+  const h = HOSTS[HOSTS.length - 1] as string;
+  await lab.docker(h, ['network', 'create', '-d', 'tsnet', '--subnet', '10.71.0.0/24', 'bench-br']);
+  await lab.docker(h, ['network', 'create', '-d', 'tsnet', '-o', 'tsnet.type=overlay', '-o', 'tsnet.overlay.name=bench-gw', '-o', 'tsnet.overlay.gateway=docker_gwbridge',
     '--ipam-driver', 'tsnet', '--ipam-opt', 'tsnet.scope=global', '--subnet', '10.72.0.0/24', 'bench-gw']);
   const time = async (network: string) => {
     const t0 = performance.now();
-    await lab.docker('h3', ['run', '--rm', '--network', network, 'tsbox', 'true']);
+    await lab.docker(h, ['run', '--rm', '--network', network, 'tsbox', 'true']);
     return performance.now() - t0;
   };
   const NETWORKS = ['none', 'bench', 'bench-gw', 'bench-br'] as const;
@@ -66,13 +70,13 @@ async function startCost(lab: Lab): Promise<void> {
   };
   // Each --rm container is the host's only one on the overlay: the first container's case.
   const first = await rounds();
-  await lab.docker('h3', ['run', '-d', '--name', 'resident', '--network', 'bench', 'tsbox', 'sleep', '1d']);
-  await lab.docker('h3', ['run', '-d', '--name', 'resident-gw', '--network', 'bench-gw', 'tsbox', 'sleep', '1d']);
+  await lab.docker(h, ['run', '-d', '--name', 'resident', '--network', 'bench', 'tsbox', 'sleep', '1d']);
+  await lab.docker(h, ['run', '-d', '--name', 'resident-gw', '--network', 'bench-gw', 'tsbox', 'sleep', '1d']);
   const other = await rounds();
-  await lab.docker('h3', ['rm', '-f', 'resident', 'resident-gw']);
-  await lab.docker('h3', ['network', 'rm', 'bench-br', 'bench-gw']);
+  await lab.docker(h, ['rm', '-f', 'resident', 'resident-gw']);
+  await lab.docker(h, ['network', 'rm', 'bench-br', 'bench-gw']);
   console.log(`
-start cost on one host (docker run --rm … true, medians of ${START_ROUNDS} interleaved rounds, overhead over --network none):`);
+start cost on ${h} of a ${HOSTS.length}-host lab (docker run --rm … true, medians of ${START_ROUNDS} interleaved rounds, overhead over --network none):`);
   for (const [what, r] of [['host\'s first container on the overlay', first], ['with another container on the overlay', other]] as const) {
     console.log(`  ${what}: tsnet bridge +${fmt(r.bridge)} ms`);
     console.log(`    overlay, local gateway (default): +${fmt(r.local)} ms, ratio ${(r.local / r.bridge).toFixed(2)}   (target <= 1.2)`);
@@ -291,9 +295,9 @@ const HEAP_DIR = process.env.BENCH_HEAP_SNAPSHOT === '0' ? undefined : await mkd
 async function main(): Promise<void> {
   // The lab's daemons inherit this (lab.sh passes the environment on); the bench itself is already running.
   if (HEAP_DIR) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${HEAP_DIR}`.trim();
-  const lab = await startLab(3);
+  const lab = await startLab(HOSTS.length);
   try {
-    for (const h of ['h1', 'h2', 'h3']) await lab.docker(h, NET);
+    for (const h of HOSTS) await lab.docker(h, NET);
     if (PARTS.has('start')) await startCost(lab);
     if (PARTS.has('convergence')) await convergence(lab);
     if (PARTS.has('datapath')) await dataPath(lab);

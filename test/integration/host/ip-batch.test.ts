@@ -7,8 +7,9 @@ import { CommandError, ExecRunner } from '../../../src/host/runner.js';
 import { linkJson, log, sh, withTestNetns } from './netns-fixture.js';
 
 /** Runs `body` with a pool of batch processes in namespace `ns`, and ends them afterwards. */
-async function withBatch<T>(ns: string, options: { maxProcesses?: number; idleMs?: number }, body: (batch: IpBatch) => Promise<T>): Promise<T> {
-  const batch = new IpBatch({ log, command: ['ip', '-n', ns], ...options });
+async function withBatch<T>(ns: string, options: { maxProcesses?: number; idleMs?: number; program?: 'ip' | 'bridge' }, body: (batch: IpBatch) => Promise<T>): Promise<T> {
+  const { program = 'ip', ...rest } = options;
+  const batch = new IpBatch({ log, command: [program, '-n', ns], ...rest });
   try {
     return await body(batch);
   } finally {
@@ -120,5 +121,30 @@ describe('BatchingRunner', () => {
       expect(await host.listNeigh('tsnb-s1')).toEqual([]);
       expect(await host.apply({ op: 'remove-neigh', dev: 'tsnb-s1', ip: '10.9.9.9' })).toBe(false);
     });
+  });
+
+  test('forwarding entries go through a `bridge` batch beside the `ip` one; a missing entry\'s removal is answered false', async () => {
+    const { ns } = await withTestNetns('bbatch');
+    const lines: string[] = [];
+    const capture = pino({ level: 'debug' }, new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } }));
+    await withBatch(ns, {}, (ipBatch) => withBatch(ns, { program: 'bridge' }, async (bridgeBatch) => {
+      const host = new Iproute2HostNet({ runner: new BatchingRunner(new ExecRunner(log), [ipBatch, bridgeBatch], capture), netns: ns });
+      await sh(['ip', '-n', ns, 'link', 'add', 'tsnx-b1', 'type', 'vxlan', 'id', '4243', 'local', '198.19.9.1', 'dstport', '4789', 'nolearning']);
+      const fdb = { dev: 'tsnx-b1', mac: '02:00:00:00:0b:01', dst: '198.19.9.2' };
+      expect(await host.apply({ op: 'ensure-fdb', ...fdb })).toBe(true);
+      expect(await host.apply({ op: 'ensure-flood', dev: 'tsnx-b1', dst: '198.19.9.2' })).toBe(true);
+      expect(await host.apply({ op: 'ensure-flood', dev: 'tsnx-b1', dst: '198.19.9.3' })).toBe(true);
+      expect(await host.listFdb('tsnx-b1')).toEqual(expect.arrayContaining([
+        { mac: fdb.mac, dst: fdb.dst }, { mac: '00:00:00:00:00:00', dst: '198.19.9.2' }, { mac: '00:00:00:00:00:00', dst: '198.19.9.3' },
+      ]));
+      expect(await host.apply({ op: 'remove-fdb', ...fdb })).toBe(true);
+      expect(await host.apply({ op: 'remove-fdb', ...fdb })).toBe(false);
+      expect(await host.apply({ op: 'remove-flood', dev: 'tsnx-b1', dst: '198.19.9.2' })).toBe(true);
+      expect(await host.apply({ op: 'remove-flood', dev: 'tsnx-b1', dst: '198.19.9.3' })).toBe(true);
+      expect(await host.apply({ op: 'remove-flood', dev: 'tsnx-b1', dst: '198.19.9.3' })).toBe(false);
+      expect(await host.listFdb('tsnx-b1')).toEqual([]);
+      // The changes ran in the batch: only the two refused removals were run again on their own.
+      expect(lines.filter((l) => l.includes('running it on its own') && l.includes('"bridge"'))).toHaveLength(2);
+    }));
   });
 });
