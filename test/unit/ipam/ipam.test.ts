@@ -254,6 +254,37 @@ describe('two hosts on one shared store', () => {
     expect(await store.get('ipam/v1/tsnet-global/addr/10.51.0.0_24/10.51.0.1')).toBeUndefined();
     expect(await store.get('ipam/v1/tsnet-global/gw/10.51.0.0_24')).toBeUndefined();
   });
+
+  test('releasing a container\'s address reads nothing more once the host holds the shared gateway (one transaction per stop)', async () => {
+    class CountingStore extends MemoryKvStore {
+      gets = 0;
+      override async get(key: string) {
+        this.gets++;
+        return super.get(key);
+      }
+    }
+    const store = new CountingStore();
+    const a = setup(store, 'host-a', true).ipam;
+    const b = setup(store, 'host-b', true).ipam;
+    const opts = { 'tsnet.scope': 'global' };
+    const { poolId } = await a.requestPool({ addressSpace: 'tsnet-local', pool: '10.52.0.0/24', options: opts, v6: false });
+    await b.requestPool({ addressSpace: 'tsnet-local', pool: '10.52.0.0/24', options: opts, v6: false });
+    expect(await a.requestAddress(poolId, undefined, GW)).toBe('10.52.0.1/24');
+    expect(await b.requestAddress(poolId, undefined, GW)).toBe('10.52.0.1/24');
+    const ip = (await a.requestAddress(poolId, undefined, {})).split('/')[0] as string;
+    store.gets = 0;
+    await a.releaseAddress(poolId, ip);
+    expect(store.gets).toBe(0);
+    expect(await store.get(`ipam/v1/tsnet-global/addr/10.52.0.0_24/${ip}`)).toBeUndefined();
+    // The gateway itself is still released through its record, and only from this host.
+    await a.releaseAddress(poolId, '10.52.0.1');
+    expect(JSON.parse((await store.get('ipam/v1/tsnet-global/gw/10.52.0.0_24'))?.value ?? '{}')).toMatchObject({ ip: '10.52.0.1', hosts: ['host-b'] });
+    // No longer a holder: host-a reads the record again, and still never frees the gateway's address.
+    await a.releaseAddress(poolId, '10.52.0.1');
+    expect(await store.get('ipam/v1/tsnet-global/addr/10.52.0.0_24/10.52.0.1')).toBeDefined();
+    await b.releaseAddress(poolId, '10.52.0.1');
+    expect(await store.get('ipam/v1/tsnet-global/addr/10.52.0.0_24/10.52.0.1')).toBeUndefined();
+  });
 });
 
 describe('usage (tsnet ipam)', () => {
