@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { run } from '../support/exec.js';
 import { startLab, type Lab } from '../support/lab.js';
 import { formatHeapSummary, summarizeHeapFile, type HeapSummary } from './heap-summary.js';
-import { fmt, median, percentile } from './stats.js';
+import { fmt, median, overheadRatioInterval, percentile } from './stats.js';
 
 /**
  * `npm run bench:overlay`, on the multi-host lab (deploy/lab/lab.sh):
@@ -66,7 +66,8 @@ async function startCost(lab: Lab): Promise<void> {
       for (const n of order) samples[n].push(await time(n));
     }
     const over = (n: Measured) => median(samples[n]) - median(samples.none);
-    return { local: over('bench'), gwbridge: over('bench-gw'), bridge: over('bench-br') };
+    const ratio = (n: Measured) => overheadRatioInterval(samples[n], samples['bench-br'], samples.none);
+    return { local: over('bench'), gwbridge: over('bench-gw'), bridge: over('bench-br'), localRatio: ratio('bench'), gwbridgeRatio: ratio('bench-gw') };
   };
   // Each --rm container is the host's only one on the overlay: the first container's case.
   const first = await rounds();
@@ -81,8 +82,9 @@ async function startCost(lab: Lab): Promise<void> {
 start cost on ${h} of a ${HOSTS.length}-host lab (docker run --rm … true, medians of ${START_ROUNDS} interleaved rounds, overhead over --network none):`);
   for (const [what, r] of [['host\'s first container on the overlay', first], ['with another container on the network', other]] as const) {
     console.log(`  ${what}: tsnet bridge +${fmt(r.bridge)} ms`);
-    console.log(`    overlay, local gateway (default): +${fmt(r.local)} ms, ratio ${(r.local / r.bridge).toFixed(2)}   (target <= 1.2)`);
-    console.log(`    overlay, docker_gwbridge:         +${fmt(r.gwbridge)} ms, ratio ${(r.gwbridge / r.bridge).toFixed(2)}`);
+    const interval = (i: { low: number; high: number }) => `[90%: ${i.low.toFixed(2)}–${i.high.toFixed(2)}]`;
+    console.log(`    overlay, local gateway (default): +${fmt(r.local)} ms, ratio ${(r.local / r.bridge).toFixed(2)} ${interval(r.localRatio)}   (target <= 1.2)`);
+    console.log(`    overlay, docker_gwbridge:         +${fmt(r.gwbridge)} ms, ratio ${(r.gwbridge / r.bridge).toFixed(2)} ${interval(r.gwbridgeRatio)}`);
   }
 }
 

@@ -18,7 +18,20 @@ export function fmt(ms: number): string {
  * alike. Seeded, so the same samples always give the same interval.
  */
 export function ratioInterval(a: readonly number[], b: readonly number[], level = 0.9, iterations = 2_000): { low: number; high: number } {
-  const n = Math.min(a.length, b.length);
+  return bootstrapInterval([a, b], ([ra = [], rb = []]) => median(ra) / median(rb), level, iterations);
+}
+
+/**
+ * The same for an overhead ratio, (median(a) − median(base)) / (median(b) − median(base)): what
+ * a costs over a baseline measured in the same rounds, against what b costs over it.
+ */
+export function overheadRatioInterval(a: readonly number[], b: readonly number[], base: readonly number[], level = 0.9, iterations = 2_000): { low: number; high: number } {
+  return bootstrapInterval([a, b, base], ([ra = [], rb = [], rbase = []]) => (median(ra) - median(rbase)) / (median(rb) - median(rbase)), level, iterations);
+}
+
+/** Resamples whole rounds (index i of every series together) and takes the statistic's percentiles. */
+function bootstrapInterval(series: ReadonlyArray<readonly number[]>, statistic: (resampled: number[][]) => number, level: number, iterations: number): { low: number; high: number } {
+  const n = Math.min(...series.map((s) => s.length));
   if (n === 0) return { low: Number.NaN, high: Number.NaN };
   let seed = 0x9e3779b9;
   const random = () => {
@@ -28,17 +41,15 @@ export function ratioInterval(a: readonly number[], b: readonly number[], level 
     seed ^= seed << 5;
     return (seed >>> 0) / 0x1_0000_0000;
   };
-  const ratios: number[] = [];
+  const values: number[] = [];
   for (let k = 0; k < iterations; k++) {
-    const ra: number[] = [];
-    const rb: number[] = [];
+    const resampled = series.map(() => [] as number[]);
     for (let i = 0; i < n; i++) {
       const j = Math.floor(random() * n);
-      ra.push(a[j] as number);
-      rb.push(b[j] as number);
+      series.forEach((s, si) => resampled[si]?.push(s[j] as number));
     }
-    ratios.push(median(ra) / median(rb));
+    values.push(statistic(resampled));
   }
   const tail = ((1 - level) / 2) * 100;
-  return { low: percentile(ratios, tail), high: percentile(ratios, 100 - tail) };
+  return { low: percentile(values, tail), high: percentile(values, 100 - tail) };
 }

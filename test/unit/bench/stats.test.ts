@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { median, percentile, ratioInterval } from '../../bench/stats.js';
+import { median, overheadRatioInterval, percentile, ratioInterval } from '../../bench/stats.js';
 
 describe('benchmark statistics', () => {
   test('percentile and median take the nearest rank', () => {
@@ -18,5 +18,17 @@ describe('benchmark statistics', () => {
     expect(interval.high).toBeGreaterThanOrEqual(median(a) / median(noisy));
     expect(ratioInterval(a, noisy)).toEqual(interval);
     expect(ratioInterval([], [])).toEqual({ low: Number.NaN, high: Number.NaN });
+  });
+
+  test('overheadRatioInterval: costs over a baseline from the same rounds; exact when every round agrees', () => {
+    const base = [300, 320, 310, 330, 305, 315];
+    const bridge = base.map((x) => x + 100);
+    const overlay = base.map((x) => x + 120);
+    expect(overheadRatioInterval(overlay, bridge, base)).toEqual({ low: 1.2, high: 1.2 });
+    const noisy = overlay.map((x, i) => x + (i % 2 ? 30 : -30));
+    const interval = overheadRatioInterval(noisy, bridge, base);
+    expect(interval.low).toBeLessThan(1.2);
+    expect(interval.high).toBeGreaterThan(1.2);
+    expect(overheadRatioInterval([], [], [])).toEqual({ low: Number.NaN, high: Number.NaN });
   });
 });
