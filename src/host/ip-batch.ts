@@ -228,9 +228,9 @@ export class BatchingRunner implements Runner {
 
   private async runOnce(argv: readonly string[], options: RunOptions): Promise<RunResult> {
     const eligible = options.batchable === true && options.input === undefined && !options.okCodes?.length;
-    const batch = eligible ? this.batches.find((b) => b.lineOf(argv) !== undefined) : undefined;
-    const args = batch?.lineOf(argv);
-    if (!batch || !args) return this.exec.run(argv, options);
+    const match = eligible ? this.batches.map((b) => ({ batch: b, args: b.lineOf(argv) })).find((m) => m.args !== undefined) : undefined;
+    if (!match?.args) return this.exec.run(argv, options);
+    const { batch, args } = match;
     try {
       return await batch.run(args, options.timeoutMs);
     } catch (err) {

@@ -223,6 +223,16 @@ describe("Docker's overlap-retry loop (identical Pool \"\" requests while it hol
   });
 });
 
+/** Hosts a and b on one store, both holding the global pool `cidr`. */
+async function sharedPool(store: MemoryKvStore, cidr: string): Promise<{ a: IpamService; b: IpamService; poolId: string }> {
+  const a = setup(store, 'host-a', true).ipam;
+  const b = setup(store, 'host-b', true).ipam;
+  const request = { addressSpace: 'tsnet-local', pool: cidr, options: { 'tsnet.scope': 'global' }, v6: false };
+  const { poolId } = await a.requestPool(request);
+  await b.requestPool(request);
+  return { a, b, poolId };
+}
+
 describe('two hosts on one shared store', () => {
   test('concurrent allocations never hand out an address twice', async () => {
     const store = new MemoryKvStore();
@@ -239,11 +249,7 @@ describe('two hosts on one shared store', () => {
 
   test('the gateway of a shared pool is one address for every host', async () => {
     const store = new MemoryKvStore();
-    const a = setup(store, 'host-a', true).ipam;
-    const b = setup(store, 'host-b', true).ipam;
-    const opts = { 'tsnet.scope': 'global' };
-    const { poolId } = await a.requestPool({ addressSpace: 'tsnet-local', pool: '10.51.0.0/24', options: opts, v6: false });
-    await b.requestPool({ addressSpace: 'tsnet-local', pool: '10.51.0.0/24', options: opts, v6: false });
+    const { a, b, poolId } = await sharedPool(store, '10.51.0.0/24');
     expect(await a.requestAddress(poolId, undefined, GW)).toBe('10.51.0.1/24');
     expect(await b.requestAddress(poolId, '10.51.0.1', GW)).toBe('10.51.0.1/24');
     expect(await shown(b.requestAddress(poolId, '10.51.0.9', GW))).toMatch(/the gateway of pool 10.51.0.0\/24 is already 10.51.0.1 \(hosts host-a, host-b\); pass --gateway 10.51.0.1 on every host/);
@@ -264,11 +270,7 @@ describe('two hosts on one shared store', () => {
       }
     }
     const store = new CountingStore();
-    const a = setup(store, 'host-a', true).ipam;
-    const b = setup(store, 'host-b', true).ipam;
-    const opts = { 'tsnet.scope': 'global' };
-    const { poolId } = await a.requestPool({ addressSpace: 'tsnet-local', pool: '10.52.0.0/24', options: opts, v6: false });
-    await b.requestPool({ addressSpace: 'tsnet-local', pool: '10.52.0.0/24', options: opts, v6: false });
+    const { a, b, poolId } = await sharedPool(store, '10.52.0.0/24');
     expect(await a.requestAddress(poolId, undefined, GW)).toBe('10.52.0.1/24');
     expect(await b.requestAddress(poolId, undefined, GW)).toBe('10.52.0.1/24');
     const ip = (await a.requestAddress(poolId, undefined, {})).split('/')[0] as string;
