@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -27,6 +27,9 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_SHELLS = 4;
 /** POSIX sh reports "not found" with this status when it cannot find or run the program. */
 const NOT_FOUND = 127;
+/** The private directory's name starts with this and the daemon's pid, so a later daemon can tell whose it is. */
+const DIR_PREFIX = 'tsnet-launch-';
+const OWNED_DIR = /^tsnet-launch-(\d+)-/;
 
 export interface LauncherOptions {
   readonly log: Logger;
@@ -38,14 +41,18 @@ export interface LauncherOptions {
 
 /** A Runner that starts programs from a pool of long-lived shells (see above). */
 export class LauncherRunner implements Runner {
-  private readonly dir = mkdtempSync(join(tmpdir(), 'tsnet-launch-'));
+  private readonly dir: string;
   private readonly idle: Shell[] = [];
   private readonly waiting: Array<(shell: Shell) => void> = [];
   private slots = 0;
   private nextSlot = 0;
   private closed = false;
 
-  constructor(private readonly options: LauncherOptions) {}
+  constructor(private readonly options: LauncherOptions) {
+    // A daemon killed with SIGKILL cannot remove its directory; the next one does.
+    sweepStaleLaunchDirs(tmpdir(), options.log);
+    this.dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
+  }
 
   async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [program] = argv;
@@ -95,6 +102,31 @@ export class LauncherRunner implements Runner {
     const next = this.waiting.shift();
     if (next) next(shell);
     else this.idle.push(shell);
+  }
+}
+
+/**
+ * Removes the private directories of launchers whose process has ended. The pid in the name says
+ * whose a directory is; one whose process still runs (or may: EPERM) is never touched.
+ */
+export function sweepStaleLaunchDirs(parent: string, log: Logger, alive: (pid: number) => boolean = processAlive): number {
+  let removed = 0;
+  for (const name of readdirSync(parent)) {
+    const pid = OWNED_DIR.exec(name)?.[1];
+    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+    removed++;
+  }
+  if (removed > 0) log.info({ removed, parent }, 'removed the program directories of launchers that ended without removing them');
+  return removed;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 

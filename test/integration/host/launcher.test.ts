@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, test } from 'vitest';
 import { callDeadline, forwardStep } from '../../../src/core/deadline.js';
 import { TsnetError } from '../../../src/core/errors.js';
-import { LauncherRunner } from '../../../src/host/launcher.js';
+import { LauncherRunner, sweepStaleLaunchDirs } from '../../../src/host/launcher.js';
 import { CommandError } from '../../../src/host/runner.js';
 import { sh } from './netns-fixture.js';
 
@@ -87,5 +90,29 @@ describe('LauncherRunner: programs started from long-lived shells behave as spaw
     await own.close();
     expect(existsSync(dir)).toBe(false);
     await expect(own.run(['true'])).rejects.toThrow(/closed/);
+  });
+});
+
+describe('LauncherRunner: its private directory', () => {
+  test('a launcher removes the directories of launchers whose process ended (a daemon killed with SIGKILL), never a live one\'s', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tsnet-sweep-test-'));
+    try {
+      const ended = spawnSync('true').pid;
+      for (const name of [`tsnet-launch-${ended}-abc`, `tsnet-launch-${process.pid}-def`, `tsnet-launch-1-ghi`, 'tsnet-launch-xyz', 'other']) mkdirSync(join(parent, name));
+      expect(sweepStaleLaunchDirs(parent, log)).toBe(1);
+      expect(readdirSync(parent).sort()).toEqual([`tsnet-launch-${process.pid}-def`, 'tsnet-launch-1-ghi', 'tsnet-launch-xyz', 'other'].sort());
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  test('the directory is named with the daemon\'s pid and is gone after close', async () => {
+    const own = new LauncherRunner({ log });
+    await own.run(['true']);
+    const mine = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`tsnet-launch-${process.pid}-`));
+    const before = mine();
+    expect(before.length).toBeGreaterThan(0);
+    await own.close();
+    expect(mine().length).toBe(before.length - 1);
   });
 });
