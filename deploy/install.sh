@@ -157,7 +157,8 @@ else
   fi
   stop_background
   mkdir -p "$(dirname "$socket")" "$(dirname "$pid_file")" "$(dirname "$log_file")"
-  nohup node "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" --docker-host "$docker_api" >>"$log_file" 2>&1 </dev/null &
+  # The flags and environment of deploy/tsnet.service (src/core/node-flags.ts says why).
+  MALLOC_ARENA_MAX=2 nohup node --max-semi-space-size=1 --optimize-for-size "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" --docker-host "$docker_api" >>"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"
 fi
 

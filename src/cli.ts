@@ -79,9 +79,9 @@ async function runDaemon(args: string[]): Promise<number> {
     return 0;
   }
   const daemon = await startDaemon(config);
-  const missing = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
+  const missing = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS, process.env);
   if (missing.length > 0) {
-    daemon.log.info({ missing }, 'node was started without tsnet\'s memory flags: resident memory is higher when idle and after bursts of calls (deploy/tsnet.service shows the command line)');
+    daemon.log.info({ missing }, 'node was started without tsnet\'s memory flags or environment: resident memory is higher when idle and after bursts of calls (deploy/tsnet.service shows the command line and environment)');
   }
   const shutdown = (signal: string) => {
     daemon.log.info({ signal }, 'signal received');

@@ -104,7 +104,7 @@ export function renderStatus(s: StatusView): string {
     `networks:      ${byType}; ${s.endpoints} endpoint(s), ${s.ports} published port(s)`,
   ];
   if (s.memory) {
-    const flags = s.memory.missingNodeFlags.length > 0 ? `; node started WITHOUT ${s.memory.missingNodeFlags.join(' ')} (deploy/tsnet.service shows the command line)` : '';
+    const flags = s.memory.missingNodeFlags.length > 0 ? `; node started WITHOUT ${s.memory.missingNodeFlags.join(' ')} (deploy/tsnet.service shows the command line and environment)` : '';
     lines.push(`memory:        ${mib(s.memory.rssBytes)} resident, V8 heap ${mib(s.memory.heapUsedBytes)} used${flags}`);
   }
   if (s.docker?.suspectedOrphans.length) lines.push(`suspected orphans (kept until Docker can be asked): ${s.docker.suspectedOrphans.join(', ')}`);

@@ -50,7 +50,7 @@ export function buildAdminApp(source: AdminSource, metrics: MetricsText, log: Lo
   const views = async () => source.networks(await source.dockerNames());
 
   // Fixed for the life of the process: worked out once, not per request.
-  const missingFlags = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS);
+  const missingFlags = missingNodeFlags(process.execArgv, process.env.NODE_OPTIONS, process.env);
   app.get('/v1/status', async () => {
     const facts = source.facts();
     // Counts need no names: the status never waits on the Docker API.

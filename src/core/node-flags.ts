@@ -7,11 +7,28 @@
  * IPAM request/release pairs 90–92 MiB instead of 118–122, at the same call latency (p50 1.53
  * ms against 1.54). After a long load (1,000 containers started) the old generation has grown
  * and the two are within a few MiB of each other.
+ *
+ * --optimize-for-size: V8 then sizes and compacts the whole heap for memory rather than speed
+ * (it shrinks what it keeps in reserve after each collection). Measured side by side on an idle
+ * daemon after 9,000 calls: anonymous memory 33 MiB instead of 45, total RSS 76 MiB instead of
+ * 88, at the same call latency (GetCapabilities round trip p50 0.13 ms against 0.12).
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1'];
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=1', '--optimize-for-size'];
 
-/** The flags of {@link DAEMON_NODE_FLAGS} that this process was started without. */
-export function missingNodeFlags(execArgv: readonly string[], nodeOptions = ''): string[] {
+/**
+ * The environment every launcher gives the daemon. glibc's malloc keeps up to eight arenas per
+ * core, one per thread that allocates (libuv's workers, V8's helpers), each holding on to what it
+ * freed; two are plenty for a daemon whose work is on one thread. Measured with the flags above:
+ * anonymous memory 28 MiB instead of 33 (RSS 71 MiB), no change in latency.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
+/**
+ * The flags of {@link DAEMON_NODE_FLAGS} that this process was started without, and the
+ * settings of {@link DAEMON_ENV} (as NAME=VALUE) its environment lacks.
+ */
+export function missingNodeFlags(execArgv: readonly string[], nodeOptions = '', env: Readonly<Record<string, string | undefined>> = DAEMON_ENV): string[] {
   const given = new Set([...execArgv, ...nodeOptions.split(/\s+/)]);
-  return DAEMON_NODE_FLAGS.filter((flag) => !given.has(flag));
+  const missingEnv = Object.entries(DAEMON_ENV).filter(([name, value]) => env[name] !== value).map(([name, value]) => `${name}=${value}`);
+  return [...DAEMON_NODE_FLAGS.filter((flag) => !given.has(flag)), ...missingEnv];
 }

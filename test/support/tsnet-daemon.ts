@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { run, waitFor } from './exec.js';
 import { postPlugin } from '../../plugin-spec/conformance/client.js';
 import { spawnTracked, tail, type Tracked } from './process.js';
-import { DAEMON_NODE_FLAGS } from '../../src/core/node-flags.js';
+import { DAEMON_ENV, DAEMON_NODE_FLAGS } from '../../src/core/node-flags.js';
 
 /** The repository root, found from here whether running from test/ (vitest) or dist/test/ (bench). */
 export const REPO = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
@@ -100,7 +100,7 @@ export async function startTsnetDaemon(place: DaemonPlace, options: TsnetDaemonO
   const proc = spawnTracked(
     [process.execPath, ...DAEMON_NODE_FLAGS, CLI, 'daemon', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug',
       '--docker-host', place.socketPath ? `unix://${place.socketPath}` : 'none', ...(options.extraArgs ?? [])],
-    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`), env: options.env ? { ...process.env, ...options.env } : undefined },
+    { netnsPath: place.netnsPath, logFile: join(place.dir, `${name}.log`), env: { ...process.env, ...DAEMON_ENV, ...options.env } },
   );
   try {
     const outcome = await waitFor(async () => {

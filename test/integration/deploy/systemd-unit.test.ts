@@ -46,7 +46,7 @@ describe('the systemd unit install.sh writes', () => {
   test('every placeholder is filled with this host\'s paths', () => {
     expect(unit).not.toMatch(/@[A-Z_]+@/);
     const start = value('Service', 'ExecStart') ?? '';
-    expect(start).toBe(`${process.execPath} --max-semi-space-size=1 ${REPO}/dist/src/cli.js daemon --socket ${SOCKET} --state-dir ${join(dir, 'state')} --docker-host unix:///var/run/docker.sock`);
+    expect(start).toBe(`${process.execPath} --max-semi-space-size=1 --optimize-for-size ${REPO}/dist/src/cli.js daemon --socket ${SOCKET} --state-dir ${join(dir, 'state')} --docker-host unix:///var/run/docker.sock`);
     expect(values('Service', 'ExecStartPre')).toEqual([
       `+/bin/mkdir -p -m 0700 ${join(dir, 'state')} /run/tsnet`, '+/bin/mkdir -p /run/docker/plugins', '+/usr/bin/touch /run/xtables.lock',
     ]);
