@@ -1,4 +1,4 @@
-import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from 'cockatiel';
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry } from 'cockatiel';
 import { CompareResult, CompareTarget, Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, SortOrder, SortTarget, type ICompare, type IKeyValue, type IRequestOp, type Namespace } from 'etcd3';
 import type { Logger } from 'pino';
 import { TsnetError, tsnetError } from '../../src/core/errors.js';
@@ -45,10 +45,13 @@ export class EtcdKvStore implements KvStore {
       // a loaded host) stop every call for 5 s, and each is retried three times, so a
       // transaction that did commit is sent again and its compare-and-swap then "fails", which
       // leaks what it wrote. Only an unreachable server (UNAVAILABLE: nothing was sent) is
-      // retried or rests the endpoint; a late answer stays the caller's error.
+      // retried or rests the endpoint; a late answer stays the caller's error. The retries wait a
+      // little: when one of etcd3's streams (a watch, the lease's keep-alive) fails, it closes the
+      // channel that calls in flight share, and an immediate retry could meet the same closing
+      // channel ("Channel closed before call started", seen once in the lab at start-up).
       faultHandling: {
         host: () => circuitBreaker(handleWhen(isUnreachable), { halfOpenAfter: 2_000, breaker: new ConsecutiveBreaker(3) }),
-        global: retry(handleWhen(isUnreachable), { maxAttempts: 2 }),
+        global: retry(handleWhen(isUnreachable), { maxAttempts: 3, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 400 }) }),
       },
     });
     this.ns = this.client.namespace(options.prefix);
