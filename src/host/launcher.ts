@@ -111,11 +111,23 @@ export class LauncherRunner implements Runner {
  */
 export function sweepStaleLaunchDirs(parent: string, log: Logger, alive: (pid: number) => boolean = processAlive): number {
   let removed = 0;
-  for (const name of readdirSync(parent)) {
+  // Tidying up must never stop a daemon from starting: what cannot be removed is left, and said.
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch (err) {
+    log.warn({ err, parent }, 'could not look for the program directories of ended launchers');
+    return 0;
+  }
+  for (const name of names) {
     const pid = OWNED_DIR.exec(name)?.[1];
     if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
-    rmSync(join(parent, name), { recursive: true, force: true });
-    removed++;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true });
+      removed++;
+    } catch (err) {
+      log.warn({ err, dir: join(parent, name) }, 'could not remove the program directory of an ended launcher');
+    }
   }
   if (removed > 0) log.info({ removed, parent }, 'removed the program directories of launchers that ended without removing them');
   return removed;

@@ -101,6 +101,7 @@ describe('LauncherRunner: its private directory', () => {
       for (const name of [`tsnet-launch-${ended}-abc`, `tsnet-launch-${process.pid}-def`, `tsnet-launch-1-ghi`, 'tsnet-launch-xyz', 'other']) mkdirSync(join(parent, name));
       expect(sweepStaleLaunchDirs(parent, log)).toBe(1);
       expect(readdirSync(parent).sort()).toEqual([`tsnet-launch-${process.pid}-def`, 'tsnet-launch-1-ghi', 'tsnet-launch-xyz', 'other'].sort());
+      expect(sweepStaleLaunchDirs(join(parent, 'no-such-dir'), log)).toBe(0); // a missing parent is not an error
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
