@@ -29,7 +29,7 @@ const DEFAULT_SHELLS = 4;
 const NOT_FOUND = 127;
 /** The private directory's name starts with this and the daemon's pid, so a later daemon can tell whose it is. */
 const DIR_PREFIX = 'tsnet-launch-';
-const OWNED_DIR = /^tsnet-launch-(\d+)-/;
+const OWNED_DIR = new RegExp(`^${DIR_PREFIX}(\\d+)-`);
 
 export interface LauncherOptions {
   readonly log: Logger;
@@ -120,8 +120,9 @@ export function sweepStaleLaunchDirs(parent: string, log: Logger, alive: (pid: n
     return 0;
   }
   for (const name of names) {
-    const pid = OWNED_DIR.exec(name)?.[1];
-    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue;
+    const owner = OWNED_DIR.exec(name)?.[1];
+    const pid = Number(owner);
+    if (owner === undefined || pid === process.pid || alive(pid)) continue;
     try {
       rmSync(join(parent, name), { recursive: true, force: true });
       removed++;
