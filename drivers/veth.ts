@@ -16,11 +16,6 @@ export function vethNames(endpointId: string): VethNames {
   return { hostIf: linkName('v', endpointId), peerIf: linkName('p', endpointId) };
 }
 
-/** Both ends of every endpoint's pair: the links a network's endpoints own. */
-export function vethLinks(endpoints: readonly EndpointRecord[]): string[] {
-  return endpoints.flatMap((e) => Object.values(vethNames(e.id)));
-}
-
 export function vethOps(bridge: string, mtu: number, endpoint: EndpointRecord): HostOp[] {
   const { hostIf, peerIf } = vethNames(endpoint.id);
   return [{ op: 'ensure-veth', host: hostIf, peer: peerIf, master: bridge, mtu, peerMac: endpoint.mac }];

@@ -109,7 +109,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     ['overlay', overlay],
     ['macvlan', createMacvlanDriver({ host, log: log.child({ component: 'macvlan' }) })],
     ['ipvlan', createIpvlanDriver({ host, log: log.child({ component: 'ipvlan' }) })],
-    ['null', createNullDriver()],
+    ['null', createNullDriver({ host, log: log.child({ component: 'null' }) })],
   ]);
   if (etcd) await parts.start('etcd', { stop: () => etcd.close() });
   if (globalSpace) await parts.start('global-ipam', { stop: () => globalSpace.close() });

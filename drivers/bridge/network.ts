@@ -23,6 +23,7 @@ export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): 
   // A bridge tsnet makes gets a fixed MAC, so it does not change as ports come and go (Linux
   // gives a bridge the lowest MAC of its ports); the user's own bridge keeps its MAC.
   const ops: HostOp[] = [{ op: 'ensure-bridge', name: config.bridge, mtu: config.mtu, mac: config.adopted ? undefined : bridgeMac(network.id) }];
+  if (config.pinnedMac) ops.push({ op: 'ensure-mac', dev: config.bridge, mac: config.pinnedMac });
   // An isolated family has no gateway on the bridge; inhibit_ipv4 leaves IPv4's to the user.
   const addressed = [...(config.gatewayMode[4] === 'isolated' || config.inhibitIpv4 ? [] : network.ipv4), ...(config.gatewayMode[6] === 'isolated' ? [] : network.ipv6)];
   for (const pool of addressed) {
@@ -39,12 +40,4 @@ export function bridgeNetworkOps(network: NetworkRecord, config: BridgeConfig): 
     ops.push({ op: 'ensure-sysctl', key: 'net/ipv6/conf/all/forwarding', value: '1' });
   }
   return ops;
-}
-
-/**
- * Teardown plan: the bridge goes, unless it was the user's own bridge that tsnet adopted; then
- * exactly what tsnet changed on it is put back (addresses, MTU, link state, its sysctls).
- */
-export function bridgeTeardownOps(config: BridgeConfig): HostOp[] {
-  return config.adopted ? [...(config.restoreOps ?? [])] : [{ op: 'remove-link', name: config.bridge }];
 }

@@ -43,6 +43,8 @@ const bridgeConfigSchema = z.object({
   adopted: z.boolean().optional(),
   /** For an adopted bridge: the ops that undo what tsnet changed on it. */
   restoreOps: z.array(restoreOpSchema).optional(),
+  /** Learned at creation: an adopted bridge's MAC, kept (a bridge's MAC otherwise follows its ports). */
+  pinnedMac: z.string().optional(),
 });
 
 export type BridgeConfig = Readonly<z.output<typeof bridgeConfigSchema>>;

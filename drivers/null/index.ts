@@ -1,5 +1,8 @@
+import { z } from 'zod';
 import { rejectUnknownOptions } from '../../src/core/options.js';
-import type { Driver } from '../driver.js';
+import { declaredDriver } from '../declared.js';
+import type { Driver, DriverDeps } from '../driver.js';
+import { stateCodec } from '../state.js';
 
 /**
  * The null type (`-o tsnet.type=null`): endpoints with no interface, for containers that set up
@@ -8,24 +11,18 @@ import type { Driver } from '../driver.js';
  * the kernel is touched. Addresses Docker's IPAM hands out are kept as bookkeeping only (use
  * `--ipam-driver null` to get none).
  */
-export function createNullDriver(): Driver {
-  return {
+export function createNullDriver(deps: DriverDeps): Driver {
+  return declaredDriver({
     type: 'null',
+    state: stateCodec('null', z.object({})),
     endpointInterface: false,
     gatewayNeeds: () => ({ ipv4: false, ipv6: false }),
-    planNetwork(network) {
+    plan(network) {
       rejectUnknownOptions(network.options, [], 'null');
       return {};
     },
-    createNetwork: async () => ({}),
-    deleteNetwork: async () => undefined,
-    createEndpoint: async () => undefined,
-    deleteEndpoint: async () => undefined,
-    join: async () => ({ dstPrefix: '', staticRoutes: [], disableGatewayService: true }),
-    leave: async () => undefined,
-    firewallRules: () => [],
-    isolationInterfaces: () => [],
-    ownedLinks: () => [],
-    reconcile: async () => undefined,
-  };
+    network: () => ({ ops: [] }),
+    endpoint: () => ({ ops: [] }),
+    join: () => ({ dstPrefix: '', staticRoutes: [], disableGatewayService: true }),
+  }, deps);
 }

@@ -18,7 +18,7 @@ describe('bridge driver plan', () => {
   test('CreateNetwork makes a bridge with the gateway, up, forwarding on', async () => {
     const { host, driver, plan } = setup();
     const net = plan();
-    expect(await driver.createNetwork(net)).toEqual({ adopted: false, restoreOps: [] });
+    expect(await driver.createNetwork(net)).toEqual({ adopted: false });
     const bridge = linkName('b', NET_A);
     expect(host.dump()).toBe([
       `apply ensure-bridge name=${bridge} mtu=1500 mac=${bridgeMac(NET_A)}`,
@@ -140,8 +140,15 @@ describe('bridge driver plan', () => {
     expect((await made.host.getLink('brx0'))?.mac).toBe(bridgeMac(NET_A));
     const own = setup();
     await own.host.apply({ op: 'ensure-bridge', name: 'brx0', mtu: 1500, mac: '02:00:00:00:00:99' });
-    await own.driver.createNetwork(own.plan({ options: { 'com.docker.network.bridge.name': 'brx0' } }));
+    const planned = own.plan({ options: { 'com.docker.network.bridge.name': 'brx0' } });
+    const learned = await own.driver.createNetwork(planned);
+    expect(learned).toMatchObject({ adopted: true, pinnedMac: '02:00:00:00:00:99' });
+    expect(own.host.dump()).toContain('ensure-mac dev=brx0 mac=02:00:00:00:00:99');
     expect((await own.host.getLink('brx0'))?.mac).toBe('02:00:00:00:00:99');
+    // The pin is part of the network's objects, so start-up keeps it too.
+    own.host.clearLog();
+    await own.driver.reconcile({ network: { ...planned, driverState: { ...planned.driverState, ...learned } }, endpoints: [] });
+    expect(own.host.dump()).toContain('ensure-mac dev=brx0 mac=02:00:00:00:00:99');
   });
 
   test('a second network with the same bridge name is refused; it routes its subnets (the CNM layer refuses overlaps)', () => {

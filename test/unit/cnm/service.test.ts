@@ -208,8 +208,8 @@ describe('subnets routed on this host', () => {
   test('a network that routes its subnets here is refused when one overlaps another such network\'s, whichever type was first; a network that routes nothing is not', async () => {
     const host = new RecordingHostNet();
     // "overlay" stands for any other type that may route (an overlay with a local gateway): here when not --internal.
-    const routing: Driver = { ...createNullDriver(), type: 'overlay', routesSubnets: (n) => !n.internal };
-    const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })], ['overlay', routing], ['null', createNullDriver()]]);
+    const routing: Driver = { ...createNullDriver({ host, log: silentLog }), type: 'overlay', routesSubnets: (n) => !n.internal };
+    const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })], ['overlay', routing], ['null', createNullDriver({ host, log: silentLog })]]);
     const service = new NetworkService({ repo: new CnmRepository(new MemoryKvStore()), drivers, firewall: new RecordingFirewall(), probe: async () => 'free', log: silentLog, sandboxExists: () => true });
     const NET_C = 'c'.repeat(64);
     const NET_D = 'd'.repeat(64);

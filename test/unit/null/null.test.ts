@@ -17,7 +17,7 @@ import { MemoryKvStore } from '../cnm/memory-kv.js';
 function setup() {
   const host = new RecordingHostNet();
   const firewall = new RecordingFirewall();
-  const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })], ['null', createNullDriver()]]);
+  const drivers = new Map<NetworkType, Driver>([['bridge', createBridgeDriver({ host, log: silentLog })], ['null', createNullDriver({ host, log: silentLog })]]);
   const store = new MemoryKvStore();
   const service = new NetworkService({ repo: new CnmRepository(store), drivers, firewall, probe: async () => 'free', log: silentLog, sandboxExists: () => true });
   const app = buildApp({ log: silentLog, ready: Promise.resolve(), handlerTimeoutMs: 5_000, bodyLimit: 1024 * 1024 }, (define) => {
@@ -69,7 +69,7 @@ describe('a command the host refuses where tsnet expected none to fail', () => {
   test('reaches Docker as a clear refusal (the command and the kernel\'s words), not as an internal error', async () => {
     const host = new RecordingHostNet();
     const failing: Driver = {
-      ...createNullDriver(),
+      ...createNullDriver({ host, log: silentLog }),
       createEndpoint: async () => {
         throw new CommandError(['ip', '-json', 'link', 'show', 'dev', 'eth9'], { code: 255, stdout: '', stderr: 'Error: Operation not permitted' });
       },
