@@ -56,9 +56,10 @@ export function registerNetworkRoutes(define: MethodRegistrar, deps: NetworkRout
     return {};
   });
 
-  // Swarm-manager-side calls: tsnet keeps no cluster-wide state through them, so it accepts the
-  // network as Docker describes it and returns no extra options.
-  define('NetworkDriver.AllocateNetwork', methods['NetworkDriver.AllocateNetwork'].request, () => ({ Options: {} }));
+  // Swarm-manager-side calls: tsnet keeps no cluster-wide state through them. What AllocateNetwork
+  // answers is all a swarm worker's CreateNetwork gets of the network's options (swarmkit stores
+  // the answer as the network's driver state), so the user's options go back unchanged.
+  define('NetworkDriver.AllocateNetwork', methods['NetworkDriver.AllocateNetwork'].request, (req) => ({ Options: req.Options ?? {} }));
   define('NetworkDriver.FreeNetwork', methods['NetworkDriver.FreeNetwork'].request, () => ({}));
 
   define('NetworkDriver.CreateEndpoint', methods['NetworkDriver.CreateEndpoint'].request, async (req, call) => {
