@@ -3,8 +3,13 @@ import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
 import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import { MAX_VNI, type OverlaySpec } from './options.js';
 
-/** Automatic VNIs start here, leaving 1..4095 to users who pick their own (as Docker's overlay). */
-const FIRST_AUTO_VNI = 4096;
+/**
+ * Automatic VNIs start here, clear of Docker's own overlay (swarm's ingress and its networks),
+ * which counts up from 4096 on the same UDP port, 4789: the kernel refuses a VXLAN device whose
+ * VNI another device already uses on its port, so a tsnet overlay on a swarm node would fail.
+ * Users who pick their own (-o tsnet.vni) may use any VNI.
+ */
+export const FIRST_AUTO_VNI = 1_000_000;
 
 /** An overlay as recorded in etcd by the first host that created it. */
 export interface OverlayDefinition {

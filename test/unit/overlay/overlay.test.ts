@@ -55,17 +55,17 @@ describe('overlay registry in etcd', () => {
     const b = new OverlayRegistry(store, 'host-b');
     const spec = { name: 'blue', subnets: ['10.88.0.0/24'], internal: false, defaultPort: 4789 };
     const def = await a.join(spec, 'net-a');
-    expect(def).toMatchObject({ vni: 4096, port: 4789, hosts: { 'host-a': 'net-a' } });
+    expect(def).toMatchObject({ vni: 1000000, port: 4789, hosts: { 'host-a': 'net-a' } });
     expect((await b.join(spec, 'net-b')).hosts).toEqual({ 'host-a': 'net-a', 'host-b': 'net-b' });
     await expect(b.join({ ...spec, subnets: ['10.89.0.0/24'], vni: 99 }, 'net-b')).rejects.toThrow(
-      /overlay blue exists \(created by host host-a\) with subnets=10.88.0.0\/24 vni=4096, but this host asked for subnets=10.89.0.0\/24 vni=99/);
-    expect((await a.join({ ...spec, name: 'green' }, 'net-g')).vni).toBe(4097);
-    await expect(a.join({ ...spec, name: 'red', vni: 4097 }, 'net-r')).rejects.toThrow(/VNI 4097 is already used by overlay green/);
+      /overlay blue exists \(created by host host-a\) with subnets=10.88.0.0\/24 vni=1000000, but this host asked for subnets=10.89.0.0\/24 vni=99/);
+    expect((await a.join({ ...spec, name: 'green' }, 'net-g')).vni).toBe(1000001);
+    await expect(a.join({ ...spec, name: 'red', vni: 1000001 }, 'net-r')).rejects.toThrow(/VNI 1000001 is already used by overlay green/);
     expect((await a.join({ ...spec, name: 'red', vni: 7 }, 'net-r')).vni).toBe(7);
     await a.leave('blue');
-    expect(await store.get('overlay/v1/vni/4096')).toBeDefined();
+    expect(await store.get('overlay/v1/vni/1000000')).toBeDefined();
     await b.leave('blue');
-    expect(await store.get('overlay/v1/vni/4096')).toBeUndefined();
+    expect(await store.get('overlay/v1/vni/1000000')).toBeUndefined();
     expect(await store.get('overlay/v1/def/blue')).toBeUndefined();
   });
 
@@ -123,7 +123,7 @@ describe('overlay driver on two hosts', () => {
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a', { 'tsnet.overlay.name': 'blue', ...layout.options });
     const b = await overlayHost(store, 'host-b', '198.19.0.2', 'net-b', { 'tsnet.overlay.name': 'blue', ...layout.options });
     // Made by CreateNetwork: the first container on a host starts as fast as the others.
-    expect(a.host.dump().split('\n')).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=4096 local=198.19.0.1 port=4789 mtu=1450${layout.master}`);
+    expect(a.host.dump().split('\n')).toContain(`apply ensure-vxlan name=${linkName('x', 'net-a')} vni=1000000 local=198.19.0.1 port=4789 mtu=1450${layout.master}`);
     const names = async () => (await a.host.listLinks()).map((l) => l.name).sort();
     expect(await names()).toEqual([...layout.devices('net-a')].sort());
     expect(await store.get('overlay/v1/net/blue/vtep/host-a')).toBeUndefined(); // no endpoint yet: nothing to flood to
@@ -132,7 +132,7 @@ describe('overlay driver on two hosts', () => {
     if (datapath === 'macvlan') expect(a.host.dump()).toContain(`apply ensure-macvlan name=${linkName('m', 'ep-a')} parent=${linkName('x', 'net-a')} mode=bridge mtu=1450 mac=02:74:0a:58:00:02`);
     expect(a.driver.ownedLinks({ network: a.net, endpoints: [epA] }).sort()).toEqual(await names());
     // What `tsnet network` shows besides the links.
-    expect(a.driver.describe?.(a.net)).toEqual({ overlay: 'blue', datapath, gateway: 'docker_gwbridge', vni: '4096', port: '4789' });
+    expect(a.driver.describe?.(a.net)).toEqual({ overlay: 'blue', datapath, gateway: 'docker_gwbridge', vni: '1000000', port: '4789' });
     await b.addEndpoint('ep-b', '10.88.0.3/24', '02:74:0a:58:00:03');
     const vxA = linkName('x', 'net-a');
     const vxB = linkName('x', 'net-b');
