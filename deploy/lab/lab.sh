@@ -215,7 +215,9 @@ up_host() {
   # /run/containerd is empty (so it starts a containerd of its own). Copies of other namespaces'
   # nsfs mounts are dropped: they would keep those namespaces alive as long as this dockerd runs.
   # Its containers go in the cgroup /<lab>-<host>, so `down` can find whatever they leave.
-  start_bg "$h-dockerd" "$dir/dockerd.log" env PATH="$DOCKERD_PATH" nsenter --net="/run/netns/$ns" unshare -m -u --propagation private sh -c '
+  # The lab has no registry: a swarm task runs the image the host has instead of pulling it
+  # (dockerd's DOCKER_SERVICE_PREFER_OFFLINE_IMAGE), so nothing is looked up outside the lab.
+  start_bg "$h-dockerd" "$dir/dockerd.log" env PATH="$DOCKERD_PATH" DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 nsenter --net="/run/netns/$ns" unshare -m -u --propagation private sh -c '
     set -e
     mkdir -p /run/docker/plugins /run/containerd
     mount --bind "$1/plugins" /run/docker/plugins

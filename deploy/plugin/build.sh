@@ -168,6 +168,7 @@ const config = {
     setting('TSNET_ETCD_KEY', '', 'client key, e.g. /etc/tsnet/etcd/client-key.pem'),
     setting('TSNET_VXLAN_LOCAL_IP', '', 'underlay address for overlays (default: the route to etcd)'),
     setting('TSNET_VXLAN_PORT', '', 'VXLAN UDP port (default 4789)'),
+    setting('TSNET_DRIVER_SCOPE', 'local', 'local, or global for Docker swarm (tsnet daemon --driver-scope): every tsnet network is then a swarm network'),
   ],
 };
 process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
