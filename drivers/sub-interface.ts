@@ -87,11 +87,11 @@ async function parentIsMade(host: HostNet, state: ParentState, networkId: string
   throw new TsnetError('TSNET_PARENT_MISSING', `network option "${PARENT_OPTION}": interface ${missing} does not exist on this host`, `give an interface this host has (ip link show), e.g. -o ${PARENT_OPTION}=eth0; network ${networkId.slice(0, 12)} was not created`);
 }
 
-/** The parent tsnet makes, if it makes one. */
+/** The parent tsnet makes, if it makes one: a private parent always is tsnet's. */
 function parentOps(state: ParentState): HostOp[] {
-  if (!state.createdParent) return [];
   if (state.privateParent) return [{ op: 'ensure-bridge', name: state.parent, mtu: 1500 }, { op: 'ensure-up', dev: state.parent }];
-  return state.vlan ? [{ op: 'ensure-vlan', name: state.parent, parent: state.vlan.base, vlanId: state.vlan.id }, { op: 'ensure-up', dev: state.parent }] : [];
+  if (state.createdParent && state.vlan) return [{ op: 'ensure-vlan', name: state.parent, parent: state.vlan.base, vlanId: state.vlan.id }, { op: 'ensure-up', dev: state.parent }];
+  return [];
 }
 
 function gatewayOf(network: NetworkRecord, family: 4 | 6): string | undefined {

@@ -3,7 +3,7 @@ import { createMacvlanDriver } from '../../../drivers/macvlan/index.js';
 import { linkName } from '../../../src/core/ids.js';
 import type { NetworkRecord } from '../../../src/core/model.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
-import { EP_1, NET_A, NET_B, endpoint, network, silentLog } from '../bridge/fixtures.js';
+import { EP_1, EP_2, NET_A, NET_B, endpoint, network, silentLog } from '../bridge/fixtures.js';
 
 const probe = (networkId: string) => linkName('m', `probe:${networkId}`);
 
@@ -119,5 +119,32 @@ describe('macvlan driver', () => {
     await expect(create({ parent: 'eth0.42' })).rejects.toMatchObject({ code: 'TSNET_HOST_APPLY' });
     host.failOn = undefined;
     expect(await host.getLink('eth0.42')).toBeUndefined();
+  });
+
+  test('start-up rebuilds the private parent and an unjoined endpoint\'s link, leaves a joined one to Docker, and never touches the user\'s parent', async () => {
+    const { host, driver, create } = await setup();
+    const own = await create({});
+    const parent = linkName('d', NET_A);
+    // A record of an older tsnet, written before createdParent was stored: its private parent is still tsnet's.
+    const older = { ...own, driverState: { ...own.driverState, createdParent: undefined } };
+    const waiting = endpoint();
+    const joined = endpoint({ id: EP_2, sandboxKey: '/var/run/docker/netns/x' });
+    await driver.createEndpoint(older, waiting);
+    await driver.createEndpoint(older, joined);
+    expect(driver.ownedLinks({ network: older, endpoints: [waiting, joined] })).toEqual([parent, linkName('m', EP_1), linkName('m', EP_2)]);
+    await host.apply({ op: 'remove-link', name: parent }); // a reboot: the parent and every link on it are gone
+    host.clearLog();
+    await driver.reconcile({ network: older, endpoints: [waiting, joined] });
+    expect(host.dump()).toBe([
+      `apply ensure-bridge name=${parent} mtu=1500`, `apply ensure-up dev=${parent}`,
+      `apply ensure-macvlan name=${linkName('m', EP_1)} parent=${parent} mode=bridge mac=02:74:0a:63:00:02`,
+    ].join('\n'));
+
+    const user = await setup();
+    const onEth0 = await user.create({ parent: 'eth0' });
+    user.host.clearLog();
+    await user.driver.reconcile({ network: onEth0, endpoints: [] });
+    await user.driver.deleteNetwork(onEth0);
+    expect(user.host.dump()).toBe('');
   });
 });
