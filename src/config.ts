@@ -107,9 +107,9 @@ Options (each also read from the environment variable shown):
                            (TSNET_VXLAN_LOCAL_IP), default the source address of
                            the route to etcd
   --vxlan-port N           UDP port of VXLAN (TSNET_VXLAN_PORT), default 4789
-  --driver-scope S         local (default, every Docker) or global (a legacy
-                           cluster store: the same network id on all hosts;
-                           not swarm, which takes managed plugins only)
+  --driver-scope S         local (default, every Docker) or global (Docker
+                           swarm, through the managed plugin, or a legacy
+                           cluster store: the same network id on all hosts)
                            (TSNET_DRIVER_SCOPE)
   --kernel-timing          add kernelMs (time in ip/iptables) to each call's log
                            line; costs some throughput (TSNET_KERNEL_TIMING=1)
