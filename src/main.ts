@@ -325,5 +325,6 @@ function overlayNaming(overlay: OverlayDriver, records: CnmRepository): OverlayN
     overlays: () => new Map(records.allNetworks().filter((n) => n.type === 'overlay').map((n) => [n.id, overlayState.of(n).name] as const)),
     nameEndpoint: (networkId, endpointId, names) => overlay.nameEndpoint(networkId, endpointId, names),
     resolve: (networkId, name) => overlay.programmer(networkId)?.resolve(name),
+    reverse: (networkId, ip) => overlay.programmer(networkId)?.reverse(ip),
   };
 }

@@ -2,7 +2,9 @@ import { callDeadline } from '../../src/core/deadline.js';
 import { Coalesced } from '../../src/core/coalesce.js';
 import type { Logger } from 'pino';
 import type { KvEvent, KvStore, KvWatch } from '../../kvstore/kvstore.js';
+import { isIP } from 'node:net';
 import { errorText } from '../../src/core/errors.js';
+import { addressOf, ipToBigInt } from '../../src/core/net.js';
 import type { HostNet, HostOp } from '../../src/host/hostnet.js';
 import { overlayKeys, type PublishedEndpoint, type PublishedVtep } from './registry.js';
 
@@ -56,8 +58,9 @@ export class PeerProgrammer {
   private readonly endpoints = new Map<string, PublishedEndpoint>();
   private readonly vteps = new Map<string, string>();
   private readonly seenAt = new Map<string, string>();
-  /** Endpoints by DNS name, rebuilt on the first lookup after an endpoint changed. */
+  /** Endpoints by DNS name and by address, rebuilt on the first lookup after an endpoint changed. */
   private byName?: Map<string, PublishedEndpoint[]>;
+  private byAddress?: Map<string, PublishedEndpoint>;
   private lastConverged?: string;
   /** When the oldest etcd event not yet carried into the kernel arrived. */
   private pendingSince?: number;
@@ -162,6 +165,7 @@ export class PeerProgrammer {
     const remote = (ep: PublishedEndpoint | undefined) => ep !== undefined && ep.host !== this.deps.hostId;
     if (kind === 'ep') {
       this.byName = undefined;
+      this.byAddress = undefined;
       const before = this.endpoints.get(id);
       if (event.type === 'put') {
         const after = JSON.parse(event.entry.value) as PublishedEndpoint;
@@ -200,6 +204,26 @@ export class PeerProgrammer {
     if (!holders) return undefined;
     const ips = holders.flatMap((ep) => ep.ips.map((ip) => ip.split('/')[0] ?? ip));
     return { ipv4: ips.filter((ip) => !ip.includes(':')), ipv6: ips.filter((ip) => ip.includes(':')) };
+  }
+
+  /**
+   * The name for a reverse (PTR) lookup of `ip` on this overlay: the first name of the endpoint
+   * that holds it, which is its container's name (see dnsNamesOf); undefined when no endpoint
+   * with a name holds it.
+   */
+  reverse(ip: string): string | undefined {
+    if (!this.byAddress) {
+      this.byAddress = new Map();
+      for (const ep of this.endpoints.values()) {
+        if (!ep.names?.length) continue;
+        for (const cidr of ep.ips) {
+          const key = addressKey(addressOf(cidr));
+          if (key !== undefined) this.byAddress.set(key, ep);
+        }
+      }
+    }
+    const key = addressKey(ip);
+    return key === undefined ? undefined : this.byAddress.get(key)?.names?.[0];
   }
 
   /** Other hosts' VTEPs and endpoints as recorded from etcd (no kernel access: cheap enough for every scrape). */
@@ -296,4 +320,10 @@ function fdbOp(kind: 'ensure' | 'remove', dev: string, entry: string): HostOp {
   const [mac = '', dst = ''] = entry.split(' ');
   if (mac === ZERO_MAC) return kind === 'ensure' ? { op: 'ensure-flood', dev, dst } : { op: 'remove-flood', dev, dst };
   return kind === 'ensure' ? { op: 'ensure-fdb', dev, mac, dst } : { op: 'remove-fdb', dev, mac, dst };
+}
+
+/** One key per address whatever its spelling (`fd00::0:2` and `fd00::2` alike); undefined if not an address. */
+function addressKey(ip: string): string | undefined {
+  const family = isIP(ip);
+  return family === 0 ? undefined : `${family}/${ipToBigInt(ip)}`;
 }

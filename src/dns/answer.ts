@@ -10,6 +10,11 @@ export interface NameSource {
   /** `name` is lower-case, without the trailing dot. */
   lookup(name: string, source: string): NameAnswer;
   /**
+   * The name (without the trailing dot) that address `ip` answers to for the container at
+   * `source`, for a reverse (PTR) query; undefined when it is not one of ours.
+   */
+  reverse?(ip: string, source: string): string | undefined;
+  /**
    * Called before the lookups of a query from `source`: a promise when the source must first
    * be learned (a container that started a moment ago), which the server awaits before it
    * answers; undefined when lookups can be answered now.
@@ -32,6 +37,7 @@ const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NOTIMP: 4, REFUSED: 5 } as 
 type Rcode = (typeof RCODE)[keyof typeof RCODE];
 
 const TYPE_A = 1;
+const TYPE_PTR = 12;
 const TYPE_AAAA = 28;
 const TYPE_ANY = 255;
 const CLASS_IN = 1;
@@ -132,6 +138,22 @@ function respond(query: Buffer, flags: number, source: string, names: NameSource
 
   const asked = nameOf(question.labels);
   if (asked === undefined || question.klass !== CLASS_IN) return reply(RCODE.REFUSED);
+  const ttl = Number.isFinite(ttlSeconds) ? Math.min(MAX_TTL, Math.max(0, Math.floor(ttlSeconds))) : 0;
+
+  const reversed = reverseAddress(asked.toLowerCase());
+  if (reversed !== undefined) {
+    let target: string | undefined;
+    try {
+      target = names.reverse?.(reversed, source);
+    } catch {
+      return reply(RCODE.SERVFAIL);
+    }
+    if (target === undefined || !wireValid(target.split('.').map((l) => Buffer.from(l, 'latin1')))) return reply(RCODE.REFUSED);
+    // Any other type asked of an address we know: NODATA, as for a name.
+    const ptr: Answer[] = question.type === TYPE_PTR || question.type === TYPE_ANY ? [{ type: 'PTR', name: asked, ttl, data: target }] : [];
+    return reply(RCODE.NOERROR, ptr);
+  }
+
   let known: NameAnswer;
   try {
     known = names.lookup(asked.toLowerCase(), source);
@@ -141,7 +163,6 @@ function respond(query: Buffer, flags: number, source: string, names: NameSource
   }
   if (known.kind !== 'found') return reply(RCODE.REFUSED);
 
-  const ttl = Number.isFinite(ttlSeconds) ? Math.min(MAX_TTL, Math.max(0, Math.floor(ttlSeconds))) : 0;
   const answers: Answer[] = [];
   // Records keep the name as asked: some stub resolvers compare it byte for byte with the question.
   if (question.type === TYPE_A || question.type === TYPE_ANY) {
@@ -235,6 +256,29 @@ function nameOf(labels: readonly Buffer[]): string | undefined {
     for (const byte of label) if (byte <= 0x20 || byte >= 0x7f || byte === 0x2e) return undefined;
   }
   return labels.map((l) => l.toString('latin1')).join('.');
+}
+
+/**
+ * The address a reverse-lookup name stands for (`4.3.2.1.in-addr.arpa` → `1.2.3.4`, and the 32
+ * nibbles of `ip6.arpa` → the IPv6 address in its compressed form); undefined for any other
+ * name, a partial one (a whole network, as `2.1.in-addr.arpa`) included.
+ */
+export function reverseAddress(name: string): string | undefined {
+  const labels = name.split('.');
+  const [second, top] = labels.slice(-2);
+  if (top !== 'arpa') return undefined;
+  const parts = labels.slice(0, -2).reverse();
+  if (second === 'in-addr') {
+    if (parts.length !== 4 || !parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)) return undefined;
+    return parts.join('.');
+  }
+  if (second === 'ip6') {
+    if (parts.length !== 32 || !parts.every((p) => /^[0-9a-f]$/.test(p))) return undefined;
+    const groups = Array.from({ length: 8 }, (_, i) => parts.slice(i * 4, i * 4 + 4).join(''));
+    // Through URL's parser: the canonical compressed text (RFC 5952), as Docker and the kernel print it.
+    return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+  }
+  return undefined;
 }
 
 /** The offset just past the name at `offset`: its labels, up to the root or a compression pointer. */

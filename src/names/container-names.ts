@@ -13,6 +13,8 @@ export interface OverlayNaming {
   nameEndpoint(networkId: string, endpointId: string, names: readonly string[]): Promise<boolean>;
   /** Addresses of the endpoints on any host that answer to `name` on this overlay network. */
   resolve(networkId: string, name: string): { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] } | undefined;
+  /** The name of the endpoint on any host that holds address `ip` on this overlay network. */
+  reverse(networkId: string, ip: string): string | undefined;
 }
 
 export interface ContainerNamesDeps {
@@ -175,6 +177,20 @@ export class ContainerNames implements NameSource {
       }
     }
     return any ? { kind: 'found', ipv4: [...ipv4], ipv6: [...ipv6] } : { kind: 'unknown' };
+  }
+
+  /**
+   * A reverse lookup, answered as Docker's DNS answers one for its own containers: `NAME.NETWORK`
+   * (the network by its Docker name on this host), for an address on an overlay the asking
+   * container is attached to.
+   */
+  reverse(ip: string, source: string): string | undefined {
+    const containerId = this.sources.get(source);
+    for (const a of (containerId ? this.attached.get(containerId) : undefined) ?? []) {
+      const name = this.deps.overlay.reverse(a.networkId, ip);
+      if (name !== undefined) return `${name}.${a.networkName || a.overlayName}`;
+    }
+    return undefined;
   }
 
   /** One look at Docker at a time; a request during a look runs one more after it. */

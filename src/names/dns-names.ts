@@ -9,17 +9,21 @@ const MAX_NAMES = 32;
 /**
  * The names a container answers to on one network, as Docker's embedded DNS gives them: the
  * container's name, its `--network-alias` values and, from dockerd 25, the DNSNames Docker lists
- * (which adds the short id). Lower case, since DNS compares names without case; sorted, so a
- * record only changes when the names do. A name that no DNS query can carry (a label longer than
- * 63 bytes, a name over 253, an empty label) is left out: Docker's DNS cannot answer it either.
+ * (which adds the short id). Lower case, since DNS compares names without case. The container's
+ * name comes first, since a reverse lookup answers with it (as Docker's DNS does), the others
+ * sorted, so a record only changes when the names do. A name that no DNS query can carry (a
+ * label longer than 63 bytes, a name over 253, an empty label) is left out: Docker's DNS cannot
+ * answer it either.
  */
 export function dnsNamesOf(containerName: string, attachment: Pick<DockerAttachment, 'aliases' | 'dnsNames'>): string[] {
-  const names = new Set<string>();
-  for (const raw of [containerName, ...attachment.aliases, ...attachment.dnsNames]) {
-    const name = raw.toLowerCase().replace(/\.$/, '');
-    if (isQueryable(name)) names.add(name);
+  const normal = (raw: string) => raw.toLowerCase().replace(/\.$/, '');
+  const own = normal(containerName);
+  const others = new Set<string>();
+  for (const raw of [...attachment.aliases, ...attachment.dnsNames]) {
+    const name = normal(raw);
+    if (name !== own && isQueryable(name)) others.add(name);
   }
-  return [...names].sort().slice(0, MAX_NAMES);
+  return [...(isQueryable(own) ? [own] : []), ...[...others].sort()].slice(0, MAX_NAMES);
 }
 
 export function isQueryable(name: string): boolean {

@@ -28,6 +28,11 @@ async function lookup(h: string, c: string, name: string): Promise<string[]> {
   const answers = r.stdout.split(/\n\s*\n/).slice(1).join('\n');
   return [...answers.matchAll(/Address:\s*([0-9.]+)\s*$/gm)].map((m) => m[1] ?? '').filter(Boolean).sort();
 }
+/** The name `nslookup IP` (a PTR query) prints in container `c`, or '' when none is answered. */
+async function reverseOf(h: string, c: string, ip: string): Promise<string> {
+  const r = await tryDocker(h, 'exec', c, 'nslookup', ip);
+  return /name\s*=\s*(\S+?)\.?\s*$/m.exec(r.stdout)?.[1] ?? '';
+}
 const resolvesTo = (h: string, c: string, name: string, ips: readonly string[], timeoutMs = 10_000) =>
   waitFor(async () => JSON.stringify(await lookup(h, c, name)) === JSON.stringify([...ips].sort()), `${name} to resolve to ${ips.join(',') || 'nothing'} in ${c} on ${h}`, timeoutMs, 100);
 
@@ -78,6 +83,9 @@ describe('names across hosts', () => {
     expect(page.trim()).toBe('hello-from-web');
     // External names still come from the usual server, after tsnet's resolver said "not mine".
     expect(await lookup('h2', 'client2', OUTSIDE.name)).toEqual([OUTSIDE.ip]);
+    // A reverse lookup answers NAME.NETWORK, as Docker's DNS does for a container on its own host.
+    expect(await reverseOf('h2', 'client2', ip)).toBe('web.names');
+    expect(await reverseOf('h1', 'web', await ipOn('h2', 'client2', 'names'))).toBe('client2.names');
   });
 
   test('propagation: from docker run returning on h1 to the name answered by h2\'s resolver, 20 containers', async () => {
@@ -134,6 +142,7 @@ describe('names across hosts', () => {
     await resolvesTo('h2', 'client2', 'reused', [first]);
     await docker('h1', 'rm', '-f', 'reused');
     await resolvesTo('h2', 'client2', 'reused', []);
+    expect(await reverseOf('h2', 'client2', first)).toBe('');
     await runOn('h3', 'reused', ['--network', 'names']);
     const second = await ipOn('h3', 'reused', 'names');
     expect(second).not.toBe('');
@@ -157,6 +166,9 @@ describe('names across hosts', () => {
     await resolvesTo('h2', 'otherclient', 'dup', [await ipOn('h1', 'dup', 'other')]);
     await resolvesTo('h2', 'otherclient', 'onlyother', [await ipOn('h1', 'onlyother', 'other')]);
     expect(await lookup('h2', 'client2', 'onlyother')).toEqual([]);
+    // Nor by its address.
+    expect(await reverseOf('h2', 'client2', await ipOn('h1', 'onlyother', 'other'))).toBe('');
+    expect(await reverseOf('h2', 'otherclient', await ipOn('h1', 'onlyother', 'other'))).toBe('onlyother.other');
   });
 
   test('an overlay with docker_gwbridge legs: queries reach tsnet\'s resolver from the container\'s docker_gwbridge address, names and external names resolve', async () => {

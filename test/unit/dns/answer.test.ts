@@ -1,7 +1,7 @@
 import { decode as decodePacket, encode, RECURSION_DESIRED, type DecodedPacket, type Packet, type Question, type StringAnswer } from 'dns-packet';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { answerQuery, truncateForUdp, type NameAnswer, type NameSource } from '../../../src/dns/answer.js';
+import { answerQuery, reverseAddress, truncateForUdp, type NameAnswer, type NameSource } from '../../../src/dns/answer.js';
 
 /** dns-packet's decode; it reads the rcode and opcode too, which @types/dns-packet leaves out. */
 const decode = (buf: Buffer) => decodePacket(buf) as DecodedPacket & { readonly rcode: string; readonly opcode: string };
@@ -14,6 +14,12 @@ class FakeNames implements NameSource {
     if (name === 'web') return { kind: 'found', ipv4: ['10.0.0.2', '10.0.0.3'], ipv6: ['fd00::2'] };
     if (name === 'many') return { kind: 'found', ipv4: Array.from({ length: 100 }, (_, i) => `10.1.0.${i + 1}`), ipv6: [] };
     return { kind: 'unknown' };
+  }
+
+  /** `10.0.0.2` and `fd00::2` are web's. */
+  reverse(ip: string, source: string): string | undefined {
+    this.asked.push({ name: `reverse ${ip}`, source });
+    return ip === '10.0.0.2' || ip === 'fd00::2' ? 'web.blue' : undefined;
   }
 }
 
@@ -165,6 +171,41 @@ describe('answerQuery', () => {
     expect(fits.packet.flag_tc).toBe(false);
     expect(fits.packet.answers).toHaveLength(2);
     expect(fits.packet.additionals).toMatchObject([{ type: 'OPT' }]);
+  });
+});
+
+describe('reverse (PTR) lookups', () => {
+  test('PTR of a known IPv4 or IPv6 address answers its name; the asker is passed on', () => {
+    const names = new FakeNames();
+    const v4 = ask(query({ type: 'PTR', name: '2.0.0.10.in-addr.arpa' }), names).packet;
+    expect(v4).toMatchObject({ rcode: 'NOERROR', flag_aa: false });
+    expect(v4.answers).toEqual([expect.objectContaining({ type: 'PTR', name: '2.0.0.10.in-addr.arpa', ttl: 5, data: 'web.blue' })]);
+    const nibbles = '2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa';
+    expect(data(ask(query({ type: 'PTR', name: nibbles.toUpperCase() }), names).packet.answers)).toEqual(['web.blue']);
+    expect(names.asked).toEqual([{ name: 'reverse 10.0.0.2', source: SOURCE }, { name: 'reverse fd00::2', source: SOURCE }]);
+  });
+
+  test('an unknown address, a partial reverse name or a source without reverse lookups is REFUSED; another type of a known one is NODATA', () => {
+    expect(ask(query({ type: 'PTR', name: '9.0.0.10.in-addr.arpa' })).packet.rcode).toBe('REFUSED');
+    expect(ask(query({ type: 'PTR', name: '0.10.in-addr.arpa' })).packet.rcode).toBe('REFUSED');
+    const lookupsOnly: NameSource = { lookup: () => ({ kind: 'unknown' }) };
+    expect(ask(query({ type: 'PTR', name: '2.0.0.10.in-addr.arpa' }), lookupsOnly).packet.rcode).toBe('REFUSED');
+    const a = ask(query({ type: 'A', name: '2.0.0.10.in-addr.arpa' })).packet;
+    expect(a).toMatchObject({ rcode: 'NOERROR', answers: [] });
+  });
+
+  test('a reverse lookup that throws is SERVFAIL (Docker asks its next server)', () => {
+    const broken: NameSource = { lookup: () => ({ kind: 'unknown' }), reverse: () => { throw new Error('bug'); } };
+    expect(ask(query({ type: 'PTR', name: '2.0.0.10.in-addr.arpa' }), broken).packet.rcode).toBe('SERVFAIL');
+  });
+
+  test('reverseAddress reads whole in-addr.arpa and ip6.arpa names only', () => {
+    expect(reverseAddress('4.3.2.1.in-addr.arpa')).toBe('1.2.3.4');
+    expect(reverseAddress('b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.0.0.0.0.1.2.3.4.ip6.arpa')).toBe('4321:0:1:2:3:4:567:89ab');
+    expect(reverseAddress('1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa')).toBe('::1');
+    for (const bad of ['3.2.1.in-addr.arpa', '256.3.2.1.in-addr.arpa', '04.3.2.1.in-addr.arpa', 'x.3.2.1.in-addr.arpa', '4.3.2.1.in-addr.arpa.example', '1.ip6.arpa', 'web', 'arpa']) {
+      expect(reverseAddress(bad), bad).toBeUndefined();
+    }
   });
 });
 

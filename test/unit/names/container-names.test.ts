@@ -66,6 +66,11 @@ class FakeOverlay implements OverlayNaming {
     const ips = this.remote.get(networkId)?.get(name);
     return ips ? { ipv4: ips.filter((ip) => !ip.includes(':')), ipv6: ips.filter((ip) => ip.includes(':')) } : undefined;
   }
+
+  reverse(networkId: string, ip: string) {
+    for (const [name, ips] of this.remote.get(networkId) ?? []) if (ips.includes(ip)) return name;
+    return undefined;
+  }
 }
 
 function attachment(networkId: string, networkName: string, endpointId: string, ipv4: string) {
@@ -92,7 +97,7 @@ describe('ContainerNames: names learned from Docker, published per overlay endpo
     await names.rescan();
     expect(overlay.published).toEqual([
       { networkId: BLUE, endpointId: 'ep-client', names: ['client'] },
-      { networkId: BLUE, endpointId: 'ep-web', names: ['c-web-short', 'web', 'www'] },
+      { networkId: BLUE, endpointId: 'ep-web', names: ['web', 'c-web-short', 'www'] },
     ]);
   });
 
@@ -105,7 +110,7 @@ describe('ContainerNames: names learned from Docker, published per overlay endpo
     expect(docker.inspects).toBe(inspects);
     docker.list = docker.list.map((c) => (c.id === 'c-web' ? { ...c, name: 'web2' } : c));
     await names.rescan();
-    expect(overlay.published.at(-1)).toEqual({ networkId: BLUE, endpointId: 'ep-web', names: ['c-web-short', 'web2', 'www'] });
+    expect(overlay.published.at(-1)).toEqual({ networkId: BLUE, endpointId: 'ep-web', names: ['web2', 'c-web-short', 'www'] });
   });
 
   test('names that could not be published (no lease, endpoint not there yet) are tried again on the next look', async () => {
@@ -168,6 +173,28 @@ describe('ContainerNames.lookup: what a container may resolve', () => {
     await names.rescan();
     expect(names.lookup('web', '10.88.0.5')).toEqual({ kind: 'found', ipv4: ['10.88.0.6'], ipv6: [] });
     expect(names.lookup('web', '10.89.0.5')).toEqual({ kind: 'found', ipv4: ['10.89.0.6'], ipv6: [] });
+  });
+});
+
+describe('ContainerNames.reverse: PTR answers as Docker gives them for its own containers', () => {
+  test('an address on an overlay of the asker answers NAME.NETWORK, by the Docker network name on this host', async () => {
+    const { overlay, names } = setup();
+    overlay.remote.get(BLUE)?.set('db', ['10.88.0.9', 'fd00::9']);
+    await names.rescan();
+    expect(names.reverse('10.88.0.9', '10.88.0.5')).toBe('db.blue-net');
+    expect(names.reverse('fd00::9', '172.18.0.5')).toBe('db.blue-net');
+  });
+
+  test('an address on an overlay the asker is not on, an unknown address or asker: not ours', async () => {
+    const { docker, overlay, names } = setup();
+    overlay.remote.get(RED)?.set('secret', ['10.89.0.9']);
+    docker.list.push({ id: 'c-red', name: 'redclient', networks: [attachment(RED, 'red', 'ep-red', '10.89.0.5')] });
+    await names.rescan();
+    expect(names.reverse('10.89.0.9', '10.88.0.5')).toBeUndefined();
+    expect(names.reverse('10.89.0.9', '10.89.0.5')).toBe('secret.red');
+    expect(names.reverse('10.88.0.200', '10.88.0.5')).toBeUndefined();
+    expect(names.reverse('10.89.0.9', '198.19.10.1')).toBeUndefined();
+    expect(names.reverse('10.89.0.9', '10.1.0.3')).toBeUndefined();
   });
 });
 
@@ -240,7 +267,7 @@ describe('ContainerNames.prepare never makes a container wait that tsnet has not
 describe('dnsNamesOf', () => {
   test('names no DNS query can carry are left out; duplicates and case fold; the count is bounded', () => {
     const long = 'a'.repeat(64);
-    expect(dnsNamesOf('Web', { aliases: ['web', 'WWW.', long, `${'b'.repeat(63)}.x`, ''], dnsNames: ['web', 'api'] })).toEqual(['api', `${'b'.repeat(63)}.x`, 'web', 'www']);
+    expect(dnsNamesOf('Web', { aliases: ['web', 'WWW.', long, `${'b'.repeat(63)}.x`, ''], dnsNames: ['web', 'api'] })).toEqual(['web', 'api', `${'b'.repeat(63)}.x`, 'www']);
     expect(dnsNamesOf('x', { aliases: Array.from({ length: 50 }, (_, i) => `alias${i}`), dnsNames: [] })).toHaveLength(32);
   });
 });

@@ -377,6 +377,9 @@ describe('container names across hosts (issue 12 §1)', () => {
     expect(await b.driver.nameEndpoint('net-b', 'ep-b', ['web', 'www'])).toBe(true);
     await eventually('host A to learn the name', async () => programmer?.resolve('web') !== undefined);
     expect(programmer?.resolve('www')).toEqual({ ipv4: ['10.88.0.3'], ipv6: [] });
+    // A reverse lookup answers the endpoint's first name, its container's.
+    expect(programmer?.reverse('10.88.0.3')).toBe('web');
+    expect(programmer?.reverse('10.88.0.99')).toBeUndefined();
     // The names ride in the endpoint's own record, under B's lease.
     const record = await store.get('overlay/v1/net/blue/ep/ep-b');
     expect(JSON.parse(record?.value ?? '{}')).toMatchObject({ names: ['web', 'www'], host: 'host-b' });
@@ -385,12 +388,14 @@ describe('container names across hosts (issue 12 §1)', () => {
     await b.driver.nameEndpoint('net-b', 'ep-b', ['web2']);
     await eventually('host A to see the rename', async () => programmer?.resolve('web2') !== undefined);
     expect(programmer?.resolve('web')).toBeUndefined();
+    expect(programmer?.reverse('10.88.0.3')).toBe('web2');
     expect(a.passes.length).toBe(passes);
     // An endpoint this host does not have is never published, and names never bring one back.
     expect(await b.driver.nameEndpoint('net-b', 'ep-gone', ['ghost'])).toBe(false);
     const epB = endpoint({ networkId: 'net-b', id: 'ep-b', address: '10.88.0.3/24', mac: '02:74:0a:58:00:03' });
     await b.driver.deleteEndpoint(b.net, epB);
     await eventually('host A to forget the name', async () => programmer?.resolve('web2') === undefined);
+    expect(programmer?.reverse('10.88.0.3')).toBeUndefined();
     expect(await store.get('overlay/v1/net/blue/ep/ep-b')).toBeUndefined();
     await a.driver.stop?.();
     await b.driver.stop?.();
