@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { DEFAULTS, parseDaemonConfig } from '../../src/config.js';
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => parseDaemonConfig(args, env);
@@ -34,6 +34,7 @@ describe('tsnet daemon options', () => {
 
   test('the etcd password comes from a file and is kept out of argv', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsnet-cfg-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'pw'), 's3cret\n');
     expect(parse(['--etcd-endpoints', 'http://e:2379', '--etcd-user', 'tsnet', '--etcd-password-file', join(dir, 'pw')])).toMatchObject({ etcd: { auth: { username: 'tsnet', password: 's3cret' } } });
     expect(() => parse(['--etcd-endpoints', 'http://u:p@e:2379'])).toThrow(/carries credentials/);
