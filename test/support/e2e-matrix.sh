@@ -24,6 +24,9 @@ done
 
 summary=()
 failed=0
+# Each version's output is kept until the end, to print its failures again after the summary.
+logs=$(mktemp -d -t tsnet-e2e-matrix.XXXXXX)
+trap 'rm -rf "$logs"' EXIT
 for v in "${versions[@]}"; do
   echo "=== e2e against dockerd $v ==="
   start=$SECONDS
@@ -34,10 +37,21 @@ for v in "${versions[@]}"; do
     [[ $rc -eq 0 ]] && export TSNET_DOCKER28_DIR=$dir
   fi
   if [[ $rc -eq 0 ]]; then
-    TSNET_E2E_DOCKER=$v npx vitest run --project e2e "$@" || rc=$?
+    TSNET_E2E_DOCKER=$v npx vitest run --project e2e "$@" 2>&1 | tee "$logs/$v.log"
+    rc=${PIPESTATUS[0]}
   fi
   summary+=("e2e dockerd $v: $([[ $rc -eq 0 ]] && echo passed || echo "FAILED (exit $rc)") in $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s")
   [[ $rc -eq 0 ]] || failed=1
+done
+# The failures once more, last: a CI that keeps only the end of a long run still shows which
+# tests failed and why (vitest prints them mid-output, before the next version's run).
+for v in "${versions[@]}"; do
+  [[ -s $logs/$v.log ]] || continue
+  sed 's/\x1b\[[0-9;]*m//g' "$logs/$v.log" | sed -n '/⎯ \(Failed Tests\|Failed Suites\|Unhandled Errors\)/,$p' | grep -v '^[[:space:]]*$' | head -n 100 >"$logs/$v.failures"
+  if [[ -s $logs/$v.failures ]]; then
+    echo "=== failures on dockerd $v (first 100 lines) ==="
+    cat "$logs/$v.failures"
+  fi
 done
 printf '%s\n' "${summary[@]}"
 exit "$failed"
