@@ -59,8 +59,7 @@ export class PeerProgrammer {
   private readonly vteps = new Map<string, string>();
   private readonly seenAt = new Map<string, string>();
   /** Endpoints by DNS name and by address, rebuilt on the first lookup after an endpoint changed. */
-  private byName?: Map<string, PublishedEndpoint[]>;
-  private byAddress?: Map<string, PublishedEndpoint>;
+  private names?: { readonly byName: Map<string, PublishedEndpoint[]>; readonly byAddress: Map<string, PublishedEndpoint> };
   private lastConverged?: string;
   /** When the oldest etcd event not yet carried into the kernel arrived. */
   private pendingSince?: number;
@@ -164,8 +163,7 @@ export class PeerProgrammer {
     const [kind, id] = rest.split('/', 2) as [string, string];
     const remote = (ep: PublishedEndpoint | undefined) => ep !== undefined && ep.host !== this.deps.hostId;
     if (kind === 'ep') {
-      this.byName = undefined;
-      this.byAddress = undefined;
+      this.names = undefined;
       const before = this.endpoints.get(id);
       if (event.type === 'put') {
         const after = JSON.parse(event.entry.value) as PublishedEndpoint;
@@ -194,13 +192,7 @@ export class PeerProgrammer {
    * names keep resolving while etcd is unreachable.
    */
   resolve(name: string): { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] } | undefined {
-    if (!this.byName) {
-      this.byName = new Map();
-      for (const ep of this.endpoints.values()) {
-        for (const n of ep.names ?? []) this.byName.set(n, [...(this.byName.get(n) ?? []), ep]);
-      }
-    }
-    const holders = this.byName.get(name);
+    const holders = this.nameIndex().byName.get(name);
     if (!holders) return undefined;
     const ips = holders.flatMap((ep) => ep.ips.map((ip) => ip.split('/')[0] ?? ip));
     return { ipv4: ips.filter((ip) => !ip.includes(':')), ipv6: ips.filter((ip) => ip.includes(':')) };
@@ -212,18 +204,24 @@ export class PeerProgrammer {
    * with a name holds it.
    */
   reverse(ip: string): string | undefined {
-    if (!this.byAddress) {
-      this.byAddress = new Map();
-      for (const ep of this.endpoints.values()) {
-        if (!ep.names?.length) continue;
-        for (const cidr of ep.ips) {
-          const key = addressKey(addressOf(cidr));
-          if (key !== undefined) this.byAddress.set(key, ep);
-        }
+    const key = addressKey(ip);
+    return key === undefined ? undefined : this.nameIndex().byAddress.get(key)?.names?.[0];
+  }
+
+  /** The endpoints that have DNS names, by name and by address, built once per change. */
+  private nameIndex(): NonNullable<PeerProgrammer['names']> {
+    if (this.names) return this.names;
+    const byName = new Map<string, PublishedEndpoint[]>();
+    const byAddress = new Map<string, PublishedEndpoint>();
+    for (const ep of this.endpoints.values()) {
+      if (!ep.names?.length) continue;
+      for (const n of ep.names) byName.set(n, [...(byName.get(n) ?? []), ep]);
+      for (const cidr of ep.ips) {
+        const key = addressKey(addressOf(cidr));
+        if (key !== undefined) byAddress.set(key, ep);
       }
     }
-    const key = addressKey(ip);
-    return key === undefined ? undefined : this.byAddress.get(key)?.names?.[0];
+    return (this.names = { byName, byAddress });
   }
 
   /** Other hosts' VTEPs and endpoints as recorded from etcd (no kernel access: cheap enough for every scrape). */

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { decode, encode, type Answer, type DecodedPacket, type OptAnswer } from 'dns-packet';
+import { bigIntToIp } from '../core/net.js';
 
 /** What the resolver knows of a name, asked by the container at `source` (its IP as seen by the resolver). */
 export type NameAnswer =
@@ -260,7 +261,7 @@ function nameOf(labels: readonly Buffer[]): string | undefined {
 
 /**
  * The address a reverse-lookup name stands for (`4.3.2.1.in-addr.arpa` → `1.2.3.4`, and the 32
- * nibbles of `ip6.arpa` → the IPv6 address in its compressed form); undefined for any other
+ * nibbles of `ip6.arpa` → the IPv6 address in its compressed form, as Docker prints it); undefined for any other
  * name, a partial one (a whole network, as `2.1.in-addr.arpa`) included.
  */
 export function reverseAddress(name: string): string | undefined {
@@ -274,9 +275,7 @@ export function reverseAddress(name: string): string | undefined {
   }
   if (second === 'ip6') {
     if (parts.length !== 32 || !parts.every((p) => /^[0-9a-f]$/.test(p))) return undefined;
-    const groups = Array.from({ length: 8 }, (_, i) => parts.slice(i * 4, i * 4 + 4).join(''));
-    // Through URL's parser: the canonical compressed text (RFC 5952), as Docker and the kernel print it.
-    return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
+    return bigIntToIp(BigInt(`0x${parts.join('')}`), 6);
   }
   return undefined;
 }
