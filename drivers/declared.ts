@@ -1,6 +1,7 @@
 import type { EndpointRecord, NetworkRecord } from '../src/core/model.js';
 import { applyAllBestEffort, applyOps } from '../src/host/apply.js';
-import { inverseOf, type HostOp } from '../src/host/hostnet.js';
+import type { Logger } from 'pino';
+import { inverseOf, type HostNet, type HostOp } from '../src/host/hostnet.js';
 import type { Driver, DriverDeps, JoinInfo, NetworkView } from './driver.js';
 import type { StateCodec } from './state.js';
 
@@ -72,6 +73,20 @@ export function removalOps(objects: KernelObjects): HostOp[] {
   return [...made.reverse(), ...(objects.restore ?? [])];
 }
 
+/**
+ * Rebuilds an endpoint's objects at start-up, unless it is joined and its first link is not on the
+ * host: that link is in the sandbox or went with it (the container stopped while tsnet was down),
+ * and Docker calls Leave and DeleteEndpoint; nothing to rebuild until then.
+ */
+export async function reconcileEndpoint(host: HostNet, log: Logger, endpoint: EndpointRecord, objects: KernelObjects): Promise<void> {
+  const [first] = linksOf(objects);
+  if (endpoint.sandboxKey && first !== undefined && !(await host.getLink(first))) {
+    log.info({ endpointId: endpoint.id }, 'joined endpoint\'s link is not on the host; waiting for Docker to remove it');
+    return;
+  }
+  await applyOps(host, objects.ops, log);
+}
+
 export function declaredDriver<S extends object>(spec: DeclaredType<S>, { host, log }: DriverDeps): Driver {
   const { state, plan, learn, network: networkObjects, probe, endpoint: endpointObjects, join, firewallRules, isolationInterfaces, ...passed } = spec;
   const endpointOf = (network: NetworkRecord, endpoint: EndpointRecord) => endpointObjects(network, state.of(network), endpoint);
@@ -117,17 +132,7 @@ export function declaredDriver<S extends object>(spec: DeclaredType<S>, { host, 
 
     async reconcile(view: NetworkView) {
       await applyOps(host, networkObjects(view.network, state.of(view.network)).ops, log);
-      for (const endpoint of view.endpoints) {
-        const objects = endpointOf(view.network, endpoint);
-        const [first] = linksOf(objects);
-        if (endpoint.sandboxKey && first !== undefined && !(await host.getLink(first))) {
-          // Joined, and its link is in the sandbox or went with it (the container stopped while
-          // tsnet was down): Docker calls Leave and DeleteEndpoint, nothing to rebuild until then.
-          log.info({ endpointId: endpoint.id }, 'joined endpoint\'s link is not on the host; waiting for Docker to remove it');
-          continue;
-        }
-        await applyOps(host, objects.ops, log);
-      }
+      for (const endpoint of view.endpoints) await reconcileEndpoint(host, log, endpoint, endpointOf(view.network, endpoint));
     },
   };
 }

@@ -1,33 +1,37 @@
 import { bridgeMac, linkName } from '../../src/core/ids.js';
-import { joinSettled, type EndpointRecord } from '../../src/core/model.js';
+import { joinSettled, type EndpointRecord, type NetworkRecord } from '../../src/core/model.js';
 import type { HostNet, HostOp } from '../../src/host/hostnet.js';
-import { vethContainerGone, vethNames, vethOps, vethTeardownOps } from '../veth.js';
-import type { JoinedOverlayState, OverlayState } from './options.js';
+import { linksOf, removalOps, type KernelObjects } from '../declared.js';
+import { vethContainerGone, vethNames, vethOps } from '../veth.js';
+import { gatewayOps } from './gateway.js';
+import { joinedOverlayState, overlayState, type JoinedOverlayState, type OverlayState } from './options.js';
+
+/** Where this host's devices meet the underlay, looked up when they are made. */
+export interface DeviceSite {
+  /** The underlay address VXLAN packets leave from. */
+  readonly local: string;
+  readonly mtu: number;
+}
 
 /**
- * An overlay's per-host data path (see OVERLAY_DATAPATHS in options.ts): its devices and each
- * endpoint's link. Everything that differs between the layouts is here, in one object each.
+ * An overlay's per-host data path (see OVERLAY_DATAPATHS in options.ts), told as the kernel
+ * objects of drivers/declared.ts: what removes them, which links tsnet owns and which link says
+ * an endpoint is ready all follow from the declaration (see the functions below), so the two
+ * layouts say only what they make.
  */
-export interface OverlayLayout {
+interface OverlayLayout {
   /** The bridge the containers are ports of, when the layout has one: the host's firewall then sees overlay frames. */
   readonly bridge?: string;
-  /** The network's devices on this host. */
-  deviceOps(state: JoinedOverlayState, local: string, mtu: number): HostOp[];
-  deviceTeardownOps(): HostOp[];
-  deviceLinks(): string[];
+  /** The VXLAN device, and the bridge when the layout has one (the local gateway is added by {@link overlayDevices}). */
+  devices(state: JoinedOverlayState, site: DeviceSite): HostOp[];
+  endpoint(endpoint: EndpointRecord, mtu: number): KernelObjects;
   /** The interface Join hands to Docker, which moves it into the container. */
   containerLink(endpoint: EndpointRecord): string;
-  /** Every link the endpoint owns on this host. */
-  endpointLinks(endpoint: EndpointRecord): string[];
-  endpointOps(mtu: number, endpoint: EndpointRecord): HostOp[];
-  endpointTeardownOps(endpoint: EndpointRecord): HostOp[];
-  /** The link whose presence in the host namespace says an unjoined endpoint is ready. */
-  hostLink(endpoint: EndpointRecord): string;
   /** For a joined endpoint: whether the host's kernel shows its container is gone. */
   containerGone(host: Pick<HostNet, 'getLink'>, endpoint: EndpointRecord, now: number): Promise<boolean>;
 }
 
-const vxlanOp = (state: JoinedOverlayState, local: string, mtu: number) => ({ op: 'ensure-vxlan', name: state.vxlan, vni: state.vni, local, port: state.port, mtu }) as const;
+const vxlanOp = (state: JoinedOverlayState, { local, mtu }: DeviceSite) => ({ op: 'ensure-vxlan', name: state.vxlan, vni: state.vni, local, port: state.port, mtu }) as const;
 
 /**
  * The default: the VXLAN device alone, each container's interface a macvlan link of it in bridge
@@ -37,16 +41,10 @@ const vxlanOp = (state: JoinedOverlayState, local: string, mtu: number) => ({ op
 function macvlanLayout(state: OverlayState): OverlayLayout {
   const link = (endpoint: EndpointRecord) => linkName('m', endpoint.id);
   return {
-    deviceOps: (joined, local, mtu) => [vxlanOp(joined, local, mtu)],
-    // Removing the VXLAN device removes the macvlan links on it too.
-    deviceTeardownOps: () => [{ op: 'remove-link', name: state.vxlan }],
-    deviceLinks: () => [state.vxlan],
-    containerLink: link,
-    endpointLinks: (endpoint) => [link(endpoint)],
-    endpointOps: (mtu, endpoint) => [{ op: 'ensure-macvlan', name: link(endpoint), parent: state.vxlan, mode: 'bridge', mtu, mac: endpoint.mac }],
+    devices: (joined, site) => [vxlanOp(joined, site)],
     // Back in the host namespace (Docker returns it there on Leave) it goes by its name; in a sandbox, with it.
-    endpointTeardownOps: (endpoint) => [{ op: 'remove-link', name: link(endpoint) }],
-    hostLink: link,
+    endpoint: (endpoint, mtu) => ({ ops: [{ op: 'ensure-macvlan', name: link(endpoint), parent: state.vxlan, mode: 'bridge', mtu, mac: endpoint.mac }] }),
+    containerLink: link,
     // The link is in the container while it runs and goes with its namespace; Docker moves it back
     // to the host when the container leaves. Only that return is visible from here.
     containerGone: async (host, endpoint, now) => joinSettled(endpoint, now) && (await host.getLink(link(endpoint))) !== undefined,
@@ -57,21 +55,16 @@ function macvlanLayout(state: OverlayState): OverlayLayout {
 function bridgeLayout(state: OverlayState): OverlayLayout {
   return {
     bridge: state.bridge,
-    deviceOps: (joined, local, mtu) => [
-      { op: 'ensure-bridge', name: state.bridge, mtu, mac: bridgeMac(state.bridge) },
+    devices: (joined, site) => [
+      { op: 'ensure-bridge', name: state.bridge, mtu: site.mtu, mac: bridgeMac(state.bridge) },
       // Without a local gateway the bridge only switches frames; its own IPv6 link-local chatter
       // would be flooded to every host. Containers' IPv6 is unaffected.
       ...(state.gateway === 'local' ? [] : [{ op: 'ensure-sysctl', key: `net/ipv6/conf/${state.bridge}/disable_ipv6`, value: '1' } as const]),
       { op: 'ensure-up', dev: state.bridge },
-      { ...vxlanOp(joined, local, mtu), master: state.bridge },
+      { ...vxlanOp(joined, site), master: state.bridge },
     ],
-    deviceTeardownOps: () => [{ op: 'remove-link', name: state.vxlan }, { op: 'remove-link', name: state.bridge }],
-    deviceLinks: () => [state.bridge, state.vxlan],
+    endpoint: (endpoint, mtu) => ({ ops: vethOps(state.bridge, mtu, endpoint) }),
     containerLink: (endpoint) => vethNames(endpoint.id).peerIf,
-    endpointLinks: (endpoint) => Object.values(vethNames(endpoint.id)),
-    endpointOps: (mtu, endpoint) => vethOps(state.bridge, mtu, endpoint),
-    endpointTeardownOps: vethTeardownOps,
-    hostLink: (endpoint) => vethNames(endpoint.id).hostIf,
     containerGone: vethContainerGone,
   };
 }
@@ -79,3 +72,21 @@ function bridgeLayout(state: OverlayState): OverlayLayout {
 export function layoutOf(state: OverlayState): OverlayLayout {
   return state.datapath === 'bridge' ? bridgeLayout(state) : macvlanLayout(state);
 }
+
+/** The network's objects on this host: the layout's devices, then its local gateway if it has one. */
+export function overlayDevices(network: NetworkRecord, site: DeviceSite, state: JoinedOverlayState = joinedOverlayState.of(network)): KernelObjects {
+  return { ops: [...layoutOf(state).devices(state, site), ...gatewayOps(network, site.mtu)] };
+}
+
+/**
+ * Link names depend neither on the underlay nor on the VNI and port (which a network that failed
+ * half-way may not have), so removal and ownership are read off a declaration made with any.
+ */
+const namesOnly = (network: NetworkRecord): KernelObjects => overlayDevices(network, { local: '', mtu: 0 }, { ...overlayState.of(network), vni: 0, port: 0 });
+
+/** What takes the network's devices away (removing the VXLAN device takes the links on it too). */
+export const deviceRemoval = (network: NetworkRecord): HostOp[] => removalOps(namesOnly(network));
+export const deviceLinks = (network: NetworkRecord): string[] => linksOf(namesOnly(network));
+
+/** An endpoint's objects; its MTU does not matter to removal or ownership. */
+export const endpointObjects = (network: NetworkRecord, endpoint: EndpointRecord, mtu = 0): KernelObjects => layoutOf(overlayState.of(network)).endpoint(endpoint, mtu);

@@ -50,12 +50,6 @@ export function gatewayOps(network: NetworkRecord, mtu: number): HostOp[] {
   return ops;
 }
 
-/** The links the gateway adds to the network's devices (the bridge layout adds none). */
-export function gatewayLinks(network: NetworkRecord): string[] {
-  const iface = gatewayInterface(network);
-  return iface && iface !== overlayState.of(network).bridge ? [iface] : [];
-}
-
 /** Join's gateways: the pool gateway of each of the endpoint's addresses, when the host is the gateway. */
 export function joinGateways(network: NetworkRecord, endpoint: EndpointRecord): { gateway?: string; gatewayV6?: string } {
   if (!gatewayInterface(network)) return {};

@@ -6,8 +6,8 @@ import { addressOf } from '../../src/core/net.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { NetworkView } from '../driver.js';
-import { layoutOf } from './devices.js';
-import { gatewayOps } from './gateway.js';
+import { reconcileEndpoint, removalOps } from '../declared.js';
+import { deviceRemoval, endpointObjects, overlayDevices } from './devices.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
 import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
 import { OverlayRegistry } from './registry.js';
@@ -125,12 +125,12 @@ export class OverlayHost {
   async addEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     // Made by CreateNetwork; activate() again only repairs an overlay whose devices failed at start-up.
     const entry = await this.activate(network);
-    const layout = layoutOf(overlayState.of(network));
-    await applyOps(this.deps.host, layout.endpointOps(entry.mtu, endpoint), this.deps.log);
+    const objects = endpointObjects(network, endpoint, entry.mtu);
+    await applyOps(this.deps.host, objects.ops, this.deps.log);
     try {
       await this.publish(network, endpoint, entry.local);
     } catch (err) {
-      await applyAllBestEffort(this.deps.host, layout.endpointTeardownOps(endpoint), this.deps.log).catch(() => undefined);
+      await applyAllBestEffort(this.deps.host, removalOps(objects), this.deps.log).catch(() => undefined);
       throw err;
     }
     entry.endpoints.set(endpoint.id, endpoint);
@@ -154,19 +154,16 @@ export class OverlayHost {
   /** Withdraws the endpoint (unless withdrawEndpoint already did) and removes its link. */
   async removeEndpoint(network: NetworkRecord, endpoint: EndpointRecord): Promise<void> {
     if (!this.withdrawn.has(endpoint.id)) await this.withdrawEndpoint(network, endpoint);
-    await applyAllBestEffort(this.deps.host, layoutOf(overlayState.of(network)).endpointTeardownOps(endpoint), this.deps.log);
+    await applyAllBestEffort(this.deps.host, removalOps(endpointObjects(network, endpoint)), this.deps.log);
     this.withdrawn.delete(endpoint.id);
   }
 
-  /** At start-up: the devices of every overlay network, missing links of unjoined endpoints, and the endpoints published again. */
+  /** At start-up: the devices of every overlay network, its endpoints' links (as a declared type's), and the endpoints published again. */
   async reconcile(view: NetworkView): Promise<void> {
     const entry = await this.activate(view.network);
-    const layout = layoutOf(overlayState.of(view.network));
     for (const endpoint of view.endpoints) {
       entry.endpoints.set(endpoint.id, endpoint);
-      if (!endpoint.sandboxKey && !(await this.deps.host.getLink(layout.hostLink(endpoint)))) {
-        await applyOps(this.deps.host, layout.endpointOps(entry.mtu, endpoint), this.deps.log);
-      }
+      await reconcileEndpoint(this.deps.host, this.deps.log, endpoint, endpointObjects(view.network, endpoint, entry.mtu));
       // etcd may be down now; the lease renewal re-publishes once it is back.
       await this.publish(view.network, endpoint, entry.local).catch((err: unknown) => this.deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));
     }
@@ -185,7 +182,7 @@ export class OverlayHost {
     const state = joinedOverlayState.of(network);
     const underlay = await this.deps.underlay();
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
-    await applyOps(host, [...layoutOf(state).deviceOps(state, underlay.address, mtu), ...gatewayOps(network, mtu)], log);
+    await applyOps(host, overlayDevices(network, { local: underlay.address, mtu }, state).ops, log);
     const programmer = new PeerProgrammer({ host, store, hostId, log, onProgrammed }, state.name, state.vxlan);
     const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
     this.active.set(network.id, entry);
@@ -198,9 +195,8 @@ export class OverlayHost {
     if (!entry) return;
     this.active.delete(networkId);
     await entry.programmer.stop();
-    const state = overlayState.of(entry.network);
-    await this.registry.unpublishVtep(state.name).catch((err: unknown) => this.deps.log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
-    await applyAllBestEffort(this.deps.host, layoutOf(state).deviceTeardownOps(), this.deps.log);
+    await this.registry.unpublishVtep(overlayState.of(entry.network).name).catch((err: unknown) => this.deps.log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
+    await applyAllBestEffort(this.deps.host, deviceRemoval(entry.network), this.deps.log);
   }
 
   private async publish(network: NetworkRecord, endpoint: EndpointRecord, local: string): Promise<void> {

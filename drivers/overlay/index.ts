@@ -6,8 +6,9 @@ import { applyAllBestEffort } from '../../src/host/apply.js';
 import type { FirewallRule } from '../../src/host/firewall.js';
 import type { HostNet } from '../../src/host/hostnet.js';
 import type { Driver } from '../driver.js';
-import { layoutOf } from './devices.js';
-import { gatewayInterface, gatewayLinks, joinGateways, localGatewayRules, overlayGatewayNeeds } from './gateway.js';
+import { linksOf, removalOps } from '../declared.js';
+import { deviceLinks, endpointObjects, layoutOf } from './devices.js';
+import { gatewayInterface, joinGateways, localGatewayRules, overlayGatewayNeeds } from './gateway.js';
 import { OverlayHost, type HostLease, type Underlay } from './host.js';
 import { overlayState, parseOverlayOptions } from './options.js';
 import type { PeerProgrammer, PeerProgrammerDeps } from './peers.js';
@@ -79,7 +80,7 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
 
     async deleteEndpoint(network, endpoint) {
       if (overlays) await overlays.removeEndpoint(network, endpoint);
-      else await applyAllBestEffort(host, layoutOf(overlayState.of(network)).endpointTeardownOps(endpoint), log);
+      else await applyAllBestEffort(host, removalOps(endpointObjects(network, endpoint)), log);
     },
 
     async join(network, endpoint) {
@@ -117,8 +118,7 @@ export function createOverlayDriver(deps: OverlayDeps): OverlayDriver {
     },
 
     ownedLinks(view) {
-      const layout = layoutOf(overlayState.of(view.network));
-      return [...layout.deviceLinks(), ...gatewayLinks(view.network), ...view.endpoints.flatMap((e) => layout.endpointLinks(e))];
+      return [...deviceLinks(view.network), ...view.endpoints.flatMap((e) => linksOf(endpointObjects(view.network, e)))];
     },
 
     stop: async () => overlays?.stop(),

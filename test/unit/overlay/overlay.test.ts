@@ -272,6 +272,21 @@ describe('overlay driver on two hosts', () => {
     await restarted.driver.stop?.();
   });
 
+  test.each([
+    ['macvlan', LOCAL], ['macvlan', GWBRIDGE], ['bridge', LOCAL], ['bridge', GWBRIDGE],
+  ] as const)('%s layout (%o): the links tsnet owns and removes are read off what it made, also for a record with no agreed VNI', async (datapath, options) => {
+    const store = new MemoryKvStore();
+    const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a', { ...options, 'tsnet.overlay.datapath': datapath });
+    const made = (await a.host.listLinks()).map((l) => l.name).sort();
+    expect(a.driver.ownedLinks({ network: a.net, endpoints: [] }).sort()).toEqual(made);
+    // A crash between planNetwork and the agreed VNI leaves a record without it: start-up must still know its links.
+    const { vni: _vni, port: _port, ...pending } = a.net.driverState;
+    expect(a.driver.ownedLinks({ network: { ...a.net, driverState: pending }, endpoints: [] }).sort()).toEqual(made);
+    await a.driver.deleteNetwork(a.net);
+    expect(await a.host.listLinks()).toEqual([]);
+    await a.driver.stop?.();
+  });
+
   test('macvlan layout: a joined container is gone once Docker has moved its link back to the host, not while the link is in its sandbox', async () => {
     const store = new MemoryKvStore();
     const a = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
