@@ -1,5 +1,6 @@
 import { callDeadline } from '../../src/core/deadline.js';
 import { Coalesced } from '../../src/core/coalesce.js';
+import { Backoff } from '../../src/core/backoff.js';
 import type { Logger } from 'pino';
 import type { KvEvent, KvStore, KvWatch } from '../../kvstore/kvstore.js';
 import { isIP } from 'node:net';
@@ -11,7 +12,6 @@ import { overlayKeys, type PublishedEndpoint, type PublishedVtep } from './regis
 const ZERO_MAC = '00:00:00:00:00:00';
 /** Even without events, the kernel is compared with etcd this often (self-healing). */
 const RESYNC_MS = 30_000;
-const MAX_BACKOFF_MS = 10_000;
 
 /** One overlay's peers as this host knows them from etcd, and whether the kernel matches (for `tsnet peers`). */
 export interface PeerReport {
@@ -79,9 +79,8 @@ export class PeerProgrammer {
     () => this.stopped,
   );
   private stopped = false;
-  private timer?: NodeJS.Timeout;
   private resync?: NodeJS.Timeout;
-  private backoffMs = 250;
+  private readonly reconnect = new Backoff(() => void this.connect(), 250);
   /** Called after each pass that changed the kernel (benchmarks and tests observe it). */
   onConverged?: (changes: number) => void;
 
@@ -98,7 +97,7 @@ export class PeerProgrammer {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.reconnect.stop();
     clearInterval(this.resync);
     await this.watch?.cancel();
     await this.passes.current;
@@ -130,27 +129,15 @@ export class PeerProgrammer {
         },
         onResync: (reason) => {
           this.deps.log.warn({ overlay: this.name, reason }, 'overlay watch lost; reloading from etcd');
-          this.retry();
+          this.reconnect.retry();
         },
       }, { fromRevision: revision });
-      this.backoffMs = 250;
+      this.reconnect.succeeded();
       await this.converge();
     } catch (err) {
       this.deps.log.warn({ overlay: this.name, err: errorText(err) }, 'cannot read overlay peers from etcd; keeping the kernel as it is and retrying');
-      this.retry();
+      this.reconnect.retry();
     }
-  }
-
-  private retry(): void {
-    this.schedule(this.backoffMs, () => void this.connect());
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
-  }
-
-  private schedule(ms: number, fn: () => void): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(fn, ms);
-    this.timer.unref();
   }
 
   /**

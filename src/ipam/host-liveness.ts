@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { KvLease, KvStore } from '../../kvstore/kvstore.js';
+import { Backoff } from '../core/backoff.js';
 import { hostKey } from './records.js';
 
 const TTL_SECONDS = 10;
-const MAX_BACKOFF_MS = 10_000;
 
 /**
  * Keeps `hosts/<id>` alive in etcd under a lease while this daemon runs, so other hosts (and
@@ -12,9 +12,8 @@ const MAX_BACKOFF_MS = 10_000;
  */
 export class HostLiveness {
   private lease?: KvLease;
-  private timer?: NodeJS.Timeout;
   private stopped = false;
-  private backoffMs = 500;
+  private readonly again = new Backoff(() => void this.register(), 500);
   private readonly renewed: Array<() => void> = [];
 
   constructor(private readonly store: KvStore, private readonly hostId: string, private readonly log: Logger) {}
@@ -35,7 +34,7 @@ export class HostLiveness {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.again.stop();
     // Revoking tells the others at once that this host left on purpose.
     await this.lease?.revoke().catch((err: unknown) => this.log.warn({ err }, 'could not revoke the host lease; it expires on its own'));
   }
@@ -47,24 +46,16 @@ export class HostLiveness {
       lease.onLost((reason) => {
         this.log.warn({ reason }, 'host lease lost; registering again');
         if (this.lease === lease) this.lease = undefined;
-        this.retry();
+        this.again.retry();
       });
       await this.store.put(hostKey(this.hostId), JSON.stringify({ pid: process.pid, since: new Date().toISOString() }), { lease: lease.id });
       this.lease = lease;
-      this.backoffMs = 500;
+      this.again.succeeded();
       this.log.info({ hostId: this.hostId }, 'host registered in etcd');
       for (const listener of this.renewed) listener();
     } catch (err) {
       this.log.warn({ err }, 'could not register this host in etcd; will retry');
-      this.retry();
+      this.again.retry();
     }
-  }
-
-  private retry(): void {
-    if (this.stopped) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.register(), this.backoffMs);
-    this.timer.unref();
-    this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
   }
 }

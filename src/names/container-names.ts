@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { NameAnswer, NameSource } from '../dns/answer.js';
 import type { DockerContainer, DockerContainers } from '../docker/engine.js';
+import { Backoff } from '../core/backoff.js';
 import { Coalesced } from '../core/coalesce.js';
 import { errorText } from '../core/errors.js';
 import { dnsNamesOf } from './dns-names.js';
@@ -29,7 +30,6 @@ export interface ContainerNamesDeps {
 
 /** Docker's events after which a container's names or addresses may have changed. */
 const ACTIONS = ['start', 'rename', 'destroy', 'connect', 'disconnect'];
-const MAX_BACKOFF_MS = 10_000;
 /** How long a query from an unknown address waits for a look at Docker (Docker's DNS waits seconds). */
 const LEARN_WAIT_MS = 1_500;
 /** An address looks failed to place is not looked for again before this (a few looks per query, then none). */
@@ -71,6 +71,9 @@ export class ContainerNames implements NameSource {
   /** Container id → its attachments with aliases, with what they were read for (re-read when that changes). */
   private readonly inspected = new Map<string, { readonly key: string; readonly container: DockerContainer }>();
   private readonly aborter = new AbortController();
+  private readonly refollow = new Backoff(() => {
+    this.following = this.follow();
+  }, 250);
   private timer?: NodeJS.Timeout;
   private rescanTimer?: NodeJS.Timeout;
   private readonly looks = new Coalesced(
@@ -94,6 +97,7 @@ export class ContainerNames implements NameSource {
 
   async stop(): Promise<void> {
     this.aborter.abort();
+    this.refollow.stop();
     clearTimeout(this.timer);
     clearInterval(this.rescanTimer);
     await Promise.all([this.following, this.looks.current]);
@@ -252,26 +256,19 @@ export class ContainerNames implements NameSource {
     return container;
   }
 
-  /** Follows Docker's events for as long as tsnet runs, reconnecting with a backoff. */
+  /** Follows Docker's events for as long as tsnet runs; a stream that ends or fails is opened again with a backoff. */
   private async follow(): Promise<void> {
-    let backoffMs = 250;
-    while (!this.aborter.signal.aborted) {
-      const opened = performance.now();
-      try {
-        await this.deps.docker.events(ACTIONS, () => this.soon(), this.aborter.signal);
-      } catch (err) {
-        this.deps.log.warn({ err: errorText(err) }, 'cannot follow Docker\'s events; names are refreshed periodically until it works');
-      }
-      if (this.aborter.signal.aborted) return;
-      // Events may have been missed while the stream was down.
-      this.soon();
-      if (performance.now() - opened > 5_000) backoffMs = 250;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, backoffMs);
-        t.unref();
-        this.aborter.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-      });
-      backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
+    const opened = performance.now();
+    try {
+      await this.deps.docker.events(ACTIONS, () => this.soon(), this.aborter.signal);
+    } catch (err) {
+      this.deps.log.warn({ err: errorText(err) }, 'cannot follow Docker\'s events; names are refreshed periodically until it works');
     }
+    if (this.aborter.signal.aborted) return;
+    // Events may have been missed while the stream was down.
+    this.soon();
+    // A stream that stayed open a while was healthy: the next failure starts the backoff over.
+    if (performance.now() - opened > 5_000) this.refollow.succeeded();
+    this.refollow.retry();
   }
 }
