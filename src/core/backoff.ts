@@ -4,8 +4,9 @@ export const MAX_BACKOFF_MS = 10_000;
 /**
  * Runs an attempt again after a delay that doubles on each failure, from `initialMs` up to
  * {@link MAX_BACKOFF_MS}: the one retry policy of tsnet's background loops (the host's etcd
- * lease, an overlay's peer watch, Docker's event stream), so a service that is down is asked less and less often and
- * every loop recovers the same way. The timer never keeps the process alive.
+ * lease, an overlay's peer watch, Docker's event stream), so a service that is down is asked
+ * less and less often and every loop recovers the same way. The timer never keeps the process
+ * alive.
  */
 export class Backoff {
   private delayMs: number;
