@@ -158,7 +158,7 @@ else
   stop_background
   mkdir -p "$(dirname "$socket")" "$(dirname "$pid_file")" "$(dirname "$log_file")"
   # The flags and environment of deploy/tsnet.service (src/core/node-flags.ts says why).
-  MALLOC_ARENA_MAX=2 nohup node --max-semi-space-size=1 --optimize-for-size "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" --docker-host "$docker_api" >>"$log_file" 2>&1 </dev/null &
+  MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=16384 MALLOC_TRIM_THRESHOLD_=65536 nohup node --max-semi-space-size=1 --optimize-for-size "$repo/dist/src/cli.js" daemon --socket "$socket" --state-dir "$state_dir" --docker-host "$docker_api" >>"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"
 fi
 

@@ -189,7 +189,7 @@ start_tsnet() { # host [flag…]
   read -r -a extra <<<"${TSNET_EXTRA_ARGS:-}"
   read -r -a per_host <<<"${!var:-}"
   if tsnet_knows "$DOCKER_HOST_FLAG"; then docker_host=("$DOCKER_HOST_FLAG" "unix://$dir/docker.sock"); fi
-  start_bg "$h-tsnet" "$dir/tsnet.log" nsenter --net="/run/netns/$(host_ns "$h")" env MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --optimize-for-size "$REPO/dist/src/cli.js" daemon \
+  start_bg "$h-tsnet" "$dir/tsnet.log" nsenter --net="/run/netns/$(host_ns "$h")" env MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=16384 MALLOC_TRIM_THRESHOLD_=65536 node --max-semi-space-size=1 --optimize-for-size "$REPO/dist/src/cli.js" daemon \
     --socket "$dir/plugins/tsnet.sock" --state-dir "$DATA/$h/tsnet" --host-id "$h" --etcd-endpoints "$ETCD_URL" \
     "${docker_host[@]}" "${extra[@]}" "${per_host[@]}" "$@"
   wait_for "tsnet on $h" curl -sf --unix-socket "$dir/plugins/tsnet.sock" -X POST http://tsnet/Plugin.Activate

@@ -124,7 +124,7 @@ const config = {
   documentation: 'README.md, "Installing as a Docker managed plugin"',
   interface: { types: ['docker.networkdriver/1.0', 'docker.ipamdriver/1.0'], socket: 'tsnet.sock' },
   // Only the socket is a flag: flags win over the environment, and the rest stays settable.
-  // --max-semi-space-size=1 --optimize-for-size (and MALLOC_ARENA_MAX below): src/core/node-flags.ts says why.
+  // --max-semi-space-size=1 --optimize-for-size (and the MALLOC_ settings below): src/core/node-flags.ts says why.
   entrypoint: ['/usr/local/bin/node', '--max-semi-space-size=1', '--optimize-for-size', '/opt/tsnet/dist/src/cli.js', 'daemon', '--socket', '/run/docker/plugins/tsnet.sock'],
   workdir: '/',
   network: { type: 'host' },
@@ -152,6 +152,8 @@ const config = {
   // An empty value means tsnet's default (tsnet daemon --help).
   env: [
     fixed('MALLOC_ARENA_MAX', '2', 'fewer malloc arenas: less resident memory (src/core/node-flags.ts)'),
+    fixed('MALLOC_MMAP_THRESHOLD_', '16384', 'larger blocks mapped on their own, unmapped when freed (src/core/node-flags.ts)'),
+    fixed('MALLOC_TRIM_THRESHOLD_', '65536', 'the heap trimmed when 64 KiB at its top are free (src/core/node-flags.ts)'),
     fixed('TSNET_STATE_DIR', '/var/lib/tsnet', 'the state mount'),
     fixed('TSNET_ADMIN_SOCKET', '/run/tsnet/admin.sock', 'in the run mount'),
     fixed('TSNET_PROC_SYS', '/host/proc/sys', 'the proc-sys mount'),

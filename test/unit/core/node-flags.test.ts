@@ -14,8 +14,8 @@ describe('the daemon\'s node flags', () => {
   });
 
   test('the environment\'s settings are missing when absent or different, named as NAME=VALUE', () => {
-    expect(missingNodeFlags([...DAEMON_NODE_FLAGS], '', {})).toEqual(['MALLOC_ARENA_MAX=2']);
-    expect(missingNodeFlags([...DAEMON_NODE_FLAGS], '', { MALLOC_ARENA_MAX: '8' })).toEqual(['MALLOC_ARENA_MAX=2']);
+    expect(missingNodeFlags([...DAEMON_NODE_FLAGS], '', {})).toEqual(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=16384', 'MALLOC_TRIM_THRESHOLD_=65536']);
+    expect(missingNodeFlags([...DAEMON_NODE_FLAGS], '', { ...DAEMON_ENV, MALLOC_ARENA_MAX: '8' })).toEqual(['MALLOC_ARENA_MAX=2']);
     expect(missingNodeFlags([...DAEMON_NODE_FLAGS], '', { ...DAEMON_ENV, PATH: '/bin' })).toEqual([]);
   });
 
@@ -32,13 +32,14 @@ describe('the daemon\'s node flags', () => {
 
   test.each([
     ['deploy/tsnet.service', /^Environment=(.*)$/m],
-    ['deploy/plugin/build.sh', /^\s*fixed\('MALLOC_ARENA_MAX', '(\d+)'.*$/m],
+    ['deploy/plugin/build.sh', /^\s*env: \[[^\]]*\]/m],
     ['deploy/lab/lab.sh', /^.*start_bg "\$h-tsnet".*$/m],
     ['deploy/install.sh', /^.*nohup node .*daemon.*$/m],
   ])('%s gives the daemon its environment', (file, line) => {
     const found = line.exec(read(file));
     expect(found, `no daemon environment found in ${file}`).not.toBeNull();
-    const text = file === 'deploy/plugin/build.sh' ? `MALLOC_ARENA_MAX=${found?.[1]}` : found?.[0];
+    // The plugin's config lists each setting as fixed('NAME', 'VALUE', …).
+    const text = file === 'deploy/plugin/build.sh' ? found?.[0].replace(/fixed\('(\w+)', '([^']*)'/g, '$1=$2') : found?.[0];
     for (const [name, value] of Object.entries(DAEMON_ENV)) expect(text).toContain(`${name}=${value}`);
   });
 
