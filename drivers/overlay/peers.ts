@@ -181,7 +181,7 @@ export class PeerProgrammer {
   resolve(name: string): { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] } | undefined {
     const holders = this.nameIndex().byName.get(name);
     if (!holders) return undefined;
-    const ips = holders.flatMap((ep) => ep.ips.map((ip) => ip.split('/')[0] ?? ip));
+    const ips = holders.flatMap((ep) => ep.ips.map(addressOf));
     return { ipv4: ips.filter((ip) => !ip.includes(':')), ipv6: ips.filter((ip) => ip.includes(':')) };
   }
 
