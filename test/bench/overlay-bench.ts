@@ -10,9 +10,11 @@ import { fmt, median, overheadRatioInterval, percentile } from './stats.js';
  * `npm run bench:overlay`, on the multi-host lab (deploy/lab/lab.sh):
  * - convergence: from `docker run` returning on h1 until h2's kernel holds the forwarding and
  *   neighbour entries of the new container (then one ping from h2 checks it answers);
- * - data path: TCP and UDP throughput (iperf3), CPU per Gbit/s and ping RTT container to
- *   container across hosts, on both overlay layouts (macvlan, bridge), next to a VXLAN pair made
- *   by hand between two namespaces on the same underlay, interleaved in the same run;
+ * - data path: TCP and UDP throughput (iperf3), CPU per Gbit/s and ping RTT (back to back, and
+ *   at 10 ms intervals) container to container across hosts, on both overlay layouts (macvlan,
+ *   bridge), next to Docker's own overlay (swarm mode) and to VXLAN pairs made by hand on the
+ *   same underlay, between two namespaces of their own and in the hosts' own namespaces,
+ *   interleaved in the same run;
  * - start cost: what a tsnet overlay (local gateway, and docker_gwbridge) adds to `docker run --rm … true` over `--network none`, for
  *   the host's first container on the overlay and for one with a neighbour, next to a tsnet
  *   bridge network, interleaved on one host;
@@ -119,7 +121,13 @@ async function convergence(lab: Lab): Promise<void> {
 
 interface PathFigures {
   readonly gbps: number;
+  /** Average of pings 10 ms apart: mostly how fast idle CPUs wake up, a few µs of it the path. */
   readonly rttMs: number;
+  /**
+   * Flood ping (`ping -f`): the next echo leaves as the reply arrives, so no CPU idles between
+   * them; the run's elapsed time per round trip is the path's latency plus ping's own work.
+   */
+  readonly floodRttUs: number;
   /** Whole-machine CPU during the TCP run, in % of one core per Gbit/s (softirqs included). */
   readonly cpuPerGbps: number;
   readonly udpGbps: number;
@@ -135,6 +143,9 @@ async function cpuTimes(): Promise<{ busy: number; total: number }> {
 }
 
 type Iperf = { end?: { sum_received?: { bits_per_second: number }; sum?: { bits_per_second: number; lost_percent: number } }; error?: string };
+
+/** Round trips per flood ping: about a third of a second of them, timed to the millisecond by ping. */
+const FLOOD_PINGS = 50_000;
 
 async function iperfBetween(client: (argv: string[]) => Promise<string>, server: (argv: string[]) => Promise<unknown>, ip: string): Promise<PathFigures> {
   const once = async (extra: string[]): Promise<Iperf> => {
@@ -157,7 +168,10 @@ async function iperfBetween(client: (argv: string[]) => Promise<string>, server:
   await client(['ping', '-c', '5', '-i', '0.05', '-q', ip]); // warm caches and neighbour entries first
   const ping = await client(['ping', '-c', '100', '-i', '0.01', '-q', ip]);
   const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1]);
-  return { gbps, rttMs: rtt, cpuPerGbps: (cores * 100) / gbps, udpGbps: udp.end.sum.bits_per_second / 1e9, udpLossPct: udp.end.sum.lost_percent };
+  const flood = await client(['ping', '-f', '-c', String(FLOOD_PINGS), '-q', ip]);
+  const elapsedMs = Number(/ time (\d+)ms/.exec(flood)?.[1]);
+  if (!/ 0% packet loss/.test(flood) || !(elapsedMs > 0)) throw new Error(`flood ping to ${ip}: ${flood.trim()}`);
+  return { gbps, rttMs: rtt, floodRttUs: (elapsedMs * 1000) / FLOOD_PINGS, cpuPerGbps: (cores * 100) / gbps, udpGbps: udp.end.sum.bits_per_second / 1e9, udpLossPct: udp.end.sum.lost_percent };
 }
 
 const cpus = (await readFile('/proc/cpuinfo', 'utf8')).split('\n').filter((l) => l.startsWith('processor')).length;
@@ -183,45 +197,79 @@ async function dataPath(lab: Lab): Promise<void> {
   const inContainer = (h: string, c: string) => async (argv: string[]) => (await lab.docker(h, ['exec', c, 'chroot', '/host', `/usr/bin/${argv[0]}`, ...argv.slice(1)], { timeoutMs: 60_000 })).stdout;
   const macvlan = await pair('bench', '');
   const bridge = await pair('bench-br', '-br');
+  // Docker's own overlay: swarm mode (h1 the manager, h2 a worker) and an attachable network, so
+  // plain `docker run` containers join it as they join tsnet's.
+  const swarm = async () => {
+    await lab.docker('h1', ['swarm', 'init', '--advertise-addr', '198.19.10.1', '--listen-addr', '198.19.10.1:2377']);
+    const token = (await lab.docker('h1', ['swarm', 'join-token', '-q', 'worker'])).stdout.trim();
+    await lab.docker('h2', ['swarm', 'join', '--advertise-addr', '198.19.10.2', '--listen-addr', '198.19.10.2:2377', '--token', token, '198.19.10.1:2377']);
+    await lab.docker('h1', ['network', 'create', '-d', 'overlay', '--attachable', '--subnet', '10.73.0.0/24', 'bench-docker']);
+    return pair('bench-docker', '-docker');
+  };
 
-  // The hand-made pair: two namespaces on the same underlay bridge, a VXLAN device each with a
-  // static FDB entry and the overlay address directly on it (no bridge, no veth, no container).
+  // The hand-made pairs: a VXLAN device with a static flood entry and the overlay address
+  // directly on it (no bridge, no veth, no container), once in two namespaces of their own on the
+  // same underlay (no firewall on the path: the issue's reference) and once in the lab hosts' own
+  // namespaces, where dockerd's firewall sees every VXLAN packet as it sees tsnet's.
   const a = `${lab.name}-va`;
   const b = `${lab.name}-vb`;
   const sh = (ns: string, cmd: string) => run(['ip', 'netns', 'exec', ns, 'sh', '-c', cmd], { timeoutMs: 60_000 });
+  const vxlanPair = (dev: string, vni: number, port: number, under: string, over: string, peerUnder: string) =>
+    `ip link add ${dev} type vxlan id ${vni} local ${under} dstport ${port} nolearning; ip link set ${dev} mtu 1450 up; ip addr add ${over}/24 dev ${dev};
+     bridge fdb append 00:00:00:00:00:00 dev ${dev} dst ${peerUnder}`;
+  // The lab hosts' underlay addresses (lab.sh: hN is 198.19.10.N).
+  const inHosts = [['h1', '198.19.10.1', '10.98.0.1', '198.19.10.2'], ['h2', '198.19.10.2', '10.98.0.2', '198.19.10.1']] as const;
   try {
     for (const [ns, under, over, peerUnder] of [[a, '198.19.10.201', '10.99.0.1', '198.19.10.202'], [b, '198.19.10.202', '10.99.0.2', '198.19.10.201']] as const) {
       await run(['ip', 'netns', 'add', ns]);
       await run(['ip', 'link', 'add', `${ns.slice(-2)}0`, 'netns', ns, 'type', 'veth', 'peer', 'name', `ul-${ns.slice(-2)}`, 'netns', `${lab.name}-ul`]);
       await lab.exec('ul', ['ip', 'link', 'set', `ul-${ns.slice(-2)}`, 'master', 'ul0', 'up']);
-      await sh(ns, `ip link set lo up; ip addr add ${under}/24 dev ${ns.slice(-2)}0; ip link set ${ns.slice(-2)}0 up;
-        ip link add vx0 type vxlan id 999 local ${under} dstport 4790 nolearning; ip link set vx0 mtu 1450 up; ip addr add ${over}/24 dev vx0;
-        bridge fdb append 00:00:00:00:00:00 dev vx0 dst ${peerUnder}`);
+      await sh(ns, `ip link set lo up; ip addr add ${under}/24 dev ${ns.slice(-2)}0; ip link set ${ns.slice(-2)}0 up; ${vxlanPair('vx0', 999, 4790, under, over, peerUnder)}`);
     }
-    const handMade = { ip: '10.99.0.2', client: (argv: string[]) => sh(a, argv.join(' ')).then((r) => r.stdout), server: (argv: string[]) => sh(b, argv.join(' ')) };
-    const rounds: Array<Record<'macvlan' | 'bridge' | 'hand', PathFigures>> = [];
+    for (const [h, under, over, peerUnder] of inHosts) await lab.exec(h, ['sh', '-c', vxlanPair('bvx0', 998, 4791, under, over, peerUnder)]);
+    const paths = {
+      macvlan,
+      bridge,
+      docker: await swarm(),
+      hand: { ip: '10.99.0.2', client: (argv: string[]) => sh(a, argv.join(' ')).then((r) => r.stdout), server: (argv: string[]) => sh(b, argv.join(' ')) },
+      handInHosts: { ip: '10.98.0.2', client: async (argv: string[]) => (await lab.exec('h1', argv)).stdout, server: (argv: string[]) => lab.exec('h2', argv) },
+    };
+    type Path = keyof typeof paths;
+    const names = Object.keys(paths) as Path[];
+    const rounds: Array<Record<Path, PathFigures>> = [];
     for (let i = 0; i < DATAPATH_ROUNDS; i++) {
-      const paths = { macvlan, bridge, hand: handMade };
-      const order = (['macvlan', 'bridge', 'hand'] as const).map((_, k, all) => all[(k + i) % all.length] as 'macvlan' | 'bridge' | 'hand');
-      const round: Partial<Record<'macvlan' | 'bridge' | 'hand', PathFigures>> = {};
-      for (const p of order) round[p] = await iperfBetween(paths[p].client, paths[p].server, paths[p].ip);
-      rounds.push(round as Record<'macvlan' | 'bridge' | 'hand', PathFigures>);
+      const round: Partial<Record<Path, PathFigures>> = {};
+      for (const p of names.map((_, k) => names[(k + i) % names.length] as Path)) round[p] = await iperfBetween(paths[p].client, paths[p].server, paths[p].ip);
+      rounds.push(round as Record<Path, PathFigures>);
     }
-    const med = (p: 'macvlan' | 'bridge' | 'hand', f: keyof PathFigures) => median(rounds.map((r) => r[p][f]));
-    const show = (p: 'macvlan' | 'bridge' | 'hand') =>
-      `TCP ${med(p, 'gbps').toFixed(2)} Gbit/s (${med(p, 'cpuPerGbps').toFixed(0)}% of a core per Gbit/s), UDP ${med(p, 'udpGbps').toFixed(2)} Gbit/s received (${med(p, 'udpLossPct').toFixed(1)}% lost), RTT ${med(p, 'rttMs').toFixed(3)} ms`;
-    const ratios = (p: 'macvlan' | 'bridge') => rounds.map((r) => (r[p].gbps / r.hand.gbps).toFixed(3)).join(' ');
-    console.log(`\ndata path across hosts (iperf3 TCP and UDP 5 s each, ping RTT average of 100 after 5 unmeasured; medians of ${DATAPATH_ROUNDS} interleaved rounds; CPU is the whole machine's):`);
-    console.log(`  tsnet overlay, macvlan layout (default): ${show('macvlan')}`);
-    console.log(`  tsnet overlay, bridge layout:            ${show('bridge')}`);
-    console.log(`  hand-made VXLAN pair, same underlay:     ${show('hand')}`);
-    console.log(`  TCP ratio macvlan layout / hand-made: ${(med('macvlan', 'gbps') / med('hand', 'gbps')).toFixed(3)} (rounds: ${ratios('macvlan')})   (target >= 0.95)`);
-    console.log(`  TCP ratio bridge layout / hand-made:  ${(med('bridge', 'gbps') / med('hand', 'gbps')).toFixed(3)} (rounds: ${ratios('bridge')})`);
-    console.log(`  RTT ratio macvlan layout / hand-made: ${(med('macvlan', 'rttMs') / med('hand', 'rttMs')).toFixed(2)}   (target <= 1.2)`);
+    const med = (p: Path, f: keyof PathFigures) => median(rounds.map((r) => r[p][f]));
+    const show = (p: Path) =>
+      `TCP ${med(p, 'gbps').toFixed(2)} Gbit/s (${med(p, 'cpuPerGbps').toFixed(0)}% of a core per Gbit/s), UDP ${med(p, 'udpGbps').toFixed(2)} Gbit/s received (${med(p, 'udpLossPct').toFixed(1)}% lost), ` +
+      `RTT ${med(p, 'floodRttUs').toFixed(2)} µs back to back, ${med(p, 'rttMs').toFixed(3)} ms at 10 ms intervals`;
+    const ratio = (p: Path, f: 'gbps' | 'floodRttUs', to: Path) => `${(med(p, f) / med(to, f)).toFixed(3)} (rounds: ${rounds.map((r) => (r[p][f] / r[to][f]).toFixed(3)).join(' ')})`;
+    console.log(`\ndata path across hosts (iperf3 TCP and UDP 5 s each; ping RTT back to back over ${FLOOD_PINGS} flood pings, and the average of 100 pings 10 ms apart, which is mostly CPU wake-up; medians of ${DATAPATH_ROUNDS} interleaved rounds; CPU is the whole machine's):`);
+    console.log(`  tsnet overlay, macvlan layout (default):        ${show('macvlan')}`);
+    console.log(`  tsnet overlay, bridge layout:                   ${show('bridge')}`);
+    console.log(`  Docker's overlay (swarm mode):                  ${show('docker')}`);
+    console.log(`  hand-made VXLAN pair, namespaces of its own:    ${show('hand')}`);
+    console.log(`  hand-made VXLAN pair, in the hosts' namespaces: ${show('handInHosts')}`);
+    console.log(`  TCP ratio macvlan layout / hand-made:          ${ratio('macvlan', 'gbps', 'hand')}   (target >= 0.95)`);
+    console.log(`  TCP ratio bridge layout / hand-made:           ${ratio('bridge', 'gbps', 'hand')}`);
+    console.log(`  TCP ratio macvlan layout / hand-made in hosts: ${ratio('macvlan', 'gbps', 'handInHosts')}`);
+    console.log(`  TCP ratio Docker's overlay / hand-made:        ${ratio('docker', 'gbps', 'hand')}`);
+    console.log(`  TCP ratio macvlan layout / Docker's overlay:   ${ratio('macvlan', 'gbps', 'docker')}`);
+    console.log(`  RTT ratio macvlan layout / hand-made:          ${ratio('macvlan', 'floodRttUs', 'hand')}   (target <= 1.2)`);
+    console.log(`  RTT ratio Docker's overlay / hand-made:        ${ratio('docker', 'floodRttUs', 'hand')}`);
+    console.log(`  RTT ratio macvlan layout / Docker's overlay:   ${ratio('macvlan', 'floodRttUs', 'docker')}`);
+    console.log(`  RTT ratio macvlan layout / hand-made in hosts: ${ratio('macvlan', 'floodRttUs', 'handInHosts')}`);
+    console.log(`  RTT ratio hand-made in hosts / hand-made:      ${ratio('handInHosts', 'floodRttUs', 'hand')}   (what the hosts' firewall costs any VXLAN device there)`);
   } finally {
     for (const ns of [a, b]) await run(['ip', 'netns', 'delete', ns], { allowFail: true });
-    for (const [h, c] of [['h1', 'cli-br'], ['h2', 'srv-br']] as const) await lab.docker(h, ['rm', '-f', c], { allowFail: true });
+    for (const [h] of inHosts) await lab.exec(h, ['ip', 'link', 'delete', 'bvx0'], { allowFail: true });
+    for (const [h, c] of [['h1', 'cli-br'], ['h2', 'srv-br'], ['h1', 'cli-docker'], ['h2', 'srv-docker']] as const) await lab.docker(h, ['rm', '-f', c], { allowFail: true });
     for (const h of ['h1', 'h2']) await lab.docker(h, ['network', 'rm', 'bench-br'], { allowFail: true });
+    await lab.docker('h1', ['network', 'rm', 'bench-docker'], { allowFail: true });
+    for (const h of ['h2', 'h1']) await lab.docker(h, ['swarm', 'leave', '--force'], { allowFail: true });
   }
 }
 
