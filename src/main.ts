@@ -145,7 +145,7 @@ export async function startDaemon(config: DaemonConfig): Promise<RunningDaemon> 
     await parts.start('calls', { stop: () => calls.drain() });
     service = calls;
     ipam = new IpamService({ local, global: globalSpace, defaultPools: config.defaultPools });
-    await reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }), onAction: (action) => metrics.reconciled({ source: 'reconcile', action }) });
+    await host.withLinkSnapshot(() => reconcile({ repo: records, service: calls, drivers, host, log: log.child({ component: 'reconcile' }), onAction: (action) => metrics.reconciled({ source: 'reconcile', action }) }));
     if (docker) {
       // In the background: start-up never waits for Docker, which may itself be waiting for us.
       const pluginName = basename(config.socketPath, '.sock');

@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { TsnetError } from '../../../src/core/errors.js';
 import { inverseOf, type HostNet, type HostOp } from '../../../src/host/hostnet.js';
+import { Iproute2HostNet } from '../../../src/host/iproute2.js';
+import type { Runner } from '../../../src/host/runner.js';
 import { run } from '../../support/exec.js';
-import { linkJson, sh, withTestNetns } from './netns-fixture.js';
+import { linkJson, runner, sh, withTestNetns } from './netns-fixture.js';
 
 /**
  * Asks the kernel itself (plain iproute2) whether it can create a sub-interface of this kind
@@ -136,6 +138,40 @@ describe('Iproute2HostNet against a real kernel', () => {
     const err = await host.apply({ op: 'ensure-macvlan', name: 'tsnm-0000000005', parent: 'parent0', mode: 'bridge' }).then(() => undefined, (e: unknown) => e);
     expect(err).toMatchObject({ code: 'TSNET_HOST_LINK_EXISTS', message: 'interface tsnm-0000000005 exists and is a veth, not a macvlan link' });
     expect((await host.getLink('tsnm-0000000005'))?.kind).toBe('veth');
+  });
+
+  test('under a link snapshot, links that are as declared cost no program; a link change ends the snapshot', async () => {
+    const { ns } = await withTestNetns();
+    const programs: string[] = [];
+    const counting: Runner = { run: (argv, options) => (programs.push(argv.join(' ')), runner.run(argv, options)) };
+    const host = new Iproute2HostNet({ runner: counting, netns: ns });
+    const bridge = { op: 'ensure-bridge', name: 'tsnb-0000000009', mtu: 1500 } as const;
+    const veth = { op: 'ensure-veth', host: 'tsnv-0000000009', peer: 'tsnp-0000000009', master: bridge.name, mtu: 1500 } as const;
+    const macvlan = { op: 'ensure-macvlan', name: 'tsnm-0000000009', parent: bridge.name, mode: 'bridge', mtu: 1500 } as const;
+    for (const op of [bridge, { op: 'ensure-up', dev: bridge.name } as const, veth, macvlan]) await host.apply(op);
+
+    programs.length = 0;
+    await host.withLinkSnapshot(async () => {
+      for (const op of [bridge, { op: 'ensure-up', dev: bridge.name } as const, veth, macvlan]) expect(await host.apply(op)).toBe(false);
+      expect(await host.getLink(veth.host)).toMatchObject({ kind: 'veth', master: bridge.name, up: true });
+      expect(await host.getLink('tsnv-absent')).toBeUndefined();
+    });
+    expect(programs).toEqual([`ip -n ${ns} -json -details link show`]);
+
+    // Detached behind tsnet's back before the snapshot: repaired as without one.
+    await sh(['ip', '-n', ns, 'link', 'set', veth.host, 'nomaster']);
+    await host.withLinkSnapshot(async () => {
+      expect(await host.apply(veth)).toBe(true);
+      // The repair ended the snapshot: the kernel is asked again.
+      programs.length = 0;
+      expect(await host.getLink(veth.host)).toMatchObject({ master: bridge.name });
+      expect(programs).toEqual([`ip -n ${ns} -json -details link show dev ${veth.host}`]);
+      expect(await host.apply({ op: 'remove-link', name: macvlan.name })).toBe(true);
+      expect(await host.getLink(macvlan.name)).toBeUndefined();
+      expect(await host.apply(macvlan)).toBe(true);
+    });
+    expect(await linkJson(ns, veth.host)).toMatchObject({ master: bridge.name });
+    expect(await linkJson(ns, macvlan.name)).toMatchObject({ linkinfo: { info_kind: 'macvlan' } });
   });
 
   test('sysctls are set inside the namespace only', async () => {
