@@ -248,7 +248,7 @@ export class Iproute2HostNet implements HostNet {
 
   private async ensureVeth(op: Extract<HostOp, { op: 'ensure-veth' }>): Promise<boolean> {
     const known = this.snapshot?.get(op.host);
-    if (known?.kind === 'veth' && known.master === op.master && known.up) return false;
+    if (known?.kind === 'veth') return this.reattachVeth(op, known);
     // One `ip` call creates both ends, enslaves and raises the host end: this is on the path of
     // every `docker run`, so it costs one exec rather than four.
     const peerArgs = ['peer', 'name', op.peer, 'mtu', String(op.mtu), ...(op.peerMac ? ['address', op.peerMac] : [])];
@@ -260,11 +260,15 @@ export class Iproute2HostNet implements HostNet {
       if (!(err instanceof CommandError) || !/File exists/.test(err.result.stderr)) throw err;
       const existing = await this.getLink(op.host);
       if (existing?.kind !== 'veth') throw err;
-      if (existing.master === op.master && existing.up) return false;
-      // The pair survived but lost its bridge (the bridge was deleted and recreated): re-attach.
-      await this.change(['link', 'set', 'dev', op.host, 'master', op.master, 'up']);
-      return true;
+      return this.reattachVeth(op, existing);
     }
+  }
+
+  /** An existing pair: re-attached when it lost its bridge (the bridge was deleted and recreated) or is down. */
+  private async reattachVeth(op: Extract<HostOp, { op: 'ensure-veth' }>, existing: LinkInfo): Promise<boolean> {
+    if (existing.master === op.master && existing.up) return false;
+    await this.change(['link', 'set', 'dev', op.host, 'master', op.master, 'up']);
+    return true;
   }
 
   private async ensureSubInterface(name: string, parent: string, kind: string, kindArgs: string[], mtu?: number, mac?: string): Promise<boolean> {
