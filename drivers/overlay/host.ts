@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
-import { tsnetError } from '../../src/core/errors.js';
+import { settleConcurrently } from '../../src/core/concurrency.js';
+import { Backoff } from '../../src/core/backoff.js';
+import { errorText, TsnetError, tsnetError } from '../../src/core/errors.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/core/model.js';
 import { addressOf } from '../../src/core/net.js';
 import { applyAllBestEffort, applyOps } from '../../src/host/apply.js';
@@ -10,7 +12,7 @@ import { reconcileEndpoint, removalOps } from '../declared.js';
 import { deviceRemoval, endpointObjects, overlayDevices } from './devices.js';
 import { VXLAN_OVERHEAD, joinedOverlayState, overlayState } from './options.js';
 import { PeerProgrammer, type PeerProgrammerDeps } from './peers.js';
-import { OverlayRegistry } from './registry.js';
+import { OverlayRegistry, type PublishedEndpoint } from './registry.js';
 
 /** This host's side of the underlay: the address VXLAN packets leave from, and its MTU. */
 export interface Underlay {
@@ -43,6 +45,9 @@ interface ActiveOverlay {
   readonly programmer: PeerProgrammer;
   readonly local: string;
   readonly mtu: number;
+  /** Endpoints a republish could not publish yet (etcd unreachable), tried again by {@link retry}. */
+  readonly unpublished: Set<string>;
+  readonly retry: Backoff;
 }
 
 /**
@@ -63,13 +68,9 @@ export class OverlayHost {
 
   constructor(private readonly deps: OverlayHostDeps) {
     this.registry = new OverlayRegistry(deps.store, deps.hostId);
-    // A new lease means etcd forgot what this host published: publish it all again.
+    // A new lease means etcd forgot, or will forget, what this host published: publish it all again.
     deps.lease.onRenewed(() => {
-      for (const entry of this.active.values()) {
-        for (const endpoint of entry.endpoints.values()) {
-          this.publish(entry.network, endpoint, entry.local).catch((err: unknown) => deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint'));
-        }
-      }
+      for (const entry of this.active.values()) void this.republish(entry, [...entry.endpoints.values()], 'after a new lease');
     });
   }
 
@@ -158,19 +159,33 @@ export class OverlayHost {
     this.withdrawn.delete(endpoint.id);
   }
 
-  /** At start-up: the devices of every overlay network, its endpoints' links (as a declared type's), and the endpoints published again. */
+  /**
+   * At start-up: the devices of every overlay network, its endpoints' links (as a declared
+   * type's), and the endpoints published again under this daemon's lease, before the previous
+   * daemon's runs out (see HostLiveness.stop). Docker's calls wait for this, so the publishes
+   * go out in a few transactions. Each keeps the DNS names etcd has for its endpoint, which the
+   * name service learns again from Docker only later.
+   */
   async reconcile(view: NetworkView): Promise<void> {
     const entry = await this.activate(view.network);
     for (const endpoint of view.endpoints) {
       entry.endpoints.set(endpoint.id, endpoint);
       await reconcileEndpoint(this.deps.host, this.deps.log, endpoint, endpointObjects(view.network, endpoint, entry.mtu));
-      // etcd may be down now; the lease renewal re-publishes once it is back.
-      await this.publish(view.network, endpoint, entry.local).catch((err: unknown) => this.deps.log.warn({ err, endpointId: endpoint.id }, 'could not re-publish endpoint at start-up'));
     }
+    if (view.endpoints.length === 0) return;
+    try {
+      for (const [id, names] of await this.registry.publishedNames(overlayState.of(view.network).name)) {
+        if (entry.endpoints.has(id) && !this.names.has(id)) this.names.set(id, names);
+      }
+    } catch (err) {
+      this.deps.log.warn({ err: errorText(err), overlay: overlayState.of(view.network).name }, 'could not read the names published before the restart; the name service learns them again from Docker');
+    }
+    await this.republish(entry, view.endpoints, 'at start-up');
   }
 
   /** The devices and forwarding entries stay: the overlay keeps working while tsnet restarts. */
   async stop(): Promise<void> {
+    for (const entry of this.active.values()) entry.retry.stop();
     await Promise.all([...this.active.values()].map((entry) => entry.programmer.stop()));
   }
 
@@ -184,7 +199,14 @@ export class OverlayHost {
     const mtu = effectiveMtu(state.mtu, underlay.mtu);
     await applyOps(host, overlayDevices(network, { local: underlay.address, mtu }, state).ops, log);
     const programmer = new PeerProgrammer({ host, store, hostId, log, onProgrammed }, state.name, state.vxlan);
-    const entry = { network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu };
+    const entry: ActiveOverlay = {
+      network, endpoints: new Map<string, EndpointRecord>(), programmer, local: underlay.address, mtu, unpublished: new Set(),
+      retry: new Backoff(() => {
+        const pending = [...entry.unpublished].flatMap((id) => entry.endpoints.get(id) ?? []);
+        entry.unpublished.clear();
+        void this.republish(entry, pending, 'on retry');
+      }, 1_000),
+    };
     this.active.set(network.id, entry);
     programmer.start();
     return entry;
@@ -194,19 +216,66 @@ export class OverlayHost {
     const entry = this.active.get(networkId);
     if (!entry) return;
     this.active.delete(networkId);
+    entry.retry.stop();
     await entry.programmer.stop();
     await this.registry.unpublishVtep(overlayState.of(entry.network).name).catch((err: unknown) => this.deps.log.warn({ err }, 'could not withdraw the VTEP; its lease will'));
     await applyAllBestEffort(this.deps.host, deviceRemoval(entry.network), this.deps.log);
   }
 
-  private async publish(network: NetworkRecord, endpoint: EndpointRecord, local: string): Promise<void> {
+  private async publish(network: NetworkRecord, endpoint: EndpointRecord, local: string, again = false): Promise<void> {
     const { name } = overlayState.of(network);
     const lease = this.deps.lease.current();
     if (!lease) throw tsnetError('TSNET_OVERLAY_NO_LEASE', 'this host is not registered in etcd yet (etcd unreachable?)', 'check that etcd is running and reachable; tsnet keeps retrying');
+    await this.registry.publishEndpoint(name, this.published(endpoint), lease, { vtep: local, again });
+  }
+
+  /**
+   * Publishes endpoints that were published before: in a few transactions (see
+   * OverlayRegistry.republishEndpoints), then any those left one by one, several at a time.
+   * Without a lease it does nothing: the lease, once granted, republishes everything. What etcd
+   * did not take is tried again with a back-off, so keys still under a previous daemon's lease
+   * do not run out with it; an address another endpoint holds is logged, not retried.
+   */
+  private async republish(entry: ActiveOverlay, endpoints: readonly EndpointRecord[], when: string): Promise<void> {
+    const lease = this.deps.lease.current();
+    if (!lease || endpoints.length === 0) return;
+    const { name } = overlayState.of(entry.network);
+    const log = (failed: readonly EndpointRecord[], err: unknown) =>
+      this.deps.log.warn({ err: errorText(err), overlay: name, failed: failed.length, of: endpoints.length, firstEndpointId: failed[0]?.id }, `could not re-publish endpoints ${when}`);
+    let leftOver: Set<string>;
+    try {
+      leftOver = new Set((await this.registry.republishEndpoints(name, endpoints.map((e) => this.published(e)), lease, entry.local)).map((e) => e.id));
+    } catch (err) {
+      // etcd is unreachable: one by one would only fail the same way, each after its timeout.
+      log(endpoints, err);
+      this.retryLater(entry, endpoints);
+      return;
+    }
+    const failures = await settleConcurrently(endpoints.filter((e) => leftOver.has(e.id)), REPUBLISH_CONCURRENCY, (endpoint) => this.publish(entry.network, endpoint, entry.local, true));
+    const [first] = failures;
+    if (!first) {
+      entry.retry.succeeded();
+      return;
+    }
+    log(failures.map((f) => f.item), first.error);
+    this.retryLater(entry, failures.filter((f) => !(f.error instanceof TsnetError && f.error.code === 'TSNET_OVERLAY_ADDR_TAKEN')).map((f) => f.item));
+  }
+
+  private retryLater(entry: ActiveOverlay, endpoints: readonly EndpointRecord[]): void {
+    if (endpoints.length === 0 || this.active.get(entry.network.id) !== entry) return;
+    for (const endpoint of endpoints) entry.unpublished.add(endpoint.id);
+    entry.retry.retry();
+  }
+
+  /** An endpoint as etcd shows it to other hosts (with this host's id added by the registry). */
+  private published(endpoint: EndpointRecord): Omit<PublishedEndpoint, 'host'> {
     const names = this.names.get(endpoint.id);
-    await this.registry.publishEndpoint(name, { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint), ...(names ? { names } : {}) }, lease, local);
+    return { id: endpoint.id, mac: endpoint.mac, ips: ipsOf(endpoint), ...(names ? { names } : {}) };
   }
 }
+
+/** How many endpoint publishes a republish has in flight for the endpoints its transactions left. */
+const REPUBLISH_CONCURRENCY = 16;
 
 const ipsOf = (e: EndpointRecord): string[] => [e.address, e.addressV6].filter((a): a is string => Boolean(a)).map(addressOf);
 

@@ -1,5 +1,5 @@
 import { RETRY, casRetry } from '../../kvstore/cas.js';
-import type { KvStore, LeaseId } from '../../kvstore/kvstore.js';
+import type { KvCompare, KvStore, KvWrite, LeaseId } from '../../kvstore/kvstore.js';
 import { TsnetError, tsnetError } from '../../src/core/errors.js';
 import { MAX_VNI, type OverlaySpec } from './options.js';
 
@@ -10,6 +10,9 @@ import { MAX_VNI, type OverlaySpec } from './options.js';
  * Users who pick their own (-o tsnet.vni) may use any VNI.
  */
 export const FIRST_AUTO_VNI = 1_000_000;
+
+/** Writes per republish transaction, the VTEP's included: under etcd's default limit of 128 operations (--max-txn-ops). */
+export const REPUBLISH_BATCH_PUTS = 120;
 
 /** An overlay as recorded in etcd by the first host that created it. */
 export interface OverlayDefinition {
@@ -117,14 +120,15 @@ export class OverlayRegistry {
    * host's VTEP (`vtep`) when given. An address another endpoint holds is refused: that only
    * happens when the overlay is paired with an IPAM whose pool is not shared, and the error says
    * so. The first attempt assumes the addresses are free, as they are for every new container:
-   * one etcd round trip on the path of `docker run`; the holders are read only when it fails.
+   * one etcd round trip on the path of `docker run`; the holders are read only when it fails,
+   * or first with `again` (a republish, whose claims are usually there already).
    */
-  async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId, vtep?: string): Promise<void> {
+  async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId, { vtep, again = false }: { vtep?: string; again?: boolean } = {}): Promise<void> {
     const published: PublishedEndpoint = { ...endpoint, host: this.hostId };
     const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
     const vtepWrites = vtep ? [{ type: 'put' as const, key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address: vtep } satisfies PublishedVtep), lease }] : [];
     await casRetry(async (attempt) => {
-      const holders = attempt === 0 ? endpoint.ips.map(() => undefined) : await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
+      const holders = attempt === 0 && !again ? endpoint.ips.map(() => undefined) : await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
       const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
       if (taken) {
         const other = JSON.parse(taken.value) as { endpoint: string; host: string };
@@ -142,6 +146,54 @@ export class OverlayRegistry {
       ];
       return (await this.store.txn(compares, writes)).succeeded ? undefined : RETRY;
     }, () => contended('publish the endpoint'));
+  }
+
+  /**
+   * Publishes endpoints that were published before (a restart, a new lease) in a few
+   * transactions instead of one each: the overlay's claims are read once, and each transaction
+   * writes up to {@link REPUBLISH_BATCH_PUTS} keys on the condition that every claim it covers is
+   * still as read. Returns the endpoints it did not publish, for {@link publishEndpoint} one by
+   * one: those whose address another endpoint holds (which refuses them, saying why) and those
+   * of a transaction that lost a race.
+   */
+  async republishEndpoints(name: string, endpoints: ReadonlyArray<Omit<PublishedEndpoint, 'host'>>, lease: LeaseId, vtep: string): Promise<Array<Omit<PublishedEndpoint, 'host'>>> {
+    const claims = new Map((await this.store.list(`${overlayKeys.network(name)}addr/`)).map((entry) => [entry.key, entry]));
+    const vtepWrite = { type: 'put' as const, key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address: vtep } satisfies PublishedVtep), lease };
+    const leftOver: Array<Omit<PublishedEndpoint, 'host'>> = [];
+    let batch: { endpoints: Array<Omit<PublishedEndpoint, 'host'>>; compares: KvCompare[]; writes: KvWrite[] } | undefined;
+    const send = async () => {
+      if (batch && !(await this.store.txn(batch.compares, [...batch.writes, vtepWrite])).succeeded) leftOver.push(...batch.endpoints);
+      batch = undefined;
+    };
+    for (const endpoint of endpoints) {
+      const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
+      const keys = endpoint.ips.map((ip) => overlayKeys.address(name, ip));
+      if (keys.some((key) => { const held = claims.get(key); return held !== undefined && held.value !== claim; })) {
+        leftOver.push(endpoint);
+        continue;
+      }
+      if (batch && batch.writes.length + keys.length + 2 > REPUBLISH_BATCH_PUTS) await send(); // + the endpoint and the VTEP
+      batch ??= { endpoints: [], compares: [], writes: [] };
+      batch.endpoints.push(endpoint);
+      for (const key of keys) {
+        const held = claims.get(key);
+        batch.compares.push(held ? { key, kind: 'mod-revision', revision: held.modRevision } : { key, kind: 'absent' });
+        batch.writes.push({ type: 'put', key, value: claim, lease });
+      }
+      batch.writes.push({ type: 'put', key: overlayKeys.endpoint(name, endpoint.id), value: JSON.stringify({ ...endpoint, host: this.hostId } satisfies PublishedEndpoint), lease });
+    }
+    await send();
+    return leftOver;
+  }
+
+  /** The DNS names this host's endpoints have in etcd now (endpoint id → names), for one overlay. */
+  async publishedNames(name: string): Promise<Map<string, readonly string[]>> {
+    const names = new Map<string, readonly string[]>();
+    for (const entry of await this.store.list(`${overlayKeys.network(name)}ep/`)) {
+      const published = JSON.parse(entry.value) as PublishedEndpoint;
+      if (published.host === this.hostId && published.names?.length) names.set(published.id, published.names);
+    }
+    return names;
   }
 
   /**

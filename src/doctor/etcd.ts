@@ -51,7 +51,9 @@ export function judgeLease(state: HostLeaseState, hostId: string, daemonUp: bool
   const holder = `${entry.pid !== undefined ? `pid ${entry.pid}` : 'a process'}${entry.since ? ` since ${entry.since}` : ''}`;
   const left = `${entry.ttl.ttlSeconds} s of ${entry.ttl.grantedSeconds} s left`;
   if (!daemonUp) {
-    return warn(id, `${state.key} is held under lease ${entry.lease ?? '?'} by ${holder} (${left}), but no daemon answers here: another host may run with --host-id ${hostId}`, `give each host its own --host-id (tsnet daemon --host-id NAME)`);
+    // A stopping daemon lets its lease run out instead of revoking it (src/ipam/host-liveness.ts).
+    return warn(id, `${state.key} is held under lease ${entry.lease ?? '?'} by ${holder} (${left}), but no daemon answers here: either tsnet stopped here less than ${entry.ttl.grantedSeconds} s ago (a stopping daemon lets its lease run out, so that a restart withdraws nothing from other hosts) or another host may run with --host-id ${hostId}`,
+      `if tsnet did not just stop here, give each host its own --host-id (tsnet daemon --host-id NAME)`);
   }
   return pass(id, `${state.key} held under lease ${entry.lease ?? '?'} by ${holder}, ${left}`);
 }

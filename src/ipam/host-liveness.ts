@@ -35,8 +35,12 @@ export class HostLiveness {
   async stop(): Promise<void> {
     this.stopped = true;
     this.again.stop();
-    // Revoking tells the others at once that this host left on purpose.
-    await this.lease?.revoke().catch((err: unknown) => this.log.warn({ err }, 'could not revoke the host lease; it expires on its own'));
+    // Let go, not revoked: a daemon that stops is not a host that leaves. Its containers keep
+    // running and the kernel keeps forwarding for them, so what it published must stay while it
+    // restarts (a revoke would withdraw every endpoint from every other host at once). A daemon
+    // back within the TTL publishes it all under its new lease; one that is not is withdrawn
+    // when this lease runs out, as after a crash.
+    await this.lease?.release().catch((err: unknown) => this.log.warn({ err }, 'could not stop keeping the host lease alive; it expires on its own'));
   }
 
   private async register(): Promise<void> {

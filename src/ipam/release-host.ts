@@ -18,7 +18,7 @@ export interface ReleaseReport {
 export async function releaseHost(store: KvStore, hostId: string): Promise<ReleaseReport> {
   const alive = await store.get(hostKey(hostId));
   if (alive) {
-    throw tsnetError('TSNET_HOST_ALIVE', `host ${hostId} is alive in etcd (registered ${(JSON.parse(alive.value) as { since?: string }).since ?? 'at an unknown time'})`, 'stop tsnet on that host first, or wait for its lease to expire');
+    throw tsnetError('TSNET_HOST_ALIVE', `host ${hostId} is alive in etcd (registered ${(JSON.parse(alive.value) as { since?: string }).since ?? 'at an unknown time'})`, 'stop tsnet on that host first; its lease runs out 10 s later (a stopping daemon does not revoke it, so that a restart withdraws nothing)');
   }
   const keys = spaceKeys(GLOBAL_SPACE);
   const base = keys.pools.replace(/pools\/$/, '');

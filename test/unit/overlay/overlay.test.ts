@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { createOverlayDriver, effectiveMtu } from '../../../drivers/overlay/index.js';
-import { OverlayRegistry } from '../../../drivers/overlay/registry.js';
+import { OverlayRegistry, REPUBLISH_BATCH_PUTS } from '../../../drivers/overlay/registry.js';
 import { linkName } from '../../../src/core/ids.js';
 import type { EndpointRecord, NetworkRecord } from '../../../src/core/model.js';
 import { RecordingHostNet } from '../../../src/host/recording.js';
@@ -93,17 +93,79 @@ describe('overlay registry in etcd', () => {
       const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
       (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => { calls.push(method); return original(...args); };
     }
-    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, '198.19.0.1');
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, { vtep: '198.19.0.1' });
     expect(calls).toEqual(['txn']);
     expect(JSON.parse((await store.get('overlay/v1/net/blue/vtep/host-a'))?.value ?? '{}')).toEqual({ host: 'host-a', address: '198.19.0.1' });
     calls.length = 0;
     // A re-publish (a renewed lease) finds its own claims: read, then written.
-    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, '198.19.0.1');
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, { vtep: '198.19.0.1' });
     expect(calls).toEqual(['txn', 'get', 'get', 'txn']);
+    calls.length = 0;
+    // Known to be a re-publish: the claims are read first, so no transaction fails.
+    await a.publishEndpoint('blue', { id: 'ep-a', mac: '02:00:00:00:00:0a', ips: ['10.88.0.2', 'fd00::2'] }, lease.id, { vtep: '198.19.0.1', again: true });
+    expect(calls).toEqual(['get', 'get', 'txn']);
     calls.length = 0;
     await a.unpublishEndpoint('blue', { id: 'ep-a', ips: ['10.88.0.2', 'fd00::2'] }, true);
     expect(calls).toEqual(['txn']);
     expect(await store.list('overlay/v1/net/blue/')).toEqual([]);
+  });
+
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({
+    id: `ep-${i}`, mac: `02:00:00:00:${Math.floor(i / 256).toString(16).padStart(2, '0')}:${(i % 256).toString(16).padStart(2, '0')}`,
+    // Every other endpoint dual-stack: three keys to write instead of two.
+    ips: i % 2 === 0 ? [`10.88.${Math.floor(i / 250)}.${(i % 250) + 2}`, `fd00::${(i + 2).toString(16)}`] : [`10.88.${Math.floor(i / 250)}.${(i % 250) + 2}`],
+  }));
+
+  test('a republish of many endpoints: one read of the claims and a few transactions under etcd\'s operation limit, own claims kept, new ones made', async () => {
+    const store = new MemoryKvStore();
+    const old = await store.grantLease(10);
+    const lease = await store.grantLease(10);
+    const a = new OverlayRegistry(store, 'host-a');
+    const endpoints = many(200);
+    // Half were published before, under the previous daemon's lease; the other half never were.
+    for (const ep of endpoints.slice(0, 100)) await a.publishEndpoint('blue', ep, old.id, { vtep: '198.19.0.1' });
+    const txns: number[] = [];
+    const calls: string[] = [];
+    const txn = store.txn.bind(store);
+    store.txn = (compares, writes, ...rest) => { txns.push(writes.length); calls.push('txn'); return txn(compares, writes, ...rest); };
+    const list = store.list.bind(store);
+    store.list = (prefix) => { calls.push(`list ${prefix}`); return list(prefix); };
+
+    expect(await a.republishEndpoints('blue', endpoints, lease.id, '198.19.0.1')).toEqual([]);
+    expect(calls[0]).toBe('list overlay/v1/net/blue/addr/');
+    // 200 endpoints, 300 addresses, a VTEP in each transaction: 500 writes in batches of at most 120.
+    expect(txns.every((n) => n <= REPUBLISH_BATCH_PUTS)).toBe(true);
+    expect(txns.length).toBe(5);
+    await store.expire(old.id);
+    const published = await store.list('overlay/v1/net/blue/');
+    expect(published.filter((e) => e.key.includes('/ep/'))).toHaveLength(200);
+    expect(published.filter((e) => e.key.includes('/addr/'))).toHaveLength(300);
+    expect(published.every((e) => e.lease === lease.id)).toBe(true);
+    expect(JSON.parse((await store.get('overlay/v1/net/blue/ep/ep-7'))?.value ?? '{}')).toEqual({ ...endpoints[7], host: 'host-a' });
+  });
+
+  test('a republish leaves to publishEndpoint the endpoints whose address another holds, and a batch that lost a race', async () => {
+    const store = new MemoryKvStore();
+    const lease = await store.grantLease(10);
+    const a = new OverlayRegistry(store, 'host-a');
+    const b = new OverlayRegistry(store, 'host-b');
+    const endpoints = many(3);
+    await b.publishEndpoint('blue', { id: 'ep-b', mac: '02:00:00:00:00:0b', ips: [endpoints[1]?.ips[0] ?? ''] }, lease.id);
+    expect((await a.republishEndpoints('blue', endpoints, lease.id, '198.19.0.1')).map((e) => e.id)).toEqual(['ep-1']);
+    expect(await store.get('overlay/v1/net/blue/ep/ep-0')).toBeDefined();
+    expect(await store.get('overlay/v1/net/blue/ep/ep-1')).toBeUndefined();
+    await expect(a.publishEndpoint('blue', endpoints[1] as (typeof endpoints)[number], lease.id, { again: true })).rejects.toMatchObject({ code: 'TSNET_OVERLAY_ADDR_TAKEN' });
+
+    // Another writer claims an address between the read and the transaction: nothing of the batch is written.
+    const fresh = many(2).map((e) => ({ ...e, id: `${e.id}-x`, ips: e.ips.map((ip) => ip.replace('10.88.', '10.89.').replace('fd00::', 'fd01::')) }));
+    const list = store.list.bind(store);
+    store.list = async (prefix) => {
+      const read = await list(prefix);
+      await b.publishEndpoint('blue', { id: 'ep-b2', mac: '02:00:00:00:00:0c', ips: [fresh[1]?.ips[0] ?? ''] }, lease.id);
+      return read;
+    };
+    expect((await a.republishEndpoints('blue', fresh, lease.id, '198.19.0.1')).map((e) => e.id)).toEqual(['ep-0-x', 'ep-1-x']);
+    expect(await store.get('overlay/v1/net/blue/ep/ep-0-x')).toBeUndefined();
   });
 });
 
@@ -425,6 +487,59 @@ describe('container names across hosts (issue 12 §1)', () => {
     expect([...(programmer?.resolve('api')?.ipv4 ?? [])].sort()).toEqual(['10.88.0.2', '10.88.0.3']);
     await a.driver.stop?.();
     await b.driver.stop?.();
+  });
+
+  test('a restart: the new daemon re-publishes every endpoint under its own lease with the names etcd has, so the old lease running out withdraws nothing', async () => {
+    const store = new MemoryKvStore();
+    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const endpoints: EndpointRecord[] = [];
+    for (let i = 0; i < 40; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:${(i + 2).toString(16).padStart(2, '0')}`));
+    await before.driver.nameEndpoint('net-a', 'ep-7', ['web', 'www']);
+    await before.driver.stop?.();
+    await before.lease.release(); // HostLiveness.stop: let go, not revoked
+
+    const lease = await store.grantLease(10);
+    const after = createOverlayDriver({
+      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
+      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
+      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
+    });
+    await after.reconcile({ network: before.net, endpoints });
+    await store.expire(before.lease.id);
+
+    const published = await store.list('overlay/v1/net/blue/');
+    expect(published.filter((e) => e.key.includes('/ep/'))).toHaveLength(40);
+    expect(published.filter((e) => e.key.includes('/addr/'))).toHaveLength(40);
+    expect(published.map((e) => e.key)).toContain('overlay/v1/net/blue/vtep/host-a');
+    expect(published.every((e) => e.lease === lease.id)).toBe(true);
+    expect(JSON.parse((await store.get('overlay/v1/net/blue/ep/ep-7'))?.value ?? '{}')).toMatchObject({ names: ['web', 'www'] });
+    expect(JSON.parse((await store.get('overlay/v1/net/blue/ep/ep-8'))?.value ?? '{}')).not.toHaveProperty('names');
+    await after.stop?.();
+  });
+
+  test('a republish that etcd refuses is tried again with a back-off, so nothing is left under the previous daemon\'s lease', async () => {
+    const store = new MemoryKvStore();
+    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const endpoints: EndpointRecord[] = [];
+    for (let i = 0; i < 5; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:0${i + 2}`));
+    await before.driver.stop?.();
+    const lease = await store.grantLease(10);
+    const after = createOverlayDriver({
+      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
+      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
+      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
+    });
+    const txn = store.txn.bind(store);
+    let refusals = 2;
+    store.txn = (...args) => (refusals-- > 0 ? Promise.reject(new Error('etcd unavailable')) : txn(...args));
+    await after.reconcile({ network: before.net, endpoints });
+    expect((await store.list('overlay/v1/net/blue/ep/')).every((e) => e.lease === before.lease.id)).toBe(true);
+    // Refused at start-up and on the first retry (1 s later); the second (2 s later) gets through.
+    await waitFor(async () => (await store.list('overlay/v1/net/blue/ep/')).every((e) => e.lease === lease.id), { what: 'the endpoints under the new lease', timeoutMs: 6_000, intervalMs: 50 });
+    await store.expire(before.lease.id);
+    expect(await store.list('overlay/v1/net/blue/ep/')).toHaveLength(5);
+    expect(await store.list('overlay/v1/net/blue/addr/')).toHaveLength(5);
+    await after.stop?.();
   });
 
   test('names survive a re-publish under a new lease (they are kept with the endpoint on its host)', async () => {
