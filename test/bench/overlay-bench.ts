@@ -20,7 +20,8 @@ import { fmt, median, overheadRatioInterval, percentile } from './stats.js';
  *   bridge network, interleaved on one host;
  * - scale: BENCH_SCALE_ENDPOINTS (default 1000) endpoints over 3 hosts, time until every host
  *   has every peer, each daemon's memory before, right after and 30 s later (RSS split into anonymous and
- *   file-backed, V8 heap, external), and where h1's heap goes, from a heap snapshot.
+ *   file-backed, V8 heap, external), where h1's heap goes, from a heap snapshot, and how long
+ *   Docker's calls wait when h1's daemon restarts (stopped, then killed) with its share of them.
  * Prints figures; asserts nothing.
  */
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 50);
@@ -308,9 +309,34 @@ async function heapSummaryOf(lab: Lab, h: string): Promise<HeapSummary | undefin
   return undefined;
 }
 
+/**
+ * Restarts h1's daemon, stopped (SIGTERM) and killed (SIGKILL): how long after the new daemon
+ * was spawned Docker's calls are answered (they wait for start-up's reconcile, which also
+ * publishes the host's endpoints to etcd again), and whether the kernel kept every peer entry
+ * meanwhile (`peers` counts the VXLAN device's neighbour entries).
+ */
+async function restartFigures(lab: Lab, peers: () => Promise<number>): Promise<string[]> {
+  const socket = join(lab.runDir, 'h1', 'plugins', 'tsnet.sock');
+  const lines: string[] = [];
+  for (const how of ['stop', 'kill'] as const) {
+    const before = await peers();
+    await lab.lab(['tsnet', 'h1', how]);
+    const down = await peers();
+    const t0 = performance.now();
+    await lab.lab(['tsnet', 'h1', 'start']);
+    await run(['curl', '-sf', '--unix-socket', socket, '-X', 'POST', '-d', '{}', 'http://tsnet/NetworkDriver.GetCapabilities'], { timeoutMs: 120_000 });
+    const answered = performance.now() - t0;
+    lines.push(`h1 ${how === 'stop' ? 'stopped' : 'killed '} and started again: Docker's calls answered ${(answered / 1000).toFixed(2)} s after the start; peer entries ${before} before, ${down} while down, ${await peers()} after`);
+  }
+  return lines;
+}
+
 async function scale(lab: Lab): Promise<void> {
   const hosts = ['h1', 'h2', 'h3'] as const;
   const perHost = hosts.map((_, i) => Math.floor(SCALE_ENDPOINTS / 3) + (i < SCALE_ENDPOINTS % 3 ? 1 : 0));
+  const peersSeen = async (h: string) => Number((await lab.exec(h, ['sh', '-c', `ip neigh show dev ${await vxlanOf(lab, h)} | grep -c 10.70.`], { allowFail: true })).stdout.trim() || 0);
+  // The same restarts before the scale containers start, for comparison (start-up's own cost, lab.sh's included).
+  const fewRestarts = await restartFigures(lab, () => peersSeen('h1'));
   console.log(`\nscale: memory before (each host has the few containers of the earlier parts):`);
   for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
   const started = Date.now();
@@ -321,7 +347,6 @@ async function scale(lab: Lab): Promise<void> {
   }));
   const lastRun = Date.now();
   const total = perHost.reduce((a, b) => a + b, 0);
-  const peersSeen = async (h: string) => Number((await lab.exec(h, ['sh', '-c', `ip neigh show dev ${await vxlanOf(lab, h)} | grep -c 10.70.`], { allowFail: true })).stdout.trim() || 0);
   // Every host must see every endpoint on the other hosts (plus the data-path and probe containers).
   for (;;) {
     const counts = await Promise.all(hosts.map(peersSeen));
@@ -339,6 +364,12 @@ async function scale(lab: Lab): Promise<void> {
   for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
   const heap = await heapSummaryOf(lab, 'h1');
   console.log(heap ? formatHeapSummary(heap) : '  no heap snapshot (BENCH_HEAP_SNAPSHOT=0, or none complete within 120 s)');
+  console.log(`scale: tsnet restarts on h1, before the scale containers (only the earlier parts' few, if they ran):`);
+  for (const line of fewRestarts) console.log(`  ${line}`);
+  console.log(`  and with ${perHost[0]} of the ${total} endpoints on h1:`);
+  for (const line of await restartFigures(lab, () => peersSeen('h1'))) console.log(`  ${line}`);
+  await new Promise((r) => setTimeout(r, 10_000));
+  console.log(`  memory of h1's new daemon 10 s later: ${await memoryOf(lab, 'h1')}`);
 }
 
 /** Heap snapshots on SIGUSR2 (node's own --heapsnapshot-signal), unless BENCH_HEAP_SNAPSHOT=0. */
