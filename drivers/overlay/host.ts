@@ -146,8 +146,16 @@ export class OverlayHost {
     const state = overlayState.of(network);
     const entry = this.active.get(network.id);
     const others = [...(entry?.endpoints.keys() ?? [])].filter((id) => id !== endpoint.id);
-    await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
+    const known = entry?.endpoints.get(endpoint.id);
+    // Out of the map first: a republish (new lease, retry) that starts from here on leaves it out,
+    // and one already in flight either lands before the removal or fails its claim compare.
     entry?.endpoints.delete(endpoint.id);
+    try {
+      await this.registry.unpublishEndpoint(state.name, { id: endpoint.id, ips: ipsOf(endpoint) }, entry !== undefined && others.length === 0);
+    } catch (err) {
+      if (known) entry?.endpoints.set(endpoint.id, known);
+      throw err;
+    }
     this.names.delete(endpoint.id);
     this.withdrawn.add(endpoint.id);
   }
@@ -251,7 +259,9 @@ export class OverlayHost {
       this.retryLater(entry, endpoints);
       return;
     }
-    const failures = await settleConcurrently(endpoints.filter((e) => leftOver.has(e.id)), REPUBLISH_CONCURRENCY, (endpoint) => this.publish(entry.network, endpoint, entry.local, true));
+    // Only those still on this host: a batch that lost its race to a withdrawal must not bring the endpoint back.
+    const alone = endpoints.filter((e) => leftOver.has(e.id) && entry.endpoints.has(e.id));
+    const failures = await settleConcurrently(alone, REPUBLISH_CONCURRENCY, (endpoint) => this.publish(entry.network, endpoint, entry.local, true));
     const [first] = failures;
     if (!first) {
       entry.retry.succeeded();

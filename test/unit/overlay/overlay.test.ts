@@ -542,6 +542,37 @@ describe('container names across hosts (issue 12 §1)', () => {
     await after.stop?.();
   });
 
+  test('an endpoint withdrawn while a republish is under way is not brought back by it', async () => {
+    const store = new MemoryKvStore();
+    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+    const endpoints: EndpointRecord[] = [];
+    for (let i = 0; i < 3; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:0${i + 2}`));
+    await before.driver.stop?.();
+    const lease = await store.grantLease(10);
+    const after = createOverlayDriver({
+      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
+      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
+      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
+    });
+    // Docker removes ep-1 just after the republish has read the claims: its batch fails the compare.
+    const list = store.list.bind(store);
+    let raced = false;
+    store.list = async (prefix) => {
+      const read = await list(prefix);
+      if (prefix.endsWith('/addr/') && !raced) {
+        raced = true;
+        await after.withdrawEndpoint?.(before.net, endpoints[1] as EndpointRecord);
+      }
+      return read;
+    };
+    await after.reconcile({ network: before.net, endpoints });
+    expect(raced).toBe(true);
+    expect((await store.list('overlay/v1/net/blue/ep/')).map((e) => e.key).sort()).toEqual(['overlay/v1/net/blue/ep/ep-0', 'overlay/v1/net/blue/ep/ep-2']);
+    expect((await store.list('overlay/v1/net/blue/ep/')).every((e) => e.lease === lease.id)).toBe(true);
+    expect(await store.list('overlay/v1/net/blue/addr/')).toHaveLength(2);
+    await after.stop?.();
+  });
+
   test('names survive a re-publish under a new lease (they are kept with the endpoint on its host)', async () => {
     const store = new MemoryKvStore();
     let renewed: (() => void) | undefined;
