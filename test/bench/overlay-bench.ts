@@ -312,21 +312,27 @@ async function heapSummaryOf(lab: Lab, h: string): Promise<HeapSummary | undefin
 /**
  * Restarts h1's daemon, stopped (SIGTERM) and killed (SIGKILL): how long after the new daemon
  * was spawned Docker's calls are answered (they wait for start-up's reconcile, which also
- * publishes the host's endpoints to etcd again), and whether the kernel kept every peer entry
- * meanwhile (`peers` counts the VXLAN device's neighbour entries).
+ * publishes the host's endpoints to etcd again), and whether the kernels kept every peer entry
+ * meanwhile: h1's of the others' containers, and h2's of h1's (a restart is not the host
+ * leaving). `peers(h)` counts the neighbour entries of h's VXLAN device; "after" is read once
+ * the previous daemon's lease (10 s) has run out.
  */
-async function restartFigures(lab: Lab, peers: () => Promise<number>): Promise<string[]> {
+async function restartFigures(lab: Lab, peers: (h: string) => Promise<number>): Promise<string[]> {
   const socket = join(lab.runDir, 'h1', 'plugins', 'tsnet.sock');
+  const both = async () => `h1 ${await peers('h1')}, h2 ${await peers('h2')}`;
   const lines: string[] = [];
   for (const how of ['stop', 'kill'] as const) {
-    const before = await peers();
+    const before = await both();
     await lab.lab(['tsnet', 'h1', how]);
-    const down = await peers();
+    const gone = performance.now();
+    await new Promise((r) => setTimeout(r, 1_000));
+    const down = await both();
     const t0 = performance.now();
     await lab.lab(['tsnet', 'h1', 'start']);
     await run(['curl', '-sf', '--unix-socket', socket, '-X', 'POST', '-d', '{}', 'http://tsnet/NetworkDriver.GetCapabilities'], { timeoutMs: 120_000 });
     const answered = performance.now() - t0;
-    lines.push(`h1 ${how === 'stop' ? 'stopped' : 'killed '} and started again: Docker's calls answered ${(answered / 1000).toFixed(2)} s after the start; peer entries ${before} before, ${down} while down, ${await peers()} after`);
+    await new Promise((r) => setTimeout(r, Math.max(0, gone + 12_000 - performance.now())));
+    lines.push(`h1 ${how === 'stop' ? 'stopped' : 'killed '} and started again: Docker's calls answered ${(answered / 1000).toFixed(2)} s after the start; peer entries ${before} before, ${down} while down, ${await both()} after`);
   }
   return lines;
 }
@@ -336,7 +342,7 @@ async function scale(lab: Lab): Promise<void> {
   const perHost = hosts.map((_, i) => Math.floor(SCALE_ENDPOINTS / 3) + (i < SCALE_ENDPOINTS % 3 ? 1 : 0));
   const peersSeen = async (h: string) => Number((await lab.exec(h, ['sh', '-c', `ip neigh show dev ${await vxlanOf(lab, h)} | grep -c 10.70.`], { allowFail: true })).stdout.trim() || 0);
   // The same restarts before the scale containers start, for comparison (start-up's own cost, lab.sh's included).
-  const fewRestarts = await restartFigures(lab, () => peersSeen('h1'));
+  const fewRestarts = await restartFigures(lab, peersSeen);
   console.log(`\nscale: memory before (each host has the few containers of the earlier parts):`);
   for (const h of hosts) console.log(`  ${await memoryOf(lab, h)}`);
   const started = Date.now();
@@ -367,7 +373,7 @@ async function scale(lab: Lab): Promise<void> {
   console.log(`scale: tsnet restarts on h1, before the scale containers (only the earlier parts' few, if they ran):`);
   for (const line of fewRestarts) console.log(`  ${line}`);
   console.log(`  and with ${perHost[0]} of the ${total} endpoints on h1:`);
-  for (const line of await restartFigures(lab, () => peersSeen('h1'))) console.log(`  ${line}`);
+  for (const line of await restartFigures(lab, peersSeen)) console.log(`  ${line}`);
   await new Promise((r) => setTimeout(r, 10_000));
   console.log(`  memory of h1's new daemon 10 s later: ${await memoryOf(lab, 'h1')}`);
 }
