@@ -33,6 +33,29 @@ async function overlayHost(store: MemoryKvStore, hostId: string, underlay: strin
   return { host, driver, net, lease, addEndpoint, passes };
 }
 
+/**
+ * Host A's daemon with `count` endpoints on overlay blue, stopped (its lease let go, as
+ * HostLiveness.stop does), and the next daemon's driver under a lease of its own, not yet
+ * reconciled: what a tsnet restart looks like to the overlay.
+ */
+async function restartedHost(count: number) {
+  const store = new MemoryKvStore();
+  const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
+  const endpoints: EndpointRecord[] = [];
+  for (let i = 0; i < count; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:${(i + 2).toString(16).padStart(2, '0')}`));
+  const stop = async () => {
+    await before.driver.stop?.();
+    await before.lease.release();
+  };
+  const lease = await store.grantLease(10);
+  const after = createOverlayDriver({
+    host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
+    global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
+    underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
+  });
+  return { store, before, stop, endpoints, lease, after };
+}
+
 /** Watch events reach the other host asynchronously: wait for the state they lead to, never a fixed time. */
 const eventually = (what: string, check: () => Promise<boolean>) => waitFor(check, { what, timeoutMs: 5_000, intervalMs: 5 });
 
@@ -490,20 +513,9 @@ describe('container names across hosts (issue 12 §1)', () => {
   });
 
   test('a restart: the new daemon re-publishes every endpoint under its own lease with the names etcd has, so the old lease running out withdraws nothing', async () => {
-    const store = new MemoryKvStore();
-    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const endpoints: EndpointRecord[] = [];
-    for (let i = 0; i < 40; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:${(i + 2).toString(16).padStart(2, '0')}`));
+    const { store, before, stop, endpoints, lease, after } = await restartedHost(40);
     await before.driver.nameEndpoint('net-a', 'ep-7', ['web', 'www']);
-    await before.driver.stop?.();
-    await before.lease.release(); // HostLiveness.stop: let go, not revoked
-
-    const lease = await store.grantLease(10);
-    const after = createOverlayDriver({
-      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
-      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
-      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
-    });
+    await stop();
     await after.reconcile({ network: before.net, endpoints });
     await store.expire(before.lease.id);
 
@@ -518,17 +530,8 @@ describe('container names across hosts (issue 12 §1)', () => {
   });
 
   test('a republish that etcd refuses is tried again with a back-off, so nothing is left under the previous daemon\'s lease', async () => {
-    const store = new MemoryKvStore();
-    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const endpoints: EndpointRecord[] = [];
-    for (let i = 0; i < 5; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:0${i + 2}`));
-    await before.driver.stop?.();
-    const lease = await store.grantLease(10);
-    const after = createOverlayDriver({
-      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
-      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
-      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
-    });
+    const { store, before, stop, endpoints, lease, after } = await restartedHost(5);
+    await stop();
     const txn = store.txn.bind(store);
     let refusals = 2;
     store.txn = (...args) => (refusals-- > 0 ? Promise.reject(new Error('etcd unavailable')) : txn(...args));
@@ -543,17 +546,8 @@ describe('container names across hosts (issue 12 §1)', () => {
   });
 
   test('an endpoint withdrawn while a republish is under way is not brought back by it', async () => {
-    const store = new MemoryKvStore();
-    const before = await overlayHost(store, 'host-a', '198.19.0.1', 'net-a');
-    const endpoints: EndpointRecord[] = [];
-    for (let i = 0; i < 3; i++) endpoints.push(await before.addEndpoint(`ep-${i}`, `10.88.0.${i + 2}/24`, `02:74:0a:58:00:0${i + 2}`));
-    await before.driver.stop?.();
-    const lease = await store.grantLease(10);
-    const after = createOverlayDriver({
-      host: before.host, log: silentLog, hostId: 'host-a', defaultPort: 4789, globalScope: false,
-      global: { store, lease: { current: () => lease.id, onRenewed: () => undefined } },
-      underlay: async () => ({ address: '198.19.0.1', mtu: 1500 }),
-    });
+    const { store, before, stop, endpoints, lease, after } = await restartedHost(3);
+    await stop();
     // Docker removes ep-1 just after the republish has read the claims: its batch fails the compare.
     const list = store.list.bind(store);
     let raced = false;
