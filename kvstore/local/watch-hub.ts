@@ -1,7 +1,14 @@
 import type { KvEvent, KvWatch, KvWatchHandlers } from '../kvstore.js';
 
-/** Events kept for watches that resume from a revision (at least the latest transaction is kept). */
-const HISTORY_EVENTS = 10_000;
+/**
+ * Events kept for watches that resume from a revision (at least the latest transaction is
+ * kept). The watchers are in this process and resume only across the short gap between a list
+ * and its watch; one that falls further behind gets onResync and lists again. Each event holds
+ * its key and value, so this bounds what the history costs a busy host: with 10,000, a daemon
+ * that had started ~1,200 containers kept ~1.9 MiB of old records' strings, and a busier one
+ * would keep up to ~5 MiB.
+ */
+const HISTORY_EVENTS = 1_000;
 
 interface Watcher {
   readonly prefix: string;
@@ -15,6 +22,9 @@ interface Committed {
   readonly revision: number;
   readonly events: readonly KvEvent[];
 }
+
+/** What stands in the history's consumed front (never read: lookups start at its head). */
+const DROPPED: Committed = { revision: 0, events: [] };
 
 /**
  * Delivers durable transactions to in-process watchers in revision order, one onEvents call
@@ -76,7 +86,9 @@ export class WatchHub {
     this.history.push(committed);
     this.events += committed.events.length;
     while (this.events > HISTORY_EVENTS && this.history.length - this.head > 1) {
-      const dropped = this.history[this.head++] as Committed;
+      const dropped = this.history[this.head] as Committed;
+      // Its events go now, not when the consumed front is cut off below.
+      this.history[this.head++] = DROPPED;
       this.events -= dropped.events.length;
       this.completeAfter = dropped.revision;
     }

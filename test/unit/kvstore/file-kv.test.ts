@@ -121,6 +121,22 @@ describe('FileKvStore on disk', () => {
     await b.close();
   });
 
+  test('the retained history is about the last 1,000 events: enough to resume a list\'s watch, bounded on a busy host', async () => {
+    const dir = await tempDir();
+    const store = await openFileKvStore({ dir });
+    const revisions: number[] = [];
+    for (let i = 0; i < 1500; i++) revisions.push(await store.put(`c/${i % 50}`, `v${i}`));
+    const replayed: number[] = [];
+    const recent = await store.watch('c/', { onEvents: (_e, revision) => replayed.push(revision) }, { fromRevision: revisions[599] as number });
+    expect(replayed).toEqual(revisions.slice(600));
+    const reasons: string[] = [];
+    await store.watch('c/', { onEvents: () => undefined, onResync: (reason) => reasons.push(reason) }, { fromRevision: revisions[399] as number });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(reasons).toEqual([expect.stringMatching(/is older than the history this store keeps/)]);
+    await recent.cancel();
+    await store.close();
+  });
+
   test('a watch from before the retained history gets onResync and no further events', async () => {
     const dir = await tempDir();
     const store = await openFileKvStore({ dir });
