@@ -125,8 +125,8 @@ export class OverlayRegistry {
    */
   async publishEndpoint(name: string, endpoint: Omit<PublishedEndpoint, 'host'>, lease: LeaseId, { vtep, again = false }: { vtep?: string; again?: boolean } = {}): Promise<void> {
     const published: PublishedEndpoint = { ...endpoint, host: this.hostId };
-    const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
-    const vtepWrites = vtep ? [{ type: 'put' as const, key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address: vtep } satisfies PublishedVtep), lease }] : [];
+    const claim = this.claimOf(endpoint.id);
+    const vtepWrites = vtep ? [this.vtepWrite(name, vtep, lease)] : [];
     await casRetry(async (attempt) => {
       const holders = attempt === 0 && !again ? endpoint.ips.map(() => undefined) : await Promise.all(endpoint.ips.map((ip) => this.store.get(overlayKeys.address(name, ip))));
       const taken = holders.find((h) => h && (JSON.parse(h.value) as { endpoint: string }).endpoint !== endpoint.id);
@@ -158,7 +158,7 @@ export class OverlayRegistry {
    */
   async republishEndpoints(name: string, endpoints: ReadonlyArray<Omit<PublishedEndpoint, 'host'>>, lease: LeaseId, vtep: string): Promise<Array<Omit<PublishedEndpoint, 'host'>>> {
     const claims = new Map((await this.store.list(`${overlayKeys.network(name)}addr/`)).map((entry) => [entry.key, entry]));
-    const vtepWrite = { type: 'put' as const, key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address: vtep } satisfies PublishedVtep), lease };
+    const vtepWrite = this.vtepWrite(name, vtep, lease);
     const leftOver: Array<Omit<PublishedEndpoint, 'host'>> = [];
     let batch: { endpoints: Array<Omit<PublishedEndpoint, 'host'>>; compares: KvCompare[]; writes: KvWrite[] } | undefined;
     const send = async () => {
@@ -166,7 +166,7 @@ export class OverlayRegistry {
       batch = undefined;
     };
     for (const endpoint of endpoints) {
-      const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
+      const claim = this.claimOf(endpoint.id);
       const keys = endpoint.ips.map((ip) => overlayKeys.address(name, ip));
       if (keys.some((key) => { const held = claims.get(key); return held !== undefined && held.value !== claim; })) {
         leftOver.push(endpoint);
@@ -218,7 +218,7 @@ export class OverlayRegistry {
    * as it is unless an address was taken over; otherwise claim by claim.
    */
   async unpublishEndpoint(name: string, endpoint: { id: string; ips: readonly string[] }, withdrawVtep = false): Promise<void> {
-    const claim = JSON.stringify({ endpoint: endpoint.id, host: this.hostId });
+    const claim = this.claimOf(endpoint.id);
     const own = [
       { type: 'delete' as const, key: overlayKeys.endpoint(name, endpoint.id) },
       ...(withdrawVtep ? [{ type: 'delete' as const, key: overlayKeys.vtep(name, this.hostId) }] : []),
@@ -231,6 +231,15 @@ export class OverlayRegistry {
       // Only our own claim is removed: the address may already belong to someone else.
       await this.store.txn([{ key: overlayKeys.address(name, ip), kind: 'value', value: claim }], [{ type: 'delete', key: overlayKeys.address(name, ip) }]);
     }
+  }
+
+  /** The value of an address claim by one of this host's endpoints (compared as written). */
+  private claimOf(endpointId: string): string {
+    return JSON.stringify({ endpoint: endpointId, host: this.hostId });
+  }
+
+  private vtepWrite(name: string, address: string, lease: LeaseId): KvWrite {
+    return { type: 'put', key: overlayKeys.vtep(name, this.hostId), value: JSON.stringify({ host: this.hostId, address } satisfies PublishedVtep), lease };
   }
 
   private async freeVni(): Promise<number> {
